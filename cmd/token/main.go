@@ -1,0 +1,719 @@
+// Command token mints, verifies and revokes long-lived OAuth access tokens
+// offline and serves a token endpoint inside a closed network. See
+// docs/spec/token-v1.md and package github.com/airseal/airseal/pkg/token.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/airseal/airseal/internal/cli"
+	"github.com/airseal/airseal/internal/passphrase"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/token"
+)
+
+// Exit codes of token verify (0, 1 and 2 are shared by every command).
+const (
+	exitMalformed  = 10 // malformed token, refused header or bad signature
+	exitUnknownKey = 11
+	exitAudience   = 12 // wrong audience or issuer
+	exitTime       = 13 // expired or not yet valid
+	exitRevoked    = 14
+)
+
+// defaultDir is used when neither --dir nor AIRSEAL_TOKEN_DIR is set.
+const defaultDir = "/var/lib/airseal/token"
+
+func main() { os.Exit(run()) }
+
+func run() int { return cli.Main(newRoot()) }
+
+type globals struct {
+	dir      string
+	passFile string
+	json     bool
+}
+
+func (g *globals) tokenDir() *token.Dir {
+	d := g.dir
+	if d == "" {
+		d = os.Getenv("AIRSEAL_TOKEN_DIR")
+	}
+	if d == "" {
+		d = defaultDir
+	}
+	return &token.Dir{Path: d}
+}
+
+func (g *globals) passphrase(confirm bool) ([]byte, error) {
+	p, err := passphrase.Source{File: g.passFile}.Read("Issuer key passphrase", confirm)
+	if err != nil {
+		return nil, cli.Fail(cli.ExitError, err, "give --passphrase-file FILE or set "+passphrase.EnvVar)
+	}
+	return p, nil
+}
+
+func (g *globals) signer() (*token.Signer, error) {
+	p, err := g.passphrase(false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := g.tokenDir().Signer(p)
+	if errors.Is(err, keys.ErrDecrypt) {
+		return nil, cli.Fail(cli.ExitError, err, "check the passphrase (--passphrase-file or "+passphrase.EnvVar+")")
+	}
+	return s, dirErr(err)
+}
+
+func dirErr(err error) error {
+	if errors.Is(err, token.ErrNotInitialized) {
+		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init'")
+	}
+	return err
+}
+
+func addDir(c *cobra.Command, g *globals) {
+	c.Flags().StringVar(&g.dir, "dir", "", "token directory (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
+}
+
+func addPass(c *cobra.Command, g *globals) {
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+}
+
+func addJSON(c *cobra.Command, g *globals) {
+	c.Flags().BoolVar(&g.json, "json", false, "print JSON on stdout")
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "token",
+		Short: "Mint, verify and revoke long-lived OAuth access tokens offline; serve a token endpoint",
+		Long: `token issues RFC 9068 JWT access tokens signed with Ed25519 (EdDSA) for
+closed networks where the usual OAuth server cannot be reached, verifies
+them offline, revokes them with a signed revocation list, and serves a
+standard token endpoint (RFC 6749, 7662, 7009, 8414) inside the network.
+
+State lives in a token directory (--dir, $AIRSEAL_TOKEN_DIR, else
+` + defaultDir + `): issuer keys, clients, the ledger of minted tokens and
+the revocation list. Private keys are encrypted with a passphrase, read from
+--passphrase-file, $AIRSEAL_PASSPHRASE or a terminal prompt, never from
+the command line.`,
+		Example: `  export AIRSEAL_TOKEN_DIR=/srv/token
+  token init --issuer https://auth.portal.local
+  token mint --aud https://portal.local/rest/ --sub 1 --client-id local.itgrix.1 --scope telephony,crm --format bitrix
+  token verify --aud https://portal.local/rest/ "$TOKEN"
+  token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
+	}
+	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
+	return root
+}
+
+func newInit() *cobra.Command {
+	g := &globals{}
+	var issuer string
+	c := &cobra.Command{
+		Use:   "init [--dir DIR] [--issuer URI]",
+		Short: "Create a token directory with a first issuer key",
+		Long: `init creates the token directory (mode 0700) with an Ed25519 issuer key
+whose private half is encrypted with the passphrase (asked twice on a
+terminal). It refuses a directory that is already initialised.
+
+--issuer is the iss claim of every token; use the endpoint's https URL when
+a token server will run (RFC 8414), else the default urn:airseal:token:KID.`,
+		Example: `  token init --dir /srv/token --issuer https://auth.portal.local`,
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := g.passphrase(true)
+			if err != nil {
+				return err
+			}
+			d := g.tokenDir()
+			st, err := d.Init(issuer, p)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"dir": d.Path, "issuer": st.Issuer, "kid": st.Keys[0].ID})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", st.Keys[0].ID)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: initialised %s (issuer %s); next: 'token client add NAME' or 'token mint'\n", d.Path, st.Issuer)
+			return nil
+		},
+	}
+	addDir(c, g)
+	addPass(c, g)
+	addJSON(c, g)
+	c.Flags().StringVar(&issuer, "issuer", "", "iss claim of every token (default urn:airseal:token:KID)")
+	return c
+}
+
+func newKeys() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys rotate|retire KID|export|list",
+		Short: "Rotate, retire, list and export the issuer keys",
+		Long: `Several keys verify at once, so rotation never breaks tokens in use:
+rotate makes a new key the signer and keeps the old ones verifying; retire
+stops trusting a key (tokens it signed stop verifying and it leaves the
+JWKS); export prints the public JWKS (RFC 7517) for resource servers.`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cli.Usage("name a keys subcommand: rotate, retire KID, export or list")
+		},
+	}
+	g := &globals{}
+	rotate := &cobra.Command{
+		Use:     "rotate [--dir DIR]",
+		Short:   "Create a new signing key; older keys keep verifying",
+		Example: `  token keys rotate --dir /srv/token`,
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := g.passphrase(false)
+			if err != nil {
+				return err
+			}
+			ki, err := g.tokenDir().Rotate(p)
+			if err != nil {
+				return dirErr(err)
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), ki)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ki.ID)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: %s now signs; restart 'token serve' and re-export the JWKS ('token keys export')\n", ki.ID)
+			return nil
+		},
+	}
+	addDir(rotate, g)
+	addPass(rotate, g)
+	addJSON(rotate, g)
+
+	gr := &globals{}
+	retire := &cobra.Command{
+		Use:   "retire KID [--dir DIR]",
+		Short: "Stop trusting a key: tokens it signed stop verifying",
+		Long: `retire removes a key from the verifying set and the JWKS. The active key
+cannot be retired: rotate first. The revocation list is signed again with
+the active key, which needs the passphrase.`,
+		Example: `  token keys retire 1f0c5a2e9b7d4c13`,
+		Args:    cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := keys.ParseID(args[0])
+			if err != nil {
+				return cli.Usage("%v", err)
+			}
+			p, err := gr.passphrase(false)
+			if err != nil {
+				return err
+			}
+			if err := gr.tokenDir().Retire(id, p); err != nil {
+				return dirErr(err)
+			}
+			if gr.json {
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": token.KeyRetired})
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: %s retired; re-export the JWKS and restart 'token serve'\n", id)
+			return nil
+		},
+	}
+	addDir(retire, gr)
+	addPass(retire, gr)
+	addJSON(retire, gr)
+
+	ge := &globals{}
+	export := &cobra.Command{
+		Use:     "export [--dir DIR]",
+		Short:   "Print the public JWKS (RFC 7517) on stdout",
+		Example: `  token keys export > jwks.json`,
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ring, _, err := ge.tokenDir().Keyring()
+			if err != nil {
+				return dirErr(err)
+			}
+			b, err := token.MarshalJWKS(ring)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+			return err
+		},
+	}
+	addDir(export, ge)
+
+	gl := &globals{}
+	list := &cobra.Command{
+		Use:   "list [--dir DIR] [--json]",
+		Short: "List the issuer keys and their status",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := gl.tokenDir().State()
+			if err != nil {
+				return dirErr(err)
+			}
+			if gl.json {
+				return cli.JSON(cmd.OutOrStdout(), st.Keys)
+			}
+			for _, k := range st.Keys {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %-7s %s\n", k.ID, k.Status, k.Created.Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	addDir(list, gl)
+	addJSON(list, gl)
+	c.AddCommand(rotate, retire, export, list)
+	return c
+}
+
+func newClient() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "client add NAME",
+		Short: "Register OAuth clients of the token endpoint",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cli.Usage("name a client subcommand: add NAME")
+		},
+	}
+	g := &globals{}
+	var aud, scope string
+	add := &cobra.Command{
+		Use:   "add NAME [--aud A] [--scope S] [--json] [--dir DIR]",
+		Short: "Register a client; prints its client_id and client_secret once",
+		Long: `add registers client NAME (its client_id) and prints a random 256-bit
+client_secret once; the directory keeps only its SHA-256. --aud and
+--scope are what client_credentials tokens for this client get; a client
+without --aud can only exchange grants (refresh_token).`,
+		Example: `  token client add local.itgrix.1 --aud https://portal.local/rest/ --scope telephony,crm --json`,
+		Args:    cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, secret, err := g.tokenDir().AddClient(args[0], aud, scope)
+			if err != nil {
+				return dirErr(err)
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "client_id=%s\nclient_secret=%s\n", cl.ID, secret)
+			fmt.Fprintln(cmd.ErrOrStderr(), "token: the secret is shown only now; store it in the client's configuration")
+			return nil
+		},
+	}
+	addDir(add, g)
+	addJSON(add, g)
+	add.Flags().StringVar(&aud, "aud", "", "audience of this client's client_credentials tokens")
+	add.Flags().StringVar(&scope, "scope", "", "scopes the client may request (space- or comma-separated)")
+	c.AddCommand(add)
+	return c
+}
+
+func newMint() *cobra.Command {
+	g := &globals{}
+	var aud, sub, scope, clientID, ttlS, licFile, format, memberID, serverEndpoint string
+	c := &cobra.Command{
+		Use:   "mint --aud A --sub S [--scope X] [--client-id C] [--ttl DURATION] [--license FILE] [--format jwt|oauth|bitrix]",
+		Short: "Mint a signed access token and record it in the ledger",
+		Long: `mint signs an RFC 9068 access token (typ at+jwt, EdDSA) with the active
+issuer key and appends jti, subject, audience and expiry to the ledger
+before printing it. --ttl defaults to 3650d; above 3653d is refused.
+Durations are Go durations (87600h) or days (3650d).
+
+--license FILE binds the token to the licence's serial: revoking that
+serial ('token revoke --license-serial') revokes the token. The file is
+read for its serial only; its signature is not checked here.
+
+--format jwt prints the bare token; oauth an RFC 6749 token response;
+bitrix the Bitrix24 OAuth response (client_endpoint = --aud, domain = its
+host, user_id = --sub, member_id = --member-id, status "L"), whose
+refresh_token is the same long-lived token so that Bitrix24 SDKs can
+exchange it at 'token serve' for short-lived tokens.`,
+		Example: `  token mint --aud https://portal.local/rest/ --sub 1 --client-id local.itgrix.1 --scope telephony,crm
+  token mint --aud urn:app:crm --sub svc:connector --ttl 30d --license customer.lic --format oauth`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if aud == "" || sub == "" {
+				return cli.Usage("--aud and --sub are required")
+			}
+			if format != "jwt" && format != "oauth" && format != "bitrix" {
+				return cli.Usage("--format %q: want jwt, oauth or bitrix", format)
+			}
+			if g.json && format != "jwt" {
+				return cli.Usage("--json and --format %s both choose the output; give one", format)
+			}
+			ttl := token.DefaultTTL
+			if ttlS != "" {
+				var err error
+				if ttl, err = token.ParseDuration(ttlS); err != nil {
+					return cli.Usage("--ttl: %v", err)
+				}
+			}
+			if ttl > token.MaxTTL {
+				return cli.Fail(cli.ExitUsage, fmt.Errorf("--ttl %s: %w", ttlS, token.ErrTTLTooLong), "give --ttl 3653d or less; long-lived tokens are capped at ten years")
+			}
+			if ttl < time.Second {
+				return cli.Usage("--ttl %s: give at least 1s", ttlS)
+			}
+			if clientID == "" {
+				clientID = sub
+			}
+			var serial string
+			if licFile != "" {
+				data, err := os.ReadFile(licFile)
+				if err != nil {
+					return cli.Fail(cli.ExitError, err, "--license names the customer's licence file")
+				}
+				l, err := license.Decode(data)
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a licence file or code made by 'license issue'")
+				}
+				serial = l.Serial
+			}
+			s, err := g.signer()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			tok, claims, err := s.Mint(token.Request{Subject: sub, Audience: aud, ClientID: clientID, Scope: scope,
+				TTL: ttl, LicenseSerial: serial, MemberID: memberID, Now: now})
+			if err != nil {
+				return err
+			}
+			if err := g.tokenDir().Record(s.KeyID(), claims); err != nil {
+				return cli.Fail(cli.ExitError, fmt.Errorf("ledger: %w", err), "the token was not printed because it could not be recorded; fix the ledger and mint again")
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case g.json:
+				return cli.JSON(out, map[string]any{"token": tok, "claims": claims})
+			case format == "oauth":
+				return cli.JSON(out, token.NewOAuthResponse(tok, claims, "", now))
+			case format == "bitrix":
+				return cli.JSON(out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
+			}
+			_, err = fmt.Fprintln(out, tok)
+			return err
+		},
+	}
+	addDir(c, g)
+	addPass(c, g)
+	addJSON(c, g)
+	f := c.Flags()
+	f.StringVar(&aud, "aud", "", "audience: the resource server, e.g. https://portal.local/rest/ (required)")
+	f.StringVar(&sub, "sub", "", "subject: the user or service the token acts as (required)")
+	f.StringVar(&scope, "scope", "", "scopes, space- or comma-separated")
+	f.StringVar(&clientID, "client-id", "", "client_id claim; the client that may exchange this token at the endpoint (default: --sub)")
+	f.StringVar(&ttlS, "ttl", "", "lifetime, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of this licence file")
+	f.StringVar(&format, "format", "jwt", "output: jwt, oauth or bitrix")
+	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal member_id (kept in the token for --format bitrix and the endpoint)")
+	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint of --format bitrix")
+	return c
+}
+
+func newVerify() *cobra.Command {
+	g := &globals{}
+	var aud, iss, leewayS, jwksFile, revFile, stateFile string
+	c := &cobra.Command{
+		Use:   "verify --aud A [--leeway DURATION] [--json] [--dir DIR | --jwks FILE] [TOKEN|-]",
+		Short: "Verify a token offline",
+		Long: `verify checks a token (argument, or stdin when absent or -) in a fixed
+order; the first failure decides the exit code and reason:
+
+  10 malformed: size above 8 KiB, not three base64url parts, a header other
+     than {alg: EdDSA, kid, typ: at+jwt} (none, HS256, crit, jwk... refused),
+     bad signature, or required claims missing
+  11 unknown_key: the kid is not a trusted key (never issued, or retired)
+  12 wrong_issuer / wrong_audience
+  13 expired / not_yet_valid (beyond --leeway, default 300s)
+  14 revoked: its jti, its grant or its licence serial is on the list
+   0 valid; 1 other errors (unreadable key set or revocation list, a
+     revocation list older than one seen before); 2 usage
+
+With --dir the directory's keys, issuer and revocation list are used and
+the highest revocation list number seen is remembered there. With --jwks,
+give --iss, --revocations and --state as needed. --json prints an RFC 7662
+introspection object (active, iss, sub, aud, client_id, scope, exp, iat,
+jti, ...) or {active: false, reason, error_description}.`,
+		Example: `  token verify --aud https://portal.local/rest/ "$TOKEN"
+  echo "$TOKEN" | token verify --aud urn:app:crm --jwks jwks.json --revocations revocations.jwt --state seen.seq --json`,
+		Args: cli.RangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if aud == "" {
+				return cli.Usage("--aud is required: the audience this verifier serves")
+			}
+			if jwksFile != "" && g.dir != "" {
+				return cli.Usage("give --dir or --jwks, not both")
+			}
+			v := &token.Verifier{Audience: aud, Issuer: iss}
+			if leewayS != "" {
+				l, err := token.ParseDuration(leewayS)
+				if err != nil {
+					return cli.Usage("--leeway: %v", err)
+				}
+				v.Leeway = l
+				if l == 0 {
+					v.Leeway = -1
+				}
+			}
+			tok, err := readToken(cmd, args)
+			if err != nil {
+				return err
+			}
+			if err := loadTrust(g, v, jwksFile, revFile, stateFile); err != nil {
+				return err
+			}
+			claims, err := v.Verify(tok, time.Now())
+			return reportVerify(cmd, g.json, claims, err)
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
+	f := c.Flags()
+	f.StringVar(&aud, "aud", "", "audience the token must carry (required)")
+	f.StringVar(&iss, "iss", "", "issuer the token must carry (default with --dir: the directory's issuer)")
+	f.StringVar(&leewayS, "leeway", "", "tolerated clock skew (default 300s)")
+	f.StringVar(&jwksFile, "jwks", "", "trusted keys from this JWKS file instead of --dir")
+	f.StringVar(&revFile, "revocations", "", "signed revocation list (default with --dir: DIR/revocations.jwt)")
+	f.StringVar(&stateFile, "state", "", "file remembering the highest revocation list number seen (default with --dir: DIR/revocations.seq)")
+	return c
+}
+
+func readToken(cmd *cobra.Command, args []string) (string, error) {
+	if len(args) == 1 && args[0] != "-" {
+		return strings.TrimSpace(args[0]), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), token.MaxTokenSize+2))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// loadTrust fills v's keys, issuer and revocation list from --dir or --jwks.
+func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile string) error {
+	if jwksFile == "" {
+		d := g.tokenDir()
+		ring, st, err := d.Keyring()
+		if err != nil {
+			return dirErr(err)
+		}
+		v.Keys = ring
+		if v.Issuer == "" {
+			v.Issuer = st.Issuer
+		}
+		if revFile == "" && stateFile == "" {
+			l, err := d.Revocations(ring, st.Issuer)
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "a revocation list older than one already seen was put back, or it is damaged; restore the newest list")
+			}
+			v.Revocations = l
+			return nil
+		}
+	} else {
+		b, err := os.ReadFile(jwksFile)
+		if err != nil {
+			return err
+		}
+		ring, err := token.ParseJWKS(b)
+		if err != nil {
+			return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", jwksFile, err), "export the issuer's keys with 'token keys export'")
+		}
+		v.Keys = ring
+	}
+	if revFile == "" {
+		if stateFile != "" {
+			return cli.Usage("--state needs --revocations")
+		}
+		return nil
+	}
+	l, err := token.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
+	if err != nil {
+		return cli.Fail(cli.ExitError, err, "use the newest revocation list signed by the issuer ('token revoke' writes it)")
+	}
+	v.Revocations = l
+	return nil
+}
+
+func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err error) error {
+	out := cmd.OutOrStdout()
+	if err == nil {
+		if asJSON {
+			return cli.JSON(out, token.Introspect(claims))
+		}
+		fmt.Fprintf(out, "valid: sub=%s aud=%s client_id=%s jti=%s expires %s\n", claims.Subject,
+			strings.Join(claims.Audience, ","), claims.ClientID, claims.ID, time.Unix(claims.ExpiresAt, 0).UTC().Format(time.RFC3339))
+		return nil
+	}
+	var ve *token.Error
+	if !errors.As(err, &ve) {
+		return err
+	}
+	code := map[token.Reason]int{
+		token.ReasonMalformed: exitMalformed, token.ReasonBadHeader: exitMalformed,
+		token.ReasonBadSignature: exitMalformed, token.ReasonMissingClaim: exitMalformed,
+		token.ReasonUnknownKey:  exitUnknownKey,
+		token.ReasonWrongIssuer: exitAudience, token.ReasonWrongAudience: exitAudience,
+		token.ReasonExpired: exitTime, token.ReasonNotYetValid: exitTime,
+		token.ReasonRevoked: exitRevoked,
+	}[ve.Reason]
+	if asJSON {
+		if err := cli.JSON(out, &token.Introspection{Active: false, Reason: ve.Reason, Detail: ve.Error()}); err != nil {
+			return err
+		}
+	}
+	hint := map[token.Reason]string{
+		token.ReasonUnknownKey:    "the key is not trusted here: it was retired, or the JWKS is out of date ('token keys export')",
+		token.ReasonWrongAudience: "the token was minted for another resource server (--aud)",
+		token.ReasonExpired:       "mint a new token, or check this machine's clock (--leeway widens the tolerance)",
+		token.ReasonNotYetValid:   "check this machine's clock (--leeway widens the tolerance)",
+		token.ReasonRevoked:       "the token was revoked; mint a new one if access should continue",
+	}[ve.Reason]
+	return cli.Fail(code, fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail), hint)
+}
+
+func newRevoke() *cobra.Command {
+	g := &globals{}
+	var jtis, serials []string
+	c := &cobra.Command{
+		Use:   "revoke (--jti J | --license-serial S)... [--dir DIR]",
+		Short: "Revoke tokens by jti or licence serial in the signed revocation list",
+		Long: `revoke adds entries to DIR/revocations.jwt and signs it again with a
+sequence number one higher. Revoking a jti also revokes the short-lived
+tokens 'token serve' exchanged from it; revoking a licence serial revokes
+every token bound to it. Copy the list to every verifier: they refuse a
+list older than one they have seen, so a revocation cannot be undone by
+putting an old file back.`,
+		Example: `  token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ --license-serial 7Q2M4K9T1XZ3B8PD`,
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(jtis)+len(serials) == 0 {
+				return cli.Usage("give at least one --jti or --license-serial")
+			}
+			for _, x := range append(append([]string{}, jtis...), serials...) {
+				if strings.TrimSpace(x) == "" || len(x) > 256 {
+					return cli.Usage("revocation entries must be 1 to 256 characters, got %q", x)
+				}
+			}
+			s, err := g.signer()
+			if err != nil {
+				return err
+			}
+			l, err := g.tokenDir().Revoke(s, jtis, serials)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), l)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
+				l.Seq, len(l.JTIs), len(l.LicenseSerials), token.RevocationsFile)
+			return nil
+		},
+	}
+	addDir(c, g)
+	addPass(c, g)
+	addJSON(c, g)
+	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this jti (repeatable)")
+	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this licence serial (repeatable)")
+	return c
+}
+
+func newServe() *cobra.Command {
+	g := &globals{}
+	var addr, certFile, keyFile, ttlS, publicURL, logLevel string
+	var insecure, bitrix bool
+	c := &cobra.Command{
+		Use:   "serve --addr HOST:PORT [--tls-cert F --tls-key F] [--dir DIR]",
+		Short: "Serve the OAuth token endpoint",
+		Long: `serve answers, until SIGINT or SIGTERM (then requests in flight finish):
+
+  POST /token        RFC 6749: client_credentials, and refresh_token with a
+                     long-lived token as the grant, exchanged for a token of
+                     --access-ttl (default 1h)
+  POST /introspect   RFC 7662 (client authentication required)
+  POST /revoke       RFC 7009: signs a new revocation list at once
+  GET  /.well-known/jwks.json
+  GET  /.well-known/oauth-authorization-server   RFC 8414
+  GET|POST /oauth/token/   with --bitrix: Bitrix24-shaped responses
+
+Clients authenticate with HTTP Basic or client_id and client_secret in the
+body. After 10 failed authentications in a minute an IP address gets 429
+with Retry-After. Bodies are limited to 16 KiB. Errors are RFC 6749 JSON.
+Logs are JSON (log/slog) on stderr.
+
+The signing key is decrypted once at start: the passphrase comes from
+--passphrase-file (read once; e.g. a systemd credential) or
+$AIRSEAL_PASSPHRASE, never from the command line. Without --tls-cert and
+--tls-key, --addr must be a loopback address unless --insecure-listen is
+given. Clients and the revocation list are re-read every 5 s; restart after
+'token keys rotate' or 'retire'.`,
+		Example: `  token serve --addr 127.0.0.1:8089 --passphrase-file /run/credentials/token.service/passphrase
+  token serve --addr 0.0.0.0:8443 --tls-cert auth.crt --tls-key auth.key --bitrix`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if addr == "" {
+				return cli.Usage("--addr is required, e.g. 127.0.0.1:8089")
+			}
+			if (certFile == "") != (keyFile == "") {
+				return cli.Usage("give both --tls-cert and --tls-key, or neither")
+			}
+			if err := token.CheckListen(addr, certFile != "", insecure); err != nil {
+				return cli.Fail(cli.ExitUsage, err, "give --tls-cert and --tls-key, listen on 127.0.0.1, or accept the risk with --insecure-listen")
+			}
+			opts := token.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			if ttlS != "" {
+				d, err := token.ParseDuration(ttlS)
+				if err != nil {
+					return cli.Usage("--access-ttl: %v", err)
+				}
+				opts.AccessTTL = d
+			}
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return cli.Usage("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			opts.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
+			s, err := g.signer()
+			if err != nil {
+				return err
+			}
+			srv, err := token.NewServer(g.tokenDir(), s, opts)
+			if err != nil {
+				return dirErr(err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
+			return srv.Run(ctx, ln, certFile, keyFile, 0)
+		},
+	}
+	addDir(c, g)
+	addPass(c, g)
+	f := c.Flags()
+	f.StringVar(&addr, "addr", "", "listen address HOST:PORT (required)")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
+	f.BoolVar(&bitrix, "bitrix", false, "also serve /oauth/token/ in the Bitrix24 shape (GET with query allowed)")
+	f.StringVar(&ttlS, "access-ttl", "", "lifetime of issued tokens (default 1h)")
+	f.StringVar(&publicURL, "public-url", "", "base URL advertised in metadata (default: from each request)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return c
+}

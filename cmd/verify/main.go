@@ -1,0 +1,436 @@
+// Command verify checks an airseal licence on the customer's machine, with
+// no network, and exits with a documented, stable code.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/airseal/airseal/internal/cli"
+	"github.com/airseal/airseal/internal/typedcode"
+	embedded "github.com/airseal/airseal/keys"
+	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/fingerprint"
+	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+)
+
+func main() { os.Exit(run()) }
+
+// run runs the command with os.Args and returns the exit code.
+func run() int { return cli.Main(newRoot()) }
+
+// factsRoot is the machine facts tree hwid reads; "" is this machine. Only
+// the test binary sets it (main_test.go): the production binary has no flag
+// or variable that points it at a fake tree.
+var factsRoot string
+
+// now is the clock. Only the test binary changes it.
+var now = time.Now
+
+type flags struct {
+	pubs                               []string
+	product, revocations, version, rel string
+	statePath, installed               string
+	asJSON                             bool
+}
+
+func newRoot() *cobra.Command {
+	var f flags
+	root := &cobra.Command{
+		Use:   "verify [flags] LICENSE",
+		Short: "Check a license and exit with a stable code",
+		Long: `verify checks a license on this machine, with no network. LICENSE is a license
+file, - for stdin, or the typed code (ASL1-...). The checks run in this order
+and the first failure decides the exit code:
+
+   0  valid
+   1  error (I/O, unreadable input, damaged state file)
+   2  usage
+  10  malformed license or bad signature
+  11  signed by a key this program does not trust
+  12  bound to another machine
+  13  expired, or not yet valid
+  14  revoked
+  15  clock set back (earlier than a time already seen)
+  16  virtual machine or container not allowed by the license
+  17  this version was released after the update subscription ended: demo mode
+  18  license is for another product
+
+Trusted keys are those compiled in (keys/*.pub) plus every --pub. A bound
+license is checked against this machine's hardware (the same facts 'hwid'
+reads). A subscription or license ending within 14 days is a warning on every
+run (stderr, and "warnings" in --json).
+
+Clock: verify refuses a clock more than an hour earlier than the newest
+trusted time it knows: the license's issue time, the revocation list's time,
+the installed release's date (--installed), and the newest time remembered in
+the state file (--state; default /var/lib/airseal/verify.state as root,
+else $XDG_STATE_HOME/airseal/verify.state). Deleting the state file only
+falls back to those signed times.`,
+		Example: `  verify example.lic
+  verify --pub vendor.pub --product "Acme Writer" --json example.lic
+  verify --product "Acme Writer" --release-date 2027-03-01 --product-version 2.4.0 example.lic
+  verify --revocations revoked.list ASL1-04V0X-5HEEC-...
+  cat example.lic | verify -`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cli.Usage("verify takes one LICENSE (a file, - for stdin, or the ASL1 code), got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return verify(cmd, &f, args[0]) },
+	}
+	fl := root.Flags()
+	fl.StringArrayVar(&f.pubs, "pub", nil, "also trust this public key file NAME.pub (repeatable)")
+	fl.StringVar(&f.product, "product", "", "require the license to be for product P")
+	fl.StringVar(&f.revocations, "revocations", "", "signed revocation list FILE from the vendor")
+	fl.StringVar(&f.version, "product-version", "", "version of the running build (shown; needs --release-date or --installed)")
+	fl.StringVar(&f.rel, "release-date", "", "release date T of the running build: after the update subscription means demo mode (17)")
+	fl.StringVar(&f.statePath, "state", "", "state file remembering the newest time seen (default: see above)")
+	fl.StringVar(&f.installed, "installed", "", "product installed by 'bundle apply' in DIR: its signed release date is a clock floor and the build's release date")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on stdout (also on failure)")
+	return root
+}
+
+// result is the --json output. Field names are documented in
+// docs/readme/license.md and must not change.
+type result struct {
+	Status         string              `json:"status"` // valid, demo, invalid, error
+	ExitCode       int                 `json:"exit_code"`
+	Reason         string              `json:"reason"` // short name of the failed check, "" when valid
+	Error          string              `json:"error"`
+	Demo           bool                `json:"demo"`
+	Warnings       []string            `json:"warnings"`
+	License        *license.License    `json:"license"`
+	Machine        *machineResult      `json:"machine"`
+	Revocations    *revocationResult   `json:"revocations"`
+	Now            time.Time           `json:"now"`
+	ClockFloor     *time.Time          `json:"clock_floor"`
+	DaysLeft       map[string]*int     `json:"days_left"`
+	ProductVersion string              `json:"product_version"`
+	ReleaseDate    *time.Time          `json:"release_date"`
+	Entitlements   *entitlementsResult `json:"entitlements"`
+}
+
+type machineResult struct {
+	Checked        bool                `json:"checked"`
+	Virtualization string              `json:"virtualization"`
+	Technology     string              `json:"technology"`
+	Match          *fingerprint.Result `json:"match"`
+}
+
+type revocationResult struct {
+	Sequence uint64    `json:"sequence"`
+	IssuedAt time.Time `json:"issued_at"`
+	Serials  int       `json:"serials"`
+}
+
+type entitlementsResult struct {
+	Demo     bool           `json:"demo"`
+	Seats    int            `json:"seats"`
+	Features map[string]any `json:"features"`
+}
+
+var reasons = []struct {
+	err  error
+	name string
+	hint string
+}{
+	{license.ErrMalformed, "malformed", "the license is damaged or not a license; ask the vendor for a new copy"},
+	{license.ErrBadSignature, "bad_signature", "the license was changed after it was signed; ask the vendor for a new copy"},
+	{license.ErrUnknownKey, "unknown_key", "the vendor's public key is not trusted here; pass it with --pub NAME.pub or use a build that embeds it"},
+	{license.ErrWrongMachine, "wrong_machine", "this machine's hardware differs from the one the license was issued for; run 'hwid request' and send the request to the vendor"},
+	{license.ErrExpired, "expired", "renew the license with the vendor"},
+	{license.ErrNotYetValid, "not_yet_valid", "wait until the license starts, or check the system clock"},
+	{license.ErrRevoked, "revoked", "this license was revoked; contact the vendor"},
+	{license.ErrClockRollback, "clock_rollback", "set the system clock to the correct time"},
+	{license.ErrVirtualMachine, "virtual_machine", "run on a physical machine, or ask the vendor for a license that allows virtual machines"},
+	{license.ErrUpdatesExpired, "updates_expired", "renew the update subscription, or install a version released before it ended"},
+	{license.ErrWrongProduct, "wrong_product", "use the license issued for this product"},
+}
+
+func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
+	if arg == "-" {
+		return io.ReadAll(cmd.InOrStdin())
+	}
+	if typedcode.HasPrefix(arg, license.CodePrefix) {
+		return []byte(arg), nil
+	}
+	return os.ReadFile(arg)
+}
+
+func keyring(pubs []string) (*keys.Keyring, error) {
+	ring, err := embedded.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pubs {
+		k, err := keys.LoadPublic(p)
+		if errors.Is(err, keys.ErrPrivateKeyGiven) {
+			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub %w", err), "give the public key NAME.pub; a private key must never be copied to a customer machine")
+		}
+		if err != nil {
+			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub %w", err), "give a public key file made by 'issue keygen' (NAME.pub)")
+		}
+		ring.Add(k)
+	}
+	return ring, nil
+}
+
+func verify(cmd *cobra.Command, f *flags, arg string) error {
+	t := now().UTC()
+	res := &result{Now: t.Truncate(time.Second), Warnings: []string{}, DaysLeft: map[string]*int{"expires": nil, "updates": nil}, ProductVersion: f.version}
+	// fail reports an error that happens before or outside the licence checks.
+	fail := func(err error) error {
+		code, hint := cli.ExitError, ""
+		var ce *cli.Error
+		if errors.As(err, &ce) {
+			code, hint = ce.Code, ce.Hint
+		}
+		res.Status, res.ExitCode, res.Error = "error", code, err.Error()
+		if f.asJSON {
+			cli.JSON(cmd.OutOrStdout(), res)
+		}
+		return cli.Fail(code, err, hint)
+	}
+
+	var opts license.VerifyOptions
+	opts.Now, opts.Product = t, f.product
+	if f.rel != "" {
+		rd, err := license.ParseTime(f.rel)
+		if err != nil {
+			return fail(cli.Usage("--release-date: %v", err))
+		}
+		opts.ReleaseDate = rd
+	}
+	if f.version != "" && f.rel == "" && f.installed == "" {
+		return fail(cli.Usage("--product-version needs --release-date T (or --installed DIR): the subscription is compared by release date"))
+	}
+	input, err := readLicense(cmd, arg)
+	if err != nil {
+		return fail(cli.Fail(cli.ExitError, err, "give the license file, - for stdin, or the ASL1 code"))
+	}
+	ring, err := keyring(f.pubs)
+	if err != nil {
+		return fail(err)
+	}
+	opts.Keyring = ring
+	if f.revocations != "" {
+		if opts.Revocations, err = os.ReadFile(f.revocations); err != nil {
+			return fail(fmt.Errorf("--revocations: %w", err))
+		}
+	}
+	var manifest *bundle.Manifest
+	if f.installed != "" {
+		if manifest, err = bundle.Installed(f.installed, ring); err != nil {
+			return fail(fmt.Errorf("--installed: %w", err))
+		}
+		opts.ClockFloor = manifest.ReleaseDate
+		if opts.ReleaseDate.IsZero() {
+			opts.ReleaseDate = manifest.ReleaseDate
+		}
+		if res.ProductVersion == "" {
+			res.ProductVersion = manifest.Version
+		}
+	}
+	if !opts.ReleaseDate.IsZero() {
+		rd := opts.ReleaseDate
+		res.ReleaseDate = &rd
+	}
+	statePath := f.statePath
+	if statePath == "" {
+		statePath = defaultStatePath()
+	}
+	st, err := loadState(statePath)
+	if err != nil {
+		return fail(err)
+	}
+	if st.NewestSeen.After(opts.ClockFloor) {
+		opts.ClockFloor = st.NewestSeen
+	}
+
+	// The machine is read only for a licence bound to one, with the
+	// licence's product as the hash salt.
+	if l, err := license.Decode(input); err == nil && l.Machine != nil {
+		rep, err := hwid.Collect(hwid.Options{Root: factsRoot, Product: l.Product})
+		if err != nil {
+			return fail(fmt.Errorf("reading this machine's hardware: %w", err))
+		}
+		opts.Machine = &license.Machine{Components: rep.Fingerprint.Components, RootRead: rep.RootRead,
+			Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}
+		res.Machine = &machineResult{Checked: true, Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}
+	}
+
+	rep, err := license.Check(input, opts)
+	if rep.Revocations != nil && rep.Revocations.Sequence < st.RevocationSequence && rep.License != nil && err == nil {
+		err = fmt.Errorf("%w check failed: revocation list %d is older than list %d already seen on this machine, and an older list can hide a revocation",
+			license.ErrRevoked, rep.Revocations.Sequence, st.RevocationSequence)
+	}
+	if manifest != nil && rep.License != nil && (err == nil || errors.Is(err, license.ErrUpdatesExpired)) &&
+		slices.Contains(manifest.RevokedLicenses, rep.License.Serial) {
+		err = fmt.Errorf("%w: serial %s is revoked by the installed release %s", license.ErrRevoked, rep.License.Serial, manifest.Version)
+	}
+	res.License = rep.License
+	res.Warnings = append(res.Warnings, rep.Warnings...)
+	if rep.Match != nil {
+		res.Machine.Match = rep.Match
+	}
+	if !rep.Floor.IsZero() {
+		fl := rep.Floor
+		res.ClockFloor = &fl
+	}
+	if rl := rep.Revocations; rl != nil {
+		res.Revocations = &revocationResult{Sequence: rl.Sequence, IssuedAt: rl.IssuedAt, Serials: len(rl.Serials)}
+	}
+	if l := rep.License; l != nil {
+		for k, tp := range map[string]*time.Time{"expires": l.Expires, "updates": l.UpdatesUntil} {
+			if tp != nil {
+				d := int(tp.Sub(t).Hours() / 24)
+				res.DaysLeft[k] = &d
+			}
+		}
+	}
+	code := license.ExitCode(err)
+	ent := license.Entitle(rep.License, err, nil)
+	res.Entitlements = &entitlementsResult{Demo: ent.Demo, Seats: ent.Seats, Features: license.FeatureMap(ent.Features)}
+	res.ExitCode, res.Demo = code, ent.Demo
+	hint := ""
+	switch {
+	case code == 0:
+		res.Status = "valid"
+	case code == 17:
+		res.Status = "demo"
+	case code >= 10:
+		res.Status = "invalid"
+	default:
+		res.Status = "error"
+	}
+	if err != nil {
+		res.Error = err.Error()
+		for _, r := range reasons {
+			if errors.Is(err, r.err) {
+				res.Reason, hint = r.name, r.hint
+				break
+			}
+		}
+	}
+
+	// Remember the newest trusted time, after a licence check that got
+	// past the signature and the clock check.
+	if code == 0 || code == 17 {
+		newest := st.NewestSeen
+		for _, c := range []time.Time{t.Truncate(time.Second), rep.Floor} {
+			if c.After(newest) {
+				newest = c
+			}
+		}
+		ns := *st
+		ns.NewestSeen = newest
+		if rep.Revocations != nil && rep.Revocations.Sequence > ns.RevocationSequence {
+			ns.RevocationSequence = rep.Revocations.Sequence
+		}
+		if ns != *st {
+			if err := saveState(statePath, &ns); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("cannot update the state file %s (%v): clock rollback detection falls back to signed times; give --state FILE", statePath, err))
+			}
+		}
+	}
+
+	out := cmd.OutOrStdout()
+	if f.asJSON {
+		if err := cli.JSON(out, res); err != nil {
+			return err
+		}
+	} else if rep.License != nil {
+		printSummary(out, res, rep.License)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "verify: warning: %s\n", w)
+	}
+	if err != nil {
+		return cli.Fail(code, err, hint)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, res *result, l *license.License) {
+	status := map[string]string{"valid": "VALID", "demo": "DEMO MODE", "invalid": "NOT VALID", "error": "NOT VALID"}[res.Status]
+	fmt.Fprintf(w, "license %s: %s\n", l.Serial, status)
+	row := func(k, format string, a ...any) { fmt.Fprintf(w, "  %-10s %s\n", k, fmt.Sprintf(format, a...)) }
+	prod := l.Product
+	if l.Edition != "" {
+		prod += " (" + l.Edition + ")"
+	}
+	row("product", "%s", prod)
+	kind := l.Kind.String()
+	if l.MainSerial != "" {
+		kind += ", extends " + l.MainSerial
+	}
+	row("kind", "%s", kind)
+	cust := l.Customer.Name
+	if l.Customer.TaxID != "" {
+		cust += ", tax ID " + l.Customer.TaxID
+	}
+	row("customer", "%s", cust)
+	row("seats", "%d", l.Seats)
+	if len(l.Features) > 0 {
+		var fs []string
+		for _, f := range l.Features {
+			fs = append(fs, f.String())
+		}
+		row("features", "%s", strings.Join(fs, ", "))
+	}
+	row("issued", "%s", l.IssuedAt.Format(time.DateOnly))
+	valid := "from " + l.NotBefore.Format(time.DateOnly) + ", perpetual"
+	if l.Expires != nil {
+		valid = fmt.Sprintf("from %s until %s (%s)", l.NotBefore.Format(time.DateOnly), l.Expires.Format(time.DateOnly), daysLeft(res.DaysLeft["expires"]))
+	}
+	row("valid", "%s", valid)
+	if l.UpdatesUntil != nil {
+		row("updates", "until %s (%s)", l.UpdatesUntil.Format(time.DateOnly), daysLeft(res.DaysLeft["updates"]))
+	} else {
+		row("updates", "no end")
+	}
+	if res.ProductVersion != "" || res.ReleaseDate != nil {
+		v := res.ProductVersion
+		if res.ReleaseDate != nil {
+			v = strings.TrimSpace(v + " released " + res.ReleaseDate.Format(time.DateOnly))
+		}
+		row("this build", "%s", v)
+	}
+	switch {
+	case l.Machine == nil:
+		row("machine", "not bound")
+	case res.Machine != nil && res.Machine.Match != nil:
+		row("machine", "bound to %s: %s", l.Machine.ID(), res.Machine.Match.String())
+	default:
+		row("machine", "bound to %s", l.Machine.ID())
+	}
+	if l.Machine != nil {
+		row("virtual", "%s", map[bool]string{true: "allowed", false: "not allowed"}[l.AllowVirtual])
+	}
+	if l.Comment != "" {
+		row("comment", "%q (UNSIGNED: anyone can edit it)", l.Comment)
+	}
+}
+
+func daysLeft(d *int) string {
+	switch {
+	case d == nil:
+		return ""
+	case *d < 0:
+		return fmt.Sprintf("ended %d days ago", -*d)
+	case *d == 1:
+		return "1 day left"
+	}
+	return fmt.Sprintf("%d days left", *d)
+}

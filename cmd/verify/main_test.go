@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/airseal/airseal/pkg/hwid"
+)
+
+// The test binary, and only it, lets a script point verify at a fake facts
+// tree (AIRSEAL_TEST_FACTS), a fixed clock (AIRSEAL_TEST_NOW) and a state
+// file (AIRSEAL_TEST_STATE).
+func testRun() {
+	factsRoot = os.Getenv("AIRSEAL_TEST_FACTS")
+	testStatePath = os.Getenv("AIRSEAL_TEST_STATE")
+	if s := os.Getenv("AIRSEAL_TEST_NOW"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		now = func() time.Time { return t }
+	}
+	os.Exit(run())
+}
+
+// mkrequest ROOT PRODUCT OUT [none] writes a license request for the facts
+// tree ROOT ("live" for this machine); with "none" it claims bare metal.
+func mkrequest() {
+	a := os.Args[1:]
+	root := a[0]
+	if root == "live" {
+		root = ""
+	}
+	rep, err := hwid.Collect(hwid.Options{Root: root, Product: a[1]})
+	if err != nil {
+		panic(err)
+	}
+	if len(a) > 3 && a[3] == "none" {
+		rep.Virtualization = hwid.Verdict{Type: "none", Technology: "none", Evidence: []string{}}
+	}
+	req, err := hwid.NewRequest(rep, a[1], "Example LLC", time.Now(), nil)
+	if err != nil {
+		panic(err)
+	}
+	data, err := req.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(a[2], data, 0o644); err != nil {
+		panic(err)
+	}
+	os.Exit(0)
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"verify": testRun, "mkrequest": mkrequest})
+}
+
+// buildIssue builds the issue command for the scripts to sign licenses with.
+func buildIssue(t *testing.T) string {
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "issue"), "../issue")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building issue: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func TestScripts(t *testing.T) {
+	bin := buildIssue(t)
+	live, err := hwid.Collect(hwid.Options{Product: "probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("AIRSEAL_TEST_STATE", filepath.Join(env.WorkDir, "verify.state"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": cmdStatus,
+			"tamper": cmdTamper,
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "virtual":
+				return live.Virtualization.Type != "none", nil
+			case "root":
+				return os.Geteuid() == 0, nil
+			}
+			return false, nil
+		},
+	})
+}
+
+// status CODE PROG ARGS... runs PROG and fails unless it exits with CODE.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: %v", err)
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("status: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// tamper IN OUT changes the first character of the last base64 line of an
+// armored file (a character of the signature).
+func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	i := bytes.Index(data, []byte("\n-----END"))
+	j := bytes.LastIndexByte(data[:i], '\n') + 1
+	if data[j] == 'A' {
+		data[j] = 'B'
+	} else {
+		data[j] = 'A'
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), data, 0o644))
+}

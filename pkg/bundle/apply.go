@@ -1,0 +1,495 @@
+package bundle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// LicenseTerms are the facts of a verified licence that apply checks: the
+// caller verifies the licence (pkg/license) and passes them in.
+type LicenseTerms struct {
+	Serial       string
+	Product      string
+	UpdatesUntil *time.Time // nil: updates without end
+}
+
+// ApplyOptions configures [Apply].
+type ApplyOptions struct {
+	// Target is the directory holding releases/, current and previous.
+	// It is created if missing.
+	Target string
+	// Keyring holds the trusted keys (embedded plus --pub); keys added by
+	// earlier bundles in Target are trusted too.
+	Keyring *keys.Keyring
+	// License, if set, refuses releases dated after its UpdatesUntil and
+	// bundles for another product.
+	License *LicenseTerms
+	// Plan computes what would change and returns without writing.
+	Plan bool
+	// NoHooks skips the manifest's hooks (a site policy).
+	NoHooks bool
+	// Progress, if set, is called as the payload is unpacked.
+	Progress func(files int, bytes int64)
+	// HookOutput receives the hooks' stdout and stderr (default os.Stderr).
+	HookOutput io.Writer
+}
+
+// Change is one line of a plan.
+type Change struct {
+	Op   string `json:"op"` // "add", "change", "mode", "remove"
+	Path string `json:"path"`
+	Type string `json:"type"`
+	Size int64  `json:"size,omitempty"`
+}
+
+// Plan is what an apply would do.
+type Plan struct {
+	Product     string   `json:"product"`
+	From        string   `json:"from,omitempty"` // installed version, "" if none
+	To          string   `json:"to"`
+	Changes     []Change `json:"changes"`
+	Unchanged   int      `json:"unchanged"`
+	Hooks       []Hook   `json:"hooks,omitempty"`
+	SpaceNeeded int64    `json:"space_needed"`
+	SpaceFree   int64    `json:"space_free"`
+	TrustKeys   []string `json:"trust_keys,omitempty"`
+	RevokeKeys  []string `json:"revoke_keys,omitempty"`
+}
+
+// ApplyResult is what [Apply] did.
+type ApplyResult struct {
+	Manifest *Manifest `json:"-"`
+	Plan     *Plan     `json:"plan"`
+	Applied  bool      `json:"applied"`
+	Release  string    `json:"release,omitempty"` // path of the new release, relative to the target
+	// PostHookErr is a failed post-switch hook; the new release stays
+	// current.
+	PostHookErr error `json:"-"`
+}
+
+// Apply verifies the bundle in volume files names and installs it into
+// opts.Target atomically. See the package documentation for the refusals.
+func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
+	target := opts.Target
+	if target == "" {
+		return nil, errors.New("apply: no target directory")
+	}
+	ring, revoked, err := Trust(target, opts.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Open(names, ring, revoked)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if err := b.missingError(); err != nil {
+		return nil, err
+	}
+	m := b.Manifest
+	installed, err := Installed(target, opts.Keyring)
+	if err != nil && !errors.Is(err, ErrNotInstalled) {
+		return nil, fmt.Errorf("%w (the installed release cannot be checked; repair or remove %s)", err, filepath.Join(target, currentLink))
+	}
+	if err := checkPolicy(m, installed, opts.License); err != nil {
+		return nil, err
+	}
+	plan := makePlan(m, installed)
+	if !opts.NoHooks {
+		plan.Hooks = m.Hooks
+	}
+	free, err := freeSpace(target)
+	if err != nil {
+		return nil, err
+	}
+	plan.SpaceFree = free
+	res := &ApplyResult{Manifest: m, Plan: plan}
+	if plan.SpaceFree >= 0 && plan.SpaceNeeded > plan.SpaceFree {
+		return res, fmt.Errorf("%w in %s: the release needs %d bytes, %d are free", ErrNoSpace, target, plan.SpaceNeeded, plan.SpaceFree)
+	}
+	if opts.Plan {
+		return res, nil
+	}
+	if err := os.MkdirAll(filepath.Join(target, releasesDir), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Leftovers of an interrupted apply are never part of a release.
+	rel := filepath.Join(target, releasesDir)
+	if ents, err := os.ReadDir(rel); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".staging-") || strings.HasPrefix(e.Name(), ".trash-") {
+				os.RemoveAll(filepath.Join(rel, e.Name()))
+			}
+		}
+	}
+	crashpoint()
+	staging := filepath.Join(rel, ".staging-"+m.Version)
+	if err := os.Mkdir(staging, 0o700); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging) // no-op once renamed
+	if err := unpack(b, staging, opts.Progress); err != nil {
+		return nil, err
+	}
+	crashpoint()
+	// The whole payload is verified: only now may anything act on it.
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return nil, err
+	}
+	if err := syncfs(staging); err != nil {
+		return nil, err
+	}
+	crashpoint()
+	final := filepath.Join(rel, m.Version)
+	if _, err := os.Lstat(final); err == nil {
+		// A release of this version rolled back earlier (never current:
+		// checkPolicy refused that).
+		trash := filepath.Join(rel, ".trash-"+m.Version)
+		if err := os.Rename(final, trash); err != nil {
+			return nil, err
+		}
+		crashpoint()
+	}
+	if err := os.Rename(staging, final); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.SyncDir(rel); err != nil {
+		return nil, err
+	}
+	crashpoint()
+	env := hookEnv(target, final, m, installed)
+	if !opts.NoHooks {
+		if err := runHooks(m, PhasePreSwitch, final, env, opts.HookOutput); err != nil {
+			os.RemoveAll(final)
+			return nil, err
+		}
+		crashpoint()
+	}
+	if err := updateTrust(target, m); err != nil {
+		return nil, err
+	}
+	crashpoint()
+	if old, err := os.Readlink(filepath.Join(target, currentLink)); err == nil {
+		if err := swapLink(target, previousLink, old); err != nil {
+			return nil, err
+		}
+		crashpoint()
+	}
+	if err := swapLink(target, currentLink, filepath.Join(releasesDir, m.Version)); err != nil {
+		return nil, err
+	}
+	crashpoint()
+	res.Applied, res.Release = true, filepath.Join(releasesDir, m.Version)
+	collectGarbage(target)
+	crashpoint()
+	if !opts.NoHooks {
+		res.PostHookErr = runHooks(m, PhasePostSwitch, final, env, opts.HookOutput)
+	}
+	return res, nil
+}
+
+// checkPolicy applies the refusals that compare the bundle with the
+// installed release and the licence.
+func checkPolicy(m, installed *Manifest, lic *LicenseTerms) error {
+	if lic != nil {
+		if lic.Product != "" && lic.Product != m.Product {
+			return fmt.Errorf("%w: the bundle is for %q, the licence for %q", ErrWrongProduct, m.Product, lic.Product)
+		}
+		if lic.UpdatesUntil != nil && m.ReleaseDate.After(*lic.UpdatesUntil) {
+			return fmt.Errorf("%w: release %s is dated %s, but licence %s covers updates released until %s",
+				ErrSubscription, m.Version, m.ReleaseDate.UTC().Format(time.DateOnly), lic.Serial, lic.UpdatesUntil.UTC().Format(time.DateOnly))
+		}
+	}
+	if installed == nil {
+		return nil
+	}
+	if installed.Product != m.Product {
+		return fmt.Errorf("%w: the bundle is for %q, the target has %q installed", ErrWrongProduct, m.Product, installed.Product)
+	}
+	switch c := CompareVersions(m.Version, installed.Version); {
+	case c == 0:
+		return fmt.Errorf("%w: version %s is already installed", ErrVersion, m.Version)
+	case c < 0 && !m.Downgrade:
+		return fmt.Errorf("%w: version %s is older than the installed %s, and the bundle is not a signed downgrade", ErrVersion, m.Version, installed.Version)
+	}
+	if len(m.FromVersions) > 0 && !slices.Contains(m.FromVersions, installed.Version) {
+		return fmt.Errorf("%w: this bundle updates only from %s; the installed version is %s",
+			ErrVersion, strings.Join(m.FromVersions, ", "), installed.Version)
+	}
+	return nil
+}
+
+func makePlan(m, installed *Manifest) *Plan {
+	p := &Plan{Product: m.Product, To: m.Version, TrustKeys: m.TrustKeys, RevokeKeys: m.RevokedKeys}
+	old := map[string]File{}
+	if installed != nil {
+		p.From = installed.Version
+		for _, f := range installed.Files {
+			old[f.Path] = f
+		}
+	}
+	for _, f := range m.Files {
+		p.SpaceNeeded += (f.Size+4095)/4096*4096 + 4096
+		o, ok := old[f.Path]
+		delete(old, f.Path)
+		switch {
+		case !ok:
+			p.Changes = append(p.Changes, Change{Op: "add", Path: f.Path, Type: f.Type, Size: f.Size})
+		case o.Type != f.Type || o.SHA256 != f.SHA256 || o.Target != f.Target || o.Size != f.Size:
+			p.Changes = append(p.Changes, Change{Op: "change", Path: f.Path, Type: f.Type, Size: f.Size})
+		case o.Mode != f.Mode:
+			p.Changes = append(p.Changes, Change{Op: "mode", Path: f.Path, Type: f.Type, Size: f.Size})
+		default:
+			p.Unchanged++
+		}
+	}
+	if installed != nil {
+		for _, f := range installed.Files {
+			if _, gone := old[f.Path]; gone {
+				p.Changes = append(p.Changes, Change{Op: "remove", Path: f.Path, Type: f.Type, Size: f.Size})
+			}
+		}
+	}
+	return p
+}
+
+// freeSpace returns the bytes available to unprivileged users on the file
+// system holding target (or its nearest existing parent), -1 if unknown.
+func freeSpace(target string) (int64, error) {
+	p := target
+	for {
+		var st unix.Statfs_t
+		err := unix.Statfs(p, &st)
+		if err == nil {
+			return int64(st.Bavail) * int64(st.Bsize), nil
+		}
+		if !errors.Is(err, unix.ENOENT) || filepath.Dir(p) == p {
+			return -1, nil
+		}
+		p = filepath.Dir(p)
+	}
+}
+
+// unpack writes the verified payload into staging. Files are created
+// exclusively, beneath staging only (os.Root), with owner-only modes; the
+// manifest modes are set once every file is written.
+func unpack(b *Bundle, staging string, progress func(int, int64)) error {
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	buf := make([]byte, 256<<10)
+	files := 0
+	var written int64
+	err = b.walk(func(f *File, r io.Reader) error {
+		var err error
+		switch f.Type {
+		case TypeDir:
+			err = root.Mkdir(f.Path, 0o700)
+		case TypeSymlink:
+			err = root.Symlink(f.Target, f.Path)
+		case TypeFile:
+			var out *os.File
+			out, err = root.OpenFile(f.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				break
+			}
+			var n int64
+			n, err = io.CopyBuffer(out, r, buf)
+			written += n
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("apply: %s: %w", f.Path, err)
+		}
+		files++
+		if progress != nil {
+			progress(files, written)
+		}
+		crashpoint()
+		return nil
+	}, nil)
+	if err != nil {
+		return err
+	}
+	// Metadata: the signed header, so the release can be re-verified, and
+	// the carried licences.
+	if err := root.Mkdir(MetaDir, 0o755); err != nil {
+		return err
+	}
+	if err := root.WriteFile(headerFile, b.Header.Marshal(), 0o644); err != nil {
+		return err
+	}
+	if len(b.Manifest.Licenses) > 0 {
+		if err := root.Mkdir(MetaDir+"/licenses", 0o755); err != nil {
+			return err
+		}
+		for _, l := range b.Manifest.Licenses {
+			if err := root.WriteFile(MetaDir+"/licenses/"+l.Name, []byte(l.Data), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	// Final modes, deepest first so a read-only directory does not block
+	// its children.
+	fl := b.Manifest.Files
+	for i := len(fl) - 1; i >= 0; i-- {
+		if fl[i].Type == TypeSymlink {
+			continue
+		}
+		if err := root.Chmod(fl[i].Path, fs.FileMode(fl[i].Mode)); err != nil {
+			return fmt.Errorf("apply: %s: %w", fl[i].Path, err)
+		}
+	}
+	return nil
+}
+
+func syncfs(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
+
+// updateTrust records the keys a verified bundle adds and revokes. Trust
+// only grows: rollback does not undo it.
+func updateTrust(target string, m *Manifest) error {
+	if len(m.TrustKeys) == 0 && len(m.RevokedKeys) == 0 && len(m.RevokedLicenses) == 0 {
+		return nil
+	}
+	kd := filepath.Join(target, trustDir, "keys")
+	if err := os.MkdirAll(kd, 0o755); err != nil {
+		return err
+	}
+	for _, line := range m.TrustKeys {
+		k, err := keys.ParsePublic([]byte(line))
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Join(kd, string(k.ID())+".pub"), k.MarshalPublic(), 0o644); err != nil {
+			return err
+		}
+	}
+	merge := func(name string, add []string) error {
+		if len(add) == 0 {
+			return nil
+		}
+		p := filepath.Join(target, trustDir, name)
+		have, err := readLines(p)
+		if err != nil {
+			return err
+		}
+		for _, a := range add {
+			if !slices.Contains(have, a) {
+				have = append(have, a)
+			}
+		}
+		return atomicfile.Write(p, []byte(strings.Join(have, "\n")+"\n"), 0o644)
+	}
+	if err := merge(revokedKeys, m.RevokedKeys); err != nil {
+		return err
+	}
+	return merge(revokedSerials, m.RevokedLicenses)
+}
+
+// collectGarbage removes releases that are neither current nor previous.
+func collectGarbage(target string) {
+	keep := map[string]bool{}
+	for _, l := range []string{currentLink, previousLink} {
+		if d, err := os.Readlink(filepath.Join(target, l)); err == nil {
+			keep[filepath.Base(d)] = true
+		}
+	}
+	rel := filepath.Join(target, releasesDir)
+	ents, _ := os.ReadDir(rel)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			os.RemoveAll(filepath.Join(rel, e.Name()))
+		}
+	}
+}
+
+func hookEnv(target, dir string, m, installed *Manifest) []string {
+	prev := ""
+	if installed != nil {
+		prev = installed.Version
+	}
+	return append(os.Environ(),
+		"AIRSEAL_TARGET="+target, "AIRSEAL_RELEASE_DIR="+dir, "AIRSEAL_PRODUCT="+m.Product,
+		"AIRSEAL_VERSION="+m.Version, "AIRSEAL_PREVIOUS_VERSION="+prev)
+}
+
+func runHooks(m *Manifest, phase, dir string, env []string, out io.Writer) error {
+	if out == nil {
+		out = os.Stderr
+	}
+	for _, h := range m.Hooks {
+		if h.Phase != phase {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(h.Timeout)*time.Second)
+		cmd := exec.CommandContext(ctx, filepath.Join(dir, filepath.FromSlash(h.Path)))
+		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
+		cmd.Env = append(env, "AIRSEAL_PHASE="+phase)
+		err := cmd.Run()
+		cancel()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("timed out after %d s", h.Timeout)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s hook %s: %v", ErrHook, phase, h.Path, err)
+		}
+	}
+	return nil
+}
+
+// crashpoint kills the process at the Nth call when the environment
+// variable AIRSEAL_BUNDLE_TEST_CRASH_AT=N is set. It exists for the crash
+// safety test, which kills apply at every numbered step.
+func crashpoint() {
+	at := crashAt.Load()
+	if at == 0 {
+		return
+	}
+	if crashCount.Add(1) == at {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+}
+
+var (
+	crashCount atomic.Int64
+	crashAt    = func() *atomic.Int64 {
+		var v atomic.Int64
+		n, _ := strconv.ParseInt(os.Getenv("AIRSEAL_BUNDLE_TEST_CRASH_AT"), 10, 64)
+		v.Store(n)
+		return &v
+	}()
+)

@@ -1,0 +1,224 @@
+package license
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/airseal/airseal/internal/qrcode"
+	"github.com/airseal/airseal/internal/typedcode"
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// CodePrefix is the prefix of a licence's typed code.
+const CodePrefix = "ASL1"
+
+// CommentPrefix starts each line of the unsigned comment in an armored file.
+const CommentPrefix = "unsigned comment: "
+
+const (
+	armorLabel = "AIRSEAL LICENSE"
+	lineWidth  = 64
+)
+
+// Sign sets KeyID to k's ID and signs the licence with k.
+func (l *License) Sign(k *keys.PrivateKey) error {
+	l.KeyID = k.ID()
+	p, err := l.MarshalPayload()
+	if err != nil {
+		return err
+	}
+	l.Signature = k.Sign(signedMessage(p))
+	return nil
+}
+
+func signedMessage(payload []byte) []byte {
+	m := make([]byte, 0, len(SignaturePrefix)+len(payload))
+	m = append(m, SignaturePrefix...)
+	return append(m, payload...)
+}
+
+// Raw returns the raw binary licence: the canonical payload followed by the
+// 64-byte signature. It is what the armored file and the typed code carry.
+func (l *License) Raw() ([]byte, error) {
+	if len(l.Signature) != SignatureSize {
+		return nil, fmt.Errorf("license is not signed")
+	}
+	p, err := l.MarshalPayload()
+	if err != nil {
+		return nil, err
+	}
+	return append(p, l.Signature...), nil
+}
+
+// Armor returns the armored text file: the unsigned comment lines (if any),
+// then the raw licence in base64 between BEGIN and END lines.
+func (l *License) Armor() ([]byte, error) {
+	raw, err := l.Raw()
+	if err != nil {
+		return nil, err
+	}
+	return armor(armorLabel, raw, l.Comment), nil
+}
+
+// Code returns the licence as a typed code (prefix ASL1).
+func (l *License) Code() (string, error) {
+	raw, err := l.Raw()
+	if err != nil {
+		return "", err
+	}
+	return typedcode.Encode(CodePrefix, raw), nil
+}
+
+// QRPNG returns a PNG QR code carrying the typed code. size is the width in
+// pixels; 0 picks one.
+func (l *License) QRPNG(size int) ([]byte, error) {
+	c, err := l.Code()
+	if err != nil {
+		return nil, err
+	}
+	return qrcode.PNG(c, size)
+}
+
+// QRTerminal returns a QR code carrying the typed code, drawn for a terminal.
+func (l *License) QRTerminal() (string, error) {
+	c, err := l.Code()
+	if err != nil {
+		return "", err
+	}
+	return qrcode.Terminal(c)
+}
+
+func armor(label string, raw []byte, comment string) []byte {
+	var b bytes.Buffer
+	if comment != "" {
+		for _, line := range strings.Split(comment, "\n") {
+			b.WriteString(CommentPrefix)
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	b.WriteString("-----BEGIN " + label + "-----\n")
+	s := base64.StdEncoding.EncodeToString(raw)
+	for len(s) > lineWidth {
+		b.WriteString(s[:lineWidth])
+		b.WriteByte('\n')
+		s = s[lineWidth:]
+	}
+	b.WriteString(s)
+	b.WriteByte('\n')
+	b.WriteString("-----END " + label + "-----\n")
+	return b.Bytes()
+}
+
+// isArmored reports whether data contains an armor BEGIN line for label.
+func isArmored(label string, data []byte) bool {
+	return bytes.Contains(data, []byte("-----BEGIN "+label+"-----"))
+}
+
+// dearmor extracts the raw bytes and the comment from an armored file. The
+// armor itself must be exactly as armor writes it (line width, padding,
+// BEGIN/END lines); only CRLF line ends are accepted in place of LF.
+func dearmor(label string, data []byte) (raw []byte, comment string, err error) {
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	begin, end := "-----BEGIN "+label+"-----", "-----END "+label+"-----"
+	lines := strings.Split(text, "\n")
+	i := 0
+	var comments []string
+	for ; i < len(lines) && lines[i] != begin; i++ {
+		switch l := lines[i]; {
+		case l == "":
+		case strings.HasPrefix(l, CommentPrefix):
+			comments = append(comments, strings.TrimPrefix(l, CommentPrefix))
+		default:
+			return nil, "", fmt.Errorf("line %d: only %q lines may come before %q", i+1, strings.TrimSpace(CommentPrefix), begin)
+		}
+	}
+	if i == len(lines) {
+		return nil, "", fmt.Errorf("no %q line", begin)
+	}
+	j := i + 1
+	for j < len(lines) && lines[j] != end {
+		j++
+	}
+	if j == len(lines) {
+		return nil, "", fmt.Errorf("no %q line", end)
+	}
+	for k, l := range lines[j+1:] {
+		if l != "" {
+			return nil, "", fmt.Errorf("line %d: nothing may follow %q", j+k+2, end)
+		}
+	}
+	body := strings.Join(lines[i+1:j], "")
+	raw, err = base64.StdEncoding.Strict().DecodeString(body)
+	if err != nil {
+		return nil, "", fmt.Errorf("body is not base64: %v", err)
+	}
+	// Canonical armor: the BEGIN..END block must be exactly what armor writes.
+	want := armor(label, raw, "")
+	got := strings.Join(lines[i:j+1], "\n") + "\n"
+	if got != string(want) {
+		return nil, "", fmt.Errorf("armor is not in canonical form (base64 lines must be %d characters)", lineWidth)
+	}
+	return raw, strings.Join(comments, "\n"), nil
+}
+
+// Encoding names how a licence was given.
+type Encoding string
+
+// Encodings recognised by Decode.
+const (
+	EncodingFile Encoding = "file" // armored text
+	EncodingCode Encoding = "code" // typed code (also what a QR code carries)
+	EncodingRaw  Encoding = "raw"  // raw binary
+)
+
+// Detect reports which encoding input is in: armored file, typed code or raw.
+func Detect(input []byte) Encoding {
+	if isArmored(armorLabel, input) {
+		return EncodingFile
+	}
+	if typedcode.HasPrefix(string(bytes.TrimSpace(input)), CodePrefix) {
+		return EncodingCode
+	}
+	return EncodingRaw
+}
+
+// splitRaw decodes input in any encoding to the payload and signature.
+func splitRaw(input []byte) (payload, sig []byte, comment string, err error) {
+	var raw []byte
+	switch Detect(input) {
+	case EncodingFile:
+		raw, comment, err = dearmor(armorLabel, input)
+	case EncodingCode:
+		raw, err = typedcode.Decode(CodePrefix, string(input))
+	default:
+		raw = input
+	}
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(raw) < SignatureSize+1 {
+		return nil, nil, "", fmt.Errorf("%w: %d bytes is too short for a license", ErrMalformed, len(raw))
+	}
+	n := len(raw) - SignatureSize
+	return raw[:n], raw[n:], comment, nil
+}
+
+// Decode parses a licence in any encoding (armored file, typed code or raw)
+// WITHOUT checking its signature, for inspection only. Never act on a
+// licence from Decode; use Verify.
+func Decode(input []byte) (*License, error) {
+	payload, sig, comment, err := splitRaw(input)
+	if err != nil {
+		return nil, err
+	}
+	l, err := UnmarshalPayload(payload)
+	if err != nil {
+		return nil, err
+	}
+	l.Signature = append([]byte(nil), sig...)
+	l.Comment = comment
+	return l, nil
+}

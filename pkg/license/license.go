@@ -1,0 +1,263 @@
+// Package license is the airseal licence: a small signed statement of who may
+// run which product, where, for how long and with which features, and the
+// pure checks a product runs on it with no network.
+//
+// A vendor builds a [License], signs it with [License.Sign] and hands it out
+// in any of three encodings that decode to the identical licence: an armored
+// text file ([License.Armor]), a typed code a person can read over the phone
+// ([License.Code], prefix ASL1) and a QR code carrying that typed code
+// ([License.QRPNG], [License.QRTerminal]). A product calls [Verify] with the
+// bytes it was given, its trusted keyring, the current time and the live
+// machine's facts, and gets the licence back or an error that [errors.Is]
+// matches to one sentinel per verify exit code ([ErrMalformed] ...
+// [ErrWrongProduct]). [Entitle] turns that outcome into what the product may
+// do, falling back to demo limits when there is no valid licence.
+//
+// The format is specified in docs/spec/license-v1.md.
+//
+// # Security
+//
+// The signature is Ed25519 over the domain-separation prefix
+// "airseal license v1\x00" followed by the canonical binary payload, so a
+// signature over any other airseal object (a revocation list, a bundle) can
+// never pass for a licence signature. Every field except the comment is
+// signed. Decoding is strict: an encoding that is not the canonical one for
+// its bytes (extra fields, unsorted features, non-minimal integers, reflowed
+// base64) is rejected rather than normalised, so one licence has exactly one
+// valid payload. The typed code alone is lenient about case, dashes and
+// look-alike characters, because people type it; the bytes it decodes to
+// must still be canonical.
+//
+// The comment in an armored file is not signed; anyone can change it. Tools
+// print it marked as unsigned and never take a decision on it.
+//
+// What is not guaranteed: a licence check runs on a machine the customer
+// controls. The checks stop forgery and editing of licences and casual clock
+// and machine changes; they cannot stop a customer who patches the product's
+// binary. Machine binding compares salted hashes of hardware facts the
+// operating system reports; a determined customer can fake those facts.
+// Clock rollback detection relies on signed times and a state file the
+// caller keeps (see [VerifyOptions.ClockFloor]).
+package license
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/airseal/airseal/pkg/fingerprint"
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// Sentinel errors. Each maps to one exit code of the verify command; the
+// number is given in brackets.
+var (
+	// ErrMalformed means the input is not a licence in any encoding, or its
+	// payload is not canonical (10).
+	ErrMalformed = errors.New("malformed license")
+	// ErrBadSignature means the signature does not verify: the licence was
+	// edited or damaged (10).
+	ErrBadSignature = errors.New("bad license signature")
+	// ErrUnknownKey means the licence was signed by a key the keyring does
+	// not trust (11).
+	ErrUnknownKey = errors.New("license signed by an unknown key")
+	// ErrWrongMachine means the licence is bound to another machine (12).
+	ErrWrongMachine = errors.New("license is bound to another machine")
+	// ErrExpired means the licence's expiry time has passed (13).
+	ErrExpired = errors.New("license expired")
+	// ErrNotYetValid means the licence's not-before time is in the future (13).
+	ErrNotYetValid = errors.New("license not yet valid")
+	// ErrRevoked means the licence's serial is on the revocation list (14).
+	ErrRevoked = errors.New("license revoked")
+	// ErrClockRollback means the clock is earlier than a time already seen (15).
+	ErrClockRollback = errors.New("clock set back")
+	// ErrVirtualMachine means the machine is virtual and the licence does not
+	// allow it (16).
+	ErrVirtualMachine = errors.New("virtual machine not allowed by the license")
+	// ErrUpdatesExpired means this build was released after the licence's
+	// update subscription ended; the product runs in demo mode (17). Verify
+	// returns the (genuine) licence together with this error.
+	ErrUpdatesExpired = errors.New("this version was released after the update subscription ended")
+	// ErrWrongProduct means the licence is for another product (18).
+	ErrWrongProduct = errors.New("license is for another product")
+)
+
+// ExitCode returns the verify exit code for an error returned by [Verify]:
+// 0 for nil, 10..18 for the sentinels, 1 for anything else.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrBadSignature):
+		return 10
+	case errors.Is(err, ErrUnknownKey):
+		return 11
+	case errors.Is(err, ErrWrongMachine):
+		return 12
+	case errors.Is(err, ErrExpired), errors.Is(err, ErrNotYetValid):
+		return 13
+	case errors.Is(err, ErrRevoked):
+		return 14
+	case errors.Is(err, ErrClockRollback):
+		return 15
+	case errors.Is(err, ErrVirtualMachine):
+		return 16
+	case errors.Is(err, ErrUpdatesExpired):
+		return 17
+	case errors.Is(err, ErrWrongProduct):
+		return 18
+	}
+	return 1
+}
+
+// Kind is the licence kind.
+type Kind uint8
+
+// Licence kinds.
+const (
+	// KindMain is an ordinary licence.
+	KindMain Kind = 1
+	// KindAdditional extends a main licence (more seats or features) and
+	// names it in MainSerial; it is useless without it.
+	KindAdditional Kind = 2
+	// KindDemo is a time-limited demonstration licence; it cannot be combined
+	// with other licences of the same product.
+	KindDemo Kind = 3
+)
+
+var kindNames = map[Kind]string{KindMain: "main", KindAdditional: "additional", KindDemo: "demo"}
+
+// String returns "main", "additional" or "demo".
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind parses "main", "additional" or "demo".
+func ParseKind(s string) (Kind, error) {
+	for k, n := range kindNames {
+		if n == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("license kind %q: want main, additional or demo", s)
+}
+
+// Customer is who the licence was sold to.
+type Customer struct {
+	// Name is the organisation's name.
+	Name string `json:"name"`
+	// TaxID is the customer's tax identifier (for example ИНН/КПП); may be empty.
+	TaxID string `json:"tax_id"`
+}
+
+// Feature is a named feature flag (IsBool, Value 0 or 1) or numeric limit.
+type Feature struct {
+	// Name is 1..64 characters of a-z, 0-9, '_', '.' and '-'.
+	Name string
+	// Value is the limit, or 0/1 for a flag.
+	Value int64
+	// IsBool is true for an on/off flag.
+	IsBool bool
+}
+
+// String returns "name=true", "name=false" or "name=N".
+func (f Feature) String() string {
+	if f.IsBool {
+		return fmt.Sprintf("%s=%t", f.Name, f.Value != 0)
+	}
+	return fmt.Sprintf("%s=%d", f.Name, f.Value)
+}
+
+// License is a decoded licence. Every field but Comment and Signature is
+// covered by the signature.
+type License struct {
+	// Serial is the licence's unique, printable serial number.
+	Serial string
+	// KeyID names the key that signed the licence; Sign sets it.
+	KeyID keys.ID
+	// Product names the product the licence is for.
+	Product string
+	// Edition is the product edition ("standard", "pro", ...); may be empty.
+	Edition string
+	// Kind is main, additional or demo.
+	Kind Kind
+	// MainSerial is, for an additional licence, the serial of the main
+	// licence it extends; empty otherwise.
+	MainSerial string
+	// Customer is who the licence was sold to.
+	Customer Customer
+	// IssuedAt is when the licence was signed (whole seconds, UTC).
+	IssuedAt time.Time
+	// NotBefore is when the licence starts to be valid.
+	NotBefore time.Time
+	// Expires is when it stops being valid; nil means perpetual.
+	Expires *time.Time
+	// UpdatesUntil is when the update subscription ends: builds released
+	// after it run in demo mode. nil means no subscription end.
+	UpdatesUntil *time.Time
+	// Seats is the number of licensed seats (at least 1).
+	Seats int
+	// Features are feature flags and limits, sorted by name.
+	Features []Feature
+	// DemoLimits are the limits that apply in demo mode, sorted by name.
+	DemoLimits []Feature
+	// Machine is the machine binding; nil means bound to no machine.
+	Machine *fingerprint.Fingerprint
+	// AllowVirtual allows a bound licence to run in a virtual machine or
+	// container.
+	AllowVirtual bool
+
+	// Comment is the armored file's unsigned comment. Anyone can change it.
+	Comment string
+	// Signature is the Ed25519 signature; Sign sets it.
+	Signature []byte
+}
+
+// Feature returns the named feature.
+func (l *License) Feature(name string) (Feature, bool) {
+	for _, f := range l.Features {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Feature{}, false
+}
+
+// NewSerial returns a new random serial: 16 characters of Crockford's base32
+// in four dash-separated groups (80 bits), from r (crypto/rand when nil).
+func NewSerial(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [10]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
+	const alpha = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var out []byte
+	var acc uint64
+	for _, c := range b[:5] {
+		acc = acc<<8 | uint64(c)
+	}
+	acc2 := uint64(0)
+	for _, c := range b[5:] {
+		acc2 = acc2<<8 | uint64(c)
+	}
+	for i, a := range []uint64{acc, acc2} {
+		for j := 7; j >= 0; j-- {
+			out = append(out, alpha[(a>>(5*j))&31])
+			if j == 4 {
+				out = append(out, '-')
+			}
+		}
+		if i == 0 {
+			out = append(out, '-')
+		}
+	}
+	return string(out), nil
+}

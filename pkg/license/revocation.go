@@ -1,0 +1,177 @@
+package license
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// Revocation list format constants. See docs/spec/license-v1.md.
+const (
+	// RevocationPrefix is prepended to a revocation list payload to form
+	// the signed message.
+	RevocationPrefix = "airseal revocation list v1\x00"
+
+	revocationLabel   = "AIRSEAL REVOCATION LIST"
+	maxRevokedSerials = 1 << 16
+)
+
+// RevocationList is a signed list of revoked licence serials. Its sequence
+// number only grows: each new list carries every serial of the previous one.
+type RevocationList struct {
+	// KeyID names the signing key.
+	KeyID keys.ID
+	// Sequence is the list's number; a newer list has a larger one.
+	Sequence uint64
+	// IssuedAt is when the list was signed (whole seconds, UTC).
+	IssuedAt time.Time
+	// Serials are the revoked serials, sorted, without repeats.
+	Serials []string
+	// Signature is the Ed25519 signature.
+	Signature []byte
+}
+
+// Contains reports whether serial is revoked.
+func (r *RevocationList) Contains(serial string) bool {
+	i := sort.SearchStrings(r.Serials, serial)
+	return i < len(r.Serials) && r.Serials[i] == serial
+}
+
+// Next returns a new unsigned list carrying r's serials and the given ones,
+// with the sequence number incremented. r may be nil (the first list).
+func (r *RevocationList) Next(serials []string, now time.Time) *RevocationList {
+	n := &RevocationList{Sequence: 1, IssuedAt: now.UTC().Truncate(time.Second)}
+	set := map[string]bool{}
+	if r != nil {
+		n.Sequence = r.Sequence + 1
+		for _, s := range r.Serials {
+			set[s] = true
+		}
+	}
+	for _, s := range serials {
+		set[s] = true
+	}
+	for s := range set {
+		n.Serials = append(n.Serials, s)
+	}
+	sort.Strings(n.Serials)
+	return n
+}
+
+func (r *RevocationList) marshalPayload() ([]byte, error) {
+	if _, err := keys.ParseID(string(r.KeyID)); err != nil {
+		return nil, fmt.Errorf("%w: revocation list key_id: %v", ErrMalformed, err)
+	}
+	if r.Sequence < 1 {
+		return nil, fmt.Errorf("%w: revocation list sequence must be at least 1", ErrMalformed)
+	}
+	if r.IssuedAt.Unix() <= 0 || r.IssuedAt.Nanosecond() != 0 {
+		return nil, fmt.Errorf("%w: revocation list issued_at must be a whole second after 1970", ErrMalformed)
+	}
+	if len(r.Serials) > maxRevokedSerials {
+		return nil, fmt.Errorf("%w: revocation list has %d serials, at most %d", ErrMalformed, len(r.Serials), maxRevokedSerials)
+	}
+	b := []byte{Version}
+	kid, _ := hex.DecodeString(string(r.KeyID))
+	b = append(b, kid...)
+	b = binary.AppendUvarint(b, r.Sequence)
+	b = binary.AppendUvarint(b, uint64(r.IssuedAt.Unix()))
+	b = binary.AppendUvarint(b, uint64(len(r.Serials)))
+	for i, s := range r.Serials {
+		if err := checkText("serial", s, true); err != nil {
+			return nil, fmt.Errorf("%w: revocation list: %v", ErrMalformed, err)
+		}
+		if i > 0 && r.Serials[i-1] >= s {
+			return nil, fmt.Errorf("%w: revocation list serials are not sorted or repeat %q", ErrMalformed, s)
+		}
+		b = appendString(b, s)
+	}
+	return b, nil
+}
+
+// Sign sets KeyID and signs the list with k.
+func (r *RevocationList) Sign(k *keys.PrivateKey) error {
+	r.KeyID = k.ID()
+	p, err := r.marshalPayload()
+	if err != nil {
+		return err
+	}
+	r.Signature = k.Sign(append([]byte(RevocationPrefix), p...))
+	return nil
+}
+
+// Armor returns the signed list as an armored text file.
+func (r *RevocationList) Armor() ([]byte, error) {
+	p, err := r.marshalPayload()
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Signature) != SignatureSize {
+		return nil, fmt.Errorf("revocation list is not signed")
+	}
+	return armor(revocationLabel, append(p, r.Signature...), ""), nil
+}
+
+// DecodeRevocations parses an armored revocation list WITHOUT checking its
+// signature, for inspection only.
+func DecodeRevocations(data []byte) (*RevocationList, error) {
+	raw, _, err := dearmor(revocationLabel, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(raw) < SignatureSize+1 {
+		return nil, fmt.Errorf("%w: revocation list too short", ErrMalformed)
+	}
+	p, sig := raw[:len(raw)-SignatureSize], raw[len(raw)-SignatureSize:]
+	r := &reader{b: p}
+	if v := r.byte("version"); r.err == nil && v != Version {
+		return nil, fmt.Errorf("%w: revocation list format version %d, this program reads version %d", ErrMalformed, v, Version)
+	}
+	l := &RevocationList{}
+	l.KeyID = keys.ID(hex.EncodeToString(r.bytes("key_id", keys.IDLen/2)))
+	l.Sequence = r.uvarint("sequence", 1<<62)
+	l.IssuedAt = r.time("issued_at")
+	n := r.uvarint("serials", maxRevokedSerials)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		l.Serials = append(l.Serials, r.string("serial"))
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: revocation list: %v", ErrMalformed, r.err)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: revocation list has %d unexpected bytes at the end", ErrMalformed, len(r.b))
+	}
+	again, err := l.marshalPayload()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, p) {
+		return nil, fmt.Errorf("%w: revocation list is not in canonical form", ErrMalformed)
+	}
+	l.Signature = append([]byte(nil), sig...)
+	return l, nil
+}
+
+// OpenRevocations parses an armored revocation list and checks its
+// signature against ring. A list signed by a key ring does not hold is
+// refused with an error matching ErrUnknownKey.
+func OpenRevocations(data []byte, ring *keys.Keyring) (*RevocationList, error) {
+	l, err := DecodeRevocations(data)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := ring.Get(l.KeyID)
+	if !ok {
+		return nil, fmt.Errorf("%w %s (trusted: %v)", ErrUnknownKey, l.KeyID, ring.IDs())
+	}
+	p, _ := l.marshalPayload()
+	if !k.Verify(append([]byte(RevocationPrefix), p...), l.Signature) {
+		return nil, fmt.Errorf("%w: the revocation list was changed after signing or is damaged", ErrBadSignature)
+	}
+	return l, nil
+}

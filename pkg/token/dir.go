@@ -1,0 +1,460 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/ledger"
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// File names inside a token directory. See docs/spec/token-v1.md.
+const (
+	StateFile       = "token.json"
+	KeysDir         = "keys"
+	ClientsFile     = "clients.json"
+	LedgerFile      = "ledger.jsonl"
+	RevocationsFile = "revocations.jwt"
+	SeenFile        = "revocations.seq"
+	lockFile        = ".lock"
+)
+
+// ErrNotInitialized means the directory holds no token state yet.
+var ErrNotInitialized = errors.New("not a token directory")
+
+// KeyStatus is the state of an issuer key.
+type KeyStatus string
+
+// Key states.
+const (
+	// KeyActive: the key that signs new tokens (exactly one) and verifies.
+	KeyActive KeyStatus = "active"
+	// KeyValid: no longer signs, still verifies tokens it signed.
+	KeyValid KeyStatus = "valid"
+	// KeyRetired: neither signs nor verifies; left out of the JWKS.
+	KeyRetired KeyStatus = "retired"
+)
+
+// KeyInfo describes one issuer key in the state file.
+type KeyInfo struct {
+	ID      keys.ID    `json:"kid"`
+	Status  KeyStatus  `json:"status"`
+	Created time.Time  `json:"created"`
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
+// State is the content of token.json.
+type State struct {
+	Version int       `json:"version"`
+	Issuer  string    `json:"issuer"`
+	Keys    []KeyInfo `json:"keys"`
+}
+
+// Active returns the active key's ID.
+func (s *State) Active() (keys.ID, error) {
+	for _, k := range s.Keys {
+		if k.Status == KeyActive {
+			return k.ID, nil
+		}
+	}
+	return "", errors.New("no active key; run 'token keys rotate' to create one")
+}
+
+// Dir is a token directory: issuer keys, registered clients, the ledger of
+// minted tokens and the revocation list.
+type Dir struct {
+	Path string
+	// Seal tunes the encryption of new private keys; nil means defaults.
+	Seal *keys.SealOptions
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d *Dir) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dir) file(name string) string { return filepath.Join(d.Path, name) }
+
+func (d *Dir) keyFile(id keys.ID, ext string) string {
+	return filepath.Join(d.Path, KeysDir, string(id)+ext)
+}
+
+// Lock takes an exclusive lock on the directory for a state change. Call
+// the returned function to release it.
+func (d *Dir) Lock() (func(), error) {
+	f, err := os.OpenFile(d.file(lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: locking: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Init creates the directory (mode 0700) with a first Ed25519 issuer key
+// sealed under passphrase, an empty client list and the state file. It
+// refuses a directory that is already initialised. An empty issuer means
+// "urn:airseal:token:" followed by the first key's ID.
+func (d *Dir) Init(issuer string, passphrase []byte) (*State, error) {
+	if _, err := os.Stat(d.file(StateFile)); err == nil {
+		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.file(StateFile))
+	}
+	if err := os.MkdirAll(filepath.Join(d.Path, KeysDir), 0o700); err != nil {
+		return nil, err
+	}
+	unlock, err := d.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	k, err := d.newKey(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if issuer == "" {
+		issuer = "urn:airseal:token:" + string(k.ID())
+	}
+	st := &State{Version: 1, Issuer: issuer, Keys: []KeyInfo{{ID: k.ID(), Status: KeyActive, Created: d.now().UTC().Truncate(time.Second)}}}
+	if _, err := os.Stat(d.file(ClientsFile)); os.IsNotExist(err) {
+		if err := d.saveClients(&clientFile{Version: 1, Clients: []Client{}}); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.saveState(st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (d *Dir) newKey(passphrase []byte) (*keys.PrivateKey, error) {
+	k, err := keys.Generate(nil)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := k.Seal(passphrase, d.Seal)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.WriteNew(d.keyFile(k.ID(), ".key"), sealed, 0o600); err != nil {
+		return nil, err
+	}
+	if err := keys.WriteNew(d.keyFile(k.ID(), ".pub"), k.Public().MarshalPublic(), 0o644); err != nil {
+		return nil, err
+	}
+	return k, atomicfile.SyncDir(filepath.Join(d.Path, KeysDir))
+}
+
+func (d *Dir) saveState(st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(d.file(StateFile), append(b, '\n'), 0o644)
+}
+
+// State reads token.json.
+func (d *Dir) State() (*State, error) {
+	b, err := os.ReadFile(d.file(StateFile))
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("%w: %s does not exist; run 'token init --dir %s' first", ErrNotInitialized, d.file(StateFile), d.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %v; restore it from a backup", d.file(StateFile), err)
+	}
+	if st.Version != 1 {
+		return nil, fmt.Errorf("%s: version %d is not supported (want 1)", d.file(StateFile), st.Version)
+	}
+	return &st, nil
+}
+
+// Keyring returns the public keys that verify: the active and valid ones.
+// Each is read from its .pub file and must have the ID it is listed under.
+func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
+	st, err := d.State()
+	if err != nil {
+		return nil, nil, err
+	}
+	ring := keys.NewKeyring()
+	for _, ki := range st.Keys {
+		if ki.Status == KeyRetired {
+			continue
+		}
+		pk, err := keys.LoadPublic(d.keyFile(ki.ID, ".pub"))
+		if err != nil {
+			return nil, nil, err
+		}
+		if pk.ID() != ki.ID {
+			return nil, nil, fmt.Errorf("%s: holds key %s, but %s lists it as %s", d.keyFile(ki.ID, ".pub"), pk.ID(), StateFile, ki.ID)
+		}
+		ring.Add(pk)
+	}
+	return ring, st, nil
+}
+
+// Signer decrypts the active key with passphrase.
+func (d *Dir) Signer(passphrase []byte) (*Signer, error) {
+	st, err := d.State()
+	if err != nil {
+		return nil, err
+	}
+	id, err := st.Active()
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.LoadPrivate(d.keyFile(id, ".key"), passphrase)
+	if err != nil {
+		return nil, err
+	}
+	return NewSigner(st.Issuer, k), nil
+}
+
+// Rotate creates a new key, makes it the active signer and keeps the
+// previous one valid for verification. passphrase must open the current
+// active key, so every key stays under one passphrase.
+func (d *Dir) Rotate(passphrase []byte) (KeyInfo, error) {
+	unlock, err := d.Lock()
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	defer unlock()
+	if _, err := d.Signer(passphrase); err != nil {
+		return KeyInfo{}, err
+	}
+	st, err := d.State()
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	k, err := d.newKey(passphrase)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	for i := range st.Keys {
+		if st.Keys[i].Status == KeyActive {
+			st.Keys[i].Status = KeyValid
+		}
+	}
+	ki := KeyInfo{ID: k.ID(), Status: KeyActive, Created: d.now().UTC().Truncate(time.Second)}
+	st.Keys = append(st.Keys, ki)
+	return ki, d.saveState(st)
+}
+
+// Retire stops trusting key id: tokens it signed no longer verify and it
+// leaves the JWKS. The active key cannot be retired (rotate first). The
+// revocation list, if any, is signed again by the active key so it keeps
+// verifying.
+func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
+	unlock, err := d.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := d.State()
+	if err != nil {
+		return err
+	}
+	i := -1
+	for j, k := range st.Keys {
+		if k.ID == id {
+			i = j
+		}
+	}
+	switch {
+	case i < 0:
+		return fmt.Errorf("no key %s in %s; 'token keys list' shows the keys", id, d.file(StateFile))
+	case st.Keys[i].Status == KeyActive:
+		return fmt.Errorf("key %s is the active signer; run 'token keys rotate' first, then retire it", id)
+	case st.Keys[i].Status == KeyRetired:
+		return nil
+	}
+	s, err := d.Signer(passphrase)
+	if err != nil {
+		return err
+	}
+	ring, _, err := d.Keyring()
+	if err != nil {
+		return err
+	}
+	cur, err := d.Revocations(ring, st.Issuer)
+	if err != nil {
+		return err
+	}
+	t := d.now().UTC().Truncate(time.Second)
+	st.Keys[i].Status = KeyRetired
+	st.Keys[i].Retired = &t
+	if err := d.saveState(st); err != nil {
+		return err
+	}
+	if cur != nil {
+		next, _ := cur.Next(st.Issuer, nil, nil, d.now())
+		return d.writeRevocations(s, next)
+	}
+	return nil
+}
+
+// LedgerRecord is one line of the ledger of minted tokens.
+type LedgerRecord struct {
+	JTI           string   `json:"jti"`
+	KeyID         keys.ID  `json:"kid"`
+	Subject       string   `json:"sub"`
+	Audience      []string `json:"aud"`
+	ClientID      string   `json:"client_id"`
+	Scope         string   `json:"scope,omitempty"`
+	LicenseSerial string   `json:"license_serial,omitempty"`
+	IssuedAt      int64    `json:"iat"`
+	ExpiresAt     int64    `json:"exp"`
+}
+
+// Record appends a minted token's claims to the ledger and returns once the
+// line is on disk.
+func (d *Dir) Record(kid keys.ID, c *Claims) error {
+	return ledger.Append(d.file(LedgerFile), LedgerRecord{
+		JTI: c.ID, KeyID: kid, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
+		Scope: c.Scope, LicenseSerial: c.LicenseSerial, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
+	})
+}
+
+// Ledger returns every intact ledger record and whether a torn last line
+// (an interrupted write) was skipped.
+func (d *Dir) Ledger() ([]LedgerRecord, bool, error) {
+	res, err := ledger.Read(d.file(LedgerFile))
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]LedgerRecord, 0, len(res.Records))
+	for i, r := range res.Records {
+		var lr LedgerRecord
+		if err := json.Unmarshal(r, &lr); err != nil {
+			return nil, false, fmt.Errorf("%s: record %d: %v", d.file(LedgerFile), i+1, err)
+		}
+		out = append(out, lr)
+	}
+	return out, res.Torn, nil
+}
+
+// readSeen returns the highest revocation sequence number recorded in path
+// (0 when the file does not exist).
+func readSeen(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a decimal sequence number: %v", path, err)
+	}
+	return n, nil
+}
+
+// markSeen raises the number recorded in path to seq.
+func markSeen(path string, seq uint64) error {
+	cur, err := readSeen(path)
+	if err != nil || seq <= cur {
+		return err
+	}
+	return atomicfile.Write(path, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644)
+}
+
+// LoadRevocationFile reads and verifies the revocation list at path. When
+// seenPath is not empty it holds the highest sequence number seen: an older
+// list is refused with [ErrRevocationRollback], a newer one raises it.
+func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*RevocationList, error) {
+	seen := uint64(0)
+	if seenPath != "" {
+		var err error
+		if seen, err = readSeen(seenPath); err != nil {
+			return nil, err
+		}
+	}
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) && seen > 0 {
+		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", ErrRevocationRollback, path, seen)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l, err := ParseRevocations(ring, b, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := l.CheckSeq(seen); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if seenPath != "" {
+		if err := markSeen(seenPath, l.Seq); err != nil {
+			return nil, fmt.Errorf("recording the revocation list number: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Revocations reads and verifies the directory's revocation list (nil when
+// there is none yet). A list older than the highest sequence number seen
+// before is refused with [ErrRevocationRollback]; a newer one raises the
+// recorded number.
+func (d *Dir) Revocations(ring *keys.Keyring, issuer string) (*RevocationList, error) {
+	if _, err := os.Stat(d.file(RevocationsFile)); os.IsNotExist(err) {
+		if seen, err := readSeen(d.file(SeenFile)); err != nil || seen == 0 {
+			return nil, err // no revocations yet
+		}
+	}
+	return LoadRevocationFile(ring, d.file(RevocationsFile), d.file(SeenFile), issuer)
+}
+
+func (d *Dir) writeRevocations(s *Signer, l *RevocationList) error {
+	tok, err := s.SignRevocations(l)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(d.file(RevocationsFile), []byte(tok+"\n"), 0o644); err != nil {
+		return err
+	}
+	return markSeen(d.file(SeenFile), l.Seq)
+}
+
+// Revoke adds jtis and licence serials to the revocation list, signing a new
+// list with a higher sequence number. It returns the list in force after
+// the call (unchanged when every entry was already listed).
+func (d *Dir) Revoke(s *Signer, jtis, serials []string) (*RevocationList, error) {
+	unlock, err := d.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ring, st, err := d.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	cur, err := d.Revocations(ring, st.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	next, changed := cur.Next(st.Issuer, jtis, serials, d.now())
+	if !changed && cur != nil {
+		return cur, nil
+	}
+	if err := d.writeRevocations(s, next); err != nil {
+		return nil, err
+	}
+	return next, nil
+}

@@ -1,0 +1,93 @@
+package token
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// OAuthError is an RFC 6749 §5.2 error response with its HTTP status.
+type OAuthError struct {
+	Status      int    `json:"-"`
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	// RetryAfter, in seconds, is sent as a Retry-After header when set.
+	RetryAfter int `json:"-"`
+}
+
+func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
+
+func oauthErr(status int, code, format string, args ...any) *OAuthError {
+	return &OAuthError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// ParseParams parses the parameters of an OAuth request body. Bodies are
+// application/x-www-form-urlencoded as RFC 6749 requires; a flat JSON object
+// of strings is also accepted for clients that send JSON. A parameter given
+// twice, an unknown content type or a body that does not parse is an
+// invalid_request error.
+func ParseParams(contentType string, body []byte) (url.Values, *OAuthError) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if contentType == "" || err != nil {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "body is not valid form encoding")
+		}
+		return v, checkOnce(v)
+	case "application/json":
+		var m map[string]string
+		d := json.NewDecoder(bytes.NewReader(body))
+		if err := d.Decode(&m); err != nil || d.More() || m == nil {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "body is not a JSON object of string values")
+		}
+		v := make(url.Values, len(m))
+		for k, x := range m {
+			v.Set(k, x)
+		}
+		return v, nil
+	}
+	return nil, oauthErr(http.StatusBadRequest, "invalid_request", "Content-Type %q is not supported; use application/x-www-form-urlencoded", mt)
+}
+
+// checkOnce enforces RFC 6749 §3.1: parameters must not be repeated.
+func checkOnce(v url.Values) *OAuthError {
+	for k, x := range v {
+		if len(x) > 1 {
+			return oauthErr(http.StatusBadRequest, "invalid_request", "parameter %q is given more than once", k)
+		}
+	}
+	return nil
+}
+
+// ParseBasicAuth decodes an HTTP Basic Authorization header value into a
+// client_id and secret, undoing the form-encoding RFC 6749 §2.3.1 applies to
+// both. ok is false when the header is not Basic or does not decode.
+func ParseBasicAuth(h string) (id, secret string, ok bool) {
+	const prefix = "Basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	i, s, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	id, err1 := url.QueryUnescape(i)
+	secret, err2 := url.QueryUnescape(s)
+	if err1 != nil || err2 != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}

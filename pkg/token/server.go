@@ -1,0 +1,625 @@
+package token
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// Server limits and defaults.
+const (
+	// MaxRequestBody is the largest request body the endpoint reads.
+	MaxRequestBody = 16 << 10
+	// DefaultAccessTTL is the lifetime of tokens the endpoint issues.
+	DefaultAccessTTL = time.Hour
+	// FailLimit failed client authentications per FailWindow from one IP
+	// address are answered; past that the address gets 429 until the
+	// window ends.
+	FailLimit  = 10
+	FailWindow = time.Minute
+)
+
+// ServerOptions configure a [Server].
+type ServerOptions struct {
+	// AccessTTL is the lifetime of issued tokens; 0 means DefaultAccessTTL.
+	AccessTTL time.Duration
+	// Bitrix enables the Bitrix24-compatible token path /oauth/token/,
+	// which also accepts GET with query parameters and answers in the
+	// Bitrix24 shape.
+	Bitrix bool
+	// PublicURL is the base URL advertised in metadata; empty means the
+	// scheme and Host of each request.
+	PublicURL string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP token endpoint. Create it with [NewServer].
+type Server struct {
+	dir     *Dir
+	signer  *Signer
+	ring    *keys.Keyring
+	issuer  string
+	jwks    []byte
+	opts    ServerOptions
+	log     *slog.Logger
+	clients atomic.Pointer[Clients]
+	revs    atomic.Pointer[RevocationList]
+	limiter *failLimiter
+	revMu   sync.Mutex
+}
+
+// NewServer returns a server that issues tokens with signer and reads
+// keys, clients and the revocation list from d.
+func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
+	ring, st, err := d.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ring.Get(signer.KeyID()); !ok {
+		return nil, fmt.Errorf("signing key %s is not among the directory's valid keys", signer.KeyID())
+	}
+	jwks, err := MarshalJWKS(ring)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AccessTTL == 0 {
+		opts.AccessTTL = DefaultAccessTTL
+	}
+	if opts.AccessTTL > MaxTTL {
+		return nil, fmt.Errorf("%w: access token lifetime %s", ErrTTLTooLong, opts.AccessTTL)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{dir: d, signer: signer, ring: ring, issuer: st.Issuer, jwks: jwks, opts: opts, log: lg,
+		limiter: newFailLimiter(FailLimit, FailWindow)}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload reads the clients and the revocation list again. A revocation list
+// older than the one held is refused and the held one kept.
+func (s *Server) Reload() error {
+	cs, err := s.dir.Clients()
+	if err != nil {
+		return err
+	}
+	s.clients.Store(cs)
+	l, err := s.dir.Revocations(s.ring, s.issuer)
+	if err != nil {
+		return err
+	}
+	return s.setRevocations(l)
+}
+
+func (s *Server) setRevocations(l *RevocationList) error {
+	if l == nil {
+		return nil
+	}
+	for {
+		cur := s.revs.Load()
+		if cur != nil {
+			if err := l.CheckSeq(cur.Seq); err != nil {
+				return err
+			}
+		}
+		if s.revs.CompareAndSwap(cur, l) {
+			return nil
+		}
+	}
+}
+
+// Handler returns the HTTP handler with every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/token", s.handleToken)
+	if s.opts.Bitrix {
+		mux.HandleFunc("/oauth/token/", s.handleToken)
+	}
+	mux.HandleFunc("/introspect", s.handleIntrospect)
+	mux.HandleFunc("/revoke", s.handleRevoke)
+	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleMetadata)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, oauthErr(http.StatusNotFound, "invalid_request", "no endpoint at %s", r.URL.Path))
+	})
+	return s.recoverer(mux)
+}
+
+func (s *Server) recoverer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("internal error", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "internal error"))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *OAuthError) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="airseal-token"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	s.log.Info("request refused", "path", r.URL.Path, "remote", remoteIP(r), "status", e.Status, "error", e.Code, "description", e.Description)
+	writeJSON(w, e.Status, e)
+}
+
+func remoteIP(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+// params reads the request's parameters: a POST body, or with allowGet the
+// query of a GET request.
+func (s *Server) params(w http.ResponseWriter, r *http.Request, allowGet bool) (url.Values, *OAuthError) {
+	switch {
+	case r.Method == http.MethodPost:
+	case allowGet && r.Method == http.MethodGet:
+		v, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "query is not valid form encoding")
+		}
+		return v, checkOnce(v)
+	default:
+		allow := "POST"
+		if allowGet {
+			allow = "GET, POST"
+		}
+		w.Header().Set("Allow", allow)
+		return nil, oauthErr(http.StatusMethodNotAllowed, "invalid_request", "use %s", allow)
+	}
+	if r.ContentLength > MaxRequestBody {
+		return nil, oauthErr(http.StatusRequestEntityTooLarge, "invalid_request", "request body above %d bytes", MaxRequestBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, oauthErr(http.StatusRequestEntityTooLarge, "invalid_request", "request body above %d bytes", MaxRequestBody)
+		}
+		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "reading the body failed")
+	}
+	return ParseParams(r.Header.Get("Content-Type"), body)
+}
+
+// authenticate checks client credentials from HTTP Basic or the form, and
+// enforces the per-IP failure limit.
+func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthError) {
+	ip := remoteIP(r)
+	now := s.opts.Now()
+	if wait, blocked := s.limiter.blocked(ip, now); blocked {
+		e := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed client authentications from this address; retry later")
+		e.RetryAfter = int((wait + time.Second - 1) / time.Second)
+		return nil, e
+	}
+	id, secret, basic := "", "", false
+	if h := r.Header.Get("Authorization"); h != "" {
+		var ok bool
+		id, secret, ok = ParseBasicAuth(h)
+		if !ok {
+			s.limiter.fail(ip, now)
+			return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "Authorization header is not valid HTTP Basic")
+		}
+		basic = true
+		if v.Has("client_secret") {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "use one client authentication method: HTTP Basic or client_secret in the body, not both")
+		}
+	} else {
+		id, secret = v.Get("client_id"), v.Get("client_secret")
+		if id == "" || secret == "" {
+			s.limiter.fail(ip, now)
+			return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication required (HTTP Basic, or client_id and client_secret)")
+		}
+	}
+	if basic && v.Has("client_id") && v.Get("client_id") != id {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "client_id in the body differs from the one in HTTP Basic")
+	}
+	c, err := s.clients.Load().Authenticate(id, secret)
+	if err != nil {
+		s.limiter.fail(ip, now)
+		s.log.Warn("client authentication failed", "remote", ip, "client_id", id)
+		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	}
+	return c, nil
+}
+
+func (s *Server) verifier() *Verifier {
+	return &Verifier{Keys: s.ring, Issuer: s.issuer, Revocations: s.revs.Load()}
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	bitrix := s.opts.Bitrix && r.URL.Path == "/oauth/token/"
+	v, e := s.params(w, r, bitrix)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	c, e := s.authenticate(r, v)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	now := s.opts.Now()
+	var (
+		req     Request
+		refresh string
+	)
+	switch gt := v.Get("grant_type"); gt {
+	case "client_credentials":
+		if c.Audience == "" {
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "client %s has no audience for client_credentials; register it with --aud", c.ID))
+			return
+		}
+		scope := NormalizeScope(v.Get("scope"))
+		if scope == "" {
+			scope = c.Scope
+		} else if !scopeSubset(scope, c.Scope) {
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the client's"))
+			return
+		}
+		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, Now: now}
+	case "refresh_token":
+		grant := v.Get("refresh_token")
+		if grant == "" {
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "refresh_token is required"))
+			return
+		}
+		g, err := s.verifier().Verify(grant, now)
+		if err != nil {
+			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "reason", reasonOf(err))
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
+			return
+		}
+		if g.Grant != "" || g.ClientID != c.ID {
+			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "jti", g.ID, "grant_client_id", g.ClientID, "exchanged", g.Grant != "")
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant was not issued to this client or cannot be exchanged"))
+			return
+		}
+		scope := NormalizeScope(v.Get("scope"))
+		if scope == "" {
+			scope = g.Scope
+		} else if !scopeSubset(scope, g.Scope) {
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the grant's"))
+			return
+		}
+		ttl := min(s.opts.AccessTTL, time.Unix(g.ExpiresAt, 0).Sub(now))
+		if ttl < time.Second {
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
+			return
+		}
+		req = Request{Subject: g.Subject, Audience: g.Audience[0], ClientID: c.ID, Scope: scope, TTL: ttl,
+			LicenseSerial: g.LicenseSerial, Grant: g.ID, MemberID: g.MemberID, Now: now}
+		refresh = grant
+	case "":
+		s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "grant_type is required"))
+		return
+	default:
+		s.writeError(w, r, oauthErr(http.StatusBadRequest, "unsupported_grant_type", "grant_type %q is not supported (client_credentials, refresh_token)", gt))
+		return
+	}
+	tok, claims, err := s.signer.Mint(req)
+	if err != nil {
+		s.log.Error("minting failed", "client_id", c.ID, "err", err)
+		s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "internal error"))
+		return
+	}
+	s.log.Info("token issued", "client_id", c.ID, "jti", claims.ID, "grant", claims.Grant, "sub", claims.Subject, "exp", claims.ExpiresAt)
+	if bitrix {
+		writeJSON(w, http.StatusOK, NewBitrixResponse(tok, claims, refresh, s.baseURL(r)+"/rest/", now))
+		return
+	}
+	writeJSON(w, http.StatusOK, NewOAuthResponse(tok, claims, refresh, now))
+}
+
+func reasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	v, e := s.params(w, r, false)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	c, e := s.authenticate(r, v)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	tok := v.Get("token")
+	if tok == "" {
+		s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
+		return
+	}
+	claims, err := s.verifier().Verify(tok, s.opts.Now())
+	if err != nil {
+		s.log.Info("introspection: inactive", "client_id", c.ID, "reason", reasonOf(err))
+		writeJSON(w, http.StatusOK, &Introspection{Active: false})
+		return
+	}
+	writeJSON(w, http.StatusOK, Introspect(claims))
+}
+
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	v, e := s.params(w, r, false)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	c, e := s.authenticate(r, v)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	tok := v.Get("token")
+	if tok == "" {
+		s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
+		return
+	}
+	// RFC 7009 §2.2: an invalid, expired or already revoked token is answered 200.
+	claims, err := (&Verifier{Keys: s.ring, Issuer: s.issuer}).Verify(tok, s.opts.Now())
+	if err != nil || s.revs.Load().HasJTI(claims.ID) {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	if claims.ClientID != c.ID {
+		s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client"))
+		return
+	}
+	s.revMu.Lock()
+	l, err := s.dir.Revoke(s.signer, []string{claims.ID}, nil)
+	if err == nil {
+		err = s.setRevocations(l)
+	}
+	s.revMu.Unlock()
+	if err != nil {
+		s.log.Error("revocation not saved", "client_id", c.ID, "jti", claims.ID, "err", err)
+		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the revocation could not be saved; retry"))
+		return
+	}
+	s.log.Info("token revoked", "client_id", c.ID, "jti", claims.ID, "seq", l.Seq)
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, oauthErr(http.StatusMethodNotAllowed, "invalid_request", "use GET"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	w.Write(s.jwks)
+}
+
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return strings.TrimSuffix(s.opts.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// Metadata is the RFC 8414 authorization server metadata.
+type Metadata struct {
+	Issuer                   string   `json:"issuer"`
+	TokenEndpoint            string   `json:"token_endpoint"`
+	JWKSURI                  string   `json:"jwks_uri"`
+	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	GrantTypes               []string `json:"grant_types_supported"`
+	ResponseTypes            []string `json:"response_types_supported"`
+	TokenAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, oauthErr(http.StatusMethodNotAllowed, "invalid_request", "use GET"))
+		return
+	}
+	b := s.baseURL(r)
+	auth := []string{"client_secret_basic", "client_secret_post"}
+	m := Metadata{
+		Issuer: s.issuer, TokenEndpoint: b + "/token", JWKSURI: b + "/.well-known/jwks.json",
+		IntrospectionEndpoint: b + "/introspect", RevocationEndpoint: b + "/revoke",
+		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: []string{},
+		TokenAuthMethods: auth, IntrospectionAuthMethods: auth, RevocationAuthMethods: auth,
+	}
+	w.Header().Set("Cache-Control", "max-age=300")
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(m)
+}
+
+// CheckListen refuses a plain-HTTP listen address that is not loopback,
+// unless insecure is set: bearer tokens and client secrets must not cross a
+// network in clear text.
+func CheckListen(addr string, useTLS, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT such as 127.0.0.1:8089", addr)
+	}
+	if useTLS || insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is not a loopback address and no TLS certificate was given: tokens and client secrets would cross the network in clear text", addr)
+}
+
+// Run serves on ln until ctx is done, then shuts down gracefully, letting
+// requests in flight finish for up to 10 s. With certFile and keyFile it
+// serves TLS (1.2 or later). It reloads clients and the revocation list
+// every reload interval (0 means 5 s).
+func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if reload <= 0 {
+		reload = 5 * time.Second
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(reload)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := s.Reload(); err != nil {
+					s.log.Error("reload failed; keeping the previous clients and revocation list", "err", err)
+				}
+			}
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// failLimiter counts failed client authentications per IP address in fixed
+// windows.
+type failLimiter struct {
+	mu     sync.Mutex
+	m      map[string]*failEntry
+	limit  int
+	window time.Duration
+	// maxEntries bounds memory; when full, expired entries are dropped.
+	maxEntries int
+}
+
+type failEntry struct {
+	start time.Time
+	n     int
+}
+
+func newFailLimiter(limit int, window time.Duration) *failLimiter {
+	return &failLimiter{m: make(map[string]*failEntry), limit: limit, window: window, maxEntries: 1 << 16}
+}
+
+// blocked reports whether ip has used up its failures and how long until
+// the window ends.
+func (l *failLimiter) blocked(ip string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[ip]
+	if e == nil {
+		return 0, false
+	}
+	left := e.start.Add(l.window).Sub(now)
+	if left <= 0 {
+		delete(l.m, ip)
+		return 0, false
+	}
+	return left, e.n >= l.limit
+}
+
+func (l *failLimiter) fail(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[ip]
+	if e == nil || now.Sub(e.start) >= l.window {
+		if len(l.m) >= l.maxEntries {
+			for k, x := range l.m {
+				if now.Sub(x.start) >= l.window {
+					delete(l.m, k)
+				}
+			}
+			if len(l.m) >= l.maxEntries {
+				return // full of live entries: bounded memory wins
+			}
+		}
+		l.m[ip] = &failEntry{start: now, n: 1}
+		return
+	}
+	e.n++
+}
