@@ -138,17 +138,17 @@ func fail(err error) error {
 
 // progress returns a progress callback drawing a bar on a terminal stderr,
 // and a function to finish it; both are no-ops otherwise.
-func progress(quiet bool, total int64, what string) (func(files int, done int64), func()) {
+func progress(quiet bool, total int64, what string, totalFiles int) (func(files int, done int64), func()) {
 	if quiet || !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil, func() {}
 	}
 	bar := progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetDescription(what),
-		progressbar.OptionFullWidth(), progressbar.OptionClearOnFinish())
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
 	return func(files int, done int64) {
 			if files > 0 {
-				bar.Describe(fmt.Sprintf("%s (%d files)", what, files))
+				bar.Describe(fmt.Sprintf("%s: %d/%d files", what, files, totalFiles))
 			}
 			bar.Set64(done)
 		}, func() {
@@ -201,8 +201,8 @@ same bytes. --release-date defaults to now; set it (or SOURCE_DATE_EPOCH) for
 reproducible bundles.
 
 --split SIZE writes volumes FILE, FILE.002, FILE.003, ... of at most SIZE
-bytes; each can be verified alone. --split without a size uses 4095M, which
-fits a FAT32 stick.
+bytes; each can be verified alone. --split fat32 uses 4095M, just under the
+FAT32 file size limit.
 
 The key's passphrase comes from --passphrase-file, AIRSEAL_PASSPHRASE or a
 terminal prompt.`,
@@ -232,6 +232,9 @@ terminal prompt.`,
 				po.ReleaseDate = time.Unix(n, 0).UTC()
 			}
 			if o.split != "" {
+				if strings.EqualFold(o.split, "fat32") {
+					o.split = strconv.Itoa(bundle.DefaultSplit)
+				}
 				n, err := parseSize(o.split)
 				if err != nil {
 					return cli.Usage("--split: %v", err)
@@ -317,8 +320,7 @@ terminal prompt.`,
 	f.StringArrayVar(&o.revokeKeys, "revoke-key", nil, "revoke key `ID` on targets (repeatable)")
 	f.StringArrayVar(&o.revokeLicenses, "revoke-license", nil, "revoke licence `SERIAL` on targets (repeatable)")
 	f.StringArrayVar(&o.hooks, "hook", nil, "run `PHASE:PATH[:SECONDS]` on apply (pre-switch or post-switch; repeatable)")
-	f.StringVar(&o.split, "split", "", "write volumes of at most `SIZE` (700M, 4G; alone: 4095M)")
-	f.Lookup("split").NoOptDefVal = "4095M"
+	f.StringVar(&o.split, "split", "", "write volumes of at most `SIZE` (700M, 4G, or fat32 = 4095M)")
 	f.StringVar(&o.fromDir, "from-dir", "", "release `DIR` to pack")
 	f.StringVarP(&o.out, "output", "o", "", "bundle `FILE` (first volume)")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
@@ -357,11 +359,11 @@ Given only the first volume, the others are looked for next to it.`,
 				return fail(err)
 			}
 			defer b.Close()
-			prog, done := progress(jsonOut, b.Manifest.Payload.TarSize, "verify")
+			prog, done := progress(jsonOut, b.Manifest.Payload.TarSize, "verify", len(b.Manifest.Files))
 			opts := bundle.VerifyOptions{ChunksOnly: chunksOnly}
 			if prog != nil {
 				if chunksOnly || len(b.Missing()) > 0 {
-					prog, done = progress(jsonOut, b.Manifest.Payload.Size, "verify")
+					prog, done = progress(jsonOut, b.Manifest.Payload.Size, "verify", len(b.Manifest.Files))
 				}
 				opts.Progress = func(n int64) { prog(0, n) }
 			}
@@ -556,12 +558,13 @@ when stderr is a terminal.`,
 			var finish func()
 			if !plan {
 				var total int64 = 1
+				files := 0
 				if b, err := bundle.Open(args, ring, nil); err == nil {
-					total = b.Manifest.Payload.TarSize
+					total, files = b.Manifest.Payload.TarSize, len(b.Manifest.Files)
 					b.Close()
 				}
 				var prog func(int, int64)
-				prog, finish = progress(jsonOut, total, "apply")
+				prog, finish = progress(jsonOut, total, "apply", files)
 				opts.Progress = prog
 			}
 			res, err := bundle.Apply(args, opts)

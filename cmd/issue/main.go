@@ -52,6 +52,10 @@ Exit codes: 0 success, 1 error, 2 usage.`,
   issue list
   issue show 7K3M-Q9TX-4HZP-2W8R`,
 	}
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		return cli.Usage("missing command: keygen, license, revoke, list or show")
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(keygenCmd(), licenseCmd(), revokeCmd(), listCmd(), showCmd())
 	return root
 }
@@ -69,7 +73,7 @@ public key to give to verify (--pub) or to compile into customer binaries
 
 Security: keep NAME.key and its passphrase off customer machines and back
 them up; anyone holding both can sign licenses.`,
-		Example: `  AIRSEAL_PASSPHRASE_FILE= issue keygen -o vendor
+		Example: `  issue keygen -o vendor                 # prompts twice for the passphrase
   issue keygen -o vendor --passphrase-file pass.txt`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -144,10 +148,10 @@ func loadKey(path, passFile string) (*keys.PrivateKey, error) {
 
 type licenseFlags struct {
 	key, passFile, product, customer, taxID, request, kind, mainSerial, edition string
-	notBefore, expires, updatesUntil, out, qr, ledger, comment, serial           string
-	unbound, allowVirtual, code, qrTerminal, asJSON, commentSet                  bool
-	seats                                                                        int
-	features, demo                                                               []string
+	notBefore, expires, updatesUntil, out, qr, ledger, comment, serial          string
+	unbound, allowVirtual, code, qrTerminal, asJSON, commentSet                 bool
+	seats                                                                       int
+	features, demo                                                              []string
 }
 
 func licenseCmd() *cobra.Command {
@@ -224,6 +228,9 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags) error {
 	if (f.request == "") == !f.unbound {
 		return cli.Usage("give exactly one of --request FILE (bind to a machine) and --unbound")
 	}
+	if f.allowVirtual && f.unbound {
+		return cli.Usage("--allow-virtual applies to a license bound with --request; an unbound license (allow_virtual) runs anywhere")
+	}
 	if f.qr != "" && filepath.Ext(f.qr) != ".png" {
 		return cli.Usage("--qr %s: the file name must end in .png", f.qr)
 	}
@@ -261,7 +268,7 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags) error {
 	l := &license.License{
 		Serial: f.serial, Product: f.product, Edition: f.edition, Kind: kind, MainSerial: f.mainSerial,
 		Customer: license.Customer{Name: f.customer, TaxID: f.taxID},
-		IssuedAt: issued, NotBefore: issued, Seats: f.seats, AllowVirtual: f.allowVirtual && req != nil,
+		IssuedAt: issued, NotBefore: issued, Seats: f.seats, AllowVirtual: f.allowVirtual,
 	}
 	if l.Serial == "" {
 		if l.Serial, err = license.NewSerial(nil); err != nil {

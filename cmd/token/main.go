@@ -117,6 +117,7 @@ the command line.`,
   token verify --aud https://portal.local/rest/ "$TOKEN"
   token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
 	}
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
 	return root
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -234,6 +233,10 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 		if manifest, err = bundle.Installed(f.installed, ring); err != nil {
 			return fail(fmt.Errorf("--installed: %w", err))
 		}
+		if opts.RevokedSerials, err = bundle.RevokedLicenses(f.installed); err != nil {
+			return fail(fmt.Errorf("--installed: %w", err))
+		}
+		opts.RevokedSerials = append(opts.RevokedSerials, manifest.RevokedLicenses...)
 		opts.ClockFloor = manifest.ReleaseDate
 		if opts.ReleaseDate.IsZero() {
 			opts.ReleaseDate = manifest.ReleaseDate
@@ -270,15 +273,11 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 		res.Machine = &machineResult{Checked: true, Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}
 	}
 
+	opts.RevocationSeen = map[keys.ID]uint64{}
+	for id, n := range st.RevocationSequence {
+		opts.RevocationSeen[keys.ID(id)] = n
+	}
 	rep, err := license.Check(input, opts)
-	if rep.Revocations != nil && rep.Revocations.Sequence < st.RevocationSequence && rep.License != nil && err == nil {
-		err = fmt.Errorf("%w check failed: revocation list %d is older than list %d already seen on this machine, and an older list can hide a revocation",
-			license.ErrRevoked, rep.Revocations.Sequence, st.RevocationSequence)
-	}
-	if manifest != nil && rep.License != nil && (err == nil || errors.Is(err, license.ErrUpdatesExpired)) &&
-		slices.Contains(manifest.RevokedLicenses, rep.License.Serial) {
-		err = fmt.Errorf("%w: serial %s is revoked by the installed release %s", license.ErrRevoked, rep.License.Serial, manifest.Version)
-	}
 	res.License = rep.License
 	res.Warnings = append(res.Warnings, rep.Warnings...)
 	if rep.Match != nil {
@@ -333,13 +332,17 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 				newest = c
 			}
 		}
-		ns := *st
-		ns.NewestSeen = newest
-		if rep.Revocations != nil && rep.Revocations.Sequence > ns.RevocationSequence {
-			ns.RevocationSequence = rep.Revocations.Sequence
+		changed := newest != st.NewestSeen
+		st.NewestSeen = newest
+		if rl := rep.Revocations; rl != nil && rl.Sequence > st.RevocationSequence[string(rl.KeyID)] {
+			if st.RevocationSequence == nil {
+				st.RevocationSequence = map[string]uint64{}
+			}
+			st.RevocationSequence[string(rl.KeyID)] = rl.Sequence
+			changed = true
 		}
-		if ns != *st {
-			if err := saveState(statePath, &ns); err != nil {
+		if changed {
+			if err := saveState(statePath, st); err != nil {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("cannot update the state file %s (%v): clock rollback detection falls back to signed times; give --state FILE", statePath, err))
 			}
 		}

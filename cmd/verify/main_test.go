@@ -12,7 +12,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/keys"
 )
 
 // The test binary, and only it, lets a script point verify at a fake facts
@@ -61,7 +63,7 @@ func mkrequest() {
 }
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"verify": testRun, "mkrequest": mkrequest})
+	testscript.Main(m, map[string]func(){"verify": testRun, "mkrequest": mkrequest, "mkinstalled": mkinstalled})
 }
 
 // buildIssue builds the issue command for the scripts to sign licenses with.
@@ -138,4 +140,39 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 		data[j] = 'A'
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), data, 0o644))
+}
+
+// mkinstalled KEY TARGET VERSION DATE [SERIAL...] packs a one-file release
+// signed with KEY (passphrase from AIRSEAL_PASSPHRASE), dated DATE and
+// revoking the given licence serials, and applies it to TARGET.
+func mkinstalled() {
+	a := os.Args[1:]
+	k, err := keys.LoadPrivate(a[0], []byte(os.Getenv("AIRSEAL_PASSPHRASE")))
+	if err != nil {
+		panic(err)
+	}
+	date, err := time.Parse(time.DateOnly, a[3])
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "release")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("release "+a[2]+"\n"), 0o644); err != nil {
+		panic(err)
+	}
+	out := filepath.Join(dir, "release.bundle")
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	os.Rename(filepath.Join(dir, "README"), filepath.Join(src, "README"))
+	if _, err := bundle.Pack(bundle.PackOptions{Key: k, Product: "acme-writer", Version: a[2], ReleaseDate: date,
+		Dir: src, Output: out, RevokedLicenses: a[4:]}); err != nil {
+		panic(err)
+	}
+	if _, err := bundle.Apply([]string{out}, bundle.ApplyOptions{Target: a[1], Keyring: keys.NewKeyring(k.Public())}); err != nil {
+		panic(err)
+	}
+	os.Exit(0)
 }

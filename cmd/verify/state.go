@@ -20,8 +20,9 @@ type state struct {
 	// NewestSeen is the newest trusted time seen on this machine: the clock
 	// at the last successful run, or a newer signed time.
 	NewestSeen time.Time `json:"newest_seen"`
-	// RevocationSequence is the highest revocation list sequence seen.
-	RevocationSequence uint64 `json:"revocation_sequence"`
+	// RevocationSequence is the highest revocation list sequence seen,
+	// per signing key ID.
+	RevocationSequence map[string]uint64 `json:"revocation_sequence"`
 }
 
 // testStatePath replaces the default state path; only the test binary sets it.

@@ -91,6 +91,13 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 	if target == "" {
 		return nil, errors.New("apply: no target directory")
 	}
+	// Hooks run with their release as working directory: paths must not be
+	// relative to ours.
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return nil, err
+	}
+	target = abs
 	ring, revoked, err := Trust(target, opts.Keyring)
 	if err != nil {
 		return nil, err
@@ -301,7 +308,8 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) error {
 		return err
 	}
 	defer root.Close()
-	buf := make([]byte, 256<<10)
+	w := newAsyncWriter()
+	defer w.stop()
 	files := 0
 	var written int64
 	err = b.walk(func(f *File, r io.Reader) error {
@@ -318,11 +326,8 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) error {
 				break
 			}
 			var n int64
-			n, err = io.CopyBuffer(out, r, buf)
+			n, err = w.copy(out, r)
 			written += n
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
 		}
 		if err != nil {
 			return fmt.Errorf("apply: %s: %w", f.Path, err)
@@ -459,10 +464,10 @@ func runHooks(m *Manifest, phase, dir string, env []string, out io.Writer) error
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
 		cmd.Env = append(env, "AIRSEAL_PHASE="+phase)
 		err := cmd.Run()
-		cancel()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("timed out after %d s", h.Timeout)
 		}
+		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: %s hook %s: %v", ErrHook, phase, h.Path, err)
 		}
@@ -493,3 +498,79 @@ var (
 		return &v
 	}()
 )
+
+// asyncWriter writes file content on its own goroutine so that hashing and
+// decompression (on the caller's side) overlap with the write system calls.
+type asyncWriter struct {
+	jobs chan writeJob
+	free chan []byte
+}
+
+type writeJob struct {
+	f    *os.File
+	data []byte
+	done chan error // set on the last job of a file
+}
+
+func newAsyncWriter() *asyncWriter {
+	w := &asyncWriter{jobs: make(chan writeJob, 4), free: make(chan []byte, 4)}
+	for range 4 {
+		w.free <- make([]byte, 256<<10)
+	}
+	go func() {
+		var err error
+		for j := range w.jobs {
+			if j.done == nil {
+				if err == nil {
+					_, err = j.f.Write(j.data)
+				}
+				w.free <- j.data[:cap(j.data)]
+				continue
+			}
+			if err == nil {
+				// Start writeback now, overlapped with the next files, so
+				// the final syncfs has little left to wait for. Best
+				// effort: syncfs is what guarantees durability.
+				unix.SyncFileRange(int(j.f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+			}
+			if cerr := j.f.Close(); err == nil {
+				err = cerr
+			}
+			j.done <- err
+			err = nil
+		}
+	}()
+	return w
+}
+
+// copy writes all of r to f and closes f.
+func (w *asyncWriter) copy(f *os.File, r io.Reader) (int64, error) {
+	var n int64
+	var rerr error
+	for {
+		buf := <-w.free
+		k, err := io.ReadFull(r, buf)
+		n += int64(k)
+		if k > 0 {
+			w.jobs <- writeJob{f: f, data: buf[:k]}
+		} else {
+			w.free <- buf
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	done := make(chan error, 1)
+	w.jobs <- writeJob{f: f, done: done}
+	werr := <-done
+	if rerr != nil {
+		return n, rerr
+	}
+	return n, werr
+}
+
+func (w *asyncWriter) stop() { close(w.jobs) }

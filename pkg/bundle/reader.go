@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -191,10 +192,12 @@ type chunkReader struct {
 	queue chan *chunkJob
 	cur   *chunkJob
 	off   int
-	err   error
+	err   error // sticky error, owned by the reading goroutine
 	pool  chan []byte
 	stop  chan struct{}
-	read  int64 // verified bytes handed out
+	read  atomic.Int64 // verified bytes handed out
+	// failed is the first chunk error, readable from other goroutines.
+	failed atomic.Pointer[error]
 }
 
 func (b *Bundle) payload(vols []int) *chunkReader {
@@ -222,7 +225,8 @@ func (b *Bundle) payload(vols []int) *chunkReader {
 				off := vol.offset + int64(i-first)*p.ChunkSize
 				j := &chunkJob{buf: buf, done: make(chan struct{})}
 				n, err := vol.f.ReadAt(buf, off)
-				if n < len(buf) {
+				short := n < len(buf)
+				if short {
 					if err == nil || err == io.EOF {
 						err = fmt.Errorf("truncated: only %d of %d bytes present", n, len(buf))
 					}
@@ -244,7 +248,7 @@ func (b *Bundle) payload(vols []int) *chunkReader {
 				case <-cr.stop:
 					return
 				}
-				if j.err != nil {
+				if short {
 					return
 				}
 			}
@@ -273,13 +277,14 @@ func (cr *chunkReader) Read(p []byte) (int, error) {
 		<-j.done
 		if j.err != nil {
 			cr.err = j.err
+			cr.failed.CompareAndSwap(nil, &j.err)
 			return 0, j.err
 		}
 		cr.cur, cr.off = j, 0
 	}
 	n := copy(p, cr.cur.buf[cr.off:])
 	cr.off += n
-	cr.read += int64(n)
+	cr.read.Add(int64(n))
 	return n, nil
 }
 
@@ -350,8 +355,8 @@ func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
 	defer func() {
 		if err != nil {
 			var ce *ChunkError
-			if errors.As(cr.err, &ce) && !errors.As(err, &ce) {
-				err = cr.err
+			if p := cr.failed.Load(); p != nil && errors.As(*p, &ce) && !errors.As(err, &ce) {
+				err = *p
 			}
 		}
 	}()
@@ -411,8 +416,8 @@ func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
 	if br.n != 0 {
 		return fmt.Errorf("%w: the payload decompresses to %d bytes, the manifest says %d", ErrDamaged, m.Payload.TarSize-br.n, m.Payload.TarSize)
 	}
-	if cr.read != m.Payload.Size {
-		return fmt.Errorf("%w: %d compressed bytes were left unread: the payload has data after its last frame", ErrDamaged, m.Payload.Size-cr.read)
+	if n := cr.read.Load(); n != m.Payload.Size {
+		return fmt.Errorf("%w: %d compressed bytes were left unread: the payload has data after its last frame", ErrDamaged, m.Payload.Size-n)
 	}
 	return nil
 }
@@ -549,7 +554,7 @@ func (b *Bundle) Verify(opts VerifyOptions) (*VerifyResult, error) {
 			return nil, err
 		}
 		if opts.Progress != nil {
-			opts.Progress(cr.read)
+			opts.Progress(cr.read.Load())
 		}
 	}
 	for _, v := range present {

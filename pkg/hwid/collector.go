@@ -33,6 +33,12 @@ func (c *collector) raw(name string) (string, bool) {
 	return r.data, r.ok
 }
 
+// text returns a file's content, or "" when it cannot be read.
+func (c *collector) text(name string) string {
+	s, _ := c.raw(name)
+	return s
+}
+
 // head returns the first n bytes of a file (ACPI table headers).
 func (c *collector) head(name string, n int) (string, bool) {
 	key := name + "\x00head"

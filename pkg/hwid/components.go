@@ -44,8 +44,9 @@ type nic struct {
 
 // nics lists network cards backed by a bus device, with their permanent
 // (factory) address: virtual interfaces (bridges, veth, tun, docker0) have
-// no device link; an address whose addr_assign_type is not 0 was made up or
-// set by software; USB cards come and go with docks and are skipped.
+// no device link; an address made up or set by software (addr_assign_type 1
+// or 3) is skipped; a bond slave's factory address is read from the bonding
+// driver; USB cards come and go with docks and are skipped.
 func nics(c *collector) []nic {
 	var out []nic
 	for _, n := range c.dir("/sys/class/net") {
@@ -53,13 +54,20 @@ func nics(c *collector) []nic {
 		if !c.exists(p + "/device") {
 			continue
 		}
-		if t := c.line(p + "/addr_assign_type"); t != "" && t != "0" {
-			continue
-		}
 		if strings.HasPrefix(c.line(p+"/device/modalias"), "usb:") {
 			continue
 		}
-		if a := normalizeMAC(c.line(p + "/address")); a != "" {
+		addr := c.line(p + "/address")
+		switch c.line(p + "/addr_assign_type") {
+		case "", "0": // NET_ADDR_PERM: the address is the factory one
+		case "2":
+			// NET_ADDR_STOLEN: a bond slave wearing the bond's address;
+			// the bonding driver keeps the factory one.
+			addr = c.line(p + "/bonding_slave/perm_hwaddr")
+		default: // random or set by software
+			continue
+		}
+		if a := normalizeMAC(addr); a != "" {
 			out = append(out, nic{name: n, addr: a})
 		}
 	}
@@ -72,6 +80,10 @@ type disk struct {
 
 // skipDisk reports block devices that are not fixed disks.
 func skipDisk(name string) bool {
+	// nvme0c0n1: a hidden path of a multipath namespace, not a disk.
+	if strings.HasPrefix(name, "nvme") && strings.Contains(strings.TrimPrefix(name, "nvme"), "c") {
+		return true
+	}
 	for _, p := range []string{"loop", "ram", "zram", "dm-", "md", "sr", "nbd", "fd", "zd", "rbd", "mmcblk0boot"} {
 		if strings.HasPrefix(name, p) {
 			return true
@@ -97,7 +109,7 @@ func disks(c *collector) []disk {
 		d := disk{name: n, vendor: collapse(c.line(p + "/device/vendor")), model: collapse(c.line(p + "/device/model"))}
 		var udev map[string]string
 		if dev := c.line(p + "/dev"); dev != "" {
-			udev = udevProps(first(c.raw("/run/udev/data/b" + dev)))
+			udev = udevProps(c.text("/run/udev/data/b" + dev))
 		}
 		if udev["ID_BUS"] == "usb" {
 			continue

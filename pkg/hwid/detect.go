@@ -53,7 +53,7 @@ func detect(c *collector) Verdict {
 // cgroup-path, mountinfo and Kubernetes leaks systemd does not check.
 func detectContainer(c *collector) (string, []string) {
 	// A ptrace supervisor can fake every file and syscall result.
-	if tp := statusField([]byte(first(c.raw("/proc/self/status"))), "TracerPid"); tp != "" && tp != "0" {
+	if tp := statusField([]byte(c.text("/proc/self/status")), "TracerPid"); tp != "" && tp != "0" {
 		if n, err := strconv.Atoi(tp); err == nil && n > 0 {
 			comm := c.line("/proc/" + tp + "/comm")
 			if strings.HasPrefix(comm, "proot") {
@@ -100,8 +100,6 @@ func detectContainer(c *collector) (string, []string) {
 	}
 	return "", nil
 }
-
-func first(s string, _ bool) string { return s }
 
 func fromManager(c *collector, m, where string) (string, []string) {
 	ev := []string{fmt.Sprintf("%s says %q", where, m)}
@@ -458,7 +456,7 @@ func deviceTree(c *collector) (string, string) {
 			return "qemu", fmt.Sprintf("device tree node %q (QEMU fw_cfg)", e)
 		}
 	}
-	compat := strings.TrimRight(first(c.raw(dt+"/compatible")), "\x00\n")
+	compat := strings.TrimRight(c.text(dt+"/compatible"), "\x00\n")
 	switch {
 	case compat == "qemu,pseries":
 		return "qemu", "device tree compatible qemu,pseries"
@@ -642,4 +640,3 @@ func osName(c *collector) string {
 	}
 	return name
 }
-

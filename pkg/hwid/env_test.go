@@ -116,3 +116,21 @@ func TestEnvironments(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCollect measures facts, verdict and fingerprint on a fixture tree
+// in process (bench/hwid/bench.sh measures the whole process).
+func BenchmarkCollect(b *testing.B) {
+	var dell envCase
+	for _, e := range loadEnvs(b) {
+		if e.name == "bm-dell-poweredge-r440" {
+			dell = e
+		}
+	}
+	root := unpack(b, dell.archive)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Collect(Options{Root: root, Product: "acme"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,6 +10,10 @@
 // license. NewRequest and ParseRequest handle the license request a customer
 // sends to the vendor, as a JSON file or a typed code (prefix ASR1).
 //
+// Collect reads Linux machines (amd64 for CPUID; other architectures rely
+// on /proc/cpuinfo and the device tree); elsewhere it returns an error, but
+// a tree from a Linux dump can be read on any system.
+//
 // Detection follows systemd-detect-virt: containers first (marker files,
 // /run/systemd/container, PID 1's environment, cgroup paths, the mount of /,
 // WSL, proot), then virtual machines (DMI, CPUID leaves 0x40000000 and
@@ -40,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/airseal/airseal/pkg/fingerprint"
@@ -96,6 +101,8 @@ func (v Verdict) Err() error {
 
 // Report is what Collect found.
 type Report struct {
+	// Product is Options.Product: the salt of the component hashes.
+	Product string
 	// Fingerprint holds the hashed components and the default match rule.
 	Fingerprint fingerprint.Fingerprint
 	// RootRead is true when files that only root can read were readable.
@@ -112,6 +119,13 @@ type Report struct {
 
 // ID returns the printable identifier of the fingerprint.
 func (r *Report) ID() string { return r.Fingerprint.ID() }
+
+// Match compares this machine with a recorded fingerprint (a license
+// binding for the same product) under the recorded rule, treating
+// components that need root as unreadable when RootRead is false.
+func (r *Report) Match(bound fingerprint.Fingerprint) fingerprint.Result {
+	return fingerprint.Match(bound, r.Fingerprint.Components, r.RootRead)
+}
 
 // gopsutilEnv are the variables that redirect gopsutil's paths.
 var gopsutilEnv = []string{"HOST_PROC", "HOST_SYS", "HOST_ROOT", "HOST_ETC", "HOST_DEV", "HOST_RUN", "HOST_VAR", "HOST_PROC_MOUNTINFO"}
@@ -139,6 +153,9 @@ func Collect(opts Options) (*Report, error) {
 
 func openSource(root string) (source, func(), error) {
 	if root == "" {
+		if runtime.GOOS != "linux" {
+			return nil, nil, fmt.Errorf("hwid reads the hardware of Linux machines only, not %s; read a Linux dump with Options.Root", runtime.GOOS)
+		}
 		ClearRedirection()
 		return liveSource{euid: os.Geteuid()}, func() {}, nil
 	}
@@ -154,6 +171,7 @@ func collect(src source, product string) *Report {
 	v := detect(c)
 	raw := components(c)
 	r := &Report{
+		Product:        product,
 		Fingerprint:    buildFingerprint(product, raw),
 		RootRead:       src.rootRead(),
 		Virtualization: v,

@@ -117,11 +117,11 @@ func TestSerialRepeatsUUID(t *testing.T) {
 
 func TestDefaultNeed(t *testing.T) {
 	for _, c := range []struct{ total, heaviest, weak, want int }{
-		{12, 3, 2, 9},  // ThinkPad: UUID, serials, CPU, NIC, disk, machine-id
-		{11, 3, 2, 8},  // Dell: UUID (serials merged), CPU, 2 NICs, 2 disks, machine-id
-		{6, 3, 2, 3},   // AWS metal: UUID, CPU, disk, machine-id
-		{4, 2, 2, 3},   // Raspberry Pi: CPU, NIC, machine-id: the NIC is needed
-		{2, 1, 2, 2},   // CPU and machine-id only
+		{12, 3, 2, 9}, // ThinkPad: UUID, serials, CPU, NIC, disk, machine-id
+		{11, 3, 2, 8}, // Dell: UUID (serials merged), CPU, 2 NICs, 2 disks, machine-id
+		{6, 3, 2, 3},  // AWS metal: UUID, CPU, disk, machine-id
+		{4, 2, 2, 3},  // Raspberry Pi: CPU, NIC, machine-id: the NIC is needed
+		{2, 1, 2, 2},  // CPU and machine-id only
 		{1, 1, 0, 1},
 		{3, 2, 0, 1},
 	} {

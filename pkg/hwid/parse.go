@@ -7,15 +7,15 @@ import (
 
 // cpuInfo is what the collector uses from /proc/cpuinfo.
 type cpuInfo struct {
-	VendorID   string // vendor_id of the first processor (x86, s390)
-	ModelName  string // model name of the first processor
-	Family     string // cpu family
-	Model      string // model
-	Stepping   string // stepping
+	VendorID    string // vendor_id of the first processor (x86, s390)
+	ModelName   string // model name of the first processor
+	Family      string // cpu family
+	Model       string // model
+	Stepping    string // stepping
 	Implementer string // CPU implementer (arm)
-	Part       string // CPU part (arm)
-	Hypervisor bool   // some processor lists the "hypervisor" flag
-	Processors int    // number of processor blocks
+	Part        string // CPU part (arm)
+	Hypervisor  bool   // some processor lists the "hypervisor" flag
+	Processors  int    // number of processor blocks
 }
 
 // parseCPUInfo parses /proc/cpuinfo. Unknown lines are ignored; it never

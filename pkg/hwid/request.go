@@ -48,9 +48,13 @@ type Request struct {
 	Created time.Time `json:"created"`
 }
 
-// NewRequest builds a license request from a report collected for product.
+// NewRequest builds a license request from a report collected for product
+// (Options.Product must have been product, since it salts the hashes).
 // rnd supplies the nonce (nil: crypto/rand); now is the creation time.
 func NewRequest(rep *Report, product, customer string, now time.Time, rnd io.Reader) (*Request, error) {
+	if rep.Product != product {
+		return nil, fmt.Errorf("license request for %q from a report collected for %q: collect with Options{Product: %q}", product, rep.Product, product)
+	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}

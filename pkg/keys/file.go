@@ -183,7 +183,9 @@ func Open(data, passphrase []byte) (*PrivateKey, error) {
 		}
 		nums[i] = n
 	}
-	if nums[0] > maxLogN || nums[1] > 32 || nums[2] > 16 || nums[1]*nums[2] >= 1<<30 {
+	// scrypt needs 128*r*N bytes of memory: cap it at 1 GiB so a hostile
+	// file cannot exhaust memory (the default needs 32 MiB).
+	if nums[0] > maxLogN || nums[1] > 32 || nums[2] > 16 || int64(128*nums[1])<<nums[0] > 1<<30 {
 		return nil, fmt.Errorf("%w: scrypt parameters too large", ErrMalformed)
 	}
 	salt, err1 := base64.StdEncoding.Strict().DecodeString(f[6])

@@ -119,49 +119,66 @@ func isArmored(label string, data []byte) bool {
 
 // dearmor extracts the raw bytes and the comment from an armored file. The
 // armor itself must be exactly as armor writes it (line width, padding,
-// BEGIN/END lines); only CRLF line ends are accepted in place of LF.
+// BEGIN/END lines); only CRLF line ends are accepted in place of LF. Before
+// the BEGIN line only empty lines and comment lines may appear, after the
+// END line only empty lines.
 func dearmor(label string, data []byte) (raw []byte, comment string, err error) {
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
-	begin, end := "-----BEGIN "+label+"-----", "-----END "+label+"-----"
-	lines := strings.Split(text, "\n")
-	i := 0
-	var comments []string
-	for ; i < len(lines) && lines[i] != begin; i++ {
-		switch l := lines[i]; {
-		case l == "":
-		case strings.HasPrefix(l, CommentPrefix):
-			comments = append(comments, strings.TrimPrefix(l, CommentPrefix))
-		default:
-			return nil, "", fmt.Errorf("line %d: only %q lines may come before %q", i+1, strings.TrimSpace(CommentPrefix), begin)
+	if bytes.IndexByte(data, '\r') >= 0 {
+		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	}
+	begin, end := "-----BEGIN "+label+"-----\n", "\n-----END "+label+"-----"
+	i := bytes.Index(data, []byte(begin))
+	if i < 0 || i > 0 && data[i-1] != '\n' {
+		return nil, "", fmt.Errorf("no %q line", strings.TrimSpace(begin))
+	}
+	if i > 0 {
+		var comments []string
+		for n, l := range strings.Split(string(data[:i-1]), "\n") {
+			switch {
+			case l == "":
+			case strings.HasPrefix(l, CommentPrefix):
+				comments = append(comments, strings.TrimPrefix(l, CommentPrefix))
+			default:
+				return nil, "", fmt.Errorf("line %d: only %q lines may come before %q", n+1, strings.TrimSpace(CommentPrefix), strings.TrimSpace(begin))
+			}
+		}
+		comment = strings.Join(comments, "\n")
+	}
+	rest := data[i+len(begin):]
+	j := bytes.Index(rest, []byte(end))
+	if j < 0 {
+		return nil, "", fmt.Errorf("no %q line", strings.TrimSpace(end))
+	}
+	for _, c := range rest[j+len(end):] {
+		if c != '\n' {
+			return nil, "", fmt.Errorf("nothing may follow %q", strings.TrimSpace(end))
 		}
 	}
-	if i == len(lines) {
-		return nil, "", fmt.Errorf("no %q line", begin)
-	}
-	j := i + 1
-	for j < len(lines) && lines[j] != end {
-		j++
-	}
-	if j == len(lines) {
-		return nil, "", fmt.Errorf("no %q line", end)
-	}
-	for k, l := range lines[j+1:] {
-		if l != "" {
-			return nil, "", fmt.Errorf("line %d: nothing may follow %q", j+k+2, end)
+	// Canonical body: full lines of lineWidth characters, then one shorter
+	// or full last line; strict base64 (zero padding bits).
+	body := rest[:j]
+	b64 := make([]byte, 0, len(body))
+	for len(body) > 0 {
+		n := bytes.IndexByte(body, '\n')
+		if n < 0 {
+			n = len(body)
 		}
+		last := n == len(body)
+		if n == 0 || n > lineWidth || !last && n != lineWidth {
+			return nil, "", fmt.Errorf("armor is not in canonical form (base64 lines must be %d characters)", lineWidth)
+		}
+		b64 = append(b64, body[:n]...)
+		if last {
+			break
+		}
+		body = body[n+1:]
 	}
-	body := strings.Join(lines[i+1:j], "")
-	raw, err = base64.StdEncoding.Strict().DecodeString(body)
+	raw = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	n, err := base64.StdEncoding.Strict().Decode(raw, b64)
 	if err != nil {
 		return nil, "", fmt.Errorf("body is not base64: %v", err)
 	}
-	// Canonical armor: the BEGIN..END block must be exactly what armor writes.
-	want := armor(label, raw, "")
-	got := strings.Join(lines[i:j+1], "\n") + "\n"
-	if got != string(want) {
-		return nil, "", fmt.Errorf("armor is not in canonical form (base64 lines must be %d characters)", lineWidth)
-	}
-	return raw, strings.Join(comments, "\n"), nil
+	return raw[:n], comment, nil
 }
 
 // Encoding names how a licence was given.

@@ -26,7 +26,6 @@ const testProduct = "Acme Writer"
 var (
 	tIssued  = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
 	tUpdates = time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
-	tExpires = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	tNow     = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 )
 

@@ -11,7 +11,9 @@
 // machine's facts, and gets the licence back or an error that [errors.Is]
 // matches to one sentinel per verify exit code ([ErrMalformed] ...
 // [ErrWrongProduct]). [Entitle] turns that outcome into what the product may
-// do, falling back to demo limits when there is no valid licence.
+// do, falling back to demo limits when there is no valid licence;
+// [Combine] merges a main licence with the additional licences that extend
+// it (and refuses a demo licence combined with others).
 //
 // The format is specified in docs/spec/license-v1.md.
 //

@@ -97,6 +97,15 @@ func TestVerifyOutcomes(t *testing.T) {
 		{name: "unknown key", signer: other, want: ErrUnknownKey, code: 11},
 		{name: "wrong product", opts: func(o *VerifyOptions) { o.Product = "Other" }, want: ErrWrongProduct, code: 18},
 		{name: "revoked", opts: func(o *VerifyOptions) { o.Revocations = rev("7K3M-Q9TX-4HZP-2W8R") }, want: ErrRevoked, code: 14},
+		{name: "revoked by a bundle", opts: func(o *VerifyOptions) { o.RevokedSerials = []string{"X", "7K3M-Q9TX-4HZP-2W8R"} }, want: ErrRevoked, code: 14},
+		{name: "revocation list older than seen", opts: func(o *VerifyOptions) {
+			o.Revocations = rev("AAAA-BBBB-CCCC-DDDD")
+			o.RevocationSeen = map[keys.ID]uint64{k.ID(): 2}
+		}, want: ErrRevoked, code: 14},
+		{name: "revocation list as new as seen", opts: func(o *VerifyOptions) {
+			o.Revocations = rev("AAAA-BBBB-CCCC-DDDD")
+			o.RevocationSeen = map[keys.ID]uint64{k.ID(): 1, "0000000000000000": 9}
+		}},
 		{name: "not revoked", opts: func(o *VerifyOptions) { o.Revocations = rev("AAAA-BBBB-CCCC-DDDD") }},
 		{name: "revocation list by unknown key", opts: func(o *VerifyOptions) { o.Revocations = revOther() }, want: ErrUnknownKey, code: 11},
 		{name: "revocation list garbage", opts: func(o *VerifyOptions) { o.Revocations = []byte("junk") }, want: ErrMalformed, code: 10},

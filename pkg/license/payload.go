@@ -157,7 +157,11 @@ func (l *License) MarshalPayload() ([]byte, error) {
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	b := make([]byte, 0, 256)
+	return l.appendPayload(make([]byte, 0, 512)), nil
+}
+
+// appendPayload appends the encoding of a validated licence to b.
+func (l *License) appendPayload(b []byte) []byte {
 	b = append(b, Version)
 	kid, _ := hex.DecodeString(string(l.KeyID))
 	b = append(b, kid...)
@@ -208,7 +212,7 @@ func (l *License) MarshalPayload() ([]byte, error) {
 			b = append(b, h...)
 		}
 	}
-	return b, nil
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -389,11 +393,10 @@ func UnmarshalPayload(p []byte) (*License, error) {
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d unexpected bytes after the last field", ErrMalformed, len(r.b))
 	}
-	again, err := l.MarshalPayload()
-	if err != nil {
-		return nil, err
+	if err := l.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if !bytes.Equal(again, p) {
+	if !bytes.Equal(l.appendPayload(make([]byte, 0, len(p))), p) {
 		return nil, fmt.Errorf("%w: payload is not in canonical form", ErrMalformed)
 	}
 	return l, nil

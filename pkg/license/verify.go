@@ -3,6 +3,7 @@ package license
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/airseal/airseal/pkg/fingerprint"
@@ -28,7 +29,8 @@ type Machine struct {
 	Components []fingerprint.Component
 	// RootRead is true when the components were read with root privileges.
 	RootRead bool
-	// Virtualization is "none", "vm" or "container".
+	// Virtualization is "none", "vm" or "container". Anything but "none"
+	// (including "") counts as virtual.
 	Virtualization string
 	// Technology names the hypervisor or container runtime, if known.
 	Technology string
@@ -48,6 +50,13 @@ type VerifyOptions struct {
 	// Revocations is a signed revocation list (any encoding); nil for none.
 	// It must be signed by a key in Keyring.
 	Revocations []byte
+	// RevocationSeen is, per signing key, the highest revocation list
+	// sequence already seen on this machine: an older list is refused
+	// (ErrRevoked), since it could hide a revocation. nil for none.
+	RevocationSeen map[keys.ID]uint64
+	// RevokedSerials are serials revoked by other trusted sources, such as
+	// the update bundles applied to the product (bundle.RevokedLicenses).
+	RevokedSerials []string
 	// ReleaseDate, when set, is the release date of the running build: a
 	// build released after the licence's update subscription ended runs in
 	// demo mode (ErrUpdatesExpired).
@@ -135,12 +144,19 @@ func Check(input []byte, opts VerifyOptions) (*Report, error) {
 			return rep, fmt.Errorf("revocation list: %w", err)
 		}
 		rep.Revocations = rl
+		if seen := opts.RevocationSeen[rl.KeyID]; rl.Sequence < seen {
+			return rep, fmt.Errorf("%w check failed: revocation list %d is older than list %d already seen, and an older list can hide a revocation; use the newest list",
+				ErrRevoked, rl.Sequence, seen)
+		}
 		if rl.Contains(l.Serial) {
 			return rep, fmt.Errorf("%w: serial %s is on revocation list %d", ErrRevoked, l.Serial, rl.Sequence)
 		}
 		if rl.IssuedAt.After(floor) {
 			floor = rl.IssuedAt
 		}
+	}
+	if slices.Contains(opts.RevokedSerials, l.Serial) {
+		return rep, fmt.Errorf("%w: serial %s is revoked by an update bundle", ErrRevoked, l.Serial)
 	}
 	rep.Floor = floor
 	now := opts.Now

@@ -366,8 +366,20 @@ func readSeen(path string) (uint64, error) {
 	return n, nil
 }
 
-// markSeen raises the number recorded in path to seq.
+// markSeen raises the number recorded in path to seq. A lock file beside it
+// keeps two processes from lowering each other's number.
 func markSeen(path string, seq uint64) error {
+	if cur, err := readSeen(path); err != nil || seq <= cur {
+		return err // nothing to record: no lock, so read-only verifiers work
+	}
+	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("%s: locking: %w", lf.Name(), err)
+	}
 	cur, err := readSeen(path)
 	if err != nil || seq <= cur {
 		return err

@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"io"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -44,16 +45,11 @@ func ParseParams(contentType string, body []byte) (url.Values, *OAuthError) {
 		}
 		return v, checkOnce(v)
 	case "application/json":
-		var m map[string]string
-		d := json.NewDecoder(bytes.NewReader(body))
-		if err := d.Decode(&m); err != nil || d.More() || m == nil {
+		v, ok := parseJSONParams(body)
+		if !ok {
 			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "body is not a JSON object of string values")
 		}
-		v := make(url.Values, len(m))
-		for k, x := range m {
-			v.Set(k, x)
-		}
-		return v, nil
+		return v, checkOnce(v)
 	}
 	return nil, oauthErr(http.StatusBadRequest, "invalid_request", "Content-Type %q is not supported; use application/x-www-form-urlencoded", mt)
 }
@@ -90,4 +86,33 @@ func ParseBasicAuth(h string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+// parseJSONParams reads a flat JSON object of strings, keeping repeated
+// keys so that checkOnce can refuse them.
+func parseJSONParams(body []byte) (url.Values, bool) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	v := url.Values{}
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return nil, false
+		}
+		x, err := d.Token()
+		xs, ok := x.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		v.Add(k.(string), xs)
+	}
+	if t, err := d.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, false
+	}
+	return v, true
 }

@@ -2,9 +2,17 @@ package token
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -328,6 +336,9 @@ func TestServerMalformedRequests(t *testing.T) {
 	wantError(t, post("application/json", `{"grant_type":`), 400, "invalid_request")
 	wantError(t, post("application/json", `{"grant_type":1}`), 400, "invalid_request")
 	wantError(t, post("application/json", `[]`), 400, "invalid_request")
+	wantError(t, post("application/json", `{"grant_type":"client_credentials","grant_type":"refresh_token"}`), 400, "invalid_request")
+	wantError(t, post("application/json", `{"grant_type":"client_credentials"} {}`), 400, "invalid_request")
+	wantError(t, post("application/json", `{"grant_type":{"a":"b"}}`), 400, "invalid_request")
 	wantError(t, post("text/plain", "grant_type=client_credentials"), 400, "invalid_request")
 	wantError(t, post("", "grant_type=client_credentials"), 400, "invalid_request")
 	wantError(t, post("application/x-www-form-urlencoded", "grant_type=%zz"), 400, "invalid_request")
@@ -450,5 +461,42 @@ func TestServerRunShutdown(t *testing.T) {
 	}
 	if _, err := http.Get(u + "/.well-known/jwks.json"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// TestServerTLS serves over TLS from certificate files.
+func TestServerTLS(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(priv)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Run(ctx, ln, certFile, keyFile, 0) }()
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	r := doWith(t, c, mustReq(t, http.MethodGet, "https://"+ln.Addr().String()+"/.well-known/oauth-authorization-server"))
+	if r.status != 200 || !strings.HasPrefix(r.body["token_endpoint"].(string), "https://") {
+		t.Fatalf("TLS metadata: %d %s", r.status, r.raw)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

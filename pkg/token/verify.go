@@ -210,6 +210,15 @@ var b64s = b64.Strict()
 
 // checkHeader enforces the header rules and returns the kid.
 func checkHeader(hdr []byte, typ string) (keys.ID, error) {
+	// Fast path: the exact header Signer writes. Anything else, including
+	// the same parameters in another order or spacing, takes the general path.
+	const pre = `{"alg":"` + Algorithm + `","kid":"`
+	if len(hdr) == len(pre)+keys.IDLen+len(`","typ":"`)+len(typ)+2 && string(hdr[:len(pre)]) == pre &&
+		string(hdr[len(pre)+keys.IDLen:]) == `","typ":"`+typ+`"}` {
+		if id, err := keys.ParseID(string(hdr[len(pre) : len(pre)+keys.IDLen])); err == nil {
+			return id, nil
+		}
+	}
 	var m map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(hdr))
 	if err := d.Decode(&m); err != nil || m == nil || d.More() {

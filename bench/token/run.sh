@@ -1,0 +1,65 @@
+#!/bin/sh
+# Speed targets of issue #5, measured in one run on this machine:
+#  1. Go benchmarks: Verify vs bare ed25519.Verify (<= 1.25x), Mint vs bare
+#     ed25519.Sign (<= 1.5x); medians of COUNT runs (default 10).
+#  2. 'token serve' on loopback under bench/token/load: >= 10,000 token
+#     requests/s with p99 < 5 ms; bounded by N requests (default 200000) and
+#     DURATION (default 30s), CONNS keep-alive connections (default 8), on ADDR.
+# Usage: bench/token/run.sh [go|load|all]   (default all)
+set -eu
+cd "$(dirname "$0")/../.."
+what=${1:-all}
+COUNT=${COUNT:-10}
+N=${N:-200000}
+DURATION=${DURATION:-30s}
+CONNS=${CONNS:-8}
+ADDR=${ADDR:-127.0.0.1:18089}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ "$what" = go ] || [ "$what" = all ]; then
+	# Rounds interleave the benchmarks, so a burst of load from other
+	# processes hits baseline and candidate alike.
+	go test -c -o "$tmp/bench.test" ./bench/token/
+	i=0
+	while [ $i -lt "$COUNT" ]; do
+		"$tmp/bench.test" -test.run '^$' -test.bench . -test.count 1 | grep '^Benchmark' | tee -a "$tmp/bench.txt"
+		i=$((i+1))
+	done
+	median() {
+		grep "^Benchmark$1-" "$tmp/bench.txt" | awk '{print $3}' | sort -n |
+			awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
+	}
+	echo
+	echo "medians of $COUNT rounds (ns/op):"
+	for b in Ed25519Verify Verify VerifyGoJose Ed25519Sign Mint MintGoJose; do
+		eval "m_$b=$(median $b)"
+		eval "printf '  %-14s %8.0f\\n' $b \$m_$b"
+	done
+	awk -v v="$m_Verify" -v bv="$m_Ed25519Verify" -v jv="$m_VerifyGoJose" \
+		-v m="$m_Mint" -v bs="$m_Ed25519Sign" -v jm="$m_MintGoJose" 'BEGIN {
+		printf "Verify / Ed25519Verify       = %.3f (target <= 1.25)\n", v/bv
+		printf "VerifyGoJose / Ed25519Verify = %.3f\n", jv/bv
+		printf "Mint / Ed25519Sign           = %.3f (target <= 1.5)\n", m/bs
+		printf "MintGoJose / Ed25519Sign     = %.3f\n", jm/bs
+	}'
+fi
+
+if [ "$what" = load ] || [ "$what" = all ]; then
+	go build -o "$tmp/token" ./cmd/token
+	go build -o "$tmp/load" ./bench/token/load
+	export AIRSEAL_PASSPHRASE=bench-passphrase AIRSEAL_TOKEN_DIR="$tmp/dir"
+	"$tmp/token" init >/dev/null 2>&1
+	secret=$("$tmp/token" client add bench --aud https://portal.local/rest/ --scope crm 2>/dev/null | sed -n 's/^client_secret=//p')
+	"$tmp/token" serve --addr $ADDR --log-level warn 2>"$tmp/serve.log" &
+	pid=$!
+	i=0
+	until "$tmp/load" -addr $ADDR -client-id bench -secret "$secret" -c 1 -n 1 -warmup 1 >/dev/null 2>&1; do
+		i=$((i+1)); [ $i -lt 50 ] || { echo "server did not start"; cat "$tmp/serve.log"; kill $pid; exit 1; }
+		sleep 0.1
+	done
+	"$tmp/load" -addr $ADDR -client-id bench -secret "$secret" -c "$CONNS" -n "$N" -duration "$DURATION" || status=$?
+	kill -TERM $pid
+	wait $pid || true
+	exit ${status:-0}
+fi

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/token"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"token":     func() { os.Exit(run()) },
+		"fixture":   fixture,
+		"mklicense": mklicense,
+		"waitport":  waitport,
+		"post":      post,
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("AIRSEAL_PASSPHRASE", "script passphrase")
+			e.Setenv("AIRSEAL_TOKEN_DIR", e.WorkDir+"/tk")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// freeport VAR sets VAR to a free loopback HOST:PORT.
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv(args[0], ln.Addr().String())
+				ln.Close()
+			},
+		},
+	})
+}
+
+const (
+	fixtureIssuer = "https://auth.portal.local"
+	fixtureAud    = "https://portal.local/rest/"
+)
+
+func fixtureKey(b byte) *keys.PrivateKey {
+	k, err := keys.NewPrivateKey(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func die(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+// fixture KIND OUT writes a test artefact signed by a fixed test key (seed
+// 7; never a committed key file): jwks, valid, expired, future, none,
+// hs256, otherkey, oversized, revlist1 (revokes nothing new), revlist2
+// (revokes the jti "fixture-valid").
+func fixture() {
+	kind, out := os.Args[1], os.Args[2]
+	k := fixtureKey(7)
+	s := token.NewSigner(fixtureIssuer, k)
+	now := time.Now()
+	req := token.Request{Subject: "1", Audience: fixtureAud, ClientID: "local.itgrix.1", Scope: "crm", TTL: time.Hour, Now: now}
+	b64 := base64.RawURLEncoding
+	var data string
+	switch kind {
+	case "jwks":
+		b, err := token.MarshalJWKS(keys.NewKeyring(k.Public()))
+		if err != nil {
+			die(err)
+		}
+		data = string(b)
+	case "valid":
+		data, _, _ = s.Mint(req)
+	case "expired":
+		req.Now = now.Add(-2 * time.Hour)
+		data, _, _ = s.Mint(req)
+	case "future":
+		req.Now = now.Add(time.Hour)
+		data, _, _ = s.Mint(req)
+	case "otherkey":
+		data, _, _ = token.NewSigner(fixtureIssuer, fixtureKey(8)).Mint(req)
+	case "none", "hs256":
+		good, _, _ := s.Mint(req)
+		parts := strings.Split(good, ".")
+		alg := map[string]string{"none": "none", "hs256": "HS256"}[kind]
+		h := b64.EncodeToString([]byte(`{"alg":"` + alg + `","kid":"` + string(k.ID()) + `","typ":"at+jwt"}`))
+		in := h + "." + parts[1]
+		sig := ""
+		if kind == "hs256" {
+			m := hmac.New(sha256.New, k.Public().Bytes())
+			m.Write([]byte(in))
+			sig = b64.EncodeToString(m.Sum(nil))
+		}
+		data = in + "." + sig
+	case "oversized":
+		req.Subject = strings.Repeat("x", token.MaxTokenSize)
+		data, _, _ = s.Mint(req)
+	case "revlist1", "revlist2":
+		var l *token.RevocationList
+		l, _ = l.Next(fixtureIssuer, []string{"someone-else"}, nil, now)
+		if kind == "revlist2" {
+			l, _ = l.Next(fixtureIssuer, nil, []string{"7K3M-Q9TX-4HZP-2W8R"}, now)
+		}
+		var err error
+		if data, err = s.SignRevocations(l); err != nil {
+			die(err)
+		}
+	case "licensed":
+		req.LicenseSerial = "7K3M-Q9TX-4HZP-2W8R"
+		data, _, _ = s.Mint(req)
+	default:
+		die(fmt.Errorf("fixture: unknown kind %q", kind))
+	}
+	if err := os.WriteFile(out, []byte(data+"\n"), 0o644); err != nil {
+		die(err)
+	}
+}
+
+// mklicense SERIAL OUT writes an armored licence with that serial, signed
+// by a fixed test key.
+func mklicense() {
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &license.License{Serial: os.Args[1], Product: "itgrix", Kind: license.KindMain,
+		Customer: license.Customer{Name: "Test"}, IssuedAt: t, NotBefore: t, Seats: 1}
+	if err := l.Sign(fixtureKey(9)); err != nil {
+		die(err)
+	}
+	b, err := l.Armor()
+	if err != nil {
+		die(err)
+	}
+	if err := os.WriteFile(os.Args[2], b, 0o644); err != nil {
+		die(err)
+	}
+}
+
+// waitport ADDR waits up to 10 s for a TCP listener.
+func waitport() {
+	for range 200 {
+		if c, err := net.Dial("tcp", os.Args[1]); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	die(fmt.Errorf("nothing listens on %s", os.Args[1]))
+}
+
+// post URL BODY [ID:SECRET] sends a form POST (GET when BODY is "GET") and
+// prints the status code and the body.
+func post() {
+	a := os.Args[1:]
+	method, body := http.MethodPost, io.Reader(strings.NewReader(a[1]))
+	if a[1] == "GET" {
+		method, body = http.MethodGet, nil
+	}
+	req, err := http.NewRequest(method, a[0], body)
+	if err != nil {
+		die(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if len(a) > 2 {
+		id, secret, _ := strings.Cut(a[2], ":")
+		req.SetBasicAuth(id, secret)
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		die(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	fmt.Printf("%d\n%s", r.StatusCode, b)
+}

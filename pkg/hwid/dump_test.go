@@ -1,0 +1,147 @@
+package hwid
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// untar unpacks a dump into a new temporary directory.
+func untar(t *testing.T, data []byte) (string, []string) {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var names []string
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			b, _ := io.ReadAll(tr)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("%s: unexpected entry type %c", h.Name, h.Typeflag)
+		}
+	}
+	return dir, names
+}
+
+// A dump of any tree replays to the same report: it holds every fact read.
+func TestDumpReplays(t *testing.T) {
+	for _, e := range loadEnvs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			root := unpack(t, e.archive)
+			var buf bytes.Buffer
+			want, err := Dump(&buf, Options{Root: root, Product: "acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, names := untar(t, buf.Bytes())
+			got, err := Collect(Options{Root: dir, Product: "acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("replay differs:\n got %+v\nwant %+v", got, want)
+			}
+			hasCPUID := false
+			for _, n := range names {
+				hasCPUID = hasCPUID || n == "cpuid.json"
+			}
+			_, fixtureCPUID := os.Stat(filepath.Join(root, "cpuid.json"))
+			if hasCPUID != (fixtureCPUID == nil) {
+				t.Errorf("cpuid.json in dump: %v, in tree: %v", hasCPUID, fixtureCPUID == nil)
+			}
+			// The same facts give the same archive.
+			var again bytes.Buffer
+			if _, err := Dump(&again, Options{Root: root, Product: "acme"}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again.Bytes(), buf.Bytes()) {
+				t.Error("two dumps of one tree differ")
+			}
+		})
+	}
+}
+
+// The live machine: in a container or VM hwid refuses and names what it
+// found; on bare metal it accepts. systemd-detect-virt, when installed, is
+// the independent judge of which case this is.
+func TestLiveMachine(t *testing.T) {
+	rep, err := Collect(Options{Product: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := rep.Virtualization
+	t.Logf("verdict %s/%s; evidence: %s", v.Type, v.Technology, strings.Join(v.Evidence, "; "))
+	sdv, err := exec.LookPath("systemd-detect-virt")
+	if err != nil {
+		t.Skip("systemd-detect-virt is not installed: no independent judge of this machine")
+	}
+	out, err := exec.Command(sdv).Output()
+	judge := strings.TrimSpace(string(out))
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	if judge == "none" {
+		if v.Virtual() {
+			t.Errorf("bare metal (systemd-detect-virt: none) refused: %v", v.Err())
+		}
+		return
+	}
+	if !v.Virtual() || len(v.Evidence) == 0 {
+		t.Fatalf("systemd-detect-virt says %q but hwid accepts: %+v", judge, v)
+	}
+	if !errors.Is(v.Err(), ErrVirtual) || !strings.Contains(v.Err().Error(), v.Technology) {
+		t.Errorf("refusal %q does not name %s", v.Err(), v.Technology)
+	}
+	// The container or VM is named as systemd-detect-virt names it.
+	if v.Technology != judge {
+		t.Errorf("technology %q, systemd-detect-virt says %q", v.Technology, judge)
+	}
+}
+
+// A dump of this machine replays to the same report.
+func TestLiveDumpReplays(t *testing.T) {
+	var buf bytes.Buffer
+	want, err := Dump(&buf, Options{Product: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := untar(t, buf.Bytes())
+	got, err := Collect(Options{Root: dir, Product: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replay of the live dump differs:\n got %+v\nwant %+v", got, want)
+	}
+}
