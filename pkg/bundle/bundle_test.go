@@ -223,3 +223,54 @@ func TestCompareVersions(t *testing.T) {
 		}
 	}
 }
+
+func TestHooks(t *testing.T) {
+	dir := t.TempDir()
+	key := testKey(t, 1)
+	ring := keys.NewKeyring(key.Public())
+	mk := func(version, script string, phase string) string {
+		src := filepath.Join(dir, "src-"+version)
+		os.MkdirAll(src, 0o755)
+		os.WriteFile(filepath.Join(src, "hook.sh"), []byte("#!/bin/sh\n"+script+"\n"), 0o755)
+		out := filepath.Join(dir, version+".bundle")
+		pack(t, key, src, out, version, func(o *PackOptions) {
+			o.Hooks = []Hook{{Phase: phase, Path: "hook.sh", Timeout: 1}}
+		})
+		return out
+	}
+	target := filepath.Join(dir, "target")
+	var log bytes.Buffer
+	if _, err := Apply([]string{mk("1.0.0", `echo "pre $AIRSEAL_VERSION in $PWD"`, PhasePreSwitch)}, ApplyOptions{Target: target, Keyring: ring, HookOutput: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pre 1.0.0 in " + filepath.Join(target, "releases", "1.0.0"); !strings.Contains(log.String(), want) {
+		t.Fatalf("hook output %q, want %q", log.String(), want)
+	}
+	// A failing pre-switch hook: nothing is switched and the staged release is gone.
+	_, err := Apply([]string{mk("2.0.0", "exit 3", PhasePreSwitch)}, ApplyOptions{Target: target, Keyring: ring, HookOutput: &log})
+	if !errors.Is(err, ErrHook) || !strings.Contains(err.Error(), "pre-switch hook hook.sh: exit status 3") {
+		t.Fatalf("failing hook: %v", err)
+	}
+	if m, _ := Installed(target, ring); m.Version != "1.0.0" {
+		t.Fatalf("failing pre-switch hook switched to %s", m.Version)
+	}
+	if _, err := os.Stat(filepath.Join(target, "releases", "2.0.0")); err == nil {
+		t.Fatal("release of a failed hook left behind")
+	}
+	// A hook that hangs is killed at its timeout; --no-hooks skips it.
+	_, err = Apply([]string{mk("3.0.0", "sleep 30", PhasePreSwitch)}, ApplyOptions{Target: target, Keyring: ring, HookOutput: &log})
+	if !errors.Is(err, ErrHook) || !strings.Contains(err.Error(), "timed out after 1 s") {
+		t.Fatalf("hanging hook: %v", err)
+	}
+	if _, err := Apply([]string{filepath.Join(dir, "3.0.0.bundle")}, ApplyOptions{Target: target, Keyring: ring, NoHooks: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A failing post-switch hook is reported; the release stays current.
+	res, err := Apply([]string{mk("4.0.0", "exit 1", PhasePostSwitch)}, ApplyOptions{Target: target, Keyring: ring, HookOutput: &log})
+	if err != nil || res.PostHookErr == nil || !errors.Is(res.PostHookErr, ErrHook) {
+		t.Fatalf("post-switch: %v %v", err, res)
+	}
+	if m, _ := Installed(target, ring); m.Version != "4.0.0" {
+		t.Fatalf("after failing post-switch hook: %s", m.Version)
+	}
+}
