@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/airseal/airseal/internal/ledger"
@@ -48,6 +49,9 @@ func readLedger(path string) ([]record, error) {
 	res, err := ledger.Read(path)
 	if err != nil {
 		return nil, err
+	}
+	if res.Torn {
+		fmt.Fprintf(os.Stderr, "issue: warning: %s: the last line is incomplete (an interrupted write) and is ignored; the next record replaces it\n", path)
 	}
 	var out []record
 	for i, raw := range res.Records {

@@ -61,8 +61,8 @@ func (e *TypoError) Error() string {
 
 // checkChar computes the Luhn mod 32 check value over the group index and data values.
 func checkChar(index int, data []int) int {
-	seq := make([]int, 0, 3+len(data))
-	seq = append(seq, index%32, (index/32)%32, (index/1024)%32)
+	var buf [3 + GroupData]int
+	seq := append(buf[:0], index%32, (index/32)%32, (index/1024)%32)
 	seq = append(seq, data...)
 	factor, sum := 2, 0
 	for i := len(seq) - 1; i >= 0; i-- {
@@ -122,7 +122,7 @@ func Decode(prefix, code string) ([]byte, error) {
 	if !HasPrefix(code, prefix) {
 		return nil, fmt.Errorf("not a code of this kind: it must start with %q", prefix+"-")
 	}
-	var clean []byte
+	clean := make([]byte, 0, len(code))
 	for i := len(prefix); i < len(code); i++ {
 		switch c := code[i]; c {
 		case '-', ' ', '\t', '\r', '\n':
@@ -135,25 +135,26 @@ func Decode(prefix, code string) ([]byte, error) {
 	if ngroups == 0 || len(clean)%gl == 1 {
 		return nil, fmt.Errorf("code is truncated: %d characters after the prefix do not make whole groups of %d", len(clean), gl)
 	}
-	var digits []int
+	digits := make([]int, 0, len(clean))
+	var vals [gl]int
 	for g := 0; g < ngroups; g++ {
 		end := min((g+1)*gl, len(clean))
-		text := string(clean[g*gl : end])
-		vals := make([]int, 0, gl)
-		for i := 0; i < len(text); i++ {
+		text := clean[g*gl : end]
+		n := len(text)
+		for i := 0; i < n; i++ {
 			v := value[text[i]]
 			if v < 0 {
-				return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: text}
+				return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: string(text)}
 			}
-			vals = append(vals, int(v))
+			vals[i] = int(v)
 		}
-		data, check := vals[:len(vals)-1], vals[len(vals)-1]
+		data, check := vals[:n-1], vals[n-1]
 		if checkChar(g, data) != check {
-			return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: text}
+			return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: string(text)}
 		}
 		digits = append(digits, data...)
 	}
-	var out []byte
+	out := make([]byte, 0, len(digits)*5/8+1)
 	var acc uint32
 	bits := 0
 	for _, d := range digits {

@@ -104,3 +104,13 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	code := Encode("ASL1", bytes.Repeat([]byte("licence!"), 40))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode("ASL1", code); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -463,6 +463,11 @@ func runHooks(m *Manifest, phase, dir string, env []string, out io.Writer) error
 		cmd := exec.CommandContext(ctx, filepath.Join(dir, filepath.FromSlash(h.Path)))
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
 		cmd.Env = append(env, "AIRSEAL_PHASE="+phase)
+		// On timeout kill the hook's whole process group, not just the
+		// shell, and stop waiting for output its children still hold.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
 		err := cmd.Run()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("timed out after %d s", h.Timeout)

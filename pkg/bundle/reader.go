@@ -346,7 +346,7 @@ func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
 	cr := b.payload(all)
 	defer cr.close()
 	dec, err := zstd.NewReader(cr, zstd.WithDecoderMaxWindow(MaxWindow), zstd.WithDecoderMaxMemory(MaxWindow*2),
-		zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
+		zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
 	if err != nil {
 		return err
 	}
