@@ -262,6 +262,9 @@ terminal prompt.`,
 				if err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license: %w", err), "")
 				}
+				if _, err := license.Decode(data); err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license %s: not an airseal licence: %w", l, err), "give a licence file issued with the licence tool")
+				}
 				name := l[strings.LastIndex(l, "/")+1:]
 				po.Licenses = append(po.Licenses, bundle.License{Name: name, Data: string(data)})
 			}

@@ -229,7 +229,7 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags) error {
 		return cli.Usage("give exactly one of --request FILE (bind to a machine) and --unbound")
 	}
 	if f.allowVirtual && f.unbound {
-		return cli.Usage("--allow-virtual applies to a license bound with --request; an unbound license (allow_virtual) runs anywhere")
+		return cli.Usage("--allow-virtual applies to a license bound with --request; an --unbound license already runs anywhere, virtual machines included")
 	}
 	if f.qr != "" && filepath.Ext(f.qr) != ".png" {
 		return cli.Usage("--qr %s: the file name must end in .png", f.qr)
@@ -261,8 +261,22 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags) error {
 				"add --allow-virtual if this customer may run in a virtual machine or container")
 		}
 	}
-	if f.product == "" || f.customer == "" {
-		return cli.Usage("license needs --product and --customer (or a --request that names them)")
+	switch {
+	case f.product == "":
+		return cli.Usage("license needs --product P")
+	case f.customer == "" && req != nil:
+		return cli.Usage("license needs --customer ORG: the request %s names no customer", f.request)
+	case f.customer == "":
+		return cli.Usage("license needs --customer ORG")
+	}
+	// Refuse existing outputs before anything is signed or recorded.
+	for _, o := range []struct{ flag, path string }{{"-o", f.out}, {"--qr", f.qr}} {
+		if o.path == "" {
+			continue
+		}
+		if _, err := os.Lstat(o.path); err == nil {
+			return cli.Fail(1, fmt.Errorf("%s %s already exists; refusing to overwrite it", o.flag, o.path), "move it away or choose another name")
+		}
 	}
 	issued := now().UTC().Truncate(time.Second)
 	l := &license.License{

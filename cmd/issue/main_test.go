@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -71,5 +72,37 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if got := st.Mode().Perm(); uint64(got) != want {
 		ts.Fatalf("%s has mode %o, want %s", args[0], got, args[1])
+	}
+}
+
+// The scripts run the real verify binary, which as root keeps its state in
+// /var/lib/airseal/verify.state: every call must name a state file in the
+// script's work directory so that no test writes outside it.
+func TestScriptsKeepVerifyStateInWorkDir(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	calls := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			fields := strings.Fields(line)
+			for i, w := range fields {
+				if w != "verify" || i > 2 || strings.HasPrefix(line, "#") {
+					continue
+				}
+				calls++
+				if !strings.Contains(line, "--state verify.state") && !strings.Contains(line, "--state $WORK/") {
+					t.Errorf("%s:%d: verify without --state verify.state: %s", f, n+1, line)
+				}
+			}
+		}
+	}
+	if calls == 0 {
+		t.Fatal("found no verify calls; the scan is broken")
 	}
 }

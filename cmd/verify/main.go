@@ -157,6 +157,17 @@ var reasons = []struct {
 	{license.ErrWrongProduct, "wrong_product", "use the license issued for this product"},
 }
 
+// source names the LICENSE argument in messages.
+func source(arg string) string {
+	switch {
+	case arg == "-":
+		return "license from stdin"
+	case typedcode.HasPrefix(arg, license.CodePrefix):
+		return "license code"
+	}
+	return arg
+}
+
 func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
 	if arg == "-" {
 		return io.ReadAll(cmd.InOrStdin())
@@ -175,10 +186,10 @@ func keyring(pubs []string) (*keys.Keyring, error) {
 	for _, p := range pubs {
 		k, err := keys.LoadPublic(p)
 		if errors.Is(err, keys.ErrPrivateKeyGiven) {
-			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub %w", err), "give the public key NAME.pub; a private key must never be copied to a customer machine")
+			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub: %w", err), "give the public key NAME.pub; a private key must never be copied to a customer machine")
 		}
 		if err != nil {
-			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub %w", err), "give a public key file made by 'issue keygen' (NAME.pub)")
+			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub: %w", err), "give a public key file made by 'issue keygen' (NAME.pub)")
 		}
 		ring.Add(k)
 	}
@@ -299,6 +310,16 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 		}
 	}
 	code := license.ExitCode(err)
+	listFailed := false
+	if err != nil {
+		// Name the input that failed: the revocation list when the check
+		// after the product check (the list's own) failed, else the license.
+		where := source(arg)
+		if listFailed = f.revocations != "" && rep.License != nil && rep.Revocations == nil && !errors.Is(err, license.ErrWrongProduct); listFailed {
+			where = "--revocations " + f.revocations
+		}
+		err = fmt.Errorf("%s: %w", where, err)
+	}
 	ent := license.Entitle(rep.License, err, nil)
 	res.Entitlements = &entitlementsResult{Demo: ent.Demo, Seats: ent.Seats, Features: license.FeatureMap(ent.Features)}
 	res.ExitCode, res.Demo = code, ent.Demo
@@ -320,6 +341,9 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 				res.Reason, hint = r.name, r.hint
 				break
 			}
+		}
+		if listFailed {
+			hint = "the revocation list is damaged or from another vendor; ask the vendor for the current list"
 		}
 	}
 

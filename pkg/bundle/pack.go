@@ -48,8 +48,8 @@ type PackOptions struct {
 	TrustKeys       []*keys.PublicKey
 	RevokedKeys     []keys.ID
 	RevokedLicenses []string
-	// Concurrency is the number of compressing goroutines; 0 = GOMAXPROCS.
-	// The output does not depend on it.
+	// Concurrency is the number of compressing goroutines; 0 means
+	// GOMAXPROCS, at most 4. The output does not depend on it.
 	Concurrency int
 }
 
@@ -252,7 +252,9 @@ type frameJob struct {
 // file's SHA-256 in m.Files. It returns the tar size.
 func compressRelease(entries []packEntry, m *Manifest, mtime time.Time, conc int, w *volumeWriter) (int64, error) {
 	if conc <= 0 {
-		conc = runtime.GOMAXPROCS(0)
+		// Each compressing goroutine costs about 9 MiB (its frames in
+		// flight and encoder tables); four keep pack under 64 MiB.
+		conc = min(runtime.GOMAXPROCS(0), 4)
 	}
 	jobs := make(chan *frameJob)
 	queue := make(chan *frameJob, conc+1)
@@ -455,18 +457,17 @@ func (w *volumeWriter) finishPayload() error {
 	return nil
 }
 
-// commit writes each volume's header, syncs, and renames the volumes into
-// place. Stale higher-numbered volumes of an earlier bundle with the same
-// name are removed so they cannot be mixed in later.
+// commit writes each volume's header and renames the volumes into place.
+// It does not fsync: a bundle damaged by a crash while packing fails its
+// chunk hashes, and the vendor packs again. Stale higher-numbered volumes
+// of an earlier bundle with the same name are removed so they cannot be
+// mixed in later.
 func (w *volumeWriter) commit(h *Header) ([]string, error) {
 	var names []string
 	for i, f := range w.files {
 		hv := *h
 		hv.VolumeIndex = i
 		if _, err := f.WriteAt(append(hv.marshalPreamble(), h.Manifest...), 0); err != nil {
-			return nil, fmt.Errorf("pack: %w", err)
-		}
-		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("pack: %w", err)
 		}
 	}

@@ -193,13 +193,24 @@ const (
 
 // Detect reports which encoding input is in: armored file, typed code or raw.
 func Detect(input []byte) Encoding {
+	// The code test comes first: it looks at a few bytes only, while the
+	// armor test scans the whole input.
+	if hasCodePrefix(input) {
+		return EncodingCode
+	}
 	if isArmored(armorLabel, input) {
 		return EncodingFile
 	}
-	if typedcode.HasPrefix(string(bytes.TrimSpace(input)), CodePrefix) {
-		return EncodingCode
-	}
 	return EncodingRaw
+}
+
+// hasCodePrefix is typedcode.HasPrefix(string(input), CodePrefix) without
+// copying input to a string (verification is on a product's hot path). A
+// raw licence never matches: its first byte is the version, 1.
+func hasCodePrefix(input []byte) bool {
+	s := bytes.TrimSpace(input)
+	n := len(CodePrefix)
+	return len(s) > n && bytes.EqualFold(s[:n], []byte(CodePrefix)) && (s[n] == '-' || s[n] == ' ')
 }
 
 // splitRaw decodes input in any encoding to the payload and signature.
@@ -212,6 +223,12 @@ func splitRaw(input []byte) (payload, sig []byte, comment string, err error) {
 		raw, err = typedcode.Decode(CodePrefix, string(input))
 	default:
 		raw = input
+		if len(raw) > 0 && (raw[0] >= 0x20 && raw[0] < 0x7f || raw[0] == '\t' || raw[0] == '\n' || raw[0] == '\r') {
+			// A raw licence starts with its version byte; text is a
+			// file or a code that is not a licence.
+			return nil, nil, "", fmt.Errorf("%w: not a license: a license file has a %q line and a typed code starts with %q",
+				ErrMalformed, "-----BEGIN "+armorLabel+"-----", CodePrefix+"-")
+		}
 	}
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("%w: %v", ErrMalformed, err)

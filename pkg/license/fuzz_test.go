@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -52,12 +53,19 @@ func FuzzCode(f *testing.F) {
 	_, seeds := fuzzSeeds(f)
 	f.Add("ASL1-")
 	f.Add("ASL1-0000")
+	f.Add(" asl1 0000\n")
+	f.Add("ASL10000")
+	f.Add("ASL")
 	for _, s := range seeds {
 		if Detect(s) == EncodingCode {
 			f.Add(string(s))
 		}
 	}
 	f.Fuzz(func(t *testing.T, code string) {
+		// Detect's byte-level prefix test agrees with typedcode's.
+		if got, want := hasCodePrefix([]byte(code)), typedcode.HasPrefix(code, CodePrefix); got != want {
+			t.Fatalf("hasCodePrefix(%q) = %v, typedcode.HasPrefix = %v", code, got, want)
+		}
 		l, err := Decode([]byte(code))
 		if err != nil || Detect([]byte(code)) != EncodingCode {
 			return

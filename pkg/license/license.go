@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/airseal/airseal/pkg/fingerprint"
@@ -85,6 +86,34 @@ var (
 	// ErrWrongProduct means the licence is for another product (18).
 	ErrWrongProduct = errors.New("license is for another product")
 )
+
+// reasonError is an error with its own message that matches a sentinel, for
+// messages the sentinel's own text would make wrong (a revocation list is
+// not a license).
+type reasonError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.sentinel }
+
+func reasonf(sentinel error, format string, args ...any) error {
+	return &reasonError{msg: fmt.Sprintf(format, args...), sentinel: sentinel}
+}
+
+// trusted describes the keys of ring for an error message.
+func trusted(ring *keys.Keyring) string {
+	ids := ring.IDs()
+	if len(ids) == 0 {
+		return "this program trusts no keys"
+	}
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return "trusted: " + strings.Join(s, ", ")
+}
 
 // ExitCode returns the verify exit code for an error returned by [Verify]:
 // 0 for nil, 10..18 for the sentinels, 1 for anything else.

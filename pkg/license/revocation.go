@@ -65,16 +65,16 @@ func (r *RevocationList) Next(serials []string, now time.Time) *RevocationList {
 
 func (r *RevocationList) marshalPayload() ([]byte, error) {
 	if _, err := keys.ParseID(string(r.KeyID)); err != nil {
-		return nil, fmt.Errorf("%w: revocation list key_id: %v", ErrMalformed, err)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: key_id: %v", err)
 	}
 	if r.Sequence < 1 {
-		return nil, fmt.Errorf("%w: revocation list sequence must be at least 1", ErrMalformed)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: sequence must be at least 1")
 	}
 	if r.IssuedAt.Unix() <= 0 || r.IssuedAt.Nanosecond() != 0 {
-		return nil, fmt.Errorf("%w: revocation list issued_at must be a whole second after 1970", ErrMalformed)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: issued_at must be a whole second after 1970")
 	}
 	if len(r.Serials) > maxRevokedSerials {
-		return nil, fmt.Errorf("%w: revocation list has %d serials, at most %d", ErrMalformed, len(r.Serials), maxRevokedSerials)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: %d serials, at most %d", len(r.Serials), maxRevokedSerials)
 	}
 	b := []byte{Version}
 	kid, _ := hex.DecodeString(string(r.KeyID))
@@ -84,10 +84,10 @@ func (r *RevocationList) marshalPayload() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(r.Serials)))
 	for i, s := range r.Serials {
 		if err := checkText("serial", s, true); err != nil {
-			return nil, fmt.Errorf("%w: revocation list: %v", ErrMalformed, err)
+			return nil, reasonf(ErrMalformed, "malformed revocation list: %v", err)
 		}
 		if i > 0 && r.Serials[i-1] >= s {
-			return nil, fmt.Errorf("%w: revocation list serials are not sorted or repeat %q", ErrMalformed, s)
+			return nil, reasonf(ErrMalformed, "malformed revocation list: serials are not sorted or repeat %q", s)
 		}
 		b = appendString(b, s)
 	}
@@ -122,15 +122,15 @@ func (r *RevocationList) Armor() ([]byte, error) {
 func DecodeRevocations(data []byte) (*RevocationList, error) {
 	raw, _, err := dearmor(revocationLabel, data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: %v", err)
 	}
 	if len(raw) < SignatureSize+1 {
-		return nil, fmt.Errorf("%w: revocation list too short", ErrMalformed)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: %d bytes is too short", len(raw))
 	}
 	p, sig := raw[:len(raw)-SignatureSize], raw[len(raw)-SignatureSize:]
 	r := &reader{b: p}
 	if v := r.byte("version"); r.err == nil && v != Version {
-		return nil, fmt.Errorf("%w: revocation list format version %d, this program reads version %d", ErrMalformed, v, Version)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: format version %d, this program reads version %d", v, Version)
 	}
 	l := &RevocationList{}
 	l.KeyID = keys.ID(hex.EncodeToString(r.bytes("key_id", keys.IDLen/2)))
@@ -141,17 +141,17 @@ func DecodeRevocations(data []byte) (*RevocationList, error) {
 		l.Serials = append(l.Serials, r.string("serial"))
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: revocation list: %v", ErrMalformed, r.err)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: %v", r.err)
 	}
 	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: revocation list has %d unexpected bytes at the end", ErrMalformed, len(r.b))
+		return nil, reasonf(ErrMalformed, "malformed revocation list: %d unexpected bytes at the end", len(r.b))
 	}
 	again, err := l.marshalPayload()
 	if err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(again, p) {
-		return nil, fmt.Errorf("%w: revocation list is not in canonical form", ErrMalformed)
+		return nil, reasonf(ErrMalformed, "malformed revocation list: not in canonical form")
 	}
 	l.Signature = append([]byte(nil), sig...)
 	return l, nil
@@ -167,11 +167,11 @@ func OpenRevocations(data []byte, ring *keys.Keyring) (*RevocationList, error) {
 	}
 	k, ok := ring.Get(l.KeyID)
 	if !ok {
-		return nil, fmt.Errorf("%w %s (trusted: %v)", ErrUnknownKey, l.KeyID, ring.IDs())
+		return nil, reasonf(ErrUnknownKey, "revocation list signed by an unknown key %s (%s)", l.KeyID, trusted(ring))
 	}
 	p, _ := l.marshalPayload()
 	if !k.Verify(append([]byte(RevocationPrefix), p...), l.Signature) {
-		return nil, fmt.Errorf("%w: the revocation list was changed after signing or is damaged", ErrBadSignature)
+		return nil, reasonf(ErrBadSignature, "bad revocation list signature: the list was changed after signing or is damaged")
 	}
 	return l, nil
 }

@@ -117,9 +117,12 @@ func Check(input []byte, opts VerifyOptions) (*Report, error) {
 	}
 	k, ok := opts.Keyring.Get(l.KeyID)
 	if !ok {
-		return rep, fmt.Errorf("%w %s (trusted: %v)", ErrUnknownKey, l.KeyID, opts.Keyring.IDs())
+		return rep, fmt.Errorf("%w %s (%s)", ErrUnknownKey, l.KeyID, trusted(opts.Keyring))
 	}
-	if !k.Verify(signedMessage(payload), sig) {
+	// The signed message is built on the stack for a licence of usual size.
+	var buf [1024]byte
+	msg := append(append(buf[:0], SignaturePrefix...), payload...)
+	if !k.Verify(msg, sig) {
 		return rep, fmt.Errorf("%w: the license was changed after signing or is damaged", ErrBadSignature)
 	}
 	l.Signature = append([]byte(nil), sig...)
@@ -141,7 +144,7 @@ func Check(input []byte, opts VerifyOptions) (*Report, error) {
 	if opts.Revocations != nil {
 		rl, err := OpenRevocations(opts.Revocations, opts.Keyring)
 		if err != nil {
-			return rep, fmt.Errorf("revocation list: %w", err)
+			return rep, err
 		}
 		rep.Revocations = rl
 		if seen := opts.RevocationSeen[rl.KeyID]; rl.Sequence < seen {

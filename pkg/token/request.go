@@ -2,10 +2,10 @@ package token
 
 import (
 	"bytes"
-	"io"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
