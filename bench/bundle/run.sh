@@ -60,6 +60,7 @@ cat $(find "$REL" -type f) > /dev/null  # warm the page cache
 measure() {
 	local name=$1; shift
 	sync  # earlier steps' dirty pages must not be flushed on this step's time
+	sleep 1
 	/usr/bin/time -f "%e %M" -o "$W/t.$name" "$@" >/dev/null
 	cat "$W/t.$name" >> "$W/times.$name"
 }
@@ -67,19 +68,22 @@ median() { sort -n -k"$2" "$W/times.$1" | awk -v c="$2" '{a[NR]=$c} END {print a
 
 rm -f "$W"/times.*
 for r in $(seq "$REPS"); do
-	rm -rf "$W/out-tar" "$W/target" "$W/base.tar.zst" "$W/rel.bundle"
+	rm -f "$W/base.tar.zst" "$W/rel.bundle"
 	# Exclude the generator's marker file from both.
 	measure base_pack bash -c "tar -C '$REL' --exclude=.done -cf - . | zstd -3 -T0 -q -o '$W/base.tar.zst' && sha256sum '$W/base.tar.zst'"
-	mkdir -p "$W/pack-src"; rm -f "$REL/.done"
+	rm -f "$REL/.done"
 	measure pack "$BIN" pack --key "$W/bench.key" --product bench --version 1.0.0 --release-date 2026-01-01 --from-dir "$REL" -o "$W/rel.bundle"
 	touch "$REL/.done"
 	measure sha256sum sha256sum "$W/rel.bundle"
 	measure verify "$BIN" verify --pub "$W/bench.pub" "$W/rel.bundle"
 	measure verify_chunks "$BIN" verify --chunks-only --pub "$W/bench.pub" "$W/rel.bundle"
-	mkdir -p "$W/out-tar"
+	# Every extraction starts from the same state: earlier outputs deleted
+	# and flushed (measure syncs and settles first).
+	rm -rf "$W/out-tar" "$W/target"; mkdir -p "$W/out-tar"
 	measure base_apply bash -c "zstd -d -c -q '$W/base.tar.zst' | tar -x -C '$W/out-tar'"
-	rm -rf "$W/out-tar"; mkdir -p "$W/out-tar"
+	rm -rf "$W/out-tar" "$W/target"; mkdir -p "$W/out-tar"
 	measure base_apply_sync bash -c "zstd -d -c -q '$W/base.tar.zst' | tar -x -C '$W/out-tar' && sync"
+	rm -rf "$W/out-tar" "$W/target"
 	measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
 done
 

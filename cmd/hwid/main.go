@@ -230,6 +230,9 @@ func (g *globals) writeRequest(cmd *cobra.Command, req *hwid.Request, rep *hwid.
 			return cli.Fail(cli.ExitError, err, "check that the directory exists and is writable")
 		}
 	}
+	if g.root != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "hwid: warning: the request describes the facts tree %s, not this machine\n", g.root)
+	}
 	if rep.Virtualization.Virtual() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "hwid: hint: the request is marked %s (%s): the vendor must allow virtual machines\n", rep.Virtualization.Type, rep.Virtualization.Technology)
 	}

@@ -338,7 +338,7 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags) error {
 	}
 	l.KeyID = "0000000000000000" // checked before asking for the passphrase; Sign sets the real ID
 	if err := l.Validate(); err != nil {
-		return cli.Usage("%v", err)
+		return cli.Usage("%s", flagError(err))
 	}
 
 	k, err := loadKey(f.key, f.passFile)
@@ -418,7 +418,8 @@ func revokeCmd() *cobra.Command {
 previous list plus the given ones, with the sequence number increased by one.
 The previous list is OLD (--list) or, when not given, the last list recorded
 in the ledger; an OLD older than the ledger's last list is refused, so a
-revocation is never dropped. Give the new list to customers' verify
+revocation is never dropped. For the same reason an existing -o FILE is
+replaced only by a list with a higher sequence that holds all its serials. Give the new list to customers' verify
 (--revocations FILE); verify refuses a list signed by an untrusted key.`,
 		Example: `  issue revoke --key vendor.key --serial 7K3M-Q9TX-4HZP-2W8R -o revoked.list
   issue revoke --key vendor.key --serial AAAA-BBBB-CCCC-DDDD --list revoked.list -o revoked.list`,
@@ -470,6 +471,18 @@ revocation is never dropped. Give the new list to customers' verify
 				}
 			}
 			rl := prev.Next(serials, now())
+			// -o is replaced: never by a list that would drop what it holds
+			// (a lost or different ledger, a forgotten --list).
+			if data, err := os.ReadFile(out); err == nil {
+				cur, err := license.DecodeRevocations(data)
+				if err != nil {
+					return cli.Fail(1, fmt.Errorf("-o %s exists and is not a revocation list (%v); refusing to replace it", out, err), "choose another -o FILE")
+				}
+				if missing := missingSerials(cur.Serials, rl); cur.Sequence >= rl.Sequence || len(missing) > 0 {
+					return cli.Fail(1, fmt.Errorf("-o %s holds revocation list %d (%d serials); the new list %d would not carry all of it forward", out, cur.Sequence, len(cur.Serials), rl.Sequence),
+						fmt.Sprintf("continue from it: add --list %s", out))
+				}
+			}
 			if err := rl.Sign(k); err != nil {
 				return err
 			}
@@ -602,4 +615,37 @@ func showCmd() *cobra.Command {
 	ledgerFlags(c, &ledgerPath, &key)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the ledger record as JSON")
 	return c
+}
+
+// missingSerials returns the serials of old that rl does not hold.
+func missingSerials(old []string, rl *license.RevocationList) []string {
+	var m []string
+	for _, s := range old {
+		if !rl.Contains(s) {
+			m = append(m, s)
+		}
+	}
+	return m
+}
+
+// fieldFlags maps the license fields License.Validate names to the flags
+// that set them.
+var fieldFlags = []struct{ field, flag string }{
+	{"serial", "--serial"}, {"product", "--product"}, {"edition", "--edition"},
+	{"main_serial", "--main-serial"}, {"customer.name", "--customer"}, {"customer.tax_id", "--tax-id"},
+	{"not_before", "--not-before"}, {"expires", "--expires"}, {"updates_until", "--updates-until"},
+	{"seats", "--seats"}, {"features", "--feature"}, {"demo_limits", "--demo-limit"},
+	{"machine", "--request"}, {"allow_virtual", "--allow-virtual"},
+}
+
+// flagError rewrites "field: problem" from License.Validate as
+// "--flag (field): problem", so the message names what to change.
+func flagError(err error) string {
+	msg := err.Error()
+	for _, f := range fieldFlags {
+		if strings.HasPrefix(msg, f.field+": ") {
+			return f.flag + " (" + f.field + "): " + strings.TrimPrefix(msg, f.field+": ")
+		}
+	}
+	return msg
 }

@@ -107,8 +107,9 @@ them offline, revokes them with a signed revocation list, and serves a
 standard token endpoint (RFC 6749, 7662, 7009, 8414) inside the network.
 
 State lives in a token directory (--dir, $AIRSEAL_TOKEN_DIR, else
-` + defaultDir + `): issuer keys, clients, the ledger of minted tokens and
-the revocation list. Private keys are encrypted with a passphrase, read from
+` + defaultDir + `): issuer keys, clients, the ledgers of minted tokens
+(ledger.jsonl) and of tokens the endpoint issued (issued.jsonl), and the
+revocation list. Private keys are encrypted with a passphrase, read from
 --passphrase-file, $AIRSEAL_PASSPHRASE or a terminal prompt, never from
 the command line.`,
 		Example: `  export AIRSEAL_TOKEN_DIR=/srv/token
@@ -337,9 +338,13 @@ read for its serial only; its signature is not checked here.
 
 --format jwt prints the bare token; oauth an RFC 6749 token response;
 bitrix the Bitrix24 OAuth response (client_endpoint = --aud, domain = its
-host, user_id = --sub, member_id = --member-id, status "L"), whose
-refresh_token is the same long-lived token so that Bitrix24 SDKs can
-exchange it at 'token serve' for short-lived tokens.`,
+host, user_id = --sub, member_id = --member-id, server_endpoint =
+--server-endpoint or empty, status "L"). Its refresh_token is the same
+long-lived token: a Bitrix24 client stores both fields and, should its
+access token be refused, refreshes with grant_type=refresh_token, which
+'token serve --bitrix' answers with a short-lived token and the same
+grant (it is never rotated). Both fields are the same bearer credential:
+protect the refresh_token like the access token.`,
 		Example: `  token mint --aud https://portal.local/rest/ --sub 1 --client-id local.itgrix.1 --scope telephony,crm
   token mint --aud urn:app:crm --sub svc:connector --ttl 30d --license customer.lic --format oauth`,
 		Args: cli.NoArgs,
@@ -463,6 +468,9 @@ jti, ...) or {active: false, reason, error_description}.`,
 				if err != nil {
 					return cli.Usage("--leeway: %v", err)
 				}
+				if l < 0 {
+					return cli.Usage("--leeway %s: give 0s or more", leewayS)
+				}
 				v.Leeway = l
 				if l == 0 {
 					v.Leeway = -1
@@ -499,7 +507,11 @@ func readToken(cmd *cobra.Command, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", cli.Usage("no token: give it as the argument or on stdin")
+	}
+	return tok, nil
 }
 
 // loadTrust fills v's keys, issuer and revocation list from --dir or --jwks.
@@ -525,7 +537,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 	} else {
 		b, err := os.ReadFile(jwksFile)
 		if err != nil {
-			return err
+			return cli.Fail(cli.ExitError, fmt.Errorf("--jwks: %w", err), "give the file 'token keys export' wrote on the issuer's machine")
 		}
 		ring, err := token.ParseJWKS(b)
 		if err != nil {
@@ -650,9 +662,11 @@ func newServe() *cobra.Command {
   GET  /.well-known/oauth-authorization-server   RFC 8414
   GET|POST /oauth/token/   with --bitrix: Bitrix24-shaped responses
 
-Clients authenticate with HTTP Basic or client_id and client_secret in the
-body. After 10 failed authentications in a minute an IP address gets 429
-with Retry-After. Bodies are limited to 16 KiB. Errors are RFC 6749 JSON.
+Every token issued is written to DIR/issued.jsonl before it is sent (if
+that fails: 503 and no token) and fsynced within 10 ms, so a crash of the
+server loses no record, a power cut at most the last ~10 ms. Clients authenticate with HTTP Basic or client_id and
+client_secret in the body. After 10 failed authentications in a minute an
+IP address (an IPv6 /64) gets 429 with Retry-After. Bodies are limited to 16 KiB. Errors are RFC 6749 JSON.
 Logs are JSON (log/slog) on stderr.
 
 The signing key is decrypted once at start: the passphrase comes from
@@ -679,6 +693,9 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 				d, err := token.ParseDuration(ttlS)
 				if err != nil {
 					return cli.Usage("--access-ttl: %v", err)
+				}
+				if d < time.Second || d > token.MaxTTL {
+					return cli.Usage("--access-ttl %s: give 1s to 3653d (one hour, the default, suits most clients)", ttlS)
 				}
 				opts.AccessTTL = d
 			}

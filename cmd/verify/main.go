@@ -80,13 +80,10 @@ falls back to those signed times.`,
   verify --product "Acme Writer" --release-date 2027-03-01 --product-version 2.4.0 example.lic
   verify --revocations revoked.list ASL1-04V0X-5HEEC-...
   cat example.lic | verify -`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cli.Usage("verify takes one LICENSE (a file, - for stdin, or the ASL1 code), got %d arguments", len(args))
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error { return verify(cmd, &f, args[0]) },
+		// The argument count is checked in verify, so that --json reports
+		// a usage error as JSON too.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return verify(cmd, &f, args) },
 	}
 	fl := root.Flags()
 	fl.StringArrayVar(&f.pubs, "pub", nil, "also trust this public key file NAME.pub (repeatable)")
@@ -196,7 +193,7 @@ func keyring(pubs []string) (*keys.Keyring, error) {
 	return ring, nil
 }
 
-func verify(cmd *cobra.Command, f *flags, arg string) error {
+func verify(cmd *cobra.Command, f *flags, args []string) error {
 	t := now().UTC()
 	res := &result{Now: t.Truncate(time.Second), Warnings: []string{}, DaysLeft: map[string]*int{"expires": nil, "updates": nil}, ProductVersion: f.version}
 	// fail reports an error that happens before or outside the licence checks.
@@ -213,6 +210,10 @@ func verify(cmd *cobra.Command, f *flags, arg string) error {
 		return cli.Fail(code, err, hint)
 	}
 
+	if len(args) != 1 {
+		return fail(cli.Usage("verify takes one LICENSE (a file, - for stdin, or the ASL1 code), got %d arguments", len(args)))
+	}
+	arg := args[0]
 	var opts license.VerifyOptions
 	opts.Now, opts.Product = t, f.product
 	if f.rel != "" {

@@ -61,20 +61,20 @@ func (e *TypoError) Error() string {
 
 // checkChar computes the Luhn mod 32 check value over the group index and data values.
 func checkChar(index int, data []int) int {
-	var buf [3 + GroupData]int
-	seq := append(buf[:0], index%32, (index/32)%32, (index/1024)%32)
-	seq = append(seq, data...)
+	// Luhn mod 32 over (index digits..., data...), doubling from the right.
 	factor, sum := 2, 0
-	for i := len(seq) - 1; i >= 0; i-- {
-		a := factor * seq[i]
-		if factor == 2 {
-			factor = 1
-		} else {
-			factor = 2
-		}
-		sum += a/32 + a%32
+	add := func(v int) {
+		a := factor * v
+		factor ^= 3 // 2 <-> 1
+		sum += a>>5 + a&31
 	}
-	return (32 - sum%32) % 32
+	for i := len(data) - 1; i >= 0; i-- {
+		add(data[i])
+	}
+	add((index >> 10) & 31)
+	add((index >> 5) & 31)
+	add(index & 31)
+	return (32 - sum&31) & 31
 }
 
 // Encode returns the code for data with the given prefix. The prefix must be
@@ -135,11 +135,12 @@ func Decode(prefix, code string) ([]byte, error) {
 	if ngroups == 0 || len(clean)%gl == 1 {
 		return nil, fmt.Errorf("code is truncated: %d characters after the prefix do not make whole groups of %d", len(clean), gl)
 	}
-	digits := make([]int, 0, len(clean))
+	out := make([]byte, 0, len(clean)*GroupData*5/(gl*8)+1)
+	var acc uint32
+	bits := 0
 	var vals [gl]int
 	for g := 0; g < ngroups; g++ {
-		end := min((g+1)*gl, len(clean))
-		text := clean[g*gl : end]
+		text := clean[g*gl : min((g+1)*gl, len(clean))]
 		n := len(text)
 		for i := 0; i < n; i++ {
 			v := value[text[i]]
@@ -148,21 +149,16 @@ func Decode(prefix, code string) ([]byte, error) {
 			}
 			vals[i] = int(v)
 		}
-		data, check := vals[:n-1], vals[n-1]
-		if checkChar(g, data) != check {
+		if checkChar(g, vals[:n-1]) != vals[n-1] {
 			return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: string(text)}
 		}
-		digits = append(digits, data...)
-	}
-	out := make([]byte, 0, len(digits)*5/8+1)
-	var acc uint32
-	bits := 0
-	for _, d := range digits {
-		acc = acc<<5 | uint32(d)
-		bits += 5
-		if bits >= 8 {
-			out = append(out, byte(acc>>(bits-8)))
-			bits -= 8
+		for _, d := range vals[:n-1] {
+			acc = acc<<5 | uint32(d)
+			bits += 5
+			if bits >= 8 {
+				out = append(out, byte(acc>>(bits-8)))
+				bits -= 8
+			}
 		}
 	}
 	// Leftover bits must be zero padding of fewer than 5 bits.

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -161,13 +162,8 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	crashpoint()
-	// The whole payload is verified: only now may anything act on it.
-	if err := os.Chmod(staging, 0o755); err != nil {
-		return nil, err
-	}
-	if err := syncfs(staging); err != nil {
-		return nil, err
-	}
+	// The whole payload is verified and durable: only now may anything act
+	// on it.
 	crashpoint()
 	final := filepath.Join(rel, m.Version)
 	if _, err := os.Lstat(final); err == nil {
@@ -299,21 +295,28 @@ func freeSpace(target string) (int64, error) {
 	}
 }
 
-// unpack writes the verified payload into staging. Files are created
-// exclusively, beneath staging only (os.Root), with owner-only modes; the
-// manifest modes are set once every file is written.
-func unpack(b *Bundle, staging string, progress func(int, int64)) error {
+// unpack writes the verified payload into staging and makes it durable.
+// Files are created exclusively, beneath staging only (os.Root), with
+// owner-only modes until their content is complete; directories get their
+// manifest modes at the end. Every file and directory is fsynced (after its
+// writeback was started early) before unpack returns.
+func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
 	w := newAsyncWriter()
-	defer w.stop()
+	defer func() {
+		if serr := w.finish(); err == nil {
+			err = serr
+		}
+	}()
 	files := 0
 	var written int64
-	err = b.walk(func(f *File, r io.Reader) error {
+	err = b.walk(func(f *File, r io.Reader) ([]byte, error) {
 		var err error
+		var sum []byte
 		switch f.Type {
 		case TypeDir:
 			err = root.Mkdir(f.Path, 0o700)
@@ -326,24 +329,25 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) error {
 				break
 			}
 			var n int64
-			n, err = w.copy(out, r)
+			n, sum, err = w.copy(out, r, fs.FileMode(f.Mode))
 			written += n
 		}
 		if err != nil {
-			return fmt.Errorf("apply: %s: %w", f.Path, err)
+			return nil, fmt.Errorf("apply: %s: %w", f.Path, err)
 		}
 		files++
 		if progress != nil {
 			progress(files, written)
 		}
 		crashpoint()
-		return nil
+		return sum, nil
 	}, nil)
 	if err != nil {
 		return err
 	}
 	// Metadata: the signed header, so the release can be re-verified, and
 	// the carried licences.
+	meta := []string{MetaDir, headerFile}
 	if err := root.Mkdir(MetaDir, 0o755); err != nil {
 		return err
 	}
@@ -354,21 +358,47 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) error {
 		if err := root.Mkdir(MetaDir+"/licenses", 0o755); err != nil {
 			return err
 		}
+		meta = append(meta, MetaDir+"/licenses")
 		for _, l := range b.Manifest.Licenses {
 			if err := root.WriteFile(MetaDir+"/licenses/"+l.Name, []byte(l.Data), 0o644); err != nil {
 				return err
 			}
+			meta = append(meta, MetaDir+"/licenses/"+l.Name)
 		}
 	}
-	// Final modes, deepest first so a read-only directory does not block
-	// its children.
+	// Directory modes, deepest first so a read-only directory does not
+	// block its children; then fsync directories and metadata.
 	fl := b.Manifest.Files
+	var dirs []string
 	for i := len(fl) - 1; i >= 0; i-- {
-		if fl[i].Type == TypeSymlink {
+		if fl[i].Type != TypeDir {
 			continue
 		}
+		dirs = append(dirs, fl[i].Path)
 		if err := root.Chmod(fl[i].Path, fs.FileMode(fl[i].Mode)); err != nil {
 			return fmt.Errorf("apply: %s: %w", fl[i].Path, err)
+		}
+	}
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return err
+	}
+	if err := w.finish(); err != nil {
+		return err
+	}
+	for _, p := range append(append(meta, dirs...), ".") {
+		f, err := root.Open(p)
+		if errors.Is(err, fs.ErrPermission) {
+			// A directory whose mode denies us reading (possible without
+			// root): flush the whole file system instead.
+			return syncfs(staging)
+		}
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("apply: fsync %s: %w", p, err)
 		}
 	}
 	return nil
@@ -504,52 +534,100 @@ var (
 	}()
 )
 
-// asyncWriter writes file content on its own goroutine so that hashing and
-// decompression (on the caller's side) overlap with the write system calls.
+// asyncWriter writes and hashes file content on goroutines of its own, so
+// that decompression (on the caller's goroutine), hashing, the write system
+// calls and waiting for the disk overlap. Each buffer is hashed and written
+// concurrently and recycled when both are done. A finished file gets its
+// mode, its writeback is started, and a third goroutine fsyncs and closes
+// it while the next files are unpacked.
 type asyncWriter struct {
-	jobs chan writeJob
-	free chan []byte
+	writes chan *writeJob
+	hashes chan *writeJob
+	syncs  chan *os.File
+	free   chan []byte
+	synced chan error // first fsync error, once syncs is drained
+	done   bool
 }
 
 type writeJob struct {
 	f    *os.File
 	data []byte
-	done chan error // set on the last job of a file
+	refs atomic.Int32
+	// On the last job of a file (data nil), the writer sends the write
+	// error and the hasher the sum.
+	mode   fs.FileMode
+	closed chan error
+	sum    chan []byte
 }
 
 func newAsyncWriter() *asyncWriter {
-	w := &asyncWriter{jobs: make(chan writeJob, 4), free: make(chan []byte, 4)}
+	w := &asyncWriter{writes: make(chan *writeJob, 4), hashes: make(chan *writeJob, 4), syncs: make(chan *os.File, 64),
+		free: make(chan []byte, 4), synced: make(chan error, 1)}
 	for range 4 {
 		w.free <- make([]byte, 256<<10)
 	}
+	release := func(j *writeJob) {
+		if j.refs.Add(-1) == 0 {
+			w.free <- j.data[:cap(j.data)]
+		}
+	}
 	go func() {
+		defer close(w.syncs)
 		var err error
-		for j := range w.jobs {
-			if j.done == nil {
+		for j := range w.writes {
+			if j.data != nil {
 				if err == nil {
 					_, err = j.f.Write(j.data)
 				}
-				w.free <- j.data[:cap(j.data)]
+				release(j)
 				continue
 			}
 			if err == nil {
-				// Start writeback now, overlapped with the next files, so
-				// the final syncfs has little left to wait for. Best
-				// effort: syncfs is what guarantees durability.
+				err = j.f.Chmod(j.mode)
+			}
+			if err == nil {
+				// Start writeback now; the syncer's fsync then has little
+				// left to wait for.
 				unix.SyncFileRange(int(j.f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+				w.syncs <- j.f
+			} else {
+				j.f.Close()
 			}
-			if cerr := j.f.Close(); err == nil {
-				err = cerr
-			}
-			j.done <- err
+			j.closed <- err
 			err = nil
 		}
+	}()
+	go func() {
+		h := sha256.New()
+		for j := range w.hashes {
+			if j.data != nil {
+				h.Write(j.data)
+				release(j)
+				continue
+			}
+			j.sum <- h.Sum(nil)
+			h.Reset()
+		}
+	}()
+	go func() {
+		var first error
+		for f := range w.syncs {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil && first == nil {
+				first = fmt.Errorf("apply: fsync %s: %w", f.Name(), err)
+			}
+		}
+		w.synced <- first
 	}()
 	return w
 }
 
-// copy writes all of r to f and closes f.
-func (w *asyncWriter) copy(f *os.File, r io.Reader) (int64, error) {
+// copy writes all of r to f, gives f the mode, hands it to the syncer and
+// returns the SHA-256 of what was written.
+func (w *asyncWriter) copy(f *os.File, r io.Reader, mode fs.FileMode) (int64, []byte, error) {
 	var n int64
 	var rerr error
 	for {
@@ -557,7 +635,10 @@ func (w *asyncWriter) copy(f *os.File, r io.Reader) (int64, error) {
 		k, err := io.ReadFull(r, buf)
 		n += int64(k)
 		if k > 0 {
-			w.jobs <- writeJob{f: f, data: buf[:k]}
+			j := &writeJob{f: f, data: buf[:k]}
+			j.refs.Store(2)
+			w.writes <- j
+			w.hashes <- j
 		} else {
 			w.free <- buf
 		}
@@ -569,13 +650,24 @@ func (w *asyncWriter) copy(f *os.File, r io.Reader) (int64, error) {
 			break
 		}
 	}
-	done := make(chan error, 1)
-	w.jobs <- writeJob{f: f, done: done}
-	werr := <-done
+	end := &writeJob{f: f, mode: mode, closed: make(chan error, 1), sum: make(chan []byte, 1)}
+	w.writes <- end
+	w.hashes <- end
+	werr, sum := <-end.closed, <-end.sum
 	if rerr != nil {
-		return n, rerr
+		return n, nil, rerr
 	}
-	return n, werr
+	return n, sum, werr
 }
 
-func (w *asyncWriter) stop() { close(w.jobs) }
+// finish stops the goroutines, waits until every file is fsynced and
+// closed, and returns the first error. Calling it again returns nil.
+func (w *asyncWriter) finish() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	close(w.writes)
+	close(w.hashes)
+	return <-w.synced
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -326,10 +325,27 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// Entry visits one manifest entry during a payload walk. For files, r yields
-// exactly f.Size bytes; what the visitor does not read is read and hashed
-// after it returns.
-type visitFunc func(f *File, r io.Reader) error
+// visitFunc visits one manifest entry during a payload walk. For files, r
+// yields exactly f.Size bytes; the visitor must read all of them and return
+// their SHA-256, which walk compares with the manifest. For other entries r
+// is nil and the sum is ignored.
+type visitFunc func(f *File, r io.Reader) (sum []byte, err error)
+
+// hashVisit is the visitor of a verification: it only hashes.
+func hashVisit() visitFunc {
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	return func(f *File, r io.Reader) ([]byte, error) {
+		if r == nil {
+			return nil, nil
+		}
+		h.Reset()
+		if _, err := io.CopyBuffer(h, r, buf); err != nil {
+			return nil, err
+		}
+		return h.Sum(nil), nil
+	}
+}
 
 // walk streams the payload of a complete bundle and calls visit for each
 // manifest entry in order, after checking that the tar entry matches it. A
@@ -363,7 +379,6 @@ func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
 	m := b.Manifest
 	br := &boundedReader{r: dec, n: m.Payload.TarSize}
 	tr := tar.NewReader(br)
-	h := sha256.New()
 	buf := make([]byte, 256<<10)
 	var done int64
 	for i := range m.Files {
@@ -376,26 +391,23 @@ func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
 			return err
 		}
 		if f.Type != TypeFile {
-			if err := visit(f, nil); err != nil {
+			if _, err := visit(f, nil); err != nil {
 				return err
 			}
 			continue
 		}
-		h.Reset()
-		hr := &hashingReader{r: tr, h: h, n: f.Size}
-		if err := visit(f, hr); err != nil {
-			if hr.err != nil {
-				return hr.err
+		cr := &contentReader{r: tr, n: f.Size}
+		sum, err := visit(f, cr)
+		if err != nil {
+			if cr.err != nil {
+				return cr.err
 			}
 			return err
 		}
-		if _, err := io.CopyBuffer(io.Discard, hr, buf); err != nil {
-			return err
-		}
-		if hr.n != 0 {
+		if cr.n != 0 {
 			return payloadErr(f.Path, io.ErrUnexpectedEOF)
 		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
+		if got := hex.EncodeToString(sum); got != f.SHA256 {
 			return fmt.Errorf("%w: %s: content SHA-256 %s differs from the manifest's %s", ErrDamaged, f.Path, got, f.SHA256)
 		}
 		done += f.Size
@@ -457,14 +469,15 @@ func matchHeader(hdr *tar.Header, f *File) error {
 	return nil
 }
 
-type hashingReader struct {
+// contentReader yields exactly n bytes of a file's content from the tar
+// reader and records payload errors.
+type contentReader struct {
 	r   io.Reader
-	h   hash.Hash
 	n   int64
 	err error
 }
 
-func (r *hashingReader) Read(p []byte) (int, error) {
+func (r *contentReader) Read(p []byte) (int, error) {
 	if r.n <= 0 {
 		return 0, io.EOF
 	}
@@ -472,7 +485,6 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 		p = p[:r.n]
 	}
 	k, err := r.r.Read(p)
-	r.h.Write(p[:k])
 	r.n -= int64(k)
 	if err == io.EOF && r.n > 0 {
 		err = io.ErrUnexpectedEOF
@@ -535,7 +547,7 @@ func (b *Bundle) Verify(opts VerifyOptions) (*VerifyResult, error) {
 	}
 	sort.Ints(present)
 	if res.Complete && !opts.ChunksOnly {
-		err := b.walk(func(f *File, r io.Reader) error { return nil }, opts.Progress)
+		err := b.walk(hashVisit(), opts.Progress)
 		if err != nil {
 			return nil, err
 		}

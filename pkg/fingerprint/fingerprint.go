@@ -44,8 +44,10 @@ type Component struct {
 // Fingerprint is a recorded set of components and the rule a live machine
 // must meet: the weights of matching components must add up to at least Need.
 type Fingerprint struct {
+	// Components are the recorded components, in the order recorded.
 	Components []Component `json:"components"`
-	Need       int         `json:"need"`
+	// Need is the total weight of matching components a machine needs.
+	Need int `json:"need"`
 }
 
 const hashDomain = "airseal fingerprint v1"
@@ -103,6 +105,7 @@ func (f Fingerprint) Validate() error {
 
 // Result explains a match.
 type Result struct {
+	// OK is true when Score reaches Need.
 	OK      bool     `json:"ok"`
 	Score   int      `json:"score"`   // total weight of matching components
 	Need    int      `json:"need"`    // weight needed
@@ -120,15 +123,26 @@ type Result struct {
 // live set was collected with root privileges, so that components needing
 // root are reported as unreadable rather than changed.
 func Match(bound Fingerprint, live []Component, rootRead bool) Result {
-	avail := make(map[string]int, len(live))
-	for _, c := range live {
-		avail[c.Name+":"+c.Hash]++
+	// A quadratic scan: both sets are small (a license holds at most 256
+	// components, a machine a dozen), and it allocates nothing on a
+	// product's hot path.
+	var buf [64]bool
+	var used []bool
+	if len(live) <= len(buf) {
+		used = buf[:len(live)]
+	} else {
+		used = make([]bool, len(live))
 	}
 	r := Result{Need: bound.Need, Of: len(bound.Components), Changed: []string{}}
 	for _, c := range bound.Components {
-		k := c.Name + ":" + c.Hash
-		if avail[k] > 0 {
-			avail[k]--
+		found := false
+		for i := range live {
+			if !used[i] && live[i].Hash == c.Hash && live[i].Name == c.Name {
+				used[i], found = true, true
+				break
+			}
+		}
+		if found {
 			r.Score += c.Weight
 			r.Matched++
 			continue
@@ -144,7 +158,7 @@ func Match(bound Fingerprint, live []Component, rootRead bool) Result {
 }
 
 // String explains the result in one line, for example
-// "3 of 5 components match (disk_serial and mac changed); weight 3 of 3 needed".
+// "3 of 5 components match (disk_serial and mac changed); weight 3, 3 needed".
 func (r Result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d of %d components match", r.Matched, r.Of)

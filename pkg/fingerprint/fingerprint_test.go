@@ -193,3 +193,20 @@ func Example() {
 	fmt.Println(Match(bound, live, true))
 	// Output: 2 of 3 components match (mac changed); weight 4, 3 needed
 }
+
+// More live components than Match's stack buffer holds still match once each.
+func TestMatchManyLiveComponents(t *testing.T) {
+	var live []Component
+	for i := range 70 {
+		live = append(live, Component{Name: "disk_serial", Weight: 1, Hash: HashValue("p", "disk_serial", fmt.Sprint(i))})
+	}
+	bound := Fingerprint{Components: []Component{live[69], live[69], live[0]}, Need: 3}
+	r := Match(bound, live, true)
+	if r.OK || r.Matched != 2 || len(r.Changed) != 1 {
+		t.Errorf("got %+v, want 2 of 3 matched (live[69] only once)", r)
+	}
+	r = Match(Fingerprint{Components: []Component{live[69], live[68], live[0]}, Need: 3}, live, true)
+	if !r.OK || r.Matched != 3 {
+		t.Errorf("got %+v, want all 3 matched", r)
+	}
+}

@@ -112,9 +112,10 @@ type Report struct {
 	Unread []string
 	// Virtualization is the verdict.
 	Virtualization Verdict
-	// Hostname and OS describe the machine for a license request.
+	// Hostname is the machine's host name, for a license request.
 	Hostname string
-	OS       string
+	// OS describes the operating system and kernel, for a license request.
+	OS string
 }
 
 // ID returns the printable identifier of the fingerprint.

@@ -34,17 +34,26 @@ const (
 // `issue license --request` can bind a license to this machine. It is not
 // signed; the vendor decides whether to trust it.
 type Request struct {
-	Format         string                  `json:"format"`  // RequestFormat
-	Version        int                     `json:"version"` // 1
-	Product        string                  `json:"product"`
-	Customer       string                  `json:"customer,omitempty"`
-	Fingerprint    fingerprint.Fingerprint `json:"fingerprint"`
-	Virtualization Verdict                 `json:"virtualization"`
-	Hostname       string                  `json:"hostname"`
-	OS             string                  `json:"os"`
+	// Format is RequestFormat.
+	Format string `json:"format"`
+	// Version is the request format version, 1.
+	Version int `json:"version"`
+	// Product is the product the license is for; it salts the hashes.
+	Product string `json:"product"`
+	// Customer is who asks, for the vendor's records; may be empty.
+	Customer string `json:"customer,omitempty"`
+	// Fingerprint is the machine's hashed components and match rule.
+	Fingerprint fingerprint.Fingerprint `json:"fingerprint"`
+	// Virtualization is the verdict on the machine that made the request.
+	Virtualization Verdict `json:"virtualization"`
+	// Hostname is the machine's host name, for the vendor's records.
+	Hostname string `json:"hostname"`
+	// OS describes the operating system, for the vendor's records.
+	OS string `json:"os"`
 	// Nonce is 16 random bytes in hex: it makes every request unique, so
 	// a vendor can tell a repeated request from a new one.
-	Nonce   string    `json:"nonce"`
+	Nonce string `json:"nonce"`
+	// Created is when the request was made (whole seconds, UTC).
 	Created time.Time `json:"created"`
 }
 

@@ -396,7 +396,8 @@ func UnmarshalPayload(p []byte) (*License, error) {
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if !bytes.Equal(l.appendPayload(make([]byte, 0, len(p))), p) {
+	var buf [1024]byte // re-encoded on the stack for a licence of usual size
+	if !bytes.Equal(l.appendPayload(buf[:0]), p) {
 		return nil, fmt.Errorf("%w: payload is not in canonical form", ErrMalformed)
 	}
 	return l, nil

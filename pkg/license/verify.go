@@ -196,7 +196,7 @@ func Check(input []byte, opts VerifyOptions) (*Report, error) {
 	}
 	if u := l.UpdatesUntil; u != nil {
 		if !opts.ReleaseDate.IsZero() && opts.ReleaseDate.After(*u) {
-			return rep, fmt.Errorf("%w: this version was released on %s, the subscription ended on %s; running in demo mode",
+			return rep, fmt.Errorf("%w: released on %s, the subscription ended on %s; running in demo mode",
 				ErrUpdatesExpired, day(opts.ReleaseDate), day(*u))
 		}
 		switch d := u.Sub(now); {

@@ -71,6 +71,7 @@ func (s *State) Active() (keys.ID, error) {
 // Dir is a token directory: issuer keys, registered clients, the ledger of
 // minted tokens and the revocation list.
 type Dir struct {
+	// Path is the directory.
 	Path string
 	// Seal tunes the encryption of new private keys; nil means defaults.
 	Seal *keys.SealOptions
@@ -121,6 +122,10 @@ func (d *Dir) Init(issuer string, passphrase []byte) (*State, error) {
 		return nil, err
 	}
 	defer unlock()
+	// Again under the lock: two inits racing must not both write a state.
+	if _, err := os.Stat(d.file(StateFile)); err == nil {
+		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.file(StateFile))
+	}
 	k, err := d.newKey(passphrase)
 	if err != nil {
 		return nil, err
@@ -199,7 +204,7 @@ func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
 		}
 		pk, err := keys.LoadPublic(d.keyFile(ki.ID, ".pub"))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w; %s lists key %s as %s: restore %s from a backup", err, d.file(StateFile), ki.ID, ki.Status, d.keyFile(ki.ID, ".pub"))
 		}
 		if pk.ID() != ki.ID {
 			return nil, nil, fmt.Errorf("%s: holds key %s, but %s lists it as %s", d.keyFile(ki.ID, ".pub"), pk.ID(), StateFile, ki.ID)
@@ -296,20 +301,23 @@ func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
 	if err != nil {
 		return err
 	}
+	// Re-sign the list with the active key before the state stops trusting
+	// the retired one: a crash in between leaves a list that still
+	// verifies, never one signed only by a retired key.
+	if cur != nil {
+		next, _ := cur.Next(st.Issuer, nil, nil, d.now())
+		if err := d.writeRevocations(s, next); err != nil {
+			return err
+		}
+	}
 	t := d.now().UTC().Truncate(time.Second)
 	st.Keys[i].Status = KeyRetired
 	st.Keys[i].Retired = &t
-	if err := d.saveState(st); err != nil {
-		return err
-	}
-	if cur != nil {
-		next, _ := cur.Next(st.Issuer, nil, nil, d.now())
-		return d.writeRevocations(s, next)
-	}
-	return nil
+	return d.saveState(st)
 }
 
-// LedgerRecord is one line of the ledger of minted tokens.
+// LedgerRecord is one line of a ledger: [LedgerFile] for tokens minted by
+// [Dir.Record] ('token mint'), [IssuedFile] for tokens the endpoint issued.
 type LedgerRecord struct {
 	JTI           string   `json:"jti"`
 	KeyID         keys.ID  `json:"kid"`
@@ -318,35 +326,23 @@ type LedgerRecord struct {
 	ClientID      string   `json:"client_id"`
 	Scope         string   `json:"scope,omitempty"`
 	LicenseSerial string   `json:"license_serial,omitempty"`
-	IssuedAt      int64    `json:"iat"`
-	ExpiresAt     int64    `json:"exp"`
+	// Grant is the jti of the long-lived token an endpoint token was
+	// exchanged from (refresh_token grant); empty otherwise.
+	Grant     string `json:"grant,omitempty"`
+	IssuedAt  int64  `json:"iat"`
+	ExpiresAt int64  `json:"exp"`
 }
 
 // Record appends a minted token's claims to the ledger and returns once the
 // line is on disk.
 func (d *Dir) Record(kid keys.ID, c *Claims) error {
-	return ledger.Append(d.file(LedgerFile), LedgerRecord{
-		JTI: c.ID, KeyID: kid, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
-		Scope: c.Scope, LicenseSerial: c.LicenseSerial, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
-	})
+	return ledger.Append(d.file(LedgerFile), newLedgerRecord(kid, c))
 }
 
-// Ledger returns every intact ledger record and whether a torn last line
-// (an interrupted write) was skipped.
+// Ledger returns every intact record of the ledger of minted tokens and
+// whether a torn last line (an interrupted write) was skipped.
 func (d *Dir) Ledger() ([]LedgerRecord, bool, error) {
-	res, err := ledger.Read(d.file(LedgerFile))
-	if err != nil {
-		return nil, false, err
-	}
-	out := make([]LedgerRecord, 0, len(res.Records))
-	for i, r := range res.Records {
-		var lr LedgerRecord
-		if err := json.Unmarshal(r, &lr); err != nil {
-			return nil, false, fmt.Errorf("%s: record %d: %v", d.file(LedgerFile), i+1, err)
-		}
-		out = append(out, lr)
-	}
-	return out, res.Torn, nil
+	return readLedger(d.file(LedgerFile))
 }
 
 // readSeen returns the highest revocation sequence number recorded in path
@@ -361,7 +357,7 @@ func readSeen(path string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: want a decimal sequence number: %v", path, err)
+		return 0, fmt.Errorf("%s: want the decimal number of the newest revocation list seen: %v; restore it from a backup", path, err)
 	}
 	return n, nil
 }

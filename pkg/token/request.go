@@ -21,6 +21,7 @@ type OAuthError struct {
 	RetryAfter int `json:"-"`
 }
 
+// Error returns the error code and description.
 func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
 
 func oauthErr(status int, code, format string, args ...any) *OAuthError {

@@ -57,8 +57,8 @@ func NewBitrixResponse(tok string, c *Claims, refresh, serverEndpoint string, no
 		domain = u.Host
 	}
 	var user any = c.Subject
-	if n, err := strconv.ParseInt(c.Subject, 10, 64); err == nil {
-		user = n
+	if n, err := strconv.ParseInt(c.Subject, 10, 64); err == nil && strconv.FormatInt(n, 10) == c.Subject {
+		user = n // only the canonical form: "007" and "+7" stay strings
 	}
 	return &BitrixResponse{
 		AccessToken: tok, RefreshToken: refresh,

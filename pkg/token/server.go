@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ type Server struct {
 	revs    atomic.Pointer[RevocationList]
 	limiter *failLimiter
 	revMu   sync.Mutex
+	issued  *issuedLedger
 }
 
 // NewServer returns a server that issues tokens with signer and reads
@@ -85,6 +87,9 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if opts.AccessTTL > MaxTTL {
 		return nil, fmt.Errorf("%w: access token lifetime %s", ErrTTLTooLong, opts.AccessTTL)
 	}
+	if opts.AccessTTL < time.Second {
+		return nil, fmt.Errorf("access token lifetime %s is too short: give at least 1s", opts.AccessTTL)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -97,7 +102,18 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
+	if s.issued, err = openIssuedLedger(d.file(IssuedFile)); err != nil {
+		return nil, fmt.Errorf("the ledger of issued tokens: %w", err)
+	}
 	return s, nil
+}
+
+// Close writes and fsyncs the records already handed to the endpoint's
+// ledger ([IssuedFile]) and closes it; token requests after Close fail with
+// 503. It returns an fsync error met while serving, if any. [Server.Run]
+// calls it when it returns.
+func (s *Server) Close() error {
+	return s.issued.Close()
 }
 
 // Reload reads the clients and the revocation list again. A revocation list
@@ -137,7 +153,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/token", s.handleToken)
 	if s.opts.Bitrix {
-		mux.HandleFunc("/oauth/token/", s.handleToken)
+		mux.HandleFunc("/oauth/token/{$}", s.handleToken)
 	}
 	mux.HandleFunc("/introspect", s.handleIntrospect)
 	mux.HandleFunc("/revoke", s.handleRevoke)
@@ -188,6 +204,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *OAuthErro
 	writeJSON(w, e.Status, e)
 }
 
+// limitKey is the failed-authentication limiter's key for a remote
+// address: the IPv4 address, or the /64 prefix of an IPv6 address, since a
+// single IPv6 host usually controls a whole /64.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
 func remoteIP(r *http.Request) string {
 	h, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -232,7 +264,7 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request, allowGet bool) (
 // authenticate checks client credentials from HTTP Basic or the form, and
 // enforces the per-IP failure limit.
 func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthError) {
-	ip := remoteIP(r)
+	ip := limitKey(remoteIP(r))
 	now := s.opts.Now()
 	if wait, blocked := s.limiter.blocked(ip, now); blocked {
 		e := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed client authentications from this address; retry later")
@@ -264,7 +296,7 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthErr
 	c, err := s.clients.Load().Authenticate(id, secret)
 	if err != nil {
 		s.limiter.fail(ip, now)
-		s.log.Warn("client authentication failed", "remote", ip, "client_id", id)
+		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id)
 		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}
 	return c, nil
@@ -348,6 +380,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("minting failed", "client_id", c.ID, "err", err)
 		s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "internal error"))
+		return
+	}
+	// Written to the ledger before it is sent (fsynced within
+	// IssuedSyncInterval): a token that was handed out is in the ledger,
+	// even after the process crashes.
+	if err := s.issued.Record(newLedgerRecord(s.signer.KeyID(), claims)); err != nil {
+		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.dir.file(IssuedFile), "err", err)
+		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be recorded; retry"))
 		return
 	}
 	s.log.Info("token issued", "client_id", c.ID, "jti", claims.ID, "grant", claims.Grant, "sub", claims.Subject, "exp", claims.ExpiresAt)
@@ -508,10 +548,15 @@ func CheckListen(addr string, useTLS, insecure bool) error {
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting
-// requests in flight finish for up to 10 s. With certFile and keyFile it
-// serves TLS (1.2 or later). It reloads clients and the revocation list
-// every reload interval (0 means 5 s).
-func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) error {
+// requests in flight finish for up to 10 s, and closes s. With certFile and
+// keyFile it serves TLS (1.2 or later). It reloads clients and the
+// revocation list every reload interval (0 means 5 s).
+func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) (err error) {
+	defer func() {
+		if cerr := s.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

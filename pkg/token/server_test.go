@@ -51,6 +51,7 @@ func newTestServer(t *testing.T, opts ServerOptions) *testServer {
 	if ts.srv, err = NewServer(d, ts.signer, opts); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ts.srv.Close() })
 	ts.http = httptest.NewServer(ts.srv.Handler())
 	t.Cleanup(ts.http.Close)
 	return ts

@@ -74,6 +74,7 @@ type Error struct {
 	Claims *Claims
 }
 
+// Error returns the sentinel's text and the detail.
 func (e *Error) Error() string { return reasonErr[e.Reason].Error() + ": " + e.Detail }
 
 // Unwrap returns the sentinel the reason belongs to.

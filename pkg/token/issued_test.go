@@ -1,0 +1,253 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airseal/airseal/internal/ledger"
+)
+
+// TestServerRecordsIssued: every token the endpoint hands out is in
+// issued.jsonl before the response, with the grant it came from.
+func TestServerRecordsIssued(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	r0 := testRequest()
+	r0.ClientID, r0.Now = ts.id, ts.now
+	grant, gc := mustMint(t, ts.signer, r0)
+
+	var sent []string
+	for _, v := range []url.Values{
+		{"grant_type": {"client_credentials"}},
+		{"grant_type": {"refresh_token"}, "refresh_token": {grant}},
+	} {
+		r := ts.do(ts.form("/token", v, true))
+		if r.status != 200 {
+			t.Fatalf("%v: %d %s", v, r.status, r.raw)
+		}
+		c, err := ts.verifier().Verify(r.body["access_token"].(string), ts.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, c.ID)
+	}
+	// A refused request records nothing.
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"junk"}}, true)), 400, "invalid_grant")
+
+	recs, torn, err := ts.dir.Issued()
+	if err != nil || torn || len(recs) != 2 {
+		t.Fatalf("issued ledger: %+v torn=%v err=%v", recs, torn, err)
+	}
+	for i, rec := range recs {
+		if rec.JTI != sent[i] || rec.ClientID != ts.id || rec.KeyID != ts.signer.KeyID() || rec.ExpiresAt-rec.IssuedAt != 3600 {
+			t.Errorf("record %d = %+v, want jti %s", i, rec, sent[i])
+		}
+	}
+	if recs[0].Grant != "" || recs[1].Grant != gc.ID || recs[1].Subject != "1" {
+		t.Errorf("grant not recorded: %+v", recs)
+	}
+	// The minted-token ledger is a separate file, untouched by the endpoint.
+	if minted, _, _ := ts.dir.Ledger(); len(minted) != 0 {
+		t.Errorf("endpoint wrote %d records to %s", len(minted), LedgerFile)
+	}
+	if st, _ := os.Stat(filepath.Join(ts.dir.Path, IssuedFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v", IssuedFile, st.Mode())
+	}
+}
+
+// TestServerUnrecordedTokenNotSent: when the ledger cannot be written the
+// endpoint answers 503 and sends no token; when it cannot be opened the
+// server does not start.
+func TestServerUnrecordedTokenNotSent(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	l := ts.srv.issued
+	good := l.f.Load()
+	ro, err := os.Open(l.path) // writes to it fail, as on a full or failing disk
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.f.Store(ro)
+	t.Cleanup(func() { ro.Close() })
+	r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
+	wantError(t, r, 503, "temporarily_unavailable")
+	if _, ok := r.body["access_token"]; ok {
+		t.Fatal("a token was sent although it was not recorded")
+	}
+	// A write error is not sticky: once writes work again, so does the endpoint.
+	l.f.Store(good)
+	if r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 {
+		t.Fatalf("after the disk recovered: %d %s", r.status, r.raw)
+	}
+
+	d := newTestDir(t)
+	if err := os.Mkdir(filepath.Join(d.Path, IssuedFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := d.Signer(testPass)
+	if srv, err := NewServer(d, s, ServerOptions{}); err == nil {
+		srv.Close()
+		t.Fatal("server started without a writable issued.jsonl")
+	}
+}
+
+// TestIssuedLedgerFsyncErrorSticky: after a failed fsync nothing more is
+// recorded, since the kernel may have dropped what was written.
+func TestIssuedLedgerFsyncErrorSticky(t *testing.T) {
+	l, err := openIssuedLedger(filepath.Join(t.TempDir(), IssuedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(&LedgerRecord{JTI: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	good := l.f.Load()
+	bad, _ := os.Open(os.DevNull)
+	bad.Close() // Sync on it fails
+	l.f.Store(bad)
+	l.sync()
+	l.f.Store(good)
+	if err := l.Record(&LedgerRecord{JTI: "b"}); err == nil || !strings.Contains(err.Error(), "fsync failed") {
+		t.Fatalf("Record after an fsync error: %v", err)
+	}
+	if err := l.Close(); err == nil {
+		t.Fatal("Close hid the fsync error")
+	}
+}
+
+func TestIssuedLedgerConcurrentAndTorn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), IssuedFile)
+	// A crash of another writer left a torn line.
+	if err := os.WriteFile(path, []byte("0badc0de {\"jti\":\"to"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := openIssuedLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- l.Record(&LedgerRecord{JTI: fmt.Sprint("j", i), Subject: "s", Audience: []string{"a"}, ClientID: "c", IssuedAt: 1, ExpiresAt: 2})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// internal/ledger appends to the same file in between (e.g. another tool).
+	if err := ledger.Append(path, LedgerRecord{JTI: "from-ledger-append"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(&LedgerRecord{JTI: "last"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(&LedgerRecord{JTI: "late"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Record after Close: %v, want ErrClosed", err)
+	}
+	recs, torn, err := readLedger(path)
+	if err != nil || torn || len(recs) != n+2 {
+		t.Fatalf("%d records, torn %v, %v; want %d intact", len(recs), torn, err, n+2)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[r.JTI] = true
+	}
+	for i := range n {
+		if !seen[fmt.Sprint("j", i)] {
+			t.Fatalf("record j%d lost", i)
+		}
+	}
+	if recs[n].JTI != "from-ledger-append" || recs[n+1].JTI != "last" {
+		t.Errorf("order after the batches: %s, %s", recs[n].JTI, recs[n+1].JTI)
+	}
+}
+
+func TestCutTornTail(t *testing.T) {
+	for name, tc := range map[string]struct{ in, want string }{
+		"empty":           {"", ""},
+		"whole lines":     {"a\nb\n", "a\nb\n"},
+		"torn":            {"a\nb\nxx", "a\nb\n"},
+		"only torn":       {"xx", ""},
+		"torn, long line": {"a\n" + string(make([]byte, 10000)), "a\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(path, []byte(tc.in), 0o600)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cutTornTail(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("%s: got %q, want %q", name, got, tc.want)
+		}
+	}
+}
+
+func TestNewServerAccessTTL(t *testing.T) {
+	d := newTestDir(t)
+	s, err := d.Signer(testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ttl := range []time.Duration{-time.Hour, time.Millisecond, MaxTTL + time.Second} {
+		if srv, err := NewServer(d, s, ServerOptions{AccessTTL: ttl}); err == nil {
+			srv.Close()
+			t.Errorf("access TTL %s accepted", ttl)
+		}
+	}
+}
+
+func TestLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                "192.0.2.7",
+		"::ffff:192.0.2.7":         "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":     "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::99":    "2001:db8:1:2::/64",
+		"fe80::1%eth0":             "fe80::/64",
+		"not an address":           "not an address",
+		"2001:db8:1:3:aaaa::1":     "2001:db8:1:3::/64",
+		"::1":                      "::/64",
+		"2001:db8::ffff:192.0.2.7": "2001:db8::/64",
+	} {
+		if got := limitKey(in); got != want {
+			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBitrixUserID(t *testing.T) {
+	for sub, want := range map[string]any{"1": int64(1), "42": int64(42), "007": "007", "+7": "+7", "svc:connector": "svc:connector", "-3": int64(-3)} {
+		r := NewBitrixResponse("t", &Claims{Subject: sub, Audience: Audience{testAud}}, "", "", testNow)
+		if r.UserID != want {
+			t.Errorf("sub %q: user_id %#v, want %#v", sub, r.UserID, want)
+		}
+	}
+}
+
+// TestBitrixPathExact: only /oauth/token/ itself is the Bitrix24 path.
+func TestBitrixPathExact(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{Bitrix: true})
+	wantError(t, ts.do(ts.form("/oauth/token/extra", url.Values{"grant_type": {"client_credentials"}}, true)), 404, "invalid_request")
+	if r := ts.do(ts.form("/oauth/token/", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 || r.body["status"] != "L" {
+		t.Fatalf("/oauth/token/: %d %s", r.status, r.raw)
+	}
+}
