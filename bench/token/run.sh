@@ -5,6 +5,8 @@
 #  2. 'token serve' on loopback under bench/token/load: >= 10,000 token
 #     requests/s with p99 < 5 ms; bounded by N requests (default 200000) and
 #     DURATION (default 30s), CONNS keep-alive connections (default 8), on ADDR.
+#     As in production, every token is written to issued.jsonl before it is
+#     sent (fsynced in the background), so the run measures that too.
 # Usage: bench/token/run.sh [go|load|all]   (default all)
 set -eu
 cd "$(dirname "$0")/../.."

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -254,6 +255,7 @@ the active key, which needs the passphrase.`,
 		},
 	}
 	addDir(export, ge)
+	export.Flags().BoolVar(&ge.json, "json", false, "accepted for symmetry: the JWKS is always JSON")
 
 	gl := &globals{}
 	list := &cobra.Command{
@@ -624,6 +626,9 @@ putting an old file back.`,
 				return err
 			}
 			l, err := g.tokenDir().Revoke(s, jtis, serials)
+			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
+				return cli.Fail(cli.ExitError, err, "restore the newest "+token.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
+			}
 			if err != nil {
 				return err
 			}
@@ -663,11 +668,13 @@ func newServe() *cobra.Command {
   GET|POST /oauth/token/   with --bitrix: Bitrix24-shaped responses
 
 Every token issued is written to DIR/issued.jsonl before it is sent (if
-that fails: 503 and no token) and fsynced within 10 ms, so a crash of the
-server loses no record, a power cut at most the last ~10 ms. Clients authenticate with HTTP Basic or client_id and
-client_secret in the body. After 10 failed authentications in a minute an
-IP address (an IPv6 /64) gets 429 with Retry-After. Bodies are limited to 16 KiB. Errors are RFC 6749 JSON.
-Logs are JSON (log/slog) on stderr.
+that fails: 503 and no token) and fsynced about 10 ms later, so a crash of
+the server loses no record, a power cut those of the last ~10 ms.
+
+Clients authenticate with HTTP Basic or client_id and client_secret in the
+body. After 10 failed authentications in a minute an IP address (an IPv6
+/64) gets 429 with Retry-After. Bodies are limited to 16 KiB. Errors are
+RFC 6749 JSON. Logs are JSON (log/slog) on stderr.
 
 The signing key is decrypted once at start: the passphrase comes from
 --passphrase-file (read once; e.g. a systemd credential) or
@@ -703,6 +710,12 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usage("--log-level %q: want debug, info, warn or error", logLevel)
 			}
+			if certFile != "" {
+				if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
+						"give the PEM certificate chain and its matching PEM private key")
+				}
+			}
 			opts.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			s, err := g.signer()
 			if err != nil {
@@ -714,7 +727,8 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return err
+				srv.Close()
+				return cli.Fail(cli.ExitError, err, "is another server on "+addr+"? stop it or choose another --addr")
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -256,5 +257,77 @@ func TestClients(t *testing.T) {
 		if _, err := cs.Authenticate(bad[0], bad[1]); !errors.Is(err, ErrClientAuth) {
 			t.Errorf("Authenticate(%q, %q): %v", bad[0], bad[1], err)
 		}
+	}
+}
+
+// TestRetireCrashKeepsListVerifiable simulates a crash inside Retire, after
+// its first step: whatever the order of the two writes, the revocation list
+// on disk must still verify, and retiring again must work.
+func TestRetireCrashKeepsListVerifiable(t *testing.T) {
+	d := newTestDir(t)
+	s1, _ := d.Signer(testPass)
+	if _, err := d.Revoke(s1, []string{"x"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Rotate(testPass); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	d.Now = func() time.Time {
+		if calls++; calls == 2 {
+			panic("crash")
+		}
+		return testNow
+	}
+	func() {
+		defer func() { recover() }()
+		d.Retire(s1.KeyID(), testPass)
+	}()
+	if calls != 2 {
+		t.Fatalf("Retire read the clock %d times; the simulated crash did not happen", calls)
+	}
+	d.Now = nil
+	ring, st, err := d.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := d.Revocations(ring, st.Issuer); err != nil || !l.HasJTI("x") {
+		t.Fatalf("after a crash in Retire the revocation list is unusable: %v", err)
+	}
+	if err := d.Retire(s1.KeyID(), testPass); err != nil {
+		t.Fatal(err)
+	}
+	ring, st, _ = d.Keyring()
+	if l, err := d.Revocations(ring, st.Issuer); err != nil || !l.HasJTI("x") {
+		t.Fatalf("after retiring: %v", err)
+	}
+}
+
+// TestInitRace: of several inits racing on one directory exactly one
+// succeeds, so no state file is silently replaced.
+func TestInitRace(t *testing.T) {
+	d := &Dir{Path: t.TempDir(), Seal: &keys.SealOptions{LogN: 10}}
+	const n = 6
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			_, err := d.Init(testIssuer, testPass)
+			errs <- err
+		}()
+	}
+	close(start)
+	ok := 0
+	for range n {
+		if <-errs == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d racing inits succeeded, want 1", ok, n)
+	}
+	if _, err := d.Signer(testPass); err != nil {
+		t.Fatal(err)
 	}
 }

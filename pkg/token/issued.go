@@ -25,8 +25,9 @@ const IssuedFile = "issued.jsonl"
 // ErrClosed means the endpoint's ledger writer was closed.
 var ErrClosed = errors.New("token endpoint ledger is closed")
 
-// IssuedSyncInterval is the longest time between writing an endpoint
-// ledger record and the fsync that makes it survive a power cut.
+// IssuedSyncInterval is the pause between two fsyncs of the endpoint's
+// ledger while records are being written: a record reaches the disk within
+// about this interval plus the time of one or two flushes.
 const IssuedSyncInterval = 10 * time.Millisecond
 
 // issuedLedger appends the endpoint's records in batches. Records that
@@ -34,7 +35,7 @@ const IssuedSyncInterval = 10 * time.Millisecond
 // with one write under an flock. [issuedLedger.Record] returns once its
 // record is written to the file, so a token is never sent before its record
 // is in the kernel: a crash of the process loses nothing. A second goroutine
-// fsyncs the file within [IssuedSyncInterval] of a write; waiting for that
+// fsyncs the file soon after ([IssuedSyncInterval]); waiting for that
 // fsync before answering would bound each connection to one token per disk
 // flush (about 1 ms here), far below the endpoint's throughput target. So a
 // power cut or a kernel crash can lose the records of the last few

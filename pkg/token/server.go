@@ -618,8 +618,12 @@ type failLimiter struct {
 	m      map[string]*failEntry
 	limit  int
 	window time.Duration
-	// maxEntries bounds memory; when full, expired entries are dropped.
+	// maxEntries bounds memory; when full, expired entries are dropped,
+	// at most once per window/4 so that a flood of new addresses cannot
+	// make every failure scan the whole table under the lock.
 	maxEntries int
+	lastSweep  time.Time
+	sweeps     int // for tests
 }
 
 type failEntry struct {
@@ -654,13 +658,18 @@ func (l *failLimiter) fail(ip string, now time.Time) {
 	e := l.m[ip]
 	if e == nil || now.Sub(e.start) >= l.window {
 		if len(l.m) >= l.maxEntries {
+			if now.Sub(l.lastSweep) < l.window/4 {
+				return // full: bounded memory and CPU win; this address is not counted
+			}
+			l.lastSweep = now
+			l.sweeps++
 			for k, x := range l.m {
 				if now.Sub(x.start) >= l.window {
 					delete(l.m, k)
 				}
 			}
 			if len(l.m) >= l.maxEntries {
-				return // full of live entries: bounded memory wins
+				return // full of live entries
 			}
 		}
 		l.m[ip] = &failEntry{start: now, n: 1}

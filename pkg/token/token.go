@@ -11,8 +11,9 @@
 //
 // [Signer] mints, [Verifier] verifies in a fixed order of checks, [RevocationList]
 // is a signed, monotonically numbered list of revoked jti values and licence
-// serials, [Dir] keeps the issuer's state on disk (keys, clients, ledger,
-// revocation list) and [Server] is the HTTP token endpoint.
+// serials, [Dir] keeps the issuer's state on disk (keys, clients, the ledgers
+// of minted and of issued tokens, revocation list) and [Server] is the HTTP
+// token endpoint.
 //
 // # Security
 //
@@ -30,7 +31,11 @@
 // works only where the verifier sees a current revocation list; the list
 // carries a sequence number and a verifier that remembers the highest number it
 // has seen refuses an older list, so a revocation cannot be rolled back by
-// restoring an old file. Nothing here protects a private key while it is
+// restoring an old file. [Dir.Record] returns once a minted token's record
+// is fsynced; the endpoint sends a token once its record is written to
+// [IssuedFile] and fsyncs within milliseconds, so a power cut can lose the
+// records of the last short-lived tokens it issued (never a crash of the
+// process alone). Nothing here protects a private key while it is
 // decrypted in memory, and nothing stops a clock from being set back on a
 // machine the attacker controls.
 package token
