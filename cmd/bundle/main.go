@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,20 @@ func trust(pubs []string) (*keys.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
+	given, err := loadPubs(pubs)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range given.IDs() {
+		k, _ := given.Get(id)
+		ring.Add(k)
+	}
+	return ring, nil
+}
+
+// loadPubs returns the keys of the --pub files.
+func loadPubs(pubs []string) (*keys.Keyring, error) {
+	ring := keys.NewKeyring()
 	for _, p := range pubs {
 		k, err := keys.LoadPublic(p)
 		if errors.Is(err, keys.ErrPrivateKeyGiven) {
@@ -548,12 +563,20 @@ when stderr is a terminal.`,
 			if err != nil {
 				return err
 			}
-			opts := bundle.ApplyOptions{Target: target, Keyring: ring, Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			builtin, err := embedded.Keyring()
+			if err != nil {
+				return err
+			}
+			pin, err := loadPubs(pubs)
+			if err != nil {
+				return err
+			}
+			opts := bundle.ApplyOptions{Target: target, Keyring: builtin, Pin: pin, Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			full, _, err := bundle.Trust(target, ring)
+			if err != nil {
+				return err
+			}
 			if lic != "" {
-				full, _, err := bundle.Trust(target, ring)
-				if err != nil {
-					return err
-				}
 				if opts.License, err = loadLicense(lic, full, target); err != nil {
 					return err
 				}
@@ -562,7 +585,7 @@ when stderr is a terminal.`,
 			if !plan {
 				var total int64 = 1
 				files := 0
-				if b, err := bundle.Open(args, ring, nil); err == nil {
+				if b, err := bundle.Open(args, full, nil); err == nil {
 					total, files = b.Manifest.Payload.TarSize, len(b.Manifest.Files)
 					b.Close()
 				}
@@ -590,6 +613,10 @@ when stderr is a terminal.`,
 					from = res.Plan.From
 				}
 				fmt.Fprintf(w, "applied %s %s to %s (was %s); %s/current -> %s\n", res.Plan.Product, res.Plan.To, target, from, target, res.Release)
+				if res.PinnedKey != "" {
+					fmt.Fprintf(w, "trusted key %s (from --pub) for %s: recorded in %s; status, rollback and later applies need no --pub for it\n",
+						res.PinnedKey, target, filepath.Join(target, "trust", "keys", string(res.PinnedKey)+".pub"))
+				}
 			}
 			if res.PostHookErr != nil {
 				return cli.Fail(exitHook, res.PostHookErr, "the new release is current; fix the problem or run 'bundle rollback --target "+target+"'")
@@ -629,6 +656,9 @@ func printPlan(w io.Writer, p *bundle.Plan, target string) {
 	}
 	for _, k := range p.RevokeKeys {
 		fmt.Fprintf(w, "  revoke key %s\n", k)
+	}
+	if p.PinKey != "" {
+		fmt.Fprintf(w, "  trust key %s for this target (signed the bundle; given with --pub)\n", p.PinKey)
 	}
 	fmt.Fprintf(w, "  space needed %d bytes, free %d bytes\n", p.SpaceNeeded, p.SpaceFree)
 }

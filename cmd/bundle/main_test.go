@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// mkkey NAME SEED: NAME.key (passphrase $AIRSEAL_PASSPHRASE) and NAME.pub.
+			// mkkey NAME SEED: NAME.key (passphrase $AIRSEAL_PASSPHRASE) and
+			// NAME.pub; sets $NAME_ID (upper case) to the key ID.
 			"mkkey": func(ts *testscript.TestScript, neg bool, args []string) {
 				seed, _ := strconv.Atoi(args[1])
 				k := testKey(byte(seed))
@@ -53,6 +55,7 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), sealed, 0o600))
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pub"), k.Public().MarshalPublic(), 0o644))
+				ts.Setenv(strings.ToUpper(args[0])+"_ID", string(k.ID()))
 			},
 			// mklicense FILE SEED PRODUCT UPDATES_UNTIL(YYYY-MM-DD)
 			"mklicense": func(ts *testscript.TestScript, neg bool, args []string) {

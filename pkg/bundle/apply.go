@@ -36,9 +36,18 @@ type ApplyOptions struct {
 	// Target is the directory holding releases/, current and previous.
 	// It is created if missing.
 	Target string
-	// Keyring holds the trusted keys (embedded plus --pub); keys added by
-	// earlier bundles in Target are trusted too.
+	// Keyring holds the keys trusted everywhere (for example the keys
+	// compiled into the program); keys recorded in Target's trust store
+	// (DIR/trust/keys) are trusted too.
 	Keyring *keys.Keyring
+	// Pin holds keys the administrator trusts for this target by explicit
+	// choice (bundle apply --pub). They are trusted like Keyring, and when
+	// one of them signed the applied bundle and neither Keyring nor the
+	// target's trust store holds it yet, Apply records it in
+	// DIR/trust/keys/ID.pub before switching, so that later status,
+	// rollback, [Installed] and applies of that target trust the release
+	// without the key being given again. [ApplyResult.PinnedKey] names it.
+	Pin *keys.Keyring
 	// License, if set, refuses releases dated after its UpdatesUntil and
 	// bundles for another product.
 	License *LicenseTerms
@@ -68,6 +77,9 @@ type Plan struct {
 	Changes     []Change `json:"changes"`
 	Unchanged   int      `json:"unchanged"`
 	Hooks       []Hook   `json:"hooks,omitempty"`
+	// PinKey is the signing key that apply records in the target's trust
+	// store (see [ApplyOptions.Pin]); "" if none.
+	PinKey      keys.ID  `json:"pin_key,omitempty"`
 	SpaceNeeded int64    `json:"space_needed"`
 	SpaceFree   int64    `json:"space_free"`
 	TrustKeys   []string `json:"trust_keys,omitempty"`
@@ -80,6 +92,9 @@ type ApplyResult struct {
 	Plan     *Plan     `json:"plan"`
 	Applied  bool      `json:"applied"`
 	Release  string    `json:"release,omitempty"` // path of the new release, relative to the target
+	// PinnedKey is the signing key recorded in the target's trust store
+	// because it was trusted through [ApplyOptions.Pin]; "" if none.
+	PinnedKey keys.ID `json:"pinned_key,omitempty"`
 	// PostHookErr is a failed post-switch hook; the new release stays
 	// current.
 	PostHookErr error `json:"-"`
@@ -99,7 +114,8 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	target = abs
-	ring, revoked, err := Trust(target, opts.Keyring)
+	given := union(opts.Keyring, opts.Pin)
+	ring, revoked, err := Trust(target, given)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +128,20 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	m := b.Manifest
-	installed, err := Installed(target, opts.Keyring)
+	// A signer trusted only through Pin is recorded for this target.
+	var pin *keys.PublicKey
+	if k, ok := opts.Pin.Get(b.Header.KeyID); ok {
+		stored, _, err := Trust(target, nil)
+		if err != nil {
+			return nil, err
+		}
+		_, inStore := stored.Get(k.ID())
+		_, inRing := opts.Keyring.Get(k.ID())
+		if !inStore && !inRing {
+			pin = k
+		}
+	}
+	installed, err := Installed(target, given)
 	if err != nil && !errors.Is(err, ErrNotInstalled) {
 		return nil, fmt.Errorf("%w (the installed release cannot be checked; repair or remove %s)", err, filepath.Join(target, currentLink))
 	}
@@ -120,6 +149,9 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	plan := makePlan(m, installed)
+	if pin != nil {
+		plan.PinKey = pin.ID()
+	}
 	if !opts.NoHooks {
 		plan.Hooks = m.Hooks
 	}
@@ -190,8 +222,11 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		}
 		crashpoint()
 	}
-	if err := updateTrust(target, m); err != nil {
+	if err := updateTrust(target, m, pin); err != nil {
 		return nil, err
+	}
+	if pin != nil {
+		res.PinnedKey = pin.ID()
 	}
 	crashpoint()
 	if old, err := os.Readlink(filepath.Join(target, currentLink)); err == nil {
@@ -413,21 +448,29 @@ func syncfs(dir string) error {
 	return unix.Syncfs(int(f.Fd()))
 }
 
-// updateTrust records the keys a verified bundle adds and revokes. Trust
-// only grows: rollback does not undo it.
-func updateTrust(target string, m *Manifest) error {
-	if len(m.TrustKeys) == 0 && len(m.RevokedKeys) == 0 && len(m.RevokedLicenses) == 0 {
+// updateTrust records the keys a verified bundle adds and revokes, and
+// pin, the administrator-trusted key that signed it (nil: none). Trust only
+// grows: rollback does not undo it.
+func updateTrust(target string, m *Manifest, pin *keys.PublicKey) error {
+	if len(m.TrustKeys) == 0 && len(m.RevokedKeys) == 0 && len(m.RevokedLicenses) == 0 && pin == nil {
 		return nil
 	}
 	kd := filepath.Join(target, trustDir, "keys")
 	if err := os.MkdirAll(kd, 0o755); err != nil {
 		return err
 	}
+	add := []*keys.PublicKey{}
+	if pin != nil {
+		add = append(add, pin)
+	}
 	for _, line := range m.TrustKeys {
 		k, err := keys.ParsePublic([]byte(line))
 		if err != nil {
 			return err
 		}
+		add = append(add, k)
+	}
+	for _, k := range add {
 		if err := atomicfile.Write(filepath.Join(kd, string(k.ID())+".pub"), k.MarshalPublic(), 0o644); err != nil {
 			return err
 		}
@@ -452,6 +495,21 @@ func updateTrust(target string, m *Manifest) error {
 		return err
 	}
 	return merge(revokedSerials, m.RevokedLicenses)
+}
+
+// union returns a keyring holding the keys of every non-nil ring given.
+func union(rings ...*keys.Keyring) *keys.Keyring {
+	out := keys.NewKeyring()
+	for _, r := range rings {
+		if r == nil {
+			continue
+		}
+		for _, id := range r.IDs() {
+			k, _ := r.Get(id)
+			out.Add(k)
+		}
+	}
+	return out
 }
 
 // collectGarbage removes releases that are neither current nor previous.

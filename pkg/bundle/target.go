@@ -40,14 +40,13 @@ const (
 	lockFile       = ".lock"
 )
 
-// Trust returns ring extended with the keys that applied bundles added to
-// target, and the key IDs they revoked. ring itself is not modified.
+// Trust returns ring (which may be nil) extended with the keys recorded in
+// target's trust store, DIR/trust/keys/ID.pub (added by applied bundles, or
+// pinned by an apply that was given the signing key, see
+// [ApplyOptions.Pin]), and the key IDs that applied bundles revoked. ring
+// itself is not modified.
 func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, error) {
-	out := keys.NewKeyring()
-	for _, id := range ring.IDs() {
-		k, _ := ring.Get(id)
-		out.Add(k)
-	}
+	out := union(ring)
 	revoked := map[keys.ID]bool{}
 	ids, err := readLines(filepath.Join(target, trustDir, revokedKeys))
 	if err != nil {
@@ -68,7 +67,7 @@ func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, 
 		}
 		k, err := keys.LoadPublic(filepath.Join(target, trustDir, "keys", e.Name()))
 		if err != nil {
-			return nil, nil, fmt.Errorf("trusted key %s: %w", e.Name(), err)
+			return nil, nil, fmt.Errorf("trust store of %s: %w (remove or replace the file)", target, err)
 		}
 		out.Add(k)
 	}

@@ -68,8 +68,8 @@ func (s *State) Active() (keys.ID, error) {
 	return "", errors.New("no active key; run 'token keys rotate' to create one")
 }
 
-// Dir is a token directory: issuer keys, registered clients, the ledger of
-// minted tokens and the revocation list.
+// Dir is a token directory: issuer keys, registered clients, the ledgers of
+// minted and of issued tokens, and the revocation list.
 type Dir struct {
 	// Path is the directory.
 	Path string

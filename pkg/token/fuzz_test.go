@@ -58,12 +58,18 @@ func FuzzParseParams(f *testing.F) {
 	f.Add("application/json", []byte(`{"grant_type":"refresh_token","refresh_token":"x"}`))
 	f.Add("application/json", []byte(`{"a":`))
 	f.Add("text/plain", []byte("x"))
+	f.Add("application/x-www-form-urlencoded", []byte("a%22%5C%C3%A9=1&a%22%5C%C3%A9=2"))
 	f.Add("", []byte(""))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		v, e := ParseParams(ct, body)
 		if e != nil {
 			if e.Status != 400 || e.Code != "invalid_request" {
 				t.Fatalf("error %+v", e)
+			}
+			for _, c := range []byte(e.Description) {
+				if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+					t.Fatalf("error_description %q has %q, outside RFC 6749 section 5.2", e.Description, c)
+				}
 			}
 			return
 		}

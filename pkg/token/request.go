@@ -25,7 +25,29 @@ type OAuthError struct {
 func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
 
 func oauthErr(status int, code, format string, args ...any) *OAuthError {
-	return &OAuthError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+	return &OAuthError{Status: status, Code: code, Description: errorText(fmt.Sprintf(format, args...))}
+}
+
+// errorText makes s a valid error_description (RFC 6749 §5.2: printable
+// ASCII without '"' and '\'): double quotes become single ones, anything
+// else outside the set becomes '?', and it is cut to 200 characters, since
+// parts of it (a path, a grant type) come from the request.
+func errorText(s string) string {
+	b := make([]byte, 0, min(len(s), 200))
+	for _, r := range s {
+		if len(b) >= 200 {
+			break
+		}
+		switch {
+		case r == '"':
+			b = append(b, '\'')
+		case r == '\\' || r < 0x20 || r > 0x7e:
+			b = append(b, '?')
+		default:
+			b = append(b, byte(r))
+		}
+	}
+	return string(b)
 }
 
 // ParseParams parses the parameters of an OAuth request body. Bodies are

@@ -67,8 +67,9 @@ type Server struct {
 	issued  *issuedLedger
 }
 
-// NewServer returns a server that issues tokens with signer and reads
-// keys, clients and the revocation list from d.
+// NewServer returns a server that issues tokens with signer, reads keys,
+// clients and the revocation list from d and records issued tokens in d's
+// [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
 func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
@@ -382,9 +383,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "internal error"))
 		return
 	}
-	// Written to the ledger before it is sent (fsynced within
-	// IssuedSyncInterval): a token that was handed out is in the ledger,
-	// even after the process crashes.
+	// Written to the ledger before it is sent (and fsynced soon after): a
+	// token that was handed out is in the ledger, even after the process
+	// crashes.
 	if err := s.issued.Record(newLedgerRecord(s.signer.KeyID(), claims)); err != nil {
 		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.dir.file(IssuedFile), "err", err)
 		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be recorded; retry"))

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -107,6 +108,11 @@ func wantError(t *testing.T, r resp, status int, code string) {
 	}
 	if strings.Contains(r.raw, "goroutine") || strings.Contains(r.raw, ".go:") {
 		t.Errorf("error body leaks internals: %s", r.raw)
+	}
+	for _, c := range []byte(fmt.Sprint(r.body["error_description"])) {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Errorf("error_description %q has %q, outside RFC 6749 section 5.2", r.body["error_description"], c)
+		}
 	}
 }
 
@@ -314,6 +320,8 @@ func TestServerJWKSMetadata(t *testing.T) {
 	}
 	wantError(t, ts.do(ts.form("/.well-known/jwks.json", url.Values{}, false)), 405, "invalid_request")
 	wantError(t, ts.do(mustReq(t, http.MethodGet, ts.http.URL+"/nothing")), 404, "invalid_request")
+	wantError(t, ts.do(mustReq(t, http.MethodGet, ts.http.URL+"/caf%C3%A9%22%5C")), 404, "invalid_request")
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"x\"\\\u00e9"}}, true)), 400, "unsupported_grant_type")
 }
 
 func mustReq(t *testing.T, method, u string) *http.Request {
