@@ -107,5 +107,15 @@ expect 10 bundle apply --pub vendor.pub --target opt acme-db-1.0.0.bundle
 show bundle rollback --target opt
 show cat opt/current/VERSION
 
+step "customer: install the tools with install.sh, update with update.sh (no --pub: the key was recorded)"
+mkdir -p dist/airseal-demo/bin
+cp "$repo"/bin/* dist/airseal-demo/bin/
+cp "$repo"/install.sh "$repo"/update.sh dist/airseal-demo/
+(cd dist/airseal-demo && sha256sum bin/* install.sh update.sh >SHA256SUMS)
+show dist/airseal-demo/install.sh --prefix prefix
+show prefix/update.sh --target opt acme-db-1.1.0.bundle
+show cat opt/current/VERSION
+show prefix/install.sh --prefix prefix --uninstall
+
 step "done"
 echo "Everything above ran offline in $DEMO_DIR."

@@ -105,6 +105,9 @@ mkdirs() {
 [ -d "$prefix" ] || { mkdir -p "$prefix"; }
 
 new_record=$record.new.$$
+tmp=""
+# An interrupted or failed install leaves no temporary files behind.
+trap 'rm -f "$new_record" ${tmp:+"$tmp"}' EXIT
 : > "$new_record"
 while read -r sum path; do
 	path=${path#\*}
@@ -116,8 +119,16 @@ while read -r sum path; do
 	[ -x "$path" ] && mode=0755
 	tmp=$prefix/$path.tmp.$$
 	cp "$path" "$tmp"
+	# Check the copy, not only the source: the medium may return other bytes
+	# on a second read (bad sector) or the file may have changed since.
+	if [ "$(sha "$tmp")" != "$sum" ]; then
+		err "checksum mismatch in the copy of $path: the source changed or could not be read reliably"
+		hint "unpack the release again from the original archive onto a local disk and run install.sh again"
+		exit 3
+	fi
 	chmod "$mode" "$tmp"
 	mv -f "$tmp" "$prefix/$path"
+	tmp=""
 	echo "file $sum $path" >> "$new_record"
 	say "installed $path"
 done < SHA256SUMS

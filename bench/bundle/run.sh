@@ -54,7 +54,7 @@ if [ ! -f "$REL/.done" ]; then
 	touch "$REL/.done"
 fi
 rm -f "$REL/.done.tmp"
-cat $(find "$REL" -type f) > /dev/null  # warm the page cache
+find "$REL" -type f -exec cat {} + > /dev/null  # warm the page cache
 
 # measure NAME CMD... : appends "wall_s maxrss_kib" to $W/times.NAME
 measure() {
@@ -67,7 +67,7 @@ measure() {
 median() { sort -n -k"$2" "$W/times.$1" | awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
 
 rm -f "$W"/times.*
-for r in $(seq "$REPS"); do
+for _ in $(seq "$REPS"); do
 	rm -f "$W/base.tar.zst" "$W/rel.bundle"
 	# Exclude the generator's marker file from both.
 	measure base_pack bash -c "tar -C '$REL' --exclude=.done -cf - . | zstd -3 -T0 -q -o '$W/base.tar.zst' && sha256sum '$W/base.tar.zst'"

@@ -62,8 +62,9 @@ signed manifest before it is decompressed. apply unpacks into
 TARGET/releases/VERSION and switches TARGET/current with one rename; the
 previous release is kept for rollback.
 
-Trusted keys: the keys compiled into this binary, plus --pub files, plus keys
-added by bundles applied to the target.
+Trusted keys: the keys compiled into this binary, plus --pub files, plus the
+target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
+key of a successful 'apply --pub' that was trusted only through --pub).
 
 Exit codes:
    0 ok                         9 other product
@@ -307,6 +308,11 @@ terminal prompt.`,
 			}
 			po.Key = k
 			res, err := bundle.Pack(po)
+			if errors.Is(err, bundle.ErrMalformed) || errors.Is(err, bundle.ErrUnsafe) {
+				// The bundle being made would be refused: the flags or the
+				// release directory are at fault, not a bundle file.
+				return cli.Fail(cli.ExitError, err, "fix the flag or the file of --from-dir named above and pack again")
+			}
 			if err != nil {
 				return fail(err)
 			}
@@ -328,7 +334,7 @@ terminal prompt.`,
 	f := c.Flags()
 	f.StringVar(&o.key, "key", "", "signing key `NAME.key`")
 	f.StringVar(&o.passFile, "passphrase-file", "", "read the key's passphrase from `FILE`")
-	f.StringVar(&o.product, "product", "", "product `ID`")
+	f.StringVar(&o.product, "product", "", "product `NAME`, spelled as in its licences (\"Acme Writer\")")
 	f.StringVar(&o.version, "version", "", "release `VERSION` (1.2.3, 1.2.3-rc1)")
 	f.StringVar(&o.date, "release-date", "", "release `DATE` (YYYY-MM-DD or RFC 3339; default SOURCE_DATE_EPOCH or now)")
 	f.StringArrayVar(&o.from, "from-version", nil, "only update from `VERSION` (repeatable; default any older)")
@@ -526,7 +532,11 @@ func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.Licens
 	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
 		return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: %w", path, err), "give the licence file the vendor issued for this installation")
 	}
-	revoked, _ := bundle.RevokedLicenses(target)
+	revoked, err := bundle.RevokedLicenses(target)
+	if err != nil {
+		// Fail closed: an unreadable revocation list is not an empty one.
+		return nil, cli.Fail(cli.ExitError, fmt.Errorf("revoked licences of %s: %w", target, err), "make "+filepath.Join(target, "trust", "revoked-licenses")+" readable, or restore it")
+	}
 	for _, s := range revoked {
 		if s == l.Serial {
 			return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: licence %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new licence")
@@ -547,6 +557,10 @@ and the format do not allow, unpacks into DIR/releases/VERSION checking every
 chunk before decompression and every file after, runs the pre-switch hooks,
 then switches DIR/current with one rename. The previous release stays for
 'bundle rollback'. Killed at any moment, DIR holds the old or the new release.
+
+When the bundle's signing key is trusted only through --pub, a successful
+apply records it in DIR/trust/keys/ID.pub (and says so): you trusted it for
+this target, so status, rollback and later applies there need no --pub.
 
 --plan prints the changes, hooks and space needed and touches nothing.
 --license FILE refuses releases dated after the licence's updates-until.
@@ -693,6 +707,8 @@ func newStatus() *cobra.Command {
 				c.Product, c.Version, c.ReleaseDate.Format(time.DateOnly), c.KeyID, target, c.Path, c.Files, c.Bytes)
 			if p := st.Previous; p != nil {
 				fmt.Fprintf(w, "previous: %s %s (released %s) -> %s\n", p.Product, p.Version, p.ReleaseDate.Format(time.DateOnly), p.Path)
+			} else if st.PreviousError != "" {
+				fmt.Fprintf(w, "previous: cannot be rolled back to: %s\n", st.PreviousError)
 			} else {
 				fmt.Fprintln(w, "previous: none")
 			}
@@ -726,6 +742,12 @@ it replaces becomes the previous one. Hooks are not run.`,
 				return err
 			}
 			m, err := bundle.Rollback(target, ring)
+			if errors.Is(err, bundle.ErrNotInstalled) {
+				return cli.Fail(exitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
+			}
+			if errors.Is(err, bundle.ErrDamaged) {
+				return cli.Fail(exitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")
+			}
 			if err != nil {
 				return fail(err)
 			}

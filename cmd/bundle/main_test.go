@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CRAFTED", crafted)
 			env.Setenv("AIRSEAL_PASSPHRASE", "test passphrase")
+			env.Setenv("TAB", "\t")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -188,3 +188,92 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 		t.Fatal("install record left behind")
 	}
 }
+
+// TestReleaseScript runs release.sh twice into temporary directories and
+// checks that the archives are listed correctly in SHA256SUMS, that the two
+// runs are byte-identical (reproducible build), that the tarball holds the
+// release with owner 0 and the SOURCE_DATE_EPOCH time, and that the bundle
+// verifies with the signing key and carries that date.
+func TestReleaseScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every command twice (about 15 s)")
+	}
+	dir := t.TempDir()
+	k := testKey(1)
+	sealed, err := k.Seal([]byte("pw"), &keys.SealOptions{LogN: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "vendor.key"), sealed, 0o600)
+	os.WriteFile(filepath.Join(dir, "vendor.pub"), k.Public().MarshalPublic(), 0o644)
+	const epoch = "1767225600" // 2026-01-01T00:00:00Z
+	run := func(out string, args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command("../../release.sh", append([]string{"--version", "9.9.9", "--out", out}, args...)...)
+		cmd.Env = append(os.Environ(), "AIRSEAL_PASSPHRASE=pw", "SOURCE_DATE_EPOCH="+epoch)
+		o, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(o)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(o)
+	}
+	if code, out := run(filepath.Join(dir, "x")); code != 2 || !strings.Contains(out, "--key NAME.key is required") {
+		t.Fatalf("release.sh without --key: exit %d\n%s", code, out)
+	}
+	var sums []string
+	for _, d := range []string{"a", "b"} {
+		out := filepath.Join(dir, d)
+		if code, o := run(out, "--key", filepath.Join(dir, "vendor.key")); code != 0 {
+			t.Fatalf("release.sh: exit %d\n%s", code, o)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "SHA256SUMS"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, string(data))
+		check := exec.Command("sha256sum", "--check", "--strict", "SHA256SUMS")
+		check.Dir = out
+		if o, err := check.CombinedOutput(); err != nil {
+			t.Fatalf("sha256sum -c in %s: %v\n%s", out, err, o)
+		}
+	}
+	if sums[0] != sums[1] {
+		t.Fatalf("two release.sh runs differ:\n%s\nvs\n%s", sums[0], sums[1])
+	}
+	for _, want := range []string{"airseal-9.9.9-", ".tar.gz\n", "  airseal-9.9.9.bundle\n"} {
+		if !strings.Contains(sums[0], want) {
+			t.Fatalf("SHA256SUMS lacks %q:\n%s", want, sums[0])
+		}
+	}
+	a := filepath.Join(dir, "a")
+	tarballs, _ := filepath.Glob(filepath.Join(a, "airseal-9.9.9-*.tar.gz"))
+	if len(tarballs) != 1 {
+		t.Fatalf("tarballs: %v", tarballs)
+	}
+	list, err := exec.Command("tar", "--numeric-owner", "--full-time", "-tvzf", tarballs[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -t: %v\n%s", err, list)
+	}
+	for _, want := range []string{"airseal-9.9.9/bin/bundle", "airseal-9.9.9/install.sh", "airseal-9.9.9/update.sh", "airseal-9.9.9/SHA256SUMS"} {
+		if !strings.Contains(string(list), want) {
+			t.Fatalf("tarball lacks %s:\n%s", want, list)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		if !strings.Contains(l, " 0/0 ") || !strings.Contains(l, "2026-01-01 00:00:00") {
+			t.Fatalf("tarball entry not owned by 0/0 at SOURCE_DATE_EPOCH: %s", l)
+		}
+	}
+	bin := filepath.Join(a, "airseal-9.9.9", "bin", "bundle")
+	o, err := exec.Command(bin, "verify", "--pub", filepath.Join(dir, "vendor.pub"), filepath.Join(a, "airseal-9.9.9.bundle")).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(o), "OK airseal 9.9.9 ") {
+		t.Fatalf("bundle verify of the release bundle: %v\n%s", err, o)
+	}
+	o, err = exec.Command(bin, "inspect", "--pub", filepath.Join(dir, "vendor.pub"), filepath.Join(a, "airseal-9.9.9.bundle")).CombinedOutput()
+	if err != nil || !strings.Contains(string(o), "release date: 2026-01-01T00:00:00Z") {
+		t.Fatalf("bundle inspect of the release bundle: %v\n%s", err, o)
+	}
+}

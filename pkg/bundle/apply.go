@@ -71,12 +71,12 @@ type Change struct {
 
 // Plan is what an apply would do.
 type Plan struct {
-	Product     string   `json:"product"`
-	From        string   `json:"from,omitempty"` // installed version, "" if none
-	To          string   `json:"to"`
-	Changes     []Change `json:"changes"`
-	Unchanged   int      `json:"unchanged"`
-	Hooks       []Hook   `json:"hooks,omitempty"`
+	Product   string   `json:"product"`
+	From      string   `json:"from,omitempty"` // installed version, "" if none
+	To        string   `json:"to"`
+	Changes   []Change `json:"changes"`
+	Unchanged int      `json:"unchanged"`
+	Hooks     []Hook   `json:"hooks,omitempty"`
 	// PinKey is the signing key that apply records in the target's trust
 	// store (see [ApplyOptions.Pin]); "" if none.
 	PinKey      keys.ID  `json:"pin_key,omitempty"`
@@ -96,8 +96,9 @@ type ApplyResult struct {
 	// because it was trusted through [ApplyOptions.Pin]; "" if none.
 	PinnedKey keys.ID `json:"pinned_key,omitempty"`
 	// PostHookErr is a failed post-switch hook; the new release stays
-	// current.
-	PostHookErr error `json:"-"`
+	// current. PostHookError is its message, for JSON output.
+	PostHookErr   error  `json:"-"`
+	PostHookError string `json:"post_hook_error,omitempty"`
 }
 
 // Apply verifies the bundle in volume files names and installs it into
@@ -175,12 +176,44 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	defer unlock()
-	// Leftovers of an interrupted apply are never part of a release.
+	// The checks above ran before the lock: another apply or rollback may
+	// have changed the installed release or revoked the signing key since.
+	// Check again under the lock so that a race cannot turn this bundle
+	// into an unsigned downgrade or let a revoked key in.
+	again, err := Installed(target, given)
+	if err != nil && !errors.Is(err, ErrNotInstalled) {
+		return nil, fmt.Errorf("%w (the installed release cannot be checked; repair or remove %s)", err, filepath.Join(target, currentLink))
+	}
+	if _, revokedNow, err := Trust(target, given); err != nil {
+		return nil, err
+	} else if revokedNow[b.Header.KeyID] {
+		return nil, fmt.Errorf("%w: key %s was revoked by a release applied meanwhile", ErrUnknownKey, b.Header.KeyID)
+	}
+	if err := checkPolicy(m, again, opts.License); err != nil {
+		return nil, err
+	}
+	if (again == nil) != (installed == nil) || again != nil && again.Version != installed.Version {
+		installed = again
+		res.Plan = makePlan(m, installed)
+		res.Plan.Hooks, res.Plan.PinKey, res.Plan.SpaceFree = plan.Hooks, plan.PinKey, plan.SpaceFree
+	}
+	// Leftovers of an interrupted apply are never part of a release, except
+	// a release moved aside to make room for a reinstall of its version: it
+	// may be the previous release, so it goes back unless the new one was
+	// completed.
 	rel := filepath.Join(target, releasesDir)
 	if ents, err := os.ReadDir(rel); err == nil {
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".staging-") || strings.HasPrefix(e.Name(), ".trash-") {
-				os.RemoveAll(filepath.Join(rel, e.Name()))
+			name := e.Name()
+			if v, ok := strings.CutPrefix(name, ".trash-"); ok {
+				if _, err := os.Lstat(filepath.Join(rel, v)); errors.Is(err, fs.ErrNotExist) {
+					if os.Rename(filepath.Join(rel, name), filepath.Join(rel, v)) == nil {
+						continue
+					}
+				}
+			}
+			if strings.HasPrefix(name, ".staging-") || strings.HasPrefix(name, ".trash-") {
+				os.RemoveAll(filepath.Join(rel, name))
 			}
 		}
 	}
@@ -198,10 +231,11 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 	// on it.
 	crashpoint()
 	final := filepath.Join(rel, m.Version)
+	trash := ""
 	if _, err := os.Lstat(final); err == nil {
 		// A release of this version rolled back earlier (never current:
-		// checkPolicy refused that).
-		trash := filepath.Join(rel, ".trash-"+m.Version)
+		// checkPolicy refused that), possibly the previous one.
+		trash = filepath.Join(rel, ".trash-"+m.Version)
 		if err := os.Rename(final, trash); err != nil {
 			return nil, err
 		}
@@ -217,7 +251,11 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 	env := hookEnv(target, final, m, installed)
 	if !opts.NoHooks {
 		if err := runHooks(m, PhasePreSwitch, final, env, opts.HookOutput); err != nil {
+			// Nothing was switched: put the target back as it was.
 			os.RemoveAll(final)
+			if trash != "" {
+				os.Rename(trash, final)
+			}
 			return nil, err
 		}
 		crashpoint()
@@ -244,6 +282,9 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 	crashpoint()
 	if !opts.NoHooks {
 		res.PostHookErr = runHooks(m, PhasePostSwitch, final, env, opts.HookOutput)
+		if res.PostHookErr != nil {
+			res.PostHookError = res.PostHookErr.Error()
+		}
 	}
 	return res, nil
 }

@@ -267,7 +267,7 @@ func TestHooks(t *testing.T) {
 	}
 	// A failing post-switch hook is reported; the release stays current.
 	res, err := Apply([]string{mk("4.0.0", "exit 1", PhasePostSwitch)}, ApplyOptions{Target: target, Keyring: ring, HookOutput: &log})
-	if err != nil || res.PostHookErr == nil || !errors.Is(res.PostHookErr, ErrHook) {
+	if err != nil || res.PostHookErr == nil || !errors.Is(res.PostHookErr, ErrHook) || !strings.Contains(res.PostHookError, "post-switch hook hook.sh: exit status 1") {
 		t.Fatalf("post-switch: %v %v", err, res)
 	}
 	if m, _ := Installed(target, ring); m.Version != "4.0.0" {

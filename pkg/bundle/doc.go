@@ -31,14 +31,22 @@
 //     one rename; a crash at any point leaves the old or the new release in
 //     place, never a mix. Hooks from the signed manifest run only after the
 //     whole payload was verified.
+//   - Trusted keys are the caller's keyring plus the target's trust store,
+//     DIR/trust/keys: keys introduced by applied bundles (trust_keys) and
+//     the signer of a successful apply that the administrator trusted
+//     explicitly ([ApplyOptions.Pin], bundle apply --pub). The policy
+//     checks are repeated under the target's lock, so a concurrent apply
+//     or rollback cannot turn a bundle into an unsigned downgrade.
 //   - Refusals: unknown or revoked key, bad signature, other product, a
 //     version not newer than the installed one (unless the manifest is a
 //     signed downgrade), an installed version not in the signed from-list,
 //     a release dated after the licence's updates-until date.
 //
-// What is not guaranteed: freshness. An air-gapped site cannot learn that a
-// newer release exists, so an attacker holding an old, validly signed bundle
-// can withhold updates (but cannot downgrade). Key rotation relies on the
-// vendor shipping the new key inside a bundle signed by the old one before
-// using it; revocation is monotonic per target directory.
+// What is not guaranteed: protection from whoever can write to the target
+// directory (they can add keys to DIR/trust or replace releases; keep it
+// owned by the administrator). Freshness: an air-gapped site cannot learn
+// that a newer release exists, so an attacker holding an old, validly
+// signed bundle can withhold updates (but cannot downgrade). Key rotation
+// relies on the vendor shipping the new key inside a bundle signed by the
+// old one before using it; revocation is monotonic per target directory.
 package bundle

@@ -52,6 +52,7 @@ type ChunkError struct {
 	Reason string // "SHA-256 mismatch", "truncated", ...
 }
 
+// Error says which chunk of how many is damaged, where, and why.
 func (e *ChunkError) Error() string {
 	return fmt.Sprintf("chunk %d of %d (offset %d in %s) is damaged: %s", e.Index+1, e.Count, e.Offset, e.Volume, e.Reason)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -289,6 +290,14 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // Validate checks every rule of the format that does not need the payload.
 // Errors match ErrMalformed or ErrUnsafe.
 func (m *Manifest) Validate() error {
+	if err := m.validateRelease(); err != nil {
+		return err
+	}
+	return m.validatePayload()
+}
+
+// validateRelease checks everything but the payload description.
+func (m *Manifest) validateRelease() error {
 	bad := func(f string, a ...any) error {
 		return fmt.Errorf("%w: manifest: "+f, append([]any{ErrMalformed}, a...)...)
 	}
@@ -298,7 +307,7 @@ func (m *Manifest) Validate() error {
 	if m.Format != FormatName {
 		return bad("format %q, want %q", m.Format, FormatName)
 	}
-	if err := checkName("product", m.Product); err != nil {
+	if err := checkText("product", m.Product); err != nil {
 		return bad("%v", err)
 	}
 	if err := checkName("version", m.Version); err != nil {
@@ -317,7 +326,6 @@ func (m *Manifest) Validate() error {
 	}
 	kinds := make(map[string]string, len(m.Files))
 	folded := make(map[string]string, len(m.Files))
-	var total int64
 	for i, f := range m.Files {
 		if err := checkPath(f.Path); err != nil {
 			return unsafe("files[%d]: %v", i, err)
@@ -345,7 +353,6 @@ func (m *Manifest) Validate() error {
 			if f.Target != "" {
 				return bad("files[%d]: %q: a file has no target", i, f.Path)
 			}
-			total += f.Size
 		case TypeDir:
 			if f.Size != 0 || f.SHA256 != "" || f.Target != "" {
 				return bad("files[%d]: %q: a directory has no size, sha256 or target", i, f.Path)
@@ -395,9 +402,24 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	for i, s := range m.RevokedLicenses {
-		if err := checkName("revoked_licenses", s); err != nil {
+		if err := checkText("revoked_licenses", s); err != nil {
 			return bad("revoked_licenses[%d]: %v", i, err)
 		}
+	}
+	return nil
+}
+
+// validatePayload checks the payload description against the files.
+func (m *Manifest) validatePayload() error {
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("%w: manifest: "+f, append([]any{ErrMalformed}, a...)...)
+	}
+	unsafe := func(f string, a ...any) error {
+		return fmt.Errorf("%w: manifest: "+f, append([]any{ErrUnsafe}, a...)...)
+	}
+	var total int64
+	for _, f := range m.Files {
+		total += f.Size
 	}
 	p := m.Payload
 	if p.Compression != "zstd" {
@@ -429,8 +451,35 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-// checkName accepts a product, version, serial or file name: 1 to 128
-// characters from [A-Za-z0-9._+~-], not starting with '.' or '-'.
+// MaxTextSize bounds a product name or licence serial in bytes (the limit
+// pkg/license applies to the same fields).
+const MaxTextSize = 256
+
+// checkText accepts a product name or licence serial under the rules
+// pkg/license applies to them, so that every licence's product and serial
+// can be named by a bundle: 1 to MaxTextSize bytes of valid UTF-8 without
+// control characters (U+0000 to U+001F, U+007F). Spaces are allowed
+// ("Acme Writer"). Neither field is ever used in a file path.
+func checkText(field, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s must not be empty", field)
+	}
+	if len(s) > MaxTextSize {
+		return fmt.Errorf("%s is %d bytes, at most %d", field, len(s), MaxTextSize)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", field, s)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%s %q contains control character %U", field, s, r)
+		}
+	}
+	return nil
+}
+
+// checkName accepts a version or file name, which are used in file paths:
+// 1 to 128 characters from [A-Za-z0-9._+~-], not starting with '.' or '-'.
 func checkName(field, s string) error {
 	if s == "" || len(s) > 128 {
 		return fmt.Errorf("%s %q must be 1 to 128 characters", field, s)

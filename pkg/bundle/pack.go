@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -34,17 +35,19 @@ const frameSize = 2 << 20
 
 // PackOptions configures [Pack].
 type PackOptions struct {
-	Key             *keys.PrivateKey
-	Product         string
-	Version         string
-	ReleaseDate     time.Time // zero means now, truncated to seconds
-	FromVersions    []string
-	Downgrade       bool // the bundle may replace a newer installed version
-	Dir             string
-	Output          string // first volume; others are Output.002, ...
-	Split           int64  // volume size in bytes; 0 writes one file
-	Hooks           []Hook
-	Licenses        []License
+	Key          *keys.PrivateKey // signs the manifest
+	Product      string           // product name, as in its licences ("Acme Writer")
+	Version      string           // release version; names releases/VERSION on targets
+	ReleaseDate  time.Time        // zero means now, truncated to seconds
+	FromVersions []string         // installed versions it may update; empty: any older
+	Downgrade    bool             // the bundle may replace a newer installed version
+	Dir          string           // the release tree to pack
+	Output       string           // first volume; others are Output.002, ...
+	Split        int64            // volume size in bytes; 0 writes one file
+	Hooks        []Hook           // programs of the release run by apply
+	Licenses     []License        // licence files carried to .airseal/licenses/
+	// TrustKeys are keys targets trust once the bundle is applied (key
+	// rotation); RevokedKeys and RevokedLicenses are refused from then on.
 	TrustKeys       []*keys.PublicKey
 	RevokedKeys     []keys.ID
 	RevokedLicenses []string
@@ -130,6 +133,11 @@ func Pack(opts PackOptions) (*PackResult, error) {
 		ph.Payload.Chunks[i] = strings.Repeat("0", 64)
 	}
 	ph.Payload.Volumes, ph.Payload.ChunksPerVolume = 9999, 1<<31
+	// Refuse bad names, hooks or keys now, not after compressing the
+	// whole release.
+	if err := ph.validateRelease(); err != nil {
+		return nil, &optionError{err}
+	}
 	pj, err := json.Marshal(&ph)
 	if err != nil {
 		return nil, err
@@ -181,6 +189,21 @@ func Pack(opts PackOptions) (*PackResult, error) {
 	}
 	return &PackResult{Manifest: m, KeyID: opts.Key.ID(), Volumes: names}, nil
 }
+
+// optionError is a PackOptions value (or a file of the release) that the
+// format does not allow; it reads "pack: product ...: why" instead of as a
+// damaged bundle, and matches ErrMalformed or ErrUnsafe.
+type optionError struct{ err error }
+
+func (e *optionError) Error() string {
+	msg := e.err.Error()
+	for _, s := range []error{ErrMalformed, ErrUnsafe} {
+		msg = strings.TrimPrefix(msg, s.Error()+": ")
+	}
+	return "pack: " + strings.TrimPrefix(msg, "manifest: ")
+}
+
+func (e *optionError) Unwrap() error { return e.err }
 
 func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -371,9 +394,16 @@ func writeTar(entries []packEntry, m *Manifest, mtime time.Time, fw *frameWriter
 		if e.Type != TypeFile {
 			continue
 		}
-		f, err := os.Open(e.abs)
+		// Not following a symlink, and only a regular file: the entry may
+		// have been replaced since the walk (a link to a file outside the
+		// release would otherwise be packed as its content).
+		f, err := os.OpenFile(e.abs, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if err != nil {
-			return 0, fmt.Errorf("pack: %w", err)
+			return 0, fmt.Errorf("pack: %w (was it replaced while packing?)", err)
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			return 0, fmt.Errorf("pack: %s is no longer a regular file; pack a release tree nobody is writing to", e.abs)
 		}
 		h := sha256.New()
 		n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, e.Size), buf)

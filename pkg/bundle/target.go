@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,14 +47,18 @@ const (
 func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, error) {
 	out := union(ring)
 	revoked := map[keys.ID]bool{}
-	ids, err := readLines(filepath.Join(target, trustDir, revokedKeys))
+	rp := filepath.Join(target, trustDir, revokedKeys)
+	ids, err := readLines(rp)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, s := range ids {
-		if id, err := keys.ParseID(s); err == nil {
-			revoked[id] = true
+	for i, s := range ids {
+		// Fail closed: a revocation that cannot be read is not ignored.
+		id, err := keys.ParseID(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: entry %d: %w (each line must be a key ID; restore the file)", rp, i+1, err)
 		}
+		revoked[id] = true
 	}
 	ents, err := os.ReadDir(filepath.Join(target, trustDir, "keys"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -80,6 +83,9 @@ func RevokedLicenses(target string) ([]string, error) {
 	return readLines(filepath.Join(target, trustDir, revokedSerials))
 }
 
+// readLines returns the non-empty lines of the trust store file p exactly
+// as written (serials may contain spaces or start with '#'); a missing file
+// has no lines.
 func readLines(p string) ([]string, error) {
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -89,9 +95,8 @@ func readLines(p string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" {
 			out = append(out, l)
 		}
 	}
@@ -131,7 +136,9 @@ func installedAt(target, link string, ring *keys.Keyring) (*Manifest, *Header, e
 	return m, h, nil
 }
 
-// ReleaseInfo describes one installed release.
+// ReleaseInfo describes one installed release: its signed product,
+// version and release date, the key that signed it, the link's target
+// relative to DIR, and the number and total size of its entries.
 type ReleaseInfo struct {
 	Product     string    `json:"product"`
 	Version     string    `json:"version"`
@@ -142,14 +149,19 @@ type ReleaseInfo struct {
 	Bytes       int64     `json:"bytes"`
 }
 
-// Status describes a target directory.
+// Status describes a target directory: the current and previous
+// releases, the release directories present, and the keys trusted
+// (compiled-in, given and recorded in DIR/trust) and revoked there.
 type Status struct {
-	Target      string       `json:"target"`
-	Current     *ReleaseInfo `json:"current"`
-	Previous    *ReleaseInfo `json:"previous,omitempty"`
-	Releases    []string     `json:"releases"`
-	TrustedKeys []keys.ID    `json:"trusted_keys"`
-	RevokedKeys []keys.ID    `json:"revoked_keys,omitempty"`
+	Target   string       `json:"target"`
+	Current  *ReleaseInfo `json:"current"`
+	Previous *ReleaseInfo `json:"previous,omitempty"`
+	// PreviousError says why DIR/previous exists but cannot be rolled back
+	// to (its header does not verify, or it is missing); "" otherwise.
+	PreviousError string    `json:"previous_error,omitempty"`
+	Releases      []string  `json:"releases"`
+	TrustedKeys   []keys.ID `json:"trusted_keys"`
+	RevokedKeys   []keys.ID `json:"revoked_keys,omitempty"`
 }
 
 // TargetStatus reports what is installed in target. The current release's
@@ -182,6 +194,8 @@ func TargetStatus(target string, ring *keys.Keyring) (*Status, error) {
 	}
 	if p, err := info(previousLink); err == nil {
 		st.Previous = p
+	} else if !errors.Is(err, ErrNotInstalled) {
+		st.PreviousError = err.Error()
 	}
 	ents, _ := os.ReadDir(filepath.Join(target, releasesDir))
 	for _, e := range ents {
@@ -262,7 +276,7 @@ func checkTree(dir string, m *Manifest) error {
 // lockTarget takes an exclusive lock on target; it fails at once with
 // ErrBusy if another process holds it.
 func lockTarget(target string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(target, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(target, lockFile), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
