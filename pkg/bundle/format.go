@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/airseal/airseal/internal/safetext"
 	"io"
 	"path"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -453,29 +453,19 @@ func (m *Manifest) validatePayload() error {
 
 // MaxTextSize bounds a product name or licence serial in bytes (the limit
 // pkg/license applies to the same fields).
-const MaxTextSize = 256
+const MaxTextSize = safetext.MaxLen
 
-// checkText accepts a product name or licence serial under the rules
-// pkg/license applies to them, so that every licence's product and serial
-// can be named by a bundle: 1 to MaxTextSize bytes of valid UTF-8 without
-// control characters (U+0000 to U+001F, U+007F). Spaces are allowed
-// ("Acme Writer"). Neither field is ever used in a file path.
+// checkText accepts a product name or licence serial under the rule
+// pkg/license applies to them (internal/safetext), so that every licence's
+// product and serial can be named by a bundle: 1 to MaxTextSize bytes of
+// valid UTF-8 without control or bidirectional formatting characters.
+// Spaces are allowed ("Acme Writer"). Neither field is ever used in a file
+// path.
 func checkText(field, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s must not be empty", field)
 	}
-	if len(s) > MaxTextSize {
-		return fmt.Errorf("%s is %d bytes, at most %d", field, len(s), MaxTextSize)
-	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s %q is not valid UTF-8", field, s)
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%s %q contains control character %U", field, s, r)
-		}
-	}
-	return nil
+	return safetext.Check(fmt.Sprintf("%s %q", field, s), s)
 }
 
 // checkName accepts a version or file name, which are used in file paths:

@@ -24,11 +24,11 @@ func TestNameRules(t *testing.T) {
 		{"Acme Writer", "ACME 2026/7", "1.0.0", ""},
 		{"Пишущая машинка", "#42", "1.0.0", ""},
 		{strings.Repeat("p", MaxTextSize), "s", "1.0.0", ""},
-		{strings.Repeat("p", MaxTextSize+1), "s", "1.0.0", "product is 257 bytes, at most 256"},
+		{strings.Repeat("p", MaxTextSize+1), "s", "1.0.0", `product "` + strings.Repeat("p", MaxTextSize+1) + `": 257 bytes, at most 256`},
 		{"", "s", "1.0.0", "product must not be empty"},
-		{"Acme\tWriter", "s", "1.0.0", `product "Acme\tWriter" contains control character U+0009`},
+		{"Acme\tWriter", "s", "1.0.0", `product "Acme\tWriter": contains control character U+0009`},
 		{"Acme\x7f", "s", "1.0.0", "control character U+007F"},
-		{"Acme", "a\nb", "1.0.0", `revoked_licenses[0]: revoked_licenses "a\nb" contains control character U+000A`},
+		{"Acme", "a\nb", "1.0.0", `revoked_licenses[0]: revoked_licenses "a\nb": contains control character U+000A`},
 		{"Acme", "s", "1.0 beta", `version "1.0 beta": character ' ' not allowed`},
 		{"Acme", "s", "../x", `version "../x" must not start with '.'`},
 	} {
@@ -225,7 +225,7 @@ func TestPackChecksOptionsFirst(t *testing.T) {
 	makeTree(t, src, "1.0.0", 1000)
 	_, err := Pack(PackOptions{Key: testKey(t, 1), Product: "Acme\x01", Version: "1.0.0", ReleaseDate: testDate, Dir: src,
 		Output: filepath.Join(dir, "missing", "x.bundle")})
-	if !errors.Is(err, ErrMalformed) || err.Error() != `pack: product "Acme\x01" contains control character U+0001` {
+	if !errors.Is(err, ErrMalformed) || err.Error() != `pack: product "Acme\x01": contains control character U+0001` {
 		t.Fatalf("Pack with a bad product: %v", err)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/airseal/airseal/internal/safetext"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/keys"
@@ -127,15 +127,7 @@ func checkText(field, s string, required bool) error {
 	if len(s) > maxString {
 		return fmt.Errorf("%s: %d bytes, at most %d", field, len(s), maxString)
 	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s: not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%s: contains a control character", field)
-		}
-	}
-	return nil
+	return safetext.Check(field, s)
 }
 
 func checkName(s string) error {
