@@ -3,9 +3,9 @@
 #
 # Builds every binary into ./bin, then in a scratch directory (DEMO_DIR,
 # default a new temporary directory) plays both sides:
-#   vendor    keygen, issue a licence from the customer's request, revoke it,
+#   vendor    keygen, issue a license from the customer's request, revoke it,
 #             mint a 10-year OAuth token, pack a release bundle
-#   customer  hwid (refuses a VM), licence request, verify, token verify,
+#   customer  hwid (refuses a VM), license request, verify, token verify,
 #             bundle verify/apply/status/rollback, install.sh
 # Nothing touches the network or anything outside DEMO_DIR and ./bin.
 set -euo pipefail
@@ -43,36 +43,36 @@ step "vendor: create the signing key (vendor.key is encrypted, vendor.pub ships 
 show issue keygen -o vendor
 
 step "customer: identify the machine"
-# This is where a virtual machine or container is refused (exit 3): a licence
+# This is where a virtual machine or container is refused (exit 3): a license
 # bound to a VM could be cloned. On bare metal hwid prints the ID and exits 0.
 set +e; hwid; rc=$?; set -e
 if [ "$rc" = 3 ]; then
 	echo "(hwid refused: this machine is virtual. The demo goes on with --allow-virtual,"
-	echo " as a vendor would for a customer whose licence allows virtual machines.)"
+	echo " as a vendor would for a customer whose license allows virtual machines.)"
 	virt=--allow-virtual
 else
 	virt=
 fi
 show hwid request --product acme-db --customer "Example LLC" $virt -o request.json --code
 
-step "vendor: issue a licence bound to that machine (file, typed code, QR code)"
+step "vendor: issue a license bound to that machine (file, typed code, QR code)"
 until=$(date -u -d '+1 year' +%F)
 show issue license --key vendor.key --request request.json $virt \
 	--tax-id 7707083893/770701001 --seats 5 --feature export=true --feature max_documents=1000 \
 	--updates-until "$until" -o acme.lic --qr acme.png
 show issue list
 
-step "customer: verify the licence offline"
+step "customer: verify the license offline"
 show verify --pub vendor.pub --product acme-db --state state acme.lic
 show verify --pub vendor.pub --product acme-db --state state --json acme.lic
 code=$(issue license --key vendor.key --request request.json $virt --expires "$(date -u -d '+30 days' +%F)" --code)
-echo "a 30-day licence as a typed code: ${code:0:60}..."
+echo "a 30-day license as a typed code: ${code:0:60}..."
 show verify --pub vendor.pub --state state "$code"
 expect 18 verify --pub vendor.pub --product other-product --state state acme.lic
 expect 17 verify --pub vendor.pub --state state --release-date "$(date -u -d '+2 years' +%F)" acme.lic
 expect 11 verify --state state acme.lic
 
-step "vendor: revoke the licence; the customer's verify refuses it"
+step "vendor: revoke the license; the customer's verify refuses it"
 serial=$(verify --pub vendor.pub --state state --json acme.lic | sed -n 's/.*"serial": *"\([^"]*\)".*/\1/p' | head -1)
 show issue revoke --key vendor.key --serial "$serial" -o revoked.list
 expect 14 verify --pub vendor.pub --state state --revocations revoked.list acme.lic

@@ -1,13 +1,13 @@
 #!/bin/sh
-# Licence verification speed, measured against baselines in the same run.
+# License verification speed, measured against baselines in the same run.
 #
-# 1. Go benchmarks: license.Verify of a licence with 20 features (raw, armored
+# 1. Go benchmarks: license.Verify of a license with 20 features (raw, armored
 #    file, typed code, and armored + machine binding) against one bare
 #    ed25519.Verify. Rounds are interleaved (every benchmark once per round)
 #    so that load from other processes hits all of them alike; the script
 #    prints the median ns/op of each and its ratio to the baseline.
 #    Target: armored-file Verify <= 1.2x bare ed25519.Verify.
-# 2. The verify binary as a whole process on a valid licence (unbound, and
+# 2. The verify binary as a whole process on a valid license (unbound, and
 #    bound to this machine), timed by hyperfine, with `true` as the
 #    process-start baseline. Target: median < 10 ms.
 #

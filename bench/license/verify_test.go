@@ -1,4 +1,4 @@
-// Package licensebench measures licence verification against a bare
+// Package licensebench measures license verification against a bare
 // Ed25519 verification in the same run. Run it with bench/license/run.sh.
 package licensebench
 
@@ -45,7 +45,7 @@ func fixture(b *testing.B, bound bool) (*keys.PrivateKey, *license.License) {
 }
 
 // BenchmarkEd25519Verify is the baseline: one bare ed25519.Verify of a
-// message the size of the licence's signed message.
+// message the size of the license's signed message.
 func BenchmarkEd25519Verify(b *testing.B) {
 	k, l := fixture(b, false)
 	p, _ := l.MarshalPayload()
@@ -81,7 +81,7 @@ func raw(l *license.License) []byte     { r, _ := l.Raw(); return r }
 func armored(l *license.License) []byte { a, _ := l.Armor(); return a }
 func code(l *license.License) []byte    { c, _ := l.Code(); return []byte(c) }
 
-// BenchmarkVerifyRaw is license.Verify of the raw binary licence with 20 features.
+// BenchmarkVerifyRaw is license.Verify of the raw binary license with 20 features.
 func BenchmarkVerifyRaw(b *testing.B) { benchVerify(b, false, raw) }
 
 // BenchmarkVerifyFile is license.Verify of the armored file with 20 features.

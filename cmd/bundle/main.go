@@ -36,7 +36,7 @@ const (
 	exitVolume       = 8  // a volume is missing, duplicated or from another bundle
 	exitProduct      = 9  // the bundle is for another product
 	exitVersion      = 10 // not newer than installed / not an allowed from-version
-	exitSubscription = 11 // released after the licence's updates-until
+	exitSubscription = 11 // released after the license's updates-until
 	exitLicense      = 12 // --license does not verify
 	exitHook         = 13 // a hook failed
 	exitNotInstalled = 14 // nothing installed / nothing to roll back to
@@ -139,7 +139,7 @@ func fail(err error) error {
 	case errors.Is(err, bundle.ErrVersion):
 		return cli.Fail(exitVersion, err, "use a newer bundle, or ask the vendor for a signed downgrade bundle")
 	case errors.Is(err, bundle.ErrSubscription):
-		return cli.Fail(exitSubscription, err, "renew the update subscription with the vendor and apply with the new licence (--license), or keep the installed version")
+		return cli.Fail(exitSubscription, err, "renew the update subscription with the vendor and apply with the new license (--license), or keep the installed version")
 	case errors.Is(err, bundle.ErrHook):
 		return cli.Fail(exitHook, err, "see the hook's output above")
 	case errors.Is(err, bundle.ErrNotInstalled):
@@ -279,7 +279,7 @@ terminal prompt.`,
 					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license: %w", err), "")
 				}
 				if _, err := license.Decode(data); err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license %s: not an airseal licence: %w", l, err), "give a licence file issued with the licence tool")
+					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license %s: not an airseal license: %w", l, err), "give a license file issued with the license tool")
 				}
 				name := l[strings.LastIndex(l, "/")+1:]
 				po.Licenses = append(po.Licenses, bundle.License{Name: name, Data: string(data)})
@@ -334,15 +334,15 @@ terminal prompt.`,
 	f := c.Flags()
 	f.StringVar(&o.key, "key", "", "signing key `NAME.key`")
 	f.StringVar(&o.passFile, "passphrase-file", "", "read the key's passphrase from `FILE`")
-	f.StringVar(&o.product, "product", "", "product `NAME`, spelled as in its licences (\"Acme Writer\")")
+	f.StringVar(&o.product, "product", "", "product `NAME`, spelled as in its licenses (\"Acme Writer\")")
 	f.StringVar(&o.version, "version", "", "release `VERSION` (1.2.3, 1.2.3-rc1)")
 	f.StringVar(&o.date, "release-date", "", "release `DATE` (YYYY-MM-DD or RFC 3339; default SOURCE_DATE_EPOCH or now)")
 	f.StringArrayVar(&o.from, "from-version", nil, "only update from `VERSION` (repeatable; default any older)")
 	f.BoolVar(&o.downgrade, "downgrade", false, "sign the bundle as an allowed downgrade")
-	f.StringArrayVar(&o.licenses, "include-license", nil, "carry licence `FILE` (repeatable)")
+	f.StringArrayVar(&o.licenses, "include-license", nil, "carry license `FILE` (repeatable)")
 	f.StringArrayVar(&o.trustKeys, "trust-key", nil, "introduce public key `NAME.pub` to targets (key rotation; repeatable)")
 	f.StringArrayVar(&o.revokeKeys, "revoke-key", nil, "revoke key `ID` on targets (repeatable)")
-	f.StringArrayVar(&o.revokeLicenses, "revoke-license", nil, "revoke licence `SERIAL` on targets (repeatable)")
+	f.StringArrayVar(&o.revokeLicenses, "revoke-license", nil, "revoke license `SERIAL` on targets (repeatable)")
 	f.StringArrayVar(&o.hooks, "hook", nil, "run `PHASE:PATH[:SECONDS]` on apply (pre-switch or post-switch; repeatable)")
 	f.StringVar(&o.split, "split", "", "write volumes of at most `SIZE` (700M, 4G, or fat32 = 4095M)")
 	f.StringVar(&o.fromDir, "from-dir", "", "release `DIR` to pack")
@@ -485,7 +485,7 @@ does not verify, so treat it as unverified in that case.`,
 				fmt.Fprintf(w, "hook:         %s %s (timeout %d s)\n", hk.Phase, hk.Path, hk.Timeout)
 			}
 			for _, l := range m.Licenses {
-				fmt.Fprintf(w, "licence:      %s (%d bytes)\n", l.Name, len(l.Data))
+				fmt.Fprintf(w, "license:      %s (%d bytes)\n", l.Name, len(l.Data))
 			}
 			for _, k := range m.TrustKeys {
 				fmt.Fprintf(w, "trusts key:   %s\n", strings.Fields(k)[1])
@@ -494,7 +494,7 @@ does not verify, so treat it as unverified in that case.`,
 				fmt.Fprintf(w, "revokes key:  %s\n", k)
 			}
 			for _, s := range m.RevokedLicenses {
-				fmt.Fprintf(w, "revokes licence: %s\n", s)
+				fmt.Fprintf(w, "revokes license: %s\n", s)
 			}
 			fmt.Fprintln(w, "files:")
 			for _, fl := range m.Files {
@@ -530,16 +530,16 @@ func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.Licens
 	}
 	l, err := license.Verify(data, opts)
 	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
-		return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: %w", path, err), "give the licence file the vendor issued for this installation")
+		return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: %w", path, err), "give the license file the vendor issued for this installation")
 	}
 	revoked, err := bundle.RevokedLicenses(target)
 	if err != nil {
 		// Fail closed: an unreadable revocation list is not an empty one.
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("revoked licences of %s: %w", target, err), "make "+filepath.Join(target, "trust", "revoked-licenses")+" readable, or restore it")
+		return nil, cli.Fail(cli.ExitError, fmt.Errorf("revoked licenses of %s: %w", target, err), "make "+filepath.Join(target, "trust", "revoked-licenses")+" readable, or restore it")
 	}
 	for _, s := range revoked {
 		if s == l.Serial {
-			return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: licence %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new licence")
+			return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: license %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new license")
 		}
 	}
 	return &bundle.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
@@ -552,7 +552,7 @@ func newApply() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "apply [--pub NAME.pub]... --target DIR [--license FILE] [--plan] FILE [FILE.002 ...]",
 		Short: "Verify a bundle and install it atomically into DIR",
-		Long: `apply verifies the signature, refuses what the installed release, the licence
+		Long: `apply verifies the signature, refuses what the installed release, the license
 and the format do not allow, unpacks into DIR/releases/VERSION checking every
 chunk before decompression and every file after, runs the pre-switch hooks,
 then switches DIR/current with one rename. The previous release stays for
@@ -563,7 +563,7 @@ apply records it in DIR/trust/keys/ID.pub (and says so): you trusted it for
 this target, so status, rollback and later applies there need no --pub.
 
 --plan prints the changes, hooks and space needed and touches nothing.
---license FILE refuses releases dated after the licence's updates-until.
+--license FILE refuses releases dated after the license's updates-until.
 --no-hooks skips the bundle's hooks (site policy). A progress bar is drawn
 when stderr is a terminal.`,
 		Example: `  bundle apply --target /opt/acme /media/usb/acme-2.1.0.bundle
@@ -641,7 +641,7 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lic, "license", "", "refuse releases after this licence `FILE`'s update subscription")
+	f.StringVar(&lic, "license", "", "refuse releases after this license `FILE`'s update subscription")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")
 	f.BoolVar(&noHooks, "no-hooks", false, "do not run the bundle's hooks")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")

@@ -1,5 +1,5 @@
 // Command issue is the vendor's side of airseal: it creates signing keys,
-// signs licences, revokes them, and keeps a ledger of everything issued.
+// signs licenses, revokes them, and keeps a ledger of everything issued.
 package main
 
 import (
@@ -27,7 +27,7 @@ func main() { os.Exit(run()) }
 // run runs the command with os.Args and returns the exit code.
 func run() int { return cli.Main(newRoot()) }
 
-// now is the clock; tests may not change it (licences carry real times).
+// now is the clock; tests may not change it (licenses carry real times).
 var now = time.Now
 
 func newRoot() *cobra.Command {

@@ -334,7 +334,7 @@ issuer key and appends jti, subject, audience and expiry to the ledger
 before printing it. --ttl defaults to 3650d; above 3653d is refused.
 Durations are Go durations (87600h) or days (3650d).
 
---license FILE binds the token to the licence's serial: revoking that
+--license FILE binds the token to the license's serial: revoking that
 serial ('token revoke --license-serial') revokes the token. The file is
 read for its serial only; its signature is not checked here.
 
@@ -380,11 +380,11 @@ protect the refresh_token like the access token.`,
 			if licFile != "" {
 				data, err := os.ReadFile(licFile)
 				if err != nil {
-					return cli.Fail(cli.ExitError, err, "--license names the customer's licence file")
+					return cli.Fail(cli.ExitError, err, "--license names the customer's license file")
 				}
 				l, err := license.Decode(data)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a licence file or code made by 'license issue'")
+					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'license issue'")
 				}
 				serial = l.Serial
 			}
@@ -423,7 +423,7 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&scope, "scope", "", "scopes, space- or comma-separated")
 	f.StringVar(&clientID, "client-id", "", "client_id claim; the client that may exchange this token at the endpoint (default: --sub)")
 	f.StringVar(&ttlS, "ttl", "", "lifetime, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of this licence file")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of this license file")
 	f.StringVar(&format, "format", "jwt", "output: jwt, oauth or bitrix")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal member_id (kept in the token for --format bitrix and the endpoint)")
 	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint of --format bitrix")
@@ -445,7 +445,7 @@ order; the first failure decides the exit code and reason:
   11 unknown_key: the kid is not a trusted key (never issued, or retired)
   12 wrong_issuer / wrong_audience
   13 expired / not_yet_valid (beyond --leeway, default 300s)
-  14 revoked: its jti, its grant or its licence serial is on the list
+  14 revoked: its jti, its grant or its license serial is on the list
    0 valid; 1 other errors (unreadable key set or revocation list, a
      revocation list older than one seen before); 2 usage
 
@@ -603,10 +603,10 @@ func newRevoke() *cobra.Command {
 	var jtis, serials []string
 	c := &cobra.Command{
 		Use:   "revoke (--jti J | --license-serial S)... [--dir DIR]",
-		Short: "Revoke tokens by jti or licence serial in the signed revocation list",
+		Short: "Revoke tokens by jti or license serial in the signed revocation list",
 		Long: `revoke adds entries to DIR/revocations.jwt and signs it again with a
 sequence number one higher. Revoking a jti also revokes the short-lived
-tokens 'token serve' exchanged from it; revoking a licence serial revokes
+tokens 'token serve' exchanged from it; revoking a license serial revokes
 every token bound to it. Copy the list to every verifier: they refuse a
 list older than one they have seen, so a revocation cannot be undone by
 putting an old file back.`,
@@ -645,7 +645,7 @@ putting an old file back.`,
 	addPass(c, g)
 	addJSON(c, g)
 	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this jti (repeatable)")
-	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this licence serial (repeatable)")
+	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this license serial (repeatable)")
 	return c
 }
 

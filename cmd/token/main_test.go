@@ -135,7 +135,7 @@ func fixture() {
 	}
 }
 
-// mklicense SERIAL OUT writes an armored licence with that serial, signed
+// mklicense SERIAL OUT writes an armored license with that serial, signed
 // by a fixed test key.
 func mklicense() {
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-// Command verify checks an airseal licence on the customer's machine, with
+// Command verify checks an airseal license on the customer's machine, with
 // no network, and exits with a documented, stable code.
 package main
 
@@ -196,7 +196,7 @@ func keyring(pubs []string) (*keys.Keyring, error) {
 func verify(cmd *cobra.Command, f *flags, args []string) error {
 	t := now().UTC()
 	res := &result{Now: t.Truncate(time.Second), Warnings: []string{}, DaysLeft: map[string]*int{"expires": nil, "updates": nil}, ProductVersion: f.version}
-	// fail reports an error that happens before or outside the licence checks.
+	// fail reports an error that happens before or outside the license checks.
 	fail := func(err error) error {
 		code, hint := cli.ExitError, ""
 		var ce *cli.Error
@@ -273,8 +273,8 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 		opts.ClockFloor = st.NewestSeen
 	}
 
-	// The machine is read only for a licence bound to one, with the
-	// licence's product as the hash salt.
+	// The machine is read only for a license bound to one, with the
+	// license's product as the hash salt.
 	if l, err := license.Decode(input); err == nil && l.Machine != nil {
 		rep, err := hwid.Collect(hwid.Options{Root: factsRoot, Product: l.Product})
 		if err != nil {
@@ -348,7 +348,7 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 		}
 	}
 
-	// Remember the newest trusted time, after a licence check that got
+	// Remember the newest trusted time, after a license check that got
 	// past the signature and the clock check.
 	if code == 0 || code == 17 {
 		newest := st.NewestSeen

@@ -144,7 +144,7 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 
 // mkinstalled KEY TARGET VERSION DATE [SERIAL...] packs a one-file release
 // signed with KEY (passphrase from AIRSEAL_PASSPHRASE), dated DATE and
-// revoking the given licence serials, and applies it to TARGET.
+// revoking the given license serials, and applies it to TARGET.
 func mkinstalled() {
 	a := os.Args[1:]
 	k, err := keys.LoadPrivate(a[0], []byte(os.Getenv("AIRSEAL_PASSPHRASE")))

@@ -13,7 +13,7 @@ import (
 
 // state is what verify remembers between runs to detect a clock set back.
 // It is not secret and not signed: deleting it loses only the times it
-// adds to the signed ones (the licence's issued-at, the revocation list's
+// adds to the signed ones (the license's issued-at, the revocation list's
 // time, an installed bundle's release date), which verify applies anyway.
 type state struct {
 	Version int `json:"version"`

@@ -1,4 +1,4 @@
-// Package ledger keeps an append-only record of things issued (licences,
+// Package ledger keeps an append-only record of things issued (licenses,
 // tokens) that survives a crash mid-write.
 //
 // Each record is one line: eight hex digits of the CRC-32 of the JSON that

@@ -34,7 +34,7 @@ func TestRoundTrip(t *testing.T) {
 
 // Every single-character substitution is caught and located in its group.
 func TestEverySubstitutionLocated(t *testing.T) {
-	code := Encode("ASR1", []byte("a licence request with some bytes in it"))
+	code := Encode("ASR1", []byte("a license request with some bytes in it"))
 	for i := len("ASR1-"); i < len(code); i++ {
 		if code[i] == '-' {
 			continue
@@ -106,7 +106,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	code := Encode("ASL1", bytes.Repeat([]byte("licence!"), 40))
+	code := Encode("ASL1", bytes.Repeat([]byte("license!"), 40))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Decode("ASL1", code); err != nil {

@@ -23,8 +23,8 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 )
 
-// LicenseTerms are the facts of a verified licence that apply checks: the
-// caller verifies the licence (pkg/license) and passes them in.
+// LicenseTerms are the facts of a verified license that apply checks: the
+// caller verifies the license (pkg/license) and passes them in.
 type LicenseTerms struct {
 	Serial       string
 	Product      string
@@ -290,14 +290,14 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 }
 
 // checkPolicy applies the refusals that compare the bundle with the
-// installed release and the licence.
+// installed release and the license.
 func checkPolicy(m, installed *Manifest, lic *LicenseTerms) error {
 	if lic != nil {
 		if lic.Product != "" && lic.Product != m.Product {
-			return fmt.Errorf("%w: the bundle is for %q, the licence for %q", ErrWrongProduct, m.Product, lic.Product)
+			return fmt.Errorf("%w: the bundle is for %q, the license for %q", ErrWrongProduct, m.Product, lic.Product)
 		}
 		if lic.UpdatesUntil != nil && m.ReleaseDate.After(*lic.UpdatesUntil) {
-			return fmt.Errorf("%w: release %s is dated %s, but licence %s covers updates released until %s",
+			return fmt.Errorf("%w: release %s is dated %s, but license %s covers updates released until %s",
 				ErrSubscription, m.Version, m.ReleaseDate.UTC().Format(time.DateOnly), lic.Serial, lic.UpdatesUntil.UTC().Format(time.DateOnly))
 		}
 	}
@@ -422,7 +422,7 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 		return err
 	}
 	// Metadata: the signed header, so the release can be re-verified, and
-	// the carried licences.
+	// the carried licenses.
 	meta := []string{MetaDir, headerFile}
 	if err := root.Mkdir(MetaDir, 0o755); err != nil {
 		return err

@@ -40,7 +40,7 @@
 //   - Refusals: unknown or revoked key, bad signature, other product, a
 //     version not newer than the installed one (unless the manifest is a
 //     signed downgrade), an installed version not in the signed from-list,
-//     a release dated after the licence's updates-until date.
+//     a release dated after the license's updates-until date.
 //
 // What is not guaranteed: protection from whoever can write to the target
 // directory (they can add keys to DIR/trust or replace releases; keep it

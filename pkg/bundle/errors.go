@@ -29,7 +29,7 @@ var (
 	// ErrVersion: the version is not newer than the installed one, or the
 	// installed version is not one the bundle may update from.
 	ErrVersion = errors.New("version refused")
-	// ErrSubscription: the release date is after the licence's updates-until.
+	// ErrSubscription: the release date is after the license's updates-until.
 	ErrSubscription = errors.New("update subscription ended")
 	// ErrHook: a hook from the manifest failed.
 	ErrHook = errors.New("hook failed")

@@ -32,10 +32,10 @@ const (
 	// MinChunkSize and MaxChunkSize bound Payload.ChunkSize.
 	MinChunkSize = 64 << 10
 	MaxChunkSize = 16 << 20
-	// MaxLicenseSize bounds one carried licence file.
+	// MaxLicenseSize bounds one carried license file.
 	MaxLicenseSize = 64 << 10
 	// MetaDir is the directory inside each installed release that holds the
-	// signed header and carried licences. Bundles may not contain it.
+	// signed header and carried licenses. Bundles may not contain it.
 	MetaDir = ".airseal"
 
 	magic        = "ASBUNDLE"
@@ -98,7 +98,7 @@ type Hook struct {
 	Timeout int    `json:"timeout"` // seconds, 1 to 3600
 }
 
-// License is a licence file carried by the bundle; apply stores it in
+// License is a license file carried by the bundle; apply stores it in
 // DIR/releases/VERSION/.airseal/licenses/NAME.
 type License struct {
 	Name string `json:"name"`
@@ -451,12 +451,12 @@ func (m *Manifest) validatePayload() error {
 	return nil
 }
 
-// MaxTextSize bounds a product name or licence serial in bytes (the limit
+// MaxTextSize bounds a product name or license serial in bytes (the limit
 // pkg/license applies to the same fields).
 const MaxTextSize = safetext.MaxLen
 
-// checkText accepts a product name or licence serial under the rule
-// pkg/license applies to them (internal/safetext), so that every licence's
+// checkText accepts a product name or license serial under the rule
+// pkg/license applies to them (internal/safetext), so that every license's
 // product and serial can be named by a bundle: 1 to MaxTextSize bytes of
 // valid UTF-8 without control or bidirectional formatting characters.
 // Spaces are allowed ("Acme Writer"). Neither field is ever used in a file

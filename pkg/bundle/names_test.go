@@ -13,8 +13,8 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 )
 
-// Product names and licence serials follow pkg/license's rules, so that any
-// licence's product can be named by a bundle; versions, used in paths, stay
+// Product names and license serials follow pkg/license's rules, so that any
+// license's product can be named by a bundle; versions, used in paths, stay
 // restricted.
 func TestNameRules(t *testing.T) {
 	for _, tc := range []struct {

@@ -36,7 +36,7 @@ const frameSize = 2 << 20
 // PackOptions configures [Pack].
 type PackOptions struct {
 	Key          *keys.PrivateKey // signs the manifest
-	Product      string           // product name, as in its licences ("Acme Writer")
+	Product      string           // product name, as in its licenses ("Acme Writer")
 	Version      string           // release version; names releases/VERSION on targets
 	ReleaseDate  time.Time        // zero means now, truncated to seconds
 	FromVersions []string         // installed versions it may update; empty: any older
@@ -45,7 +45,7 @@ type PackOptions struct {
 	Output       string           // first volume; others are Output.002, ...
 	Split        int64            // volume size in bytes; 0 writes one file
 	Hooks        []Hook           // programs of the release run by apply
-	Licenses     []License        // licence files carried to .airseal/licenses/
+	Licenses     []License        // license files carried to .airseal/licenses/
 	// TrustKeys are keys targets trust once the bundle is applied (key
 	// rotation); RevokedKeys and RevokedLicenses are refused from then on.
 	TrustKeys       []*keys.PublicKey

@@ -272,8 +272,8 @@ func TestPolicyRefusals(t *testing.T) {
 		{"same-version", simpleSpec(t, "2.0.0"), nil, ErrVersion, "2.0.0 is already installed"},
 		{"from-version", from, nil, ErrVersion, "updates only from 2.5.0; the installed version is 2.0.0"},
 		{"subscription", simpleSpec(t, "3.0.0"), &LicenseTerms{Serial: "S-1", Product: "demo", UpdatesUntil: &until}, ErrSubscription,
-			"release 3.0.0 is dated 2026-03-01, but licence S-1 covers updates released until 2026-02-28"},
-		{"license-product", simpleSpec(t, "3.0.0"), &LicenseTerms{Serial: "S-1", Product: "other"}, ErrWrongProduct, `the licence for "other"`},
+			"release 3.0.0 is dated 2026-03-01, but license S-1 covers updates released until 2026-02-28"},
+		{"license-product", simpleSpec(t, "3.0.0"), &LicenseTerms{Serial: "S-1", Product: "other"}, ErrWrongProduct, `the license for "other"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Apply([]string{write(c.name, c.spec)}, ApplyOptions{Target: target, Keyring: ring, License: c.lic})
@@ -285,7 +285,7 @@ func TestPolicyRefusals(t *testing.T) {
 			}
 		})
 	}
-	// A licence whose subscription covers the release lets it through, and
+	// A license whose subscription covers the release lets it through, and
 	// a signed downgrade is accepted.
 	later := testDate.Add(24 * time.Hour)
 	if _, err := Apply([]string{write("ok", simpleSpec(t, "3.0.0"))}, ApplyOptions{Target: target, Keyring: ring,

@@ -27,7 +27,7 @@ import (
 //	DIR/releases/VERSION/.airseal/header   signed header of that release
 //	DIR/trust/keys/ID.pub                  keys added by applied bundles
 //	DIR/trust/revoked-keys                 key IDs revoked by applied bundles
-//	DIR/trust/revoked-licenses             licence serials revoked
+//	DIR/trust/revoked-licenses             license serials revoked
 const (
 	currentLink    = "current"
 	previousLink   = "previous"
@@ -77,8 +77,8 @@ func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, 
 	return out, revoked, nil
 }
 
-// RevokedLicenses returns the licence serials revoked by bundles applied to
-// target, for licence verifiers to refuse.
+// RevokedLicenses returns the license serials revoked by bundles applied to
+// target, for license verifiers to refuse.
 func RevokedLicenses(target string) ([]string, error) {
 	return readLines(filepath.Join(target, trustDir, revokedSerials))
 }

@@ -4,14 +4,14 @@
 //
 // It is pure: it neither reads hardware (package hwid does) nor verifies
 // signatures (package license does). Both of those packages share these
-// types, so a licence binding and a licence request speak the same language.
+// types, so a license binding and a license request speak the same language.
 //
 // # Security
 //
 // Each component is stored only as a salted hash: HMAC-SHA-256 keyed by the
 // product name over the component's name and normalised value, truncated to
 // 128 bits. Two vendors (two products) therefore get unrelated hashes for the
-// same machine and cannot correlate customers, and a licence file does not
+// same machine and cannot correlate customers, and a license file does not
 // disclose serial numbers. A hash is not secret from someone who can guess
 // the value (MAC addresses have little entropy): it is a privacy measure, not
 // a secrecy one.

@@ -626,7 +626,7 @@ func acpiVM(oem, table string) string {
 	return ""
 }
 
-// hostname and osName describe the machine for a licence request.
+// hostname and osName describe the machine for a license request.
 func hostname(c *collector) string { return c.line("/proc/sys/kernel/hostname") }
 
 func osName(c *collector) string {

@@ -6,7 +6,7 @@ import (
 )
 
 // Keyring is a set of trusted public keys, looked up by key ID. Holding
-// several keys at once lets a vendor rotate keys: licences signed by the old
+// several keys at once lets a vendor rotate keys: licenses signed by the old
 // key keep verifying while new ones are signed by the new key.
 //
 // A Keyring is not safe for concurrent modification; concurrent lookups are fine.

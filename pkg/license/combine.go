@@ -6,16 +6,16 @@ import (
 	"sort"
 )
 
-// ErrIncompatible means licences cannot be used together: a demo licence
-// with another licence of the same product, an additional licence without
-// its main licence, or licences for different products.
+// ErrIncompatible means licenses cannot be used together: a demo license
+// with another license of the same product, an additional license without
+// its main license, or licenses for different products.
 var ErrIncompatible = errors.New("licenses cannot be combined")
 
-// Combine merges verified licences of one product into one set of
-// entitlements: a main licence plus the additional licences that name it.
-// Seats add up; a flag is on when any licence turns it on; for a numeric
-// limit the largest value wins. A demo licence cannot be combined with any
-// other licence of the product. Pass only licences returned by Verify.
+// Combine merges verified licenses of one product into one set of
+// entitlements: a main license plus the additional licenses that name it.
+// Seats add up; a flag is on when any license turns it on; for a numeric
+// limit the largest value wins. A demo license cannot be combined with any
+// other license of the product. Pass only licenses returned by Verify.
 func Combine(lics []*License) (Entitlements, error) {
 	if len(lics) == 0 {
 		return Entitlements{}, fmt.Errorf("%w: no licenses", ErrIncompatible)

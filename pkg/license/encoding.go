@@ -11,7 +11,7 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 )
 
-// CodePrefix is the prefix of a licence's typed code.
+// CodePrefix is the prefix of a license's typed code.
 const CodePrefix = "ASL1"
 
 // CommentPrefix starts each line of the unsigned comment in an armored file.
@@ -22,7 +22,7 @@ const (
 	lineWidth  = 64
 )
 
-// Sign sets KeyID to k's ID and signs the licence with k.
+// Sign sets KeyID to k's ID and signs the license with k.
 func (l *License) Sign(k *keys.PrivateKey) error {
 	l.KeyID = k.ID()
 	p, err := l.MarshalPayload()
@@ -39,7 +39,7 @@ func signedMessage(payload []byte) []byte {
 	return append(m, payload...)
 }
 
-// Raw returns the raw binary licence: the canonical payload followed by the
+// Raw returns the raw binary license: the canonical payload followed by the
 // 64-byte signature. It is what the armored file and the typed code carry.
 func (l *License) Raw() ([]byte, error) {
 	if len(l.Signature) != SignatureSize {
@@ -53,7 +53,7 @@ func (l *License) Raw() ([]byte, error) {
 }
 
 // Armor returns the armored text file: the unsigned comment lines (if any),
-// then the raw licence in base64 between BEGIN and END lines.
+// then the raw license in base64 between BEGIN and END lines.
 func (l *License) Armor() ([]byte, error) {
 	raw, err := l.Raw()
 	if err != nil {
@@ -62,7 +62,7 @@ func (l *License) Armor() ([]byte, error) {
 	return armor(armorLabel, raw, l.Comment), nil
 }
 
-// Code returns the licence as a typed code (prefix ASL1).
+// Code returns the license as a typed code (prefix ASL1).
 func (l *License) Code() (string, error) {
 	raw, err := l.Raw()
 	if err != nil {
@@ -181,7 +181,7 @@ func dearmor(label string, data []byte) (raw []byte, comment string, err error) 
 	return raw[:n], comment, nil
 }
 
-// Encoding names how a licence was given.
+// Encoding names how a license was given.
 type Encoding string
 
 // Encodings recognised by Decode.
@@ -206,7 +206,7 @@ func Detect(input []byte) Encoding {
 
 // hasCodePrefix is typedcode.HasPrefix(string(input), CodePrefix) without
 // copying input to a string (verification is on a product's hot path). A
-// raw licence never matches: its first byte is the version, 1.
+// raw license never matches: its first byte is the version, 1.
 func hasCodePrefix(input []byte) bool {
 	s := bytes.TrimSpace(input)
 	n := len(CodePrefix)
@@ -224,8 +224,8 @@ func splitRaw(input []byte) (payload, sig []byte, comment string, err error) {
 	default:
 		raw = input
 		if len(raw) > 0 && (raw[0] >= 0x20 && raw[0] < 0x7f || raw[0] == '\t' || raw[0] == '\n' || raw[0] == '\r') {
-			// A raw licence starts with its version byte; text is a
-			// file or a code that is not a licence.
+			// A raw license starts with its version byte; text is a
+			// file or a code that is not a license.
 			return nil, nil, "", fmt.Errorf("%w: not a license: a license file has a %q line and a typed code starts with %q",
 				ErrMalformed, "-----BEGIN "+armorLabel+"-----", CodePrefix+"-")
 		}
@@ -240,9 +240,9 @@ func splitRaw(input []byte) (payload, sig []byte, comment string, err error) {
 	return raw[:n], raw[n:], comment, nil
 }
 
-// Decode parses a licence in any encoding (armored file, typed code or raw)
+// Decode parses a license in any encoding (armored file, typed code or raw)
 // WITHOUT checking its signature, for inspection only. Never act on a
-// licence from Decode; use Verify.
+// license from Decode; use Verify.
 func Decode(input []byte) (*License, error) {
 	payload, sig, comment, err := splitRaw(input)
 	if err != nil {

@@ -73,7 +73,7 @@ func ExampleVerify() {
 }
 
 func ExampleEntitle() {
-	// No licence at all: the product's built-in demo limits apply.
+	// No license at all: the product's built-in demo limits apply.
 	_, err := license.Verify([]byte("not a license"), license.VerifyOptions{Now: time.Now()})
 	e := license.Entitle(nil, err, []license.Feature{{Name: "lines_per_document", Value: 3}})
 	n, _ := e.Limit("lines_per_document")

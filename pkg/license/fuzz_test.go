@@ -19,7 +19,7 @@ func fuzzSeeds(f *testing.F) (*keys.PrivateKey, [][]byte) {
 	return k, seeds
 }
 
-// FuzzDecode feeds arbitrary bytes to the licence parser (all encodings).
+// FuzzDecode feeds arbitrary bytes to the license parser (all encodings).
 // Whatever it accepts must re-encode to the very same raw bytes.
 func FuzzDecode(f *testing.F) {
 	k, seeds := fuzzSeeds(f)
@@ -31,17 +31,17 @@ func FuzzDecode(f *testing.F) {
 		l, err := Decode(in)
 		if err != nil {
 			if l != nil {
-				t.Fatal("licence returned with an error")
+				t.Fatal("license returned with an error")
 			}
 			return
 		}
 		raw, err := l.Raw()
 		if err != nil {
-			t.Fatalf("decoded licence does not re-encode: %v", err)
+			t.Fatalf("decoded license does not re-encode: %v", err)
 		}
 		payload, sig, _, err := splitRaw(in)
 		if err != nil || !bytes.Equal(raw, append(bytes.Clone(payload), sig...)) {
-			t.Fatalf("decoded licence re-encodes differently")
+			t.Fatalf("decoded license re-encodes differently")
 		}
 		// Verify must not panic either.
 		Verify(in, VerifyOptions{Keyring: ring, Now: tNow, Machine: liveMachine()})
@@ -81,7 +81,7 @@ func FuzzCode(f *testing.F) {
 		r1, _ := l.Raw()
 		r2, _ := l2.Raw()
 		if !bytes.Equal(r1, r2) {
-			t.Fatal("code round trip changed the licence")
+			t.Fatal("code round trip changed the license")
 		}
 	})
 }

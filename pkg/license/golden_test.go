@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden vectors in testdata/
 
 const goldenDir = "testdata/golden"
 
-// vector is one entry of testdata/golden/vectors.json: a licence file and
+// vector is one entry of testdata/golden/vectors.json: a license file and
 // the verification inputs and outcome it must produce.
 type vector struct {
 	Name        string     `json:"name"`

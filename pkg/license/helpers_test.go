@@ -62,7 +62,7 @@ func testMachine(product string, changed ...string) []fingerprint.Component {
 	return cs
 }
 
-// sampleLicense returns an unsigned licence with n features, bound to the
+// sampleLicense returns an unsigned license with n features, bound to the
 // test machine when bound is true.
 func sampleLicense(n int, bound bool) *License {
 	l := &License{

@@ -48,10 +48,10 @@ func FeatureMap(fs []Feature) map[string]any {
 	return m
 }
 
-// MarshalJSON returns the licence's stable JSON form. Times are RFC 3339 in
+// MarshalJSON returns the license's stable JSON form. Times are RFC 3339 in
 // UTC; expires and updates_until are null when absent; machine is null for
-// an unbound licence. It is for display: the JSON is not signed and is not
-// a licence encoding.
+// an unbound license. It is for display: the JSON is not signed and is not
+// a license encoding.
 func (l *License) MarshalJSON() ([]byte, error) {
 	j := licenseJSON{
 		Serial: l.Serial, KeyID: string(l.KeyID), Product: l.Product, Edition: l.Edition,

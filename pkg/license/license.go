@@ -1,19 +1,19 @@
-// Package license is the airseal licence: a small signed statement of who may
+// Package license is the airseal license: a small signed statement of who may
 // run which product, where, for how long and with which features, and the
 // pure checks a product runs on it with no network.
 //
 // A vendor builds a [License], signs it with [License.Sign] and hands it out
-// in any of three encodings that decode to the identical licence: an armored
+// in any of three encodings that decode to the identical license: an armored
 // text file ([License.Armor]), a typed code a person can read over the phone
 // ([License.Code], prefix ASL1) and a QR code carrying that typed code
 // ([License.QRPNG], [License.QRTerminal]). A product calls [Verify] with the
 // bytes it was given, its trusted keyring, the current time and the live
-// machine's facts, and gets the licence back or an error that [errors.Is]
+// machine's facts, and gets the license back or an error that [errors.Is]
 // matches to one sentinel per verify exit code ([ErrMalformed] ...
 // [ErrWrongProduct]). [Entitle] turns that outcome into what the product may
-// do, falling back to demo limits when there is no valid licence;
-// [Combine] merges a main licence with the additional licences that extend
-// it (and refuses a demo licence combined with others).
+// do, falling back to demo limits when there is no valid license;
+// [Combine] merges a main license with the additional licenses that extend
+// it (and refuses a demo license combined with others).
 //
 // The format is specified in docs/spec/license-v1.md.
 //
@@ -22,10 +22,10 @@
 // The signature is Ed25519 over the domain-separation prefix
 // "airseal license v1\x00" followed by the canonical binary payload, so a
 // signature over any other airseal object (a revocation list, a bundle) can
-// never pass for a licence signature. Every field except the comment is
+// never pass for a license signature. Every field except the comment is
 // signed. Decoding is strict: an encoding that is not the canonical one for
 // its bytes (extra fields, unsorted features, non-minimal integers, reflowed
-// base64) is rejected rather than normalised, so one licence has exactly one
+// base64) is rejected rather than normalised, so one license has exactly one
 // valid payload. The typed code alone is lenient about case, dashes and
 // look-alike characters, because people type it; the bytes it decodes to
 // must still be canonical.
@@ -33,8 +33,8 @@
 // The comment in an armored file is not signed; anyone can change it. Tools
 // print it marked as unsigned and never take a decision on it.
 //
-// What is not guaranteed: a licence check runs on a machine the customer
-// controls. The checks stop forgery and editing of licences and casual clock
+// What is not guaranteed: a license check runs on a machine the customer
+// controls. The checks stop forgery and editing of licenses and casual clock
 // and machine changes; they cannot stop a customer who patches the product's
 // binary. Machine binding compares salted hashes of hardware facts the
 // operating system reports; a determined customer can fake those facts.
@@ -57,33 +57,33 @@ import (
 // Sentinel errors. Each maps to one exit code of the verify command; the
 // number is given in brackets.
 var (
-	// ErrMalformed means the input is not a licence in any encoding, or its
+	// ErrMalformed means the input is not a license in any encoding, or its
 	// payload is not canonical (10).
 	ErrMalformed = errors.New("malformed license")
-	// ErrBadSignature means the signature does not verify: the licence was
+	// ErrBadSignature means the signature does not verify: the license was
 	// edited or damaged (10).
 	ErrBadSignature = errors.New("bad license signature")
-	// ErrUnknownKey means the licence was signed by a key the keyring does
+	// ErrUnknownKey means the license was signed by a key the keyring does
 	// not trust (11).
 	ErrUnknownKey = errors.New("license signed by an unknown key")
-	// ErrWrongMachine means the licence is bound to another machine (12).
+	// ErrWrongMachine means the license is bound to another machine (12).
 	ErrWrongMachine = errors.New("license is bound to another machine")
-	// ErrExpired means the licence's expiry time has passed (13).
+	// ErrExpired means the license's expiry time has passed (13).
 	ErrExpired = errors.New("license expired")
-	// ErrNotYetValid means the licence's not-before time is in the future (13).
+	// ErrNotYetValid means the license's not-before time is in the future (13).
 	ErrNotYetValid = errors.New("license not yet valid")
-	// ErrRevoked means the licence's serial is on the revocation list (14).
+	// ErrRevoked means the license's serial is on the revocation list (14).
 	ErrRevoked = errors.New("license revoked")
 	// ErrClockRollback means the clock is earlier than a time already seen (15).
 	ErrClockRollback = errors.New("clock set back")
-	// ErrVirtualMachine means the machine is virtual and the licence does not
+	// ErrVirtualMachine means the machine is virtual and the license does not
 	// allow it (16).
 	ErrVirtualMachine = errors.New("virtual machine not allowed by the license")
-	// ErrUpdatesExpired means this build was released after the licence's
+	// ErrUpdatesExpired means this build was released after the license's
 	// update subscription ended; the product runs in demo mode (17). Verify
-	// returns the (genuine) licence together with this error.
+	// returns the (genuine) license together with this error.
 	ErrUpdatesExpired = errors.New("this version was released after the update subscription ended")
-	// ErrWrongProduct means the licence is for another product (18).
+	// ErrWrongProduct means the license is for another product (18).
 	ErrWrongProduct = errors.New("license is for another product")
 )
 
@@ -143,18 +143,18 @@ func ExitCode(err error) int {
 	return 1
 }
 
-// Kind is the licence kind.
+// Kind is the license kind.
 type Kind uint8
 
-// Licence kinds.
+// License kinds.
 const (
-	// KindMain is an ordinary licence.
+	// KindMain is an ordinary license.
 	KindMain Kind = 1
-	// KindAdditional extends a main licence (more seats or features) and
+	// KindAdditional extends a main license (more seats or features) and
 	// names it in MainSerial; it is useless without it.
 	KindAdditional Kind = 2
-	// KindDemo is a time-limited demonstration licence; it cannot be combined
-	// with other licences of the same product.
+	// KindDemo is a time-limited demonstration license; it cannot be combined
+	// with other licenses of the same product.
 	KindDemo Kind = 3
 )
 
@@ -178,7 +178,7 @@ func ParseKind(s string) (Kind, error) {
 	return 0, fmt.Errorf("license kind %q: want main, additional or demo", s)
 }
 
-// Customer is who the licence was sold to.
+// Customer is who the license was sold to.
 type Customer struct {
 	// Name is the organisation's name.
 	Name string `json:"name"`
@@ -204,27 +204,27 @@ func (f Feature) String() string {
 	return fmt.Sprintf("%s=%d", f.Name, f.Value)
 }
 
-// License is a decoded licence. Every field but Comment and Signature is
+// License is a decoded license. Every field but Comment and Signature is
 // covered by the signature.
 type License struct {
-	// Serial is the licence's unique, printable serial number.
+	// Serial is the license's unique, printable serial number.
 	Serial string
-	// KeyID names the key that signed the licence; Sign sets it.
+	// KeyID names the key that signed the license; Sign sets it.
 	KeyID keys.ID
-	// Product names the product the licence is for.
+	// Product names the product the license is for.
 	Product string
 	// Edition is the product edition ("standard", "pro", ...); may be empty.
 	Edition string
 	// Kind is main, additional or demo.
 	Kind Kind
-	// MainSerial is, for an additional licence, the serial of the main
-	// licence it extends; empty otherwise.
+	// MainSerial is, for an additional license, the serial of the main
+	// license it extends; empty otherwise.
 	MainSerial string
-	// Customer is who the licence was sold to.
+	// Customer is who the license was sold to.
 	Customer Customer
-	// IssuedAt is when the licence was signed (whole seconds, UTC).
+	// IssuedAt is when the license was signed (whole seconds, UTC).
 	IssuedAt time.Time
-	// NotBefore is when the licence starts to be valid.
+	// NotBefore is when the license starts to be valid.
 	NotBefore time.Time
 	// Expires is when it stops being valid; nil means perpetual.
 	Expires *time.Time
@@ -239,7 +239,7 @@ type License struct {
 	DemoLimits []Feature
 	// Machine is the machine binding; nil means bound to no machine.
 	Machine *fingerprint.Fingerprint
-	// AllowVirtual allows a bound licence to run in a virtual machine or
+	// AllowVirtual allows a bound license to run in a virtual machine or
 	// container.
 	AllowVirtual bool
 

@@ -29,14 +29,14 @@ func TestEncodingsDecodeToIdenticalLicense(t *testing.T) {
 			}
 			gotRaw := mustRaw(t, got)
 			if !bytes.Equal(gotRaw, raw) {
-				t.Fatalf("decoded licence re-encodes differently")
+				t.Fatalf("decoded license re-encodes differently")
 			}
 			l2 := *l
 			if name != "file" {
 				l2.Comment = ""
 			}
 			if !reflect.DeepEqual(got, &l2) {
-				t.Errorf("decoded licence differs:\n got %+v\nwant %+v", got, &l2)
+				t.Errorf("decoded license differs:\n got %+v\nwant %+v", got, &l2)
 			}
 		})
 	}
@@ -172,7 +172,7 @@ func TestVerifyOutcomes(t *testing.T) {
 				t.Errorf("Verify err = %v, Check err = %v", verr, err)
 			}
 			if (got != nil) != (tt.want == nil || tt.gotLic) {
-				t.Errorf("Verify returned licence %v with err %v", got != nil, verr)
+				t.Errorf("Verify returned license %v with err %v", got != nil, verr)
 			}
 			if tt.warning != "" && !strings.Contains(strings.Join(rep.Warnings, "\n"), tt.warning) {
 				t.Errorf("warnings %q lack %q", rep.Warnings, tt.warning)
@@ -247,7 +247,7 @@ func TestDecodeWithoutKey(t *testing.T) {
 	raw := mustRaw(t, l)
 	raw[len(raw)-1] ^= 1
 	if _, err := Decode(raw); err != nil {
-		t.Errorf("Decode of a licence with a bad signature: %v", err)
+		t.Errorf("Decode of a license with a bad signature: %v", err)
 	}
 	if _, err := Verify(raw, baseOpts(k)); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("Verify err = %v, want ErrBadSignature", err)
@@ -258,16 +258,16 @@ func TestEntitle(t *testing.T) {
 	defaults := []Feature{{Name: "lines_per_document", Value: 10}}
 	l := sampleLicense(2, false)
 	if e := Entitle(l, nil, defaults); e.Demo || e.Seats != 5 || !e.Enabled("feature_00") {
-		t.Errorf("valid licence: %+v", e)
+		t.Errorf("valid license: %+v", e)
 	}
 	if e := Entitle(nil, ErrExpired, defaults); !e.Demo || e.Seats != 1 {
-		t.Errorf("no licence: %+v", e)
+		t.Errorf("no license: %+v", e)
 	} else if v, _ := e.Limit("lines_per_document"); v != 10 {
-		t.Errorf("no licence: lines_per_document = %d, want product default 10", v)
+		t.Errorf("no license: lines_per_document = %d, want product default 10", v)
 	}
 	e := Entitle(l, ErrUpdatesExpired, defaults)
 	if v, _ := e.Limit("lines_per_document"); !e.Demo || v != 3 {
-		t.Errorf("updates expired: %+v, want the licence's demo limit 3", e)
+		t.Errorf("updates expired: %+v, want the license's demo limit 3", e)
 	}
 	if e.Enabled("feature_00") {
 		t.Errorf("demo mode must not enable licensed features")

@@ -9,7 +9,7 @@ import (
 )
 
 // Error messages name what failed in words that fit it: a revocation list
-// is not called a license, and text that is no licence says so.
+// is not called a license, and text that is no license says so.
 func TestErrorMessages(t *testing.T) {
 	k, other := testKey(t, 1), testKey(t, 2)
 	lic := mustArmor(t, signed(t, sampleLicense(2, false), k))

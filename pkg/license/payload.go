@@ -33,7 +33,7 @@ const (
 	featureNumber = 1
 )
 
-// Validate checks the licence's fields before signing: everything Marshal
+// Validate checks the license's fields before signing: everything Marshal
 // needs plus the rules between fields. Errors name the field.
 func (l *License) Validate() error {
 	if err := checkText("serial", l.Serial, true); err != nil {
@@ -152,7 +152,7 @@ func (l *License) MarshalPayload() ([]byte, error) {
 	return l.appendPayload(make([]byte, 0, 512)), nil
 }
 
-// appendPayload appends the encoding of a validated licence to b.
+// appendPayload appends the encoding of a validated license to b.
 func (l *License) appendPayload(b []byte) []byte {
 	b = append(b, Version)
 	kid, _ := hex.DecodeString(string(l.KeyID))
@@ -388,7 +388,7 @@ func UnmarshalPayload(p []byte) (*License, error) {
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	var buf [1024]byte // re-encoded on the stack for a licence of usual size
+	var buf [1024]byte // re-encoded on the stack for a license of usual size
 	if !bytes.Equal(l.appendPayload(buf[:0]), p) {
 		return nil, fmt.Errorf("%w: payload is not in canonical form", ErrMalformed)
 	}

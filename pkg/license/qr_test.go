@@ -38,7 +38,7 @@ func TestQRRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(mustRaw(t, got), mustRaw(t, l)) {
-			t.Fatal("QR licence differs from the original")
+			t.Fatal("QR license differs from the original")
 		}
 		term, err := l.QRTerminal()
 		if err != nil || !strings.ContainsRune(term, '█') {

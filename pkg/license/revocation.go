@@ -21,7 +21,7 @@ const (
 	maxRevokedSerials = 1 << 16
 )
 
-// RevocationList is a signed list of revoked licence serials. Its sequence
+// RevocationList is a signed list of revoked license serials. Its sequence
 // number only grows: each new list carries every serial of the previous one.
 type RevocationList struct {
 	// KeyID names the signing key.

@@ -10,7 +10,7 @@ import (
 )
 
 // The tamper tests change every single byte (or character) of a valid
-// licence, one at a time, and require every result to be rejected.
+// license, one at a time, and require every result to be rejected.
 
 func tamperLicense(t *testing.T) (*License, *keys.PrivateKey) {
 	k := testKey(t, 1)

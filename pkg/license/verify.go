@@ -11,13 +11,13 @@ import (
 )
 
 // DefaultSkew is how far the clock may lag behind a time already seen (the
-// clock floor, the licence's issued-at, the revocation list's time) before
-// Verify calls it a rollback, and how early a licence may be used before
+// clock floor, the license's issued-at, the revocation list's time) before
+// Verify calls it a rollback, and how early a license may be used before
 // its not-before time. It absorbs clock drift between the vendor's and the
 // customer's machines.
 const DefaultSkew = time.Hour
 
-// WarnBefore is how long before the update subscription (or the licence)
+// WarnBefore is how long before the update subscription (or the license)
 // ends Verify starts warning about it.
 const WarnBefore = 14 * 24 * time.Hour
 
@@ -25,7 +25,7 @@ const WarnBefore = 14 * 24 * time.Hour
 // filled from hwid.Collect.
 type Machine struct {
 	// Components are the live hashed hardware components, hashed for the
-	// licence's product.
+	// license's product.
 	Components []fingerprint.Component
 	// RootRead is true when the components were read with root privileges.
 	RootRead bool
@@ -36,16 +36,16 @@ type Machine struct {
 	Technology string
 }
 
-// VerifyOptions are the inputs to Verify besides the licence bytes.
+// VerifyOptions are the inputs to Verify besides the license bytes.
 type VerifyOptions struct {
 	// Keyring holds the trusted public keys. Required.
 	Keyring *keys.Keyring
 	// Now is the current time. Required.
 	Now time.Time
 	// Machine is the live machine. nil skips the machine and virtualization
-	// checks (a Report then carries a warning for a bound licence).
+	// checks (a Report then carries a warning for a bound license).
 	Machine *Machine
-	// Product, when set, must equal the licence's product.
+	// Product, when set, must equal the license's product.
 	Product string
 	// Revocations is a signed revocation list (any encoding); nil for none.
 	// It must be signed by a key in Keyring.
@@ -58,12 +58,12 @@ type VerifyOptions struct {
 	// the update bundles applied to the product (bundle.RevokedLicenses).
 	RevokedSerials []string
 	// ReleaseDate, when set, is the release date of the running build: a
-	// build released after the licence's update subscription ended runs in
+	// build released after the license's update subscription ended runs in
 	// demo mode (ErrUpdatesExpired).
 	ReleaseDate time.Time
 	// ClockFloor is the newest trusted time the caller has seen (a state
 	// file, an installed bundle's release date). Now earlier than the floor
-	// (minus Skew) is a rollback. The licence's issued-at and the revocation
+	// (minus Skew) is a rollback. The license's issued-at and the revocation
 	// list's time are floors too, whatever the caller passes.
 	ClockFloor time.Time
 	// Skew is the tolerated clock drift; 0 means DefaultSkew.
@@ -72,7 +72,7 @@ type VerifyOptions struct {
 
 // Report is the full outcome of a verification.
 type Report struct {
-	// License is the licence, set once its signature has verified (also
+	// License is the license, set once its signature has verified (also
 	// when a later check fails), nil otherwise.
 	License *License
 	// Match is the machine match, when it was checked.
@@ -81,13 +81,13 @@ type Report struct {
 	Revocations *RevocationList
 	// Floor is the clock floor that was applied.
 	Floor time.Time
-	// Warnings are things the user should know even though the licence is valid.
+	// Warnings are things the user should know even though the license is valid.
 	Warnings []string
 }
 
-// Verify checks a licence given in any encoding and returns it, or an error
+// Verify checks a license given in any encoding and returns it, or an error
 // matching one of the package's sentinels. With ErrUpdatesExpired the
-// licence is genuine and is returned too: the product runs in demo mode.
+// license is genuine and is returned too: the product runs in demo mode.
 //
 // Checks run in this fixed order, and the first failure is returned:
 // format (ErrMalformed), key (ErrUnknownKey), signature (ErrBadSignature),
@@ -119,7 +119,7 @@ func Check(input []byte, opts VerifyOptions) (*Report, error) {
 	if !ok {
 		return rep, fmt.Errorf("%w %s (%s)", ErrUnknownKey, l.KeyID, trusted(opts.Keyring))
 	}
-	// The signed message is built on the stack for a licence of usual size.
+	// The signed message is built on the stack for a license of usual size.
 	var buf [1024]byte
 	msg := append(append(buf[:0], SignaturePrefix...), payload...)
 	if !k.Verify(msg, sig) {
@@ -233,9 +233,9 @@ type Entitlements struct {
 }
 
 // Entitle turns the outcome of Verify into entitlements. With no error the
-// licence's seats and features apply. Otherwise the product runs in demo
-// mode with the licence's demo limits when Verify returned a genuine
-// licence (ErrUpdatesExpired) that carries some, else with defaults, the
+// license's seats and features apply. Otherwise the product runs in demo
+// mode with the license's demo limits when Verify returned a genuine
+// license (ErrUpdatesExpired) that carries some, else with defaults, the
 // product's built-in demo limits.
 func Entitle(l *License, err error, defaults []Feature) Entitlements {
 	if err == nil && l != nil {

@@ -440,7 +440,7 @@ func (d *Dir) writeRevocations(s *Signer, l *RevocationList) error {
 	return markSeen(d.file(SeenFile), l.Seq)
 }
 
-// Revoke adds jtis and licence serials to the revocation list, signing a new
+// Revoke adds jtis and license serials to the revocation list, signing a new
 // list with a higher sequence number. It returns the list in force after
 // the call (unchanged when every entry was already listed).
 func (d *Dir) Revoke(s *Signer, jtis, serials []string) (*RevocationList, error) {

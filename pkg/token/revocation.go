@@ -21,7 +21,7 @@ var (
 )
 
 // RevocationList is a signed list of revoked token IDs (jti, which also
-// revokes the short-lived tokens exchanged from that grant) and licence
+// revokes the short-lived tokens exchanged from that grant) and license
 // serials. Each new list has a higher sequence number than the last and
 // contains every entry of it.
 type RevocationList struct {

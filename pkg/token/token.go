@@ -4,13 +4,13 @@
 // A token is a JWS compact serialization (RFC 7515) of a JWT access token
 // following the RFC 9068 profile: header {"alg":"EdDSA","kid":KID,"typ":"at+jwt"},
 // claims iss, sub, aud, exp, nbf, iat, jti, client_id and scope, optionally
-// license_serial (the licence the token is bound to) and grant (the jti of
+// license_serial (the license the token is bound to) and grant (the jti of
 // the long-lived grant a short-lived token was exchanged from). Signatures are
 // Ed25519 (RFC 8037); the kid is the airseal key ID of the signing key (see
 // package keys). The format is specified in docs/spec/token-v1.md.
 //
 // [Signer] mints, [Verifier] verifies in a fixed order of checks, [RevocationList]
-// is a signed, monotonically numbered list of revoked jti values and licence
+// is a signed, monotonically numbered list of revoked jti values and license
 // serials, [Dir] keeps the issuer's state on disk (keys, clients, the ledgers
 // of minted and of issued tokens, revocation list) and [Server] is the HTTP
 // token endpoint.
@@ -79,7 +79,7 @@ type Claims struct {
 	ID        string   `json:"jti"`
 	ClientID  string   `json:"client_id"`
 	Scope     string   `json:"scope,omitempty"`
-	// LicenseSerial binds the token to a licence: revoking the serial
+	// LicenseSerial binds the token to a license: revoking the serial
 	// revokes the token.
 	LicenseSerial string `json:"license_serial,omitempty"`
 	// Grant is the jti of the long-lived token this short-lived token was

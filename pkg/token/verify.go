@@ -30,7 +30,7 @@ var (
 	ErrExpired = errors.New("token expired")
 	// ErrNotYetValid: nbf or iat is in the future, beyond the leeway.
 	ErrNotYetValid = errors.New("token not yet valid")
-	// ErrRevoked: the jti, the grant it came from, or its licence serial is
+	// ErrRevoked: the jti, the grant it came from, or its license serial is
 	// on the revocation list.
 	ErrRevoked = errors.New("token revoked")
 )

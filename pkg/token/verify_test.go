@@ -84,7 +84,7 @@ func TestGoldenVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.LicenseSerial != r.LicenseSerial || c.MemberID != r.MemberID {
-		t.Errorf("claims %+v lost the licence serial or member_id", c)
+		t.Errorf("claims %+v lost the license serial or member_id", c)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestRejections(t *testing.T) {
 		{"not yet valid, wider leeway ok", good, testNow.Add(-DefaultLeeway - time.Second), func(v *Verifier) { v.Leeway = time.Hour }, "", nil},
 		{"expired within leeway ok", mint(func(r *Request) { r.TTL = time.Hour }), testNow.Add(time.Hour + DefaultLeeway), nil, "", nil},
 		{"revoked jti", good, testNow, func(v *Verifier) { v.Revocations = revoked }, ReasonRevoked, ErrRevoked},
-		{"revoked licence", mint(func(r *Request) { r.LicenseSerial = "LIC-1" }), testNow, func(v *Verifier) { v.Revocations = revoked }, ReasonRevoked, ErrRevoked},
+		{"revoked license", mint(func(r *Request) { r.LicenseSerial = "LIC-1" }), testNow, func(v *Verifier) { v.Revocations = revoked }, ReasonRevoked, ErrRevoked},
 		{"revoked grant", mint(func(r *Request) { r.Grant = "GRANT-1" }), testNow, func(v *Verifier) { v.Revocations = grantRevoked }, ReasonRevoked, ErrRevoked},
 		{"other jti not revoked", mint(func(r *Request) {}), testNow, func(v *Verifier) { v.Revocations = revoked }, "", nil},
 		{"oversized", good + strings.Repeat("A", MaxTokenSize), testNow, nil, ReasonMalformed, ErrMalformed},

@@ -1,4 +1,4 @@
-// Command request writes a licence request for this machine, for the
+// Command request writes a license request for this machine, for the
 // bench/license/run.sh benchmark (the hwid command may not be built yet).
 // Usage: go run ./bench/license/request PRODUCT OUT
 package main
