@@ -11,7 +11,7 @@ import (
 )
 
 // record is one ledger entry: a signed license or a revocation list. The
-// JSON field names are documented in docs/readme/license.md.
+// JSON field names are documented in README.md (section "issue").
 type record struct {
 	Type     string     `json:"type"` // "license" or "revocation"
 	KeyID    string     `json:"key_id"`

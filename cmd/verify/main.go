@@ -98,7 +98,7 @@ falls back to those signed times.`,
 }
 
 // result is the --json output. Field names are documented in
-// docs/readme/license.md and must not change.
+// README.md (section "verify") and must not change.
 type result struct {
 	Status         string              `json:"status"` // valid, demo, invalid, error
 	ExitCode       int                 `json:"exit_code"`
