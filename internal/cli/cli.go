@@ -30,7 +30,10 @@ type Error struct {
 	Hint string
 }
 
+// Error returns the message of the wrapped error.
 func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Fail returns an error that exits with code and prints hint.

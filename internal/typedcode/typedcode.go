@@ -55,6 +55,7 @@ type TypoError struct {
 	Text   string // the group as typed
 }
 
+// Error says which group to retype.
 func (e *TypoError) Error() string {
 	return fmt.Sprintf("typo in group %d of %d (%q): its check character does not match; retype that group", e.Group, e.Groups, e.Text)
 }
