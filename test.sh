@@ -45,14 +45,25 @@ go test -race -count=1 ./...
 
 if [ -z "${QUICK:-}" ]; then
 	step "fuzz (${FUZZTIME:-4s} each)"
+	log=$(mktemp)
 	for pkg in $(go list ./...); do
 		for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 			echo "fuzz $pkg $target"
-			go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-4s}" "$pkg" >/tmp/airseal-fuzz.log 2>&1 || {
-				cat /tmp/airseal-fuzz.log >&2
-				exit 1
-			}
+			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-4s}" "$pkg" >"$log" 2>&1; then
+				continue
+			fi
+			# Go's fuzz coordinator can report "context deadline exceeded" as
+			# the -fuzztime deadline passes, having found nothing (a race in
+			# the toolchain, golang/go#75804, fixed in Go 1.27). A real
+			# finding always writes its failing input; that is what fails.
+			if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+				echo "  (toolchain fuzz deadline race, no failing input: not a finding)"
+				continue
+			fi
+			cat "$log" >&2
+			exit 1
 		done
 	done
+	rm -f "$log"
 fi
 step "all checks passed"
