@@ -41,7 +41,11 @@ step "staticcheck"
 staticcheck ./...
 
 step "go test -race"
-go test -race -count=1 ./...
+testlog=$(mktemp)
+go test -race -count=1 ./... 2>&1 | tee "$testlog"
+passed=$(grep -c '^ok ' "$testlog" || true)
+failed=$(grep -c '^FAIL' "$testlog" || true)
+rm -f "$testlog"
 
 if [ -z "${QUICK:-}" ]; then
 	step "fuzz (${FUZZTIME:-4s} each)"
@@ -67,3 +71,4 @@ if [ -z "${QUICK:-}" ]; then
 	rm -f "$log"
 fi
 step "all checks passed"
+echo "packages: $passed passed, $failed failed"
