@@ -404,6 +404,11 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 			if err != nil {
 				break
 			}
+			if progress != nil {
+				// Report bytes as they are unpacked, so that one large
+				// file moves the progress bar too.
+				r = &progressReader{r: r, report: func(n int64) { progress(files, written+n) }}
+			}
 			var n int64
 			n, sum, err = w.copy(out, r, fs.FileMode(f.Mode))
 			written += n
@@ -769,4 +774,20 @@ func (w *asyncWriter) finish() error {
 	close(w.writes)
 	close(w.hashes)
 	return <-w.synced
+}
+
+// progressReader reports the bytes read so far through report.
+type progressReader struct {
+	r      io.Reader
+	n      int64
+	report func(n int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	k, err := p.r.Read(b)
+	p.n += int64(k)
+	if k > 0 {
+		p.report(p.n)
+	}
+	return k, err
 }
