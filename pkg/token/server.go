@@ -407,20 +407,31 @@ func reasonOf(err error) Reason {
 	return ""
 }
 
-func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+// clientAndToken reads the parameters of an introspection or revocation
+// request, authenticates the client and returns it with the token
+// parameter. On failure it has written the error response and ok is false.
+func (s *Server) clientAndToken(w http.ResponseWriter, r *http.Request) (c *Client, tok string, ok bool) {
 	v, e := s.params(w, r, false)
 	if e != nil {
 		s.writeError(w, r, e)
-		return
+		return nil, "", false
 	}
-	c, e := s.authenticate(r, v)
+	c, e = s.authenticate(r, v)
 	if e != nil {
 		s.writeError(w, r, e)
-		return
+		return nil, "", false
 	}
-	tok := v.Get("token")
+	tok = v.Get("token")
 	if tok == "" {
 		s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
+		return nil, "", false
+	}
+	return c, tok, true
+}
+
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	c, tok, ok := s.clientAndToken(w, r)
+	if !ok {
 		return
 	}
 	claims, err := s.verifier().Verify(tok, s.opts.Now())
@@ -433,19 +444,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	v, e := s.params(w, r, false)
-	if e != nil {
-		s.writeError(w, r, e)
-		return
-	}
-	c, e := s.authenticate(r, v)
-	if e != nil {
-		s.writeError(w, r, e)
-		return
-	}
-	tok := v.Get("token")
-	if tok == "" {
-		s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
+	c, tok, ok := s.clientAndToken(w, r)
+	if !ok {
 		return
 	}
 	// RFC 7009 §2.2: an invalid, expired or already revoked token is answered 200.
