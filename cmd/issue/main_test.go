@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -16,18 +14,8 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"issue": func() { os.Exit(run()) }})
 }
 
-// buildVerify builds the verify command so scripts can check what issue signed.
-func buildVerify(t *testing.T) string {
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "verify"), "../verify")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building verify: %v\n%s", err, out)
-	}
-	return dir
-}
-
 func TestScripts(t *testing.T) {
-	bin := buildVerify(t)
+	bin := scripttest.BuildSibling(t, "verify") // scripts check what issue signed
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
 		Setup: func(env *testscript.Env) error {
@@ -35,44 +23,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
-			"mode":   cmdMode,
-		},
+		Cmds: scripttest.Commands(),
 	})
-}
-
-// status CODE PROG ARGS... runs PROG and fails unless it exits with CODE.
-func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: status CODE PROG [ARGS...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("status: %v", err)
-	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			ts.Fatalf("status: %v", err)
-		}
-		got = ee.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
-	}
-}
-
-// mode FILE PERM fails unless FILE has permission bits PERM (octal).
-func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
-	st, err := os.Stat(ts.MkAbs(args[0]))
-	ts.Check(err)
-	want, err := strconv.ParseUint(args[1], 8, 32)
-	ts.Check(err)
-	if got := st.Mode().Perm(); uint64(got) != want {
-		ts.Fatalf("%s has mode %o, want %s", args[0], got, args[1])
-	}
 }
 
 // The scripts run the real verify binary, which as root keeps its state in

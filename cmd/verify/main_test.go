@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/airseal/airseal/pkg/bundle"
@@ -66,18 +64,8 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"verify": testRun, "mkrequest": mkrequest, "mkinstalled": mkinstalled})
 }
 
-// buildIssue builds the issue command for the scripts to sign licenses with.
-func buildIssue(t *testing.T) string {
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "issue"), "../issue")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building issue: %v\n%s", err, out)
-	}
-	return dir
-}
-
 func TestScripts(t *testing.T) {
-	bin := buildIssue(t)
+	bin := scripttest.BuildSibling(t, "issue")
 	live, err := hwid.Collect(hwid.Options{Product: "probe"})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +78,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status": scripttest.Commands()["status"],
 			"tamper": cmdTamper,
 		},
 		Condition: func(cond string) (bool, error) {
@@ -103,28 +91,6 @@ func TestScripts(t *testing.T) {
 			return false, nil
 		},
 	})
-}
-
-// status CODE PROG ARGS... runs PROG and fails unless it exits with CODE.
-func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: status CODE PROG [ARGS...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("status: %v", err)
-	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			ts.Fatalf("status: %v", err)
-		}
-		got = ee.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
-	}
 }
 
 // tamper IN OUT changes the first character of the last base64 line of an
