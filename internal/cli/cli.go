@@ -16,18 +16,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes shared by every airseal command. Command-specific codes start at 3.
-const (
-	ExitOK    = 0 // success
-	ExitError = 1 // an error: I/O, unreadable input, anything not listed
-	ExitUsage = 2 // bad flags or arguments
-)
-
 // Error is an error with the exit code it maps to and a hint for the user.
 type Error struct {
 	Code int
 	Err  error
 	Hint string
+	// Reported is true when the command has already printed its own --json
+	// result for this failure, so Main prints only the stderr lines.
+	Reported bool
+}
+
+// Reported marks err as already reported in the command's own --json
+// output, with exit code code.
+func Reported(code int, err error, hint string) error {
+	return &Error{Code: code, Err: err, Hint: hint, Reported: true}
 }
 
 // Error returns the message of the wrapped error.
@@ -75,14 +77,17 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 }
 
 // Main runs root with os.Args and returns the exit code. It prints errors
-// and hints to root's error stream (stderr unless set).
+// and hints to root's error stream (stderr unless set). When the command
+// that failed has a --json flag that is set, it also prints one JSON object
+// on stdout: {"status", "exit_code", "error", "hint"} (unless the command
+// reported the failure in its own JSON, see [Reported]).
+//
+// Main also gives every binary the shared conventions: --version from the
+// build info, the exit-code table at the end of every --help, and exit 2
+// with usage for a command group run without a subcommand.
 func Main(root *cobra.Command) int {
-	root.SilenceErrors = true
-	root.SilenceUsage = true
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &Error{Code: ExitUsage, Err: err, Hint: "run '" + c.CommandPath() + " --help' for the flags"}
-	})
-	err := root.Execute()
+	Prepare(root)
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
 	}
@@ -94,11 +99,20 @@ func Main(root *cobra.Command) int {
 		// cobra's own argument and command errors are usage errors.
 		msg := err.Error()
 		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+			strings.HasPrefix(msg, "unknown shorthand flag") ||
 			strings.HasPrefix(msg, "required flag") || strings.Contains(msg, "accepts ") ||
-			strings.HasPrefix(msg, "if any flags in the group") {
+			strings.HasPrefix(msg, "if any flags in the group") || strings.HasPrefix(msg, "invalid argument") {
 			e.Code = ExitUsage
 			e.Hint = "run '" + name + " --help' for usage"
 		}
+	}
+	if cmd != nil && !e.Reported && jsonRequested(cmd) {
+		_ = JSON(cmd.OutOrStdout(), Failure{
+			Status:   StatusOf(e.Code),
+			ExitCode: e.Code,
+			Error:    e.Err.Error(),
+			Hint:     e.Hint,
+		})
 	}
 	fmt.Fprintf(stderr, "%s: error: %s\n", name, e.Err)
 	if e.Hint != "" {
@@ -107,6 +121,20 @@ func Main(root *cobra.Command) int {
 		}
 	}
 	return e.Code
+}
+
+// Failure is the JSON object every command prints on stdout when it fails
+// with --json set.
+type Failure struct {
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Error    string `json:"error"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+func jsonRequested(cmd *cobra.Command) bool {
+	f := cmd.Flags().Lookup("json")
+	return f != nil && f.Value.Type() == "bool" && f.Value.String() == "true"
 }
 
 // Run is Main followed by os.Exit, for main functions.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,5 +52,58 @@ func TestJSON(t *testing.T) {
 	}
 	if b.String() != "{\n  \"a\": \"<b>\"\n}\n" {
 		t.Fatalf("got %q", b.String())
+	}
+}
+
+func TestJSONFailureAndGroups(t *testing.T) {
+	root := &cobra.Command{Use: "tool"}
+	sub := &cobra.Command{Use: "check", RunE: func(*cobra.Command, []string) error {
+		return Fail(ExitExpired, errors.New("license expired"), "renew it")
+	}}
+	sub.Flags().Bool("json", false, "")
+	root.AddCommand(sub)
+	var stdout, stderr bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	root.SetArgs([]string{"check", "--json"})
+	if code := Main(root); code != ExitExpired {
+		t.Fatalf("code %d", code)
+	}
+	want := "{\n  \"status\": \"expired\",\n  \"exit_code\": 13,\n  \"error\": \"license expired\",\n  \"hint\": \"renew it\"\n}\n"
+	if stdout.String() != want {
+		t.Fatalf("json failure: %q", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	root.SetArgs([]string{})
+	if code := Main(root); code != ExitUsage || !strings.Contains(stderr.String(), "needs a command: check") {
+		t.Fatalf("group without subcommand: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
+	root.SetArgs([]string{"--help"})
+	if code := Main(root); code != 0 || !strings.Contains(stdout.String()+stderr.String(), "Exit codes (the same in every airseal tool)") {
+		t.Fatalf("help lacks the exit table: %q", stdout.String())
+	}
+}
+
+func TestClassify(t *testing.T) {
+	sentinel := errors.New("expired")
+	rules := []Rule{{Err: sentinel, Code: ExitExpired, Hint: "renew"}}
+	var e *Error
+	if !errors.As(Classify(fmt.Errorf("wrapped: %w", sentinel), rules), &e) || e.Code != ExitExpired || e.Hint != "renew" {
+		t.Fatalf("classify: %+v", e)
+	}
+	if !errors.As(Classify(errors.New("other"), rules), &e) || e.Code != ExitError {
+		t.Fatalf("unmatched: %+v", e)
+	}
+	if Classify(nil, rules) != nil {
+		t.Fatal("nil")
+	}
+	seen := map[int]bool{}
+	for _, c := range ExitCodes {
+		if seen[c.Code] {
+			t.Fatalf("exit code %d listed twice", c.Code)
+		}
+		seen[c.Code] = true
 	}
 }
