@@ -43,10 +43,10 @@ step "vendor: create the signing key (vendor.key is encrypted, vendor.pub ships 
 show issue keygen -o vendor
 
 step "customer: identify the machine"
-# This is where a virtual machine or container is refused (exit 3): a license
+# This is where a virtual machine or container is refused (exit 16): a license
 # bound to a VM could be cloned. On bare metal hwid prints the ID and exits 0.
 set +e; hwid; rc=$?; set -e
-if [ "$rc" = 3 ]; then
+if [ "$rc" = 16 ]; then
 	echo "(hwid refused: this machine is virtual. The demo goes on with --allow-virtual,"
 	echo " as a vendor would for a customer whose license allows virtual machines.)"
 	virt=--allow-virtual

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	_ "image/png"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
@@ -32,6 +34,23 @@ func TestMain(m *testing.M) {
 			os.Args = append([]string{"hwid"}, os.Args[2:]...)
 			if got := run(); got != want {
 				fmt.Fprintf(os.Stderr, "hwid exited %d, want %d\n", got, want)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		},
+		// mkfifo NAME makes a named pipe.
+		"mkfifo": func() {
+			if err := syscall.Mkfifo(os.Args[1], 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		},
+		// bigfile NAME BYTES writes a file of BYTES bytes.
+		"bigfile": func() {
+			n, _ := strconv.Atoi(os.Args[2])
+			if err := os.WriteFile(os.Args[1], bytes.Repeat([]byte{' '}, n), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}
 			os.Exit(0)

@@ -2,15 +2,19 @@
 // from paper, and back, catching and locating typos.
 //
 // A code is a prefix naming what it carries, then groups of five characters
-// separated by dashes: four data characters in Crockford's base32 alphabet
-// (no I, L, O or U) and one check character (Luhn mod 32 over the group's
-// position and its data). A single mistyped character, or two adjacent
-// characters swapped, is caught by its group's check and reported with the
-// group's number. A CRC-32 of the whole payload, appended before encoding,
-// catches what slips past the group checks (such as a group typed twice).
+// separated by dashes: up to four data characters in Crockford's base32
+// alphabet (no I, L, O or U) and one check character. The check character
+// is a Damm check over GF(32) of the group's position and its data: every
+// single mistyped character and every swap of two adjacent characters in a
+// group is caught by that group's check and reported with the group's
+// number. A CRC-32 of the whole payload, appended before encoding, catches
+// what slips past the group checks (such as a group typed twice).
 //
-// Decoding forgives case, spaces, line breaks, missing dashes, and the
-// look-alikes O (read as 0) and I or L (read as 1).
+// Decoding forgives case, spaces, line breaks, dashes missing or misplaced,
+// and the look-alikes O (read as 0) and I or L (read as 1). Codes written
+// by airseal 1.0, whose group check was Luhn mod 32, are still read.
+//
+// The algorithm, with a worked example, is docs/spec/typedcode-v1.md.
 package typedcode
 
 import (
@@ -60,9 +64,41 @@ func (e *TypoError) Error() string {
 	return fmt.Sprintf("typo in group %d of %d (%q): its check character does not match; retype that group", e.Group, e.Groups, e.Text)
 }
 
-// checkChar computes the Luhn mod 32 check value over the group index and data values.
+// gfMul2 multiplies v by x (the element 2) in GF(32) = GF(2)[x]/(x⁵+x²+1):
+// shift left and, when bit 5 is set, reduce by 0b100101.
+func gfMul2(v int) int {
+	v <<= 1
+	if v&32 != 0 {
+		v ^= 0b100101
+	}
+	return v
+}
+
+// positionDigits are the three base32 digits of the group index (0-based,
+// modulo 32768), most significant first, that start every group's check.
+func positionDigits(index int) [3]int {
+	return [3]int{(index >> 10) & 31, (index >> 5) & 31, index & 31}
+}
+
+// checkChar computes the Damm check digit over the quasigroup
+// x∘y = 2·x ⊕ y of order 32 (totally anti-symmetric, because 2 ∉ {0, 1}):
+// starting from 0, fold in the three position digits, then the data digits;
+// the check digit c is the one that brings the fold to 0, c = 2·interim.
 func checkChar(index int, data []int) int {
-	// Luhn mod 32 over (index digits..., data...), doubling from the right.
+	interim := 0
+	for _, d := range positionDigits(index) {
+		interim = gfMul2(interim) ^ d
+	}
+	for _, d := range data {
+		interim = gfMul2(interim) ^ d
+	}
+	return gfMul2(interim)
+}
+
+// legacyCheckChar is the group check of airseal 1.0 codes (Luhn mod 32 over
+// the position digits and the data, doubling from the right). It is only
+// read, never written: it misses some adjacent swaps, such as 0 and Z.
+func legacyCheckChar(index int, data []int) int {
 	factor, sum := 2, 0
 	add := func(v int) {
 		a := factor * v
@@ -111,49 +147,140 @@ func Encode(prefix string, data []byte) string {
 	return b.String()
 }
 
-// HasPrefix reports whether s looks like a code with the given prefix.
+// Len returns the length in characters (prefix and dashes included) of the
+// code Encode writes for n bytes of data.
+func Len(prefix string, n int) int {
+	digits := ((n+4)*8 + 4) / 5
+	groups := (digits + GroupData - 1) / GroupData
+	return len(prefix) + groups + digits + groups
+}
+
+// HasPrefix reports whether s starts, after white space, with the prefix
+// (in any case) followed by a dash or a space: the strict form a code is
+// written in. LooksLike also accepts a code whose dashes were left out.
 func HasPrefix(s, prefix string) bool {
 	s = strings.TrimSpace(s)
 	return len(s) > len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) && (s[len(prefix)] == '-' || s[len(prefix)] == ' ')
 }
 
-// Decode checks and decodes a code with the given prefix.
+// LooksLike reports whether s is meant as a code with the given prefix
+// rather than, say, a file name: after white space it starts with the
+// prefix (in any case) and every other character is a code character
+// (Crockford base32, its look-alikes O, I and L, in either case), a dash or
+// white space, with at least one code character. Tools use it to tell a
+// code given on the command line from a file name; a file name with a dot,
+// a slash or an underscore never looks like a code.
+func LooksLike(s, prefix string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) <= len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return false
+	}
+	n := 0
+	for i := len(prefix); i < len(s); i++ {
+		switch c := s[i]; {
+		case isSeparator(c):
+		case value[c] >= 0:
+			n++
+		default:
+			return false
+		}
+	}
+	return n > 0
+}
+
+func isSeparator(c byte) bool {
+	switch c {
+	case '-', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+// group is one group of a code as typed: its text and digit values.
+type group struct {
+	text string
+	vals []int // data digits, then the check digit
+}
+
+// Decode checks and decodes a code with the given prefix. Case, white space
+// and dashes (missing, doubled or misplaced) do not matter: after the
+// prefix, the characters are read in groups of five.
 func Decode(prefix, code string) ([]byte, error) {
 	code = strings.TrimSpace(code)
-	if !HasPrefix(code, prefix) {
+	if len(code) < len(prefix) || !strings.EqualFold(code[:len(prefix)], prefix) {
 		return nil, fmt.Errorf("not a code of this kind: it must start with %q", prefix+"-")
 	}
 	clean := make([]byte, 0, len(code))
 	for i := len(prefix); i < len(code); i++ {
-		switch c := code[i]; c {
-		case '-', ' ', '\t', '\r', '\n':
-		default:
+		if c := code[i]; !isSeparator(c) {
 			clean = append(clean, c)
 		}
 	}
 	const gl = GroupData + 1
 	ngroups := (len(clean) + gl - 1) / gl
 	if ngroups == 0 || len(clean)%gl == 1 {
-		return nil, fmt.Errorf("code is truncated: %d characters after the prefix do not make whole groups of %d", len(clean), gl)
+		return nil, fmt.Errorf("code is truncated: %d characters after the prefix do not make whole groups of %d (the last group may be shorter, but has at least one data character and its check character)", len(clean), gl)
 	}
-	out := make([]byte, 0, len(clean)*GroupData*5/(gl*8)+1)
+	groups := make([]group, ngroups)
+	all := make([]int, len(clean))
+	for g := range groups {
+		lo, hi := g*gl, min((g+1)*gl, len(clean))
+		text := string(clean[lo:hi])
+		for i := lo; i < hi; i++ {
+			v := value[clean[i]]
+			if v < 0 {
+				return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: text}
+			}
+			all[i] = int(v)
+		}
+		groups[g] = group{text: text, vals: all[lo:hi]}
+	}
+	if err := checkGroups(groups); err != nil {
+		return nil, err
+	}
+	return unpack(groups)
+}
+
+// checkGroups runs every group's check. A code in which at least two
+// groups fail the Damm check but every group passes the airseal 1.0 check
+// is read as a 1.0 code (its CRC still has to match). A typo is located
+// with the check that fails in fewer groups: one typo in a current code
+// fails exactly one Damm check, so it is always located by it.
+func checkGroups(groups []group) error {
+	firstBad, bad, firstLegacyBad, legacyBad := -1, 0, -1, 0
+	for g, grp := range groups {
+		n := len(grp.vals) - 1
+		if checkChar(g, grp.vals[:n]) != grp.vals[n] {
+			bad++
+			if firstBad < 0 {
+				firstBad = g
+			}
+		}
+		if legacyCheckChar(g, grp.vals[:n]) != grp.vals[n] {
+			legacyBad++
+			if firstLegacyBad < 0 {
+				firstLegacyBad = g
+			}
+		}
+	}
+	switch {
+	case bad == 0:
+		return nil
+	case legacyBad == 0 && bad >= 2:
+		return nil // an airseal 1.0 code
+	case legacyBad > 0 && legacyBad < bad:
+		firstBad = firstLegacyBad
+	}
+	return &TypoError{Group: firstBad + 1, Groups: len(groups), Text: groups[firstBad].text}
+}
+
+// unpack turns checked groups into the payload and checks its CRC.
+func unpack(groups []group) ([]byte, error) {
+	out := make([]byte, 0, len(groups)*GroupData*5/8+1)
 	var acc uint32
 	bits := 0
-	var vals [gl]int
-	for g := 0; g < ngroups; g++ {
-		text := clean[g*gl : min((g+1)*gl, len(clean))]
-		n := len(text)
-		for i := 0; i < n; i++ {
-			v := value[text[i]]
-			if v < 0 {
-				return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: string(text)}
-			}
-			vals[i] = int(v)
-		}
-		if checkChar(g, vals[:n-1]) != vals[n-1] {
-			return nil, &TypoError{Group: g + 1, Groups: ngroups, Text: string(text)}
-		}
-		for _, d := range vals[:n-1] {
+	for _, grp := range groups {
+		for _, d := range grp.vals[:len(grp.vals)-1] {
 			acc = acc<<5 | uint32(d)
 			bits += 5
 			if bits >= 8 {

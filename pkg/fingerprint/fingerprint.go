@@ -72,7 +72,11 @@ func (f Fingerprint) Total() int {
 }
 
 // ID returns a short printable identifier of the whole fingerprint: the same
-// component set always gives the same ID, whatever the order.
+// component set always gives the same ID, whatever the order, and the match
+// rule does not enter it. It is derived as follows (docs/spec/request-v1.md):
+// one line NAME ":" HASH per component, the lines sorted bytewise and joined
+// with "\n" (no final newline), SHA-256 of that, the first 10 bytes in
+// upper-case hex, split into four groups of five characters joined by "-".
 func (f Fingerprint) ID() string {
 	keys := make([]string, len(f.Components))
 	for i, c := range f.Components {
@@ -84,14 +88,46 @@ func (f Fingerprint) ID() string {
 	return s[0:5] + "-" + s[5:10] + "-" + s[10:15] + "-" + s[15:20]
 }
 
-// Validate checks that a fingerprint is usable as a binding.
+// Limits of a fingerprint, the same in a license request (JSON and typed
+// code) and in a license: a component's name is 1 to MaxNameLen characters
+// of a-z, 0-9, '_', '.' and '-'; its weight is 1 to MaxWeight; need is 1 to
+// the total weight.
+const (
+	MaxNameLen = 64
+	MaxWeight  = 1000
+)
+
+// CheckName checks a component name against the one alphabet: 1 to
+// MaxNameLen characters of a-z, 0-9, '_', '.' and '-'.
+func CheckName(s string) error {
+	if len(s) < 1 || len(s) > MaxNameLen {
+		return fmt.Errorf("name %q: want 1 to %d characters", s, MaxNameLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return fmt.Errorf("name %q: use only a-z, 0-9, '_', '.' and '-'", s)
+		}
+	}
+	return nil
+}
+
+// Validate checks that a fingerprint is usable as a binding: at least one
+// component, each with a name CheckName accepts, a weight of 1 to MaxWeight
+// and a 32-character lower-case hex hash, and 1 ≤ Need ≤ Total.
 func (f Fingerprint) Validate() error {
 	if len(f.Components) == 0 {
 		return fmt.Errorf("fingerprint has no components")
 	}
 	for i, c := range f.Components {
-		if c.Name == "" || c.Weight < 1 || len(c.Hash) != 32 {
-			return fmt.Errorf("fingerprint component %d (%q): want a name, a weight of at least 1 and a 32-character hash", i, c.Name)
+		if err := CheckName(c.Name); err != nil {
+			return fmt.Errorf("fingerprint component %d: %v", i, err)
+		}
+		if c.Weight < 1 || c.Weight > MaxWeight {
+			return fmt.Errorf("fingerprint component %d (%q): weight %d; want 1 to %d", i, c.Name, c.Weight, MaxWeight)
+		}
+		if len(c.Hash) != 32 {
+			return fmt.Errorf("fingerprint component %d (%q): want a 32-character hash", i, c.Name)
 		}
 		if _, err := hex.DecodeString(c.Hash); err != nil || strings.ToLower(c.Hash) != c.Hash {
 			return fmt.Errorf("fingerprint component %d (%q): hash is not lower-case hex", i, c.Name)

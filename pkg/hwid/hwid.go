@@ -30,8 +30,9 @@
 // replace (bind mounts over /sys or /proc), and a hypervisor can hide its
 // CPUID bit and forge DMI strings; the secondary leaks make that harder, not
 // impossible. The environment variables that redirect gopsutil (HOST_PROC,
-// HOST_SYS, ...) are ignored and cleared, so detection cannot be pointed at a
-// fake tree by the environment; a process traced by another (strace, gdb,
+// HOST_SYS, ...) are ignored (Collect reads fixed absolute paths and leaves
+// the process environment as it found it), so detection cannot be pointed at
+// a fake tree by the environment; a process traced by another (strace, gdb,
 // proot) is refused, because a tracer can fake every answer. The fingerprint
 // holds only salted hashes (see package fingerprint): it does not disclose
 // serial numbers and differs between products. Components that only root
@@ -132,8 +133,11 @@ func (r *Report) Match(bound fingerprint.Fingerprint) fingerprint.Result {
 var gopsutilEnv = []string{"HOST_PROC", "HOST_SYS", "HOST_ROOT", "HOST_ETC", "HOST_DEV", "HOST_RUN", "HOST_VAR", "HOST_PROC_MOUNTINFO"}
 
 // ClearRedirection unsets the environment variables that make gopsutil
-// (and tools built on it) read a fake /proc, /sys or /etc. Collect calls it
-// before reading this machine.
+// (and tools built on it) read a fake /proc, /sys or /etc. The hwid command
+// calls it at start-up, for the programs it might start. Collect does not
+// call it and does not need it: it reads fixed absolute paths and never
+// looks at these variables, and a library must not change its caller's
+// environment.
 func ClearRedirection() {
 	for _, k := range gopsutilEnv {
 		os.Unsetenv(k)
@@ -157,7 +161,6 @@ func openSource(root string) (source, func(), error) {
 		if runtime.GOOS != "linux" {
 			return nil, nil, fmt.Errorf("hwid reads the hardware of Linux machines only, not %s; read a Linux dump with Options.Root", runtime.GOOS)
 		}
-		ClearRedirection()
 		return liveSource{euid: os.Geteuid()}, func() {}, nil
 	}
 	d, err := openDir(root)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/fingerprint"
 )
@@ -26,7 +27,7 @@ const RequestFormat = "airseal-license-request"
 const (
 	maxRequestBytes = 1 << 20
 	maxComponents   = 64
-	maxText         = 256
+	maxText         = safetext.MaxLen
 	maxEvidence     = 64
 )
 
@@ -75,11 +76,12 @@ func NewRequest(rep *Report, product, customer string, now time.Time, rnd io.Rea
 		Format: RequestFormat, Version: 1,
 		Product: product, Customer: customer,
 		Fingerprint: rep.Fingerprint, Virtualization: rep.Virtualization,
-		Hostname: rep.Hostname, OS: rep.OS,
+		Hostname: safetext.Clean(rep.Hostname), OS: safetext.Clean(rep.OS),
 		Nonce: hex.EncodeToString(n[:]), Created: now.UTC().Truncate(time.Second),
 	}
-	if r.Virtualization.Evidence == nil {
-		r.Virtualization.Evidence = []string{}
+	r.Virtualization.Evidence = make([]string, 0, len(rep.Virtualization.Evidence))
+	for _, e := range rep.Virtualization.Evidence {
+		r.Virtualization.Evidence = append(r.Virtualization.Evidence, safetext.Clean(e))
 	}
 	return r, r.Validate()
 }
@@ -106,9 +108,18 @@ func (r *Request) Validate() error {
 	case len(r.Virtualization.Evidence) > maxEvidence:
 		return fmt.Errorf("license request: %d evidence lines; at most %d", len(r.Virtualization.Evidence), maxEvidence)
 	}
+	// One rule for text, the license's (internal/safetext): valid UTF-8,
+	// at most 256 bytes, no control or bidirectional formatting characters.
+	// The product salts the hashes and is signed into the license, so it is
+	// refused, never repaired: a repaired name would salt differently.
 	for _, s := range []struct{ field, v string }{{"product", r.Product}, {"customer", r.Customer}, {"hostname", r.Hostname}, {"os", r.OS}, {"virtualization.technology", r.Virtualization.Technology}} {
-		if len(s.v) > maxText {
-			return fmt.Errorf("license request: %s is %d bytes; at most %d", s.field, len(s.v), maxText)
+		if err := safetext.Check(s.field, s.v); err != nil {
+			return fmt.Errorf("license request: %w", err)
+		}
+	}
+	for i, e := range r.Virtualization.Evidence {
+		if err := safetext.Check(fmt.Sprintf("virtualization.evidence[%d]", i), e); err != nil {
+			return fmt.Errorf("license request: %w", err)
 		}
 	}
 	if err := r.Fingerprint.Validate(); err != nil {
@@ -129,6 +140,13 @@ func (r *Request) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// LooksLikeCode reports whether s is meant as a request code (ASR1...)
+// rather than a file name: the prefix in any case, then only code
+// characters, dashes and white space (typedcode.LooksLike). Tools that take
+// either a file or a code (issue license --request) decide with it, so a
+// code typed without dashes or in lower case is not taken for a file name.
+func LooksLikeCode(s string) bool { return typedcode.LooksLike(s, CodePrefix) }
+
 // ParseRequest reads a license request: the JSON file, or the typed code
 // (ASR1-...) that carries the same request without the evidence lines.
 func ParseRequest(data []byte) (*Request, error) {
@@ -136,7 +154,7 @@ func ParseRequest(data []byte) (*Request, error) {
 		return nil, fmt.Errorf("license request is %d bytes; at most %d", len(data), maxRequestBytes)
 	}
 	text := strings.TrimSpace(string(data))
-	if typedcode.HasPrefix(text, CodePrefix) {
+	if typedcode.LooksLike(text, CodePrefix) {
 		b, err := typedcode.Decode(CodePrefix, text)
 		if err != nil {
 			return nil, fmt.Errorf("license request code: %w", err)
@@ -299,7 +317,7 @@ func unmarshalBinary(b []byte) (*Request, error) {
 	}
 	req.Virtualization.Technology = rd.str("virtualization technology")
 	req.Virtualization.Evidence = []string{}
-	req.Fingerprint.Need = int(rd.uvarint("need", 1<<16))
+	req.Fingerprint.Need = int(rd.uvarint("need", maxComponents*fingerprint.MaxWeight))
 	n := int(rd.uvarint("component count", maxComponents))
 	for i := 0; i < n && rd.err == nil; i++ {
 		flags := rd.bytes(1, "component")[0]
@@ -314,7 +332,7 @@ func unmarshalBinary(b []byte) (*Request, error) {
 		default:
 			rd.fail("component name")
 		}
-		c.Weight = int(rd.uvarint("component weight", 1<<16))
+		c.Weight = int(rd.uvarint("component weight", fingerprint.MaxWeight))
 		c.Hash = hex.EncodeToString(rd.bytes(16, "component hash"))
 		req.Fingerprint.Components = append(req.Fingerprint.Components, c)
 	}

@@ -2,15 +2,20 @@ package hwid
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/airseal/airseal/internal/typedcode"
+	"github.com/airseal/airseal/pkg/fingerprint"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden request vectors")
@@ -203,5 +208,95 @@ func TestNewRequestChecks(t *testing.T) {
 	}
 	if r := empty.Match(rep.Fingerprint); r.OK {
 		t.Errorf("empty machine matches: %s", r)
+	}
+}
+
+// componentValue is one line of testdata/request-v1.components.json: a
+// component of the golden request's machine with its value in clear, so
+// the vectors can be re-checked without Go (docs/spec/request-v1.md §3).
+type componentValue struct {
+	Name      string `json:"name"`
+	Weight    int    `json:"weight"`
+	NeedsRoot bool   `json:"needs_root,omitempty"`
+	Value     string `json:"value"`
+	Hash      string `json:"hash"`
+}
+
+type componentValues struct {
+	Comment    string           `json:"comment"`
+	Product    string           `json:"product"`
+	Components []componentValue `json:"components"`
+	Need       int              `json:"need"`
+	ID         string           `json:"id"`
+	IDInput    string           `json:"id_input"`
+}
+
+// Issue 8 item 18: the golden request's machine, value by value, beside
+// the vectors; every hash, the need and the ID follow from it by the spec.
+func TestRequestComponentValues(t *testing.T) {
+	var dell envCase
+	for _, e := range loadEnvs(t) {
+		if e.name == "bm-dell-poweredge-r440" {
+			dell = e
+		}
+	}
+	src, err := openDir(unpack(t, dell.archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	raw := components(newCollector(src))
+	req := goldenRequest(t)
+	cv := componentValues{
+		Comment: "The machine of request-v1.json (fixture bm-dell-poweredge-r440): each component's normalised value; " +
+			"hash = first 16 bytes of HMAC-SHA-256(key \"airseal fingerprint v1\\x00\" + product, name + \"\\x00\" + value), hex; " +
+			"id = SHA-256 of id_input, first 10 bytes, upper-case hex in groups of 5 joined by -.",
+		Product: req.Product, Need: req.Fingerprint.Need, ID: req.Fingerprint.ID(),
+	}
+	var lines []string
+	for _, r := range raw {
+		cv.Components = append(cv.Components, componentValue{Name: r.name, Weight: r.weight, NeedsRoot: r.needsRoot, Value: r.value,
+			Hash: fingerprint.HashValue(req.Product, r.name, r.value)})
+		lines = append(lines, r.name+":"+fingerprint.HashValue(req.Product, r.name, r.value))
+	}
+	sort.Strings(lines)
+	cv.IDInput = strings.Join(lines, "\n")
+	js, err := json.MarshalIndent(cv, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js = append(js, '\n')
+	const file = "testdata/request-v1.components.json"
+	if *update {
+		os.WriteFile(file, js, 0o644)
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(js, want) {
+		t.Errorf("%s differs from the golden machine (review, then -update):\n%s", file, js)
+	}
+	// Re-check the file as data, the way an implementer without Go would.
+	var onDisk componentValues
+	if err := json.Unmarshal(want, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk.Components) != len(req.Fingerprint.Components) {
+		t.Fatalf("%d values, the request has %d components", len(onDisk.Components), len(req.Fingerprint.Components))
+	}
+	for i, c := range onDisk.Components {
+		rc := req.Fingerprint.Components[i]
+		if fingerprint.HashValue(onDisk.Product, c.Name, c.Value) != c.Hash || c.Hash != rc.Hash || c.Name != rc.Name || c.Weight != rc.Weight || c.NeedsRoot != rc.NeedsRoot {
+			t.Errorf("component %d: %+v does not give the request's %+v", i, c, rc)
+		}
+	}
+	sum := sha256.Sum256([]byte(onDisk.IDInput))
+	h := strings.ToUpper(hex.EncodeToString(sum[:10]))
+	if id := h[0:5] + "-" + h[5:10] + "-" + h[10:15] + "-" + h[15:20]; id != req.Fingerprint.ID() || id != onDisk.ID {
+		t.Errorf("ID from the spec's derivation %s, Fingerprint.ID %s, file %s", id, req.Fingerprint.ID(), onDisk.ID)
+	}
+	if onDisk.Need != req.Fingerprint.Need {
+		t.Errorf("need %d, request %d", onDisk.Need, req.Fingerprint.Need)
 	}
 }

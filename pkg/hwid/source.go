@@ -16,6 +16,10 @@ import (
 // file) cannot stall or exhaust the collector.
 const maxFile = 1 << 20
 
+// maxMeta bounds cpuid.json and hwid.json in a tree: a dump writes a few
+// hundred bytes.
+const maxMeta = 64 << 10
+
 // source is the one seam through which every fact is read. There are two
 // implementations: liveSource reads this machine, dirSource reads a tree laid
 // out like / (an unpacked dump or a test fixture) and nothing else.
@@ -102,7 +106,12 @@ func openDir(dir string) (*dirSource, error) {
 		return nil, fmt.Errorf("root tree: %w", err)
 	}
 	s := &dirSource{root: r, meta: dumpMeta{RootRead: true}}
-	if b, err := s.readFile("/cpuid.json", maxFile); err == nil {
+	b, err := s.readMeta(dir, "cpuid.json")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	if b != nil {
 		var c cpuidFacts
 		if err := json.Unmarshal(b, &c); err != nil {
 			r.Close()
@@ -110,7 +119,11 @@ func openDir(dir string) (*dirSource, error) {
 		}
 		s.cpu = &c
 	}
-	if b, err := s.readFile("/hwid.json", maxFile); err == nil {
+	if b, err = s.readMeta(dir, "hwid.json"); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if b != nil {
 		if err := json.Unmarshal(b, &s.meta); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("%s: hwid.json: %w (want {\"root_read\": true})", dir, err)
@@ -128,6 +141,12 @@ func rel(name string) string {
 }
 
 func (s *dirSource) readFile(name string, max int) ([]byte, error) {
+	// Stat before opening: opening a FIFO would wait for a writer.
+	if st, err := s.root.Stat(rel(name)); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errNotRegular}
+	}
 	f, err := s.root.Open(rel(name))
 	if err != nil {
 		return nil, err
@@ -138,9 +157,34 @@ func (s *dirSource) readFile(name string, max int) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errNotRegular}
 	}
 	return io.ReadAll(io.LimitReader(f, int64(max)))
+}
+
+var errNotRegular = errors.New("not a regular file")
+
+// readMeta reads cpuid.json or hwid.json at the root of a tree: a regular
+// file of at most maxMeta bytes. A missing file is (nil, nil).
+func (s *dirSource) readMeta(dir, name string) ([]byte, error) {
+	st, err := s.root.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(dir, name), err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s); a dump holds %s as a small JSON file", path.Join(dir, name), st.Mode().Type(), name)
+	}
+	b, err := s.readFile("/"+name, maxMeta+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(dir, name), err)
+	}
+	if len(b) > maxMeta {
+		return nil, fmt.Errorf("%s: larger than %d bytes, the limit for %s; a dump writes a few hundred bytes", path.Join(dir, name), maxMeta, name)
+	}
+	return b, nil
 }
 
 func (s *dirSource) readDir(name string) ([]string, error) {
@@ -182,9 +226,50 @@ func newRecorder(src source) *recorder {
 func (r *recorder) readFile(name string, max int) ([]byte, error) {
 	b, err := r.src.readFile(name, max)
 	if err == nil {
-		r.files[path.Clean(name)] = b
+		name = path.Clean(name)
+		r.files[name] = redact(name, b)
 	}
 	return b, err
+}
+
+// redact cuts a file down to what hwid reads from it, before it goes into a
+// dump, for the files that hold more than hardware facts:
+//
+//   - /proc/1/environ: only the container= variable (PID 1's environment
+//     holds whatever the container was started with: passwords, tokens);
+//   - /proc/self/status: only the TracerPid line (not the user and group IDs);
+//   - /etc/os-release: only the PRETTY_NAME line;
+//   - /run/udev/data/*: only the ID_BUS, ID_SERIAL_SHORT and ID_MODEL
+//     properties (not file-system labels and UUIDs, partition names, or
+//     the by-path and by-id names).
+//
+// Every other file is recorded whole: it holds what detection parses and no
+// secret. Disk and board serials, MAC addresses and the machine-id are kept
+// on purpose, since support replays the dump to the same fingerprint; the
+// host name is kept since the license request carries it anyway.
+func redact(name string, b []byte) []byte {
+	keepLines := func(sep string, keep func(string) bool) []byte {
+		var out []string
+		for _, l := range strings.Split(string(b), sep) {
+			if keep(l) {
+				out = append(out, l+sep)
+			}
+		}
+		return []byte(strings.Join(out, ""))
+	}
+	switch {
+	case name == "/proc/1/environ":
+		return keepLines("\x00", func(l string) bool { return strings.HasPrefix(l, "container=") })
+	case name == "/proc/self/status":
+		return keepLines("\n", func(l string) bool { return strings.HasPrefix(l, "TracerPid:") })
+	case name == "/etc/os-release":
+		return keepLines("\n", func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "PRETTY_NAME=") })
+	case strings.HasPrefix(name, "/run/udev/data/"):
+		return keepLines("\n", func(l string) bool {
+			return strings.HasPrefix(l, "E:ID_BUS=") || strings.HasPrefix(l, "E:ID_SERIAL_SHORT=") || strings.HasPrefix(l, "E:ID_MODEL=")
+		})
+	}
+	return b
 }
 
 func (r *recorder) readDir(name string) ([]string, error) {
