@@ -4,7 +4,7 @@ import "testing"
 
 func TestNormalizeSerial(t *testing.T) {
 	for _, tt := range []struct {
-		in, want string
+		in, want  string
 		generated bool
 	}{
 		{"7K3M-Q9TX-4HZP-2W8R", "7K3M-Q9TX-4HZP-2W8R", true},
