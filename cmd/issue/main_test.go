@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/airseal/airseal/internal/scripttest"
+	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -23,8 +24,34 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
-		Cmds: scripttest.Commands(),
+		Cmds: cmds(),
 	})
+}
+
+func cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	m := scripttest.Commands()
+	m["reqcode"] = reqcode
+	return m
+}
+
+// reqcode JSONFILE sets $CODE to the request's typed code, $CODE_LOWER to
+// it in lower case and $CODE_BARE without dashes, and writes bare.code (lower
+// case, no dashes) and spaced.code (dashes misplaced, spaces, line breaks).
+func reqcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: reqcode JSONFILE")
+	}
+	r, err := hwid.ParseRequest([]byte(ts.ReadFile(args[0])))
+	ts.Check(err)
+	code, err := r.Code()
+	ts.Check(err)
+	bare := strings.ReplaceAll(code, "-", "")
+	ts.Setenv("CODE", code)
+	ts.Setenv("CODE_LOWER", strings.ToLower(code))
+	ts.Setenv("CODE_BARE", bare)
+	ts.Check(os.WriteFile(ts.MkAbs("bare.code"), []byte(strings.ToLower(bare)+"\n"), 0o644))
+	spaced := "  " + bare[:6] + "-" + bare[6:30] + "\n " + bare[30:40] + " -- " + bare[40:] + "\n"
+	ts.Check(os.WriteFile(ts.MkAbs("spaced.code"), []byte(spaced), 0o644))
 }
 
 // The scripts run the real verify binary, which as root keeps its state in

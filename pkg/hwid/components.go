@@ -277,21 +277,20 @@ func defaultNeed(total, heaviest, weak int) int {
 // weakComponents can be shared by different machines.
 func weakComponent(name string) bool { return name == CompCPU || name == CompMachineID }
 
-// buildFingerprint hashes the components for a product.
+// buildFingerprint hashes the components for a product and applies the
+// binding policy (BindingRule) for their weights and the match rule.
 func buildFingerprint(product string, raw []rawComponent) fingerprint.Fingerprint {
-	f := fingerprint.Fingerprint{Components: make([]fingerprint.Component, 0, len(raw))}
-	heaviest, weak := 0, 0
+	comps := make([]fingerprint.Component, 0, len(raw))
 	for _, r := range raw {
-		if weakComponent(r.name) {
-			weak += r.weight
-		}
-		f.Components = append(f.Components, fingerprint.Component{
+		comps = append(comps, fingerprint.Component{
 			Name: r.name, Weight: r.weight, Hash: fingerprint.HashValue(product, r.name, r.value), NeedsRoot: r.needsRoot,
 		})
-		heaviest = max(heaviest, r.weight)
 	}
-	if t := f.Total(); t > 0 {
-		f.Need = defaultNeed(t, heaviest, weak)
+	if len(comps) == 0 {
+		return fingerprint.Fingerprint{Components: comps}
 	}
+	// The only errors are ErrWeakBinding, which still returns the rule,
+	// and names or counts hwid itself never produces.
+	f, _ := BindingRule(comps)
 	return f
 }
