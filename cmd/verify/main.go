@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airseal/airseal/internal/cli"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/typedcode"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
@@ -166,22 +168,52 @@ func source(arg string) string {
 }
 
 func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
-	if arg == "-" {
-		return io.ReadAll(cmd.InOrStdin())
-	}
 	if typedcode.HasPrefix(arg, license.CodePrefix) {
 		return []byte(arg), nil
 	}
-	return os.ReadFile(arg)
+	return fileio.Read(cmd.InOrStdin(), arg, fileio.LimitLicense, "license")
 }
 
-func keyring(pubs []string) (*keys.Keyring, error) {
+// exitCode maps a library error to verify's exit code (internal/cli table).
+func exitCode(err error) int {
+	if err == nil {
+		return cli.ExitOK
+	}
+	var ce *cli.Error
+	errors.As(cli.Classify(err, exitRules), &ce)
+	return ce.Code
+}
+
+// exitRules is verify's error → exit code table.
+var exitRules = []cli.Rule{
+	{Err: license.ErrMalformed, Code: cli.ExitMalformed},
+	{Err: license.ErrBadSignature, Code: cli.ExitMalformed},
+	{Err: license.ErrUnknownKey, Code: cli.ExitUntrustedKey},
+	{Err: license.ErrWrongMachine, Code: cli.ExitWrongMachine},
+	{Err: license.ErrNoFacts, Code: cli.ExitWrongMachine},
+	{Err: license.ErrExpired, Code: cli.ExitExpired},
+	{Err: license.ErrNotYetValid, Code: cli.ExitExpired},
+	{Err: license.ErrRevoked, Code: cli.ExitRevoked},
+	{Err: license.ErrClockRollback, Code: cli.ExitClockRollback},
+	{Err: license.ErrVirtualMachine, Code: cli.ExitVirtual},
+	{Err: license.ErrUpdatesExpired, Code: cli.ExitUpdatesExpired},
+	{Err: license.ErrWrongProduct, Code: cli.ExitWrongProduct},
+}
+
+func keyring(cmd *cobra.Command, pubs []string) (*keys.Keyring, error) {
 	ring, err := embedded.Keyring()
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pubs {
-		k, err := keys.LoadPublic(p)
+		data, err := fileio.Read(cmd.InOrStdin(), p, fileio.LimitPublicKey, "public key")
+		if err != nil {
+			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub: %w", err), "give a public key file made by 'issue keygen' (NAME.pub)")
+		}
+		k, err := keys.ParsePublic(data)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", p, err)
+		}
 		if errors.Is(err, keys.ErrPrivateKeyGiven) {
 			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub: %w", err), "give the public key NAME.pub; a private key must never be copied to a customer machine")
 		}
@@ -214,8 +246,7 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 		return fail(cli.Usage("verify takes one LICENSE (a file, - for stdin, or the ASL1 code), got %d arguments", len(args)))
 	}
 	arg := args[0]
-	var opts license.VerifyOptions
-	opts.Now, opts.Product = t, f.product
+	opts := license.CheckOptions{Now: t, Product: f.product}
 	if f.rel != "" {
 		rd, err := license.ParseTime(f.rel)
 		if err != nil {
@@ -230,69 +261,76 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 	if err != nil {
 		return fail(cli.Fail(cli.ExitError, err, "give the license file, - for stdin, or the ASL1 code"))
 	}
-	ring, err := keyring(f.pubs)
+	ring, err := keyring(cmd, f.pubs)
 	if err != nil {
 		return fail(err)
 	}
 	opts.Keyring = ring
 	if f.revocations != "" {
-		if opts.Revocations, err = os.ReadFile(f.revocations); err != nil {
-			return fail(fmt.Errorf("--revocations: %w", err))
+		list, err := fileio.Read(cmd.InOrStdin(), f.revocations, fileio.LimitRevocations, "revocation list")
+		if err != nil {
+			return fail(cli.Fail(cli.ExitError, fmt.Errorf("--revocations: %w", err), "give the signed revocation list file from the vendor"))
 		}
+		opts.Revocations = [][]byte{list}
 	}
-	var manifest *bundle.Manifest
 	if f.installed != "" {
-		if manifest, err = bundle.Installed(f.installed, ring); err != nil {
+		manifest, err := bundle.Installed(f.installed, ring)
+		if err != nil {
 			return fail(fmt.Errorf("--installed: %w", err))
 		}
-		if opts.RevokedSerials, err = bundle.RevokedLicenses(f.installed); err != nil {
+		revoked, err := bundle.RevokedLicenses(f.installed)
+		if err != nil {
 			return fail(fmt.Errorf("--installed: %w", err))
 		}
-		opts.RevokedSerials = append(opts.RevokedSerials, manifest.RevokedLicenses...)
-		opts.ClockFloor = manifest.ReleaseDate
-		if opts.ReleaseDate.IsZero() {
-			opts.ReleaseDate = manifest.ReleaseDate
-		}
+		opts.Installed = &license.Installed{Product: manifest.Product, Version: manifest.Version, ReleaseDate: manifest.ReleaseDate,
+			RevokedSerials: append(revoked, manifest.RevokedLicenses...)}
 		if res.ProductVersion == "" {
 			res.ProductVersion = manifest.Version
 		}
 	}
-	if !opts.ReleaseDate.IsZero() {
+	switch {
+	case !opts.ReleaseDate.IsZero():
 		rd := opts.ReleaseDate
+		res.ReleaseDate = &rd
+	case opts.Installed != nil:
+		rd := opts.Installed.ReleaseDate
 		res.ReleaseDate = &rd
 	}
 	statePath := f.statePath
 	if statePath == "" {
 		statePath = defaultStatePath()
 	}
-	st, err := loadState(statePath)
-	if err != nil {
-		return fail(err)
-	}
-	if st.NewestSeen.After(opts.ClockFloor) {
-		opts.ClockFloor = st.NewestSeen
-	}
-
+	opts.State = license.StateFile{Path: statePath}
 	// The machine is read only for a license bound to one, with the
 	// license's product as the hash salt.
-	if l, err := license.Decode(input); err == nil && l.Machine != nil {
-		rep, err := hwid.Collect(hwid.Options{Root: factsRoot, Product: l.Product})
+	opts.Facts = func(product string) (*license.Machine, error) {
+		rep, err := hwid.Collect(hwid.Options{Root: factsRoot, Product: product})
 		if err != nil {
-			return fail(fmt.Errorf("reading this machine's hardware: %w", err))
+			return nil, fmt.Errorf("reading this machine's hardware: %w", err)
 		}
-		opts.Machine = &license.Machine{Components: rep.Fingerprint.Components, RootRead: rep.RootRead,
-			Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}
 		res.Machine = &machineResult{Checked: true, Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}
+		return &license.Machine{Components: rep.Fingerprint.Components, RootRead: rep.RootRead,
+			Virtualization: rep.Virtualization.Type, Technology: rep.Virtualization.Technology}, nil
 	}
 
-	opts.RevocationSeen = map[keys.ID]uint64{}
-	for id, n := range st.RevocationSequence {
-		opts.RevocationSeen[keys.ID(id)] = n
-	}
 	rep, err := license.Check(input, opts)
+	var ie *license.InputError
+	if errors.As(err, &ie) {
+		switch ie.Input {
+		case "state":
+			if errors.Is(err, license.ErrNotState) {
+				return fail(cli.Fail(cli.ExitError, ie.Err, "give --state the path of verify's state file (or leave --state out for the default)"))
+			}
+			return fail(cli.Fail(cli.ExitError, ie.Err, ""))
+		case "facts":
+			if !errors.Is(err, license.ErrNoFacts) {
+				return fail(ie.Err)
+			}
+		}
+	}
 	res.License = rep.License
 	res.Warnings = append(res.Warnings, rep.Warnings...)
-	if rep.Match != nil {
+	if rep.Match != nil && res.Machine != nil {
 		res.Machine.Match = rep.Match
 	}
 	if !rep.Floor.IsZero() {
@@ -310,14 +348,18 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 			}
 		}
 	}
-	code := license.ExitCode(err)
+	code := exitCode(err)
 	listFailed := false
 	if err != nil {
-		// Name the input that failed: the revocation list when the check
-		// after the product check (the list's own) failed, else the license.
+		// Name the input that failed.
 		where := source(arg)
-		if listFailed = f.revocations != "" && rep.License != nil && rep.Revocations == nil && !errors.Is(err, license.ErrWrongProduct); listFailed {
+		if ie != nil && (ie.Input == "license" || ie.Input == "revocations") {
+			err = ie.Err
+		}
+		if listFailed = ie != nil && ie.Input == "revocations"; listFailed {
 			where = "--revocations " + f.revocations
+		} else if ie != nil && ie.Input == "installed" {
+			where = "--installed " + f.installed
 		}
 		err = fmt.Errorf("%s: %w", where, err)
 	}
@@ -343,33 +385,8 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 				break
 			}
 		}
-		if listFailed {
+		if listFailed && !errors.Is(err, license.ErrRevoked) {
 			hint = "the revocation list is damaged or from another vendor; ask the vendor for the current list"
-		}
-	}
-
-	// Remember the newest trusted time, after a license check that got
-	// past the signature and the clock check.
-	if code == 0 || code == 17 {
-		newest := st.NewestSeen
-		for _, c := range []time.Time{t.Truncate(time.Second), rep.Floor} {
-			if c.After(newest) {
-				newest = c
-			}
-		}
-		changed := newest != st.NewestSeen
-		st.NewestSeen = newest
-		if rl := rep.Revocations; rl != nil && rl.Sequence > st.RevocationSequence[string(rl.KeyID)] {
-			if st.RevocationSequence == nil {
-				st.RevocationSequence = map[string]uint64{}
-			}
-			st.RevocationSequence[string(rl.KeyID)] = rl.Sequence
-			changed = true
-		}
-		if changed {
-			if err := saveState(statePath, st); err != nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("cannot update the state file %s (%v): clock rollback detection falls back to signed times; give --state FILE", statePath, err))
-			}
 		}
 	}
 
@@ -461,4 +478,27 @@ func daysLeft(d *int) string {
 		return "1 day left"
 	}
 	return fmt.Sprintf("%d days left", *d)
+}
+
+// testStatePath replaces the default state path; only the test binary sets it.
+var testStatePath string
+
+// defaultStatePath is /var/lib/airseal/verify.state for root, else
+// $XDG_STATE_HOME/airseal/verify.state (~/.local/state/airseal/verify.state).
+func defaultStatePath() string {
+	if testStatePath != "" {
+		return testStatePath
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/airseal/verify.state"
+	}
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "airseal-verify.state")
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "airseal", "verify.state")
 }

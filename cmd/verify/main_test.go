@@ -133,7 +133,7 @@ func mkinstalled() {
 	src := filepath.Join(dir, "src")
 	os.Mkdir(src, 0o755)
 	os.Rename(filepath.Join(dir, "README"), filepath.Join(src, "README"))
-	if _, err := bundle.Pack(bundle.PackOptions{Key: k, Product: "acme-writer", Version: a[2], ReleaseDate: date,
+	if _, err := bundle.Pack(bundle.PackOptions{Key: k, Product: "Acme Writer", Version: a[2], ReleaseDate: date,
 		Dir: src, Output: out, RevokedLicenses: a[4:]}); err != nil {
 		panic(err)
 	}

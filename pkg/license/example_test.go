@@ -66,10 +66,10 @@ func ExampleVerify() {
 	fmt.Println(got.Customer.Name, got.Seats, err)
 
 	_, err = license.Verify(file, license.VerifyOptions{Keyring: ring, Now: time.Now(), Product: "Acme Reader"})
-	fmt.Println(errors.Is(err, license.ErrWrongProduct), license.ExitCode(err))
+	fmt.Println(errors.Is(err, license.ErrWrongProduct))
 	// Output:
 	// Example LLC 5 <nil>
-	// true 18
+	// true
 }
 
 func ExampleEntitle() {

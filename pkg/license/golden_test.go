@@ -178,7 +178,7 @@ func TestGolden(t *testing.T) {
 				opts.ReleaseDate = *v.ReleaseDate
 			}
 			_, err = Verify(in, opts)
-			if got := ExitCode(err); got != v.WantExit {
+			if got := exitCode(err); got != v.WantExit {
 				t.Errorf("exit %d (%v), want %d", got, err, v.WantExit)
 			}
 			if v.WantError != "" {

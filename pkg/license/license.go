@@ -115,34 +115,6 @@ func trusted(ring *keys.Keyring) string {
 	return "trusted: " + strings.Join(s, ", ")
 }
 
-// ExitCode returns the verify exit code for an error returned by [Verify]:
-// 0 for nil, 10..18 for the sentinels, 1 for anything else.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, ErrMalformed), errors.Is(err, ErrBadSignature):
-		return 10
-	case errors.Is(err, ErrUnknownKey):
-		return 11
-	case errors.Is(err, ErrWrongMachine):
-		return 12
-	case errors.Is(err, ErrExpired), errors.Is(err, ErrNotYetValid):
-		return 13
-	case errors.Is(err, ErrRevoked):
-		return 14
-	case errors.Is(err, ErrClockRollback):
-		return 15
-	case errors.Is(err, ErrVirtualMachine):
-		return 16
-	case errors.Is(err, ErrUpdatesExpired):
-		return 17
-	case errors.Is(err, ErrWrongProduct):
-		return 18
-	}
-	return 1
-}
-
 // Kind is the license kind.
 type Kind uint8
 

@@ -160,11 +160,11 @@ func TestVerifyOutcomes(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&o)
 			}
-			rep, err := Check(in, o)
+			rep, err := evaluate(in, o)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if c := ExitCode(err); c != tt.code {
+			if c := exitCode(err); c != tt.code {
 				t.Errorf("exit code %d, want %d", c, tt.code)
 			}
 			got, verr := Verify(in, o)

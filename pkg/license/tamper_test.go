@@ -23,7 +23,7 @@ func mustReject(t *testing.T, what string, pos int, in []byte, opts VerifyOption
 	if err == nil {
 		t.Fatalf("%s: changing position %d was accepted", what, pos)
 	}
-	if c := ExitCode(err); c != 10 && c != 11 {
+	if c := exitCode(err); c != 10 && c != 11 {
 		t.Fatalf("%s: changing position %d gave %v (exit %d), want malformed, bad signature or unknown key", what, pos, err, c)
 	}
 }

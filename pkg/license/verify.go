@@ -43,7 +43,7 @@ type VerifyOptions struct {
 	// Now is the current time. Required.
 	Now time.Time
 	// Machine is the live machine. nil skips the machine and virtualization
-	// checks (a Report then carries a warning for a bound license).
+	// checks (a Result then carries a warning for a bound license).
 	Machine *Machine
 	// Product, when set, must equal the license's product.
 	Product string
@@ -70,8 +70,8 @@ type VerifyOptions struct {
 	Skew time.Duration
 }
 
-// Report is the full outcome of a verification.
-type Report struct {
+// Result is the full outcome of a verification.
+type Result struct {
 	// License is the license, set once its signature has verified (also
 	// when a later check fails), nil otherwise.
 	License *License
@@ -83,6 +83,11 @@ type Report struct {
 	Floor time.Time
 	// Warnings are things the user should know even though the license is valid.
 	Warnings []string
+	// Installed is the installed release the license was checked against
+	// ([Check] with CheckOptions.Installed), nil otherwise.
+	Installed *Installed
+	// State is the clock state after the check ([Check] with a StateStore).
+	State State
 }
 
 // Verify checks a license given in any encoding and returns it, or an error
@@ -96,17 +101,17 @@ type Report struct {
 // virtualization (ErrVirtualMachine), machine (ErrWrongMachine), update
 // subscription (ErrUpdatesExpired).
 func Verify(input []byte, opts VerifyOptions) (*License, error) {
-	r, err := Check(input, opts)
+	r, err := evaluate(input, opts)
 	if err != nil && !errors.Is(err, ErrUpdatesExpired) {
 		return nil, err
 	}
 	return r.License, err
 }
 
-// Check is Verify returning the whole Report. The report is never nil; its
-// License is set once the signature has verified.
-func Check(input []byte, opts VerifyOptions) (*Report, error) {
-	rep := &Report{}
+// evaluate is Verify returning the whole Result. The result is never nil;
+// its License is set once the signature has verified.
+func evaluate(input []byte, opts VerifyOptions) (*Result, error) {
+	rep := &Result{}
 	payload, sig, comment, err := splitRaw(input)
 	if err != nil {
 		return rep, err

@@ -1,0 +1,126 @@
+package license
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airseal/airseal/pkg/keys"
+)
+
+// signedList returns an armored list with sequence seq, signed by k.
+func signedList(t *testing.T, k *keys.PrivateKey, seq uint64, serials ...string) []byte {
+	t.Helper()
+	rl := (*RevocationList)(nil).Next(serials, tNow.Add(-time.Hour))
+	rl.Sequence = seq
+	if err := rl.Sign(k); err != nil {
+		t.Fatal(err)
+	}
+	data, err := rl.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func checkOpts(t *testing.T, ring *keys.Keyring) CheckOptions {
+	return CheckOptions{Keyring: ring, Now: tNow, Product: testProduct,
+		State: StateFile{Path: filepath.Join(t.TempDir(), "verify.state")},
+		Facts: func(string) (*Machine, error) { return liveMachine(), nil }}
+}
+
+// Issue 8 item 4: the list that revokes a license is remembered although
+// the license fails, and the older list is then refused.
+func TestCheckRemembersRevokingList(t *testing.T) {
+	k := testKey(t, 1)
+	l := signed(t, sampleLicense(1, false), k)
+	in := mustArmor(t, l)
+	o := checkOpts(t, keys.NewKeyring(k.Public()))
+	o.Revocations = [][]byte{signedList(t, k, 2, l.Serial)}
+	if _, err := Check(in, o); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoking list: err = %v, want ErrRevoked", err)
+	}
+	o.Revocations = [][]byte{signedList(t, k, 1)}
+	_, err := Check(in, o)
+	var ie *InputError
+	if !errors.Is(err, ErrRevoked) || !errors.As(err, &ie) || ie.Input != "revocations" {
+		t.Fatalf("older list after the revoking one: err = %v, want ErrRevoked on input revocations", err)
+	}
+}
+
+// Issue 8 item 4: one floor across the vendor's keys: a list signed by the
+// old key cannot undo a newer list signed by the new key.
+func TestCheckRevocationFloorAcrossKeys(t *testing.T) {
+	oldK, newK := testKey(t, 1), testKey(t, 2)
+	l := signed(t, sampleLicense(1, false), newK)
+	in := mustArmor(t, l)
+	o := checkOpts(t, keys.NewKeyring(oldK.Public(), newK.Public()))
+	o.Revocations = [][]byte{signedList(t, newK, 5, l.Serial)}
+	if _, err := Check(in, o); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("new-key list: err = %v, want ErrRevoked", err)
+	}
+	o.Revocations = [][]byte{signedList(t, oldK, 4)}
+	if _, err := Check(in, o); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("old-key list with a lower sequence: err = %v, want ErrRevoked", err)
+	}
+}
+
+// Issue 8 item 5: the installed release's product must be the license's.
+func TestCheckInstalledProduct(t *testing.T) {
+	k := testKey(t, 1)
+	in := mustArmor(t, signed(t, sampleLicense(1, false), k))
+	o := checkOpts(t, keys.NewKeyring(k.Public()))
+	o.Product = ""
+	o.Installed = &Installed{Product: "Acme Studio", Version: "2.0.0", ReleaseDate: tNow.AddDate(0, 0, -10)}
+	if _, err := Check(in, o); !errors.Is(err, ErrWrongProduct) {
+		t.Fatalf("license for %q against installed Acme Studio: err = %v, want ErrWrongProduct", testProduct, err)
+	}
+	o.Installed.Product = testProduct
+	if _, err := Check(in, o); err != nil {
+		t.Fatalf("matching installed product: %v", err)
+	}
+}
+
+// A bound license without a fact reader fails clearly; the clock state is
+// raised by a passing check and refuses a clock set back.
+func TestCheckFactsAndClock(t *testing.T) {
+	k := testKey(t, 1)
+	in := mustArmor(t, signed(t, sampleLicense(1, true), k))
+	o := checkOpts(t, keys.NewKeyring(k.Public()))
+	facts := o.Facts
+	o.Facts = nil
+	var ie *InputError
+	if _, err := Check(in, o); !errors.Is(err, ErrNoFacts) || !errors.As(err, &ie) || ie.Input != "facts" {
+		t.Fatalf("bound license without facts: err = %v", err)
+	}
+	o.Facts = facts
+	if _, err := Check(in, o); err != nil {
+		t.Fatalf("bound license on its machine: %v", err)
+	}
+	o.Now = tNow.Add(-48 * time.Hour)
+	if _, err := Check(in, o); !errors.Is(err, ErrClockRollback) {
+		t.Fatalf("clock set back two days: err = %v, want ErrClockRollback", err)
+	}
+}
+
+// Issue 8 item 22: a file that is not a state file is refused without the
+// advice to delete it; a damaged state file of ours gets that advice.
+func TestStateFileNotOurs(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "passwd")
+	os.WriteFile(p, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
+	_, err := StateFile{Path: p}.Load()
+	if !errors.Is(err, ErrNotState) || strings.Contains(err.Error(), "delete") {
+		t.Fatalf("foreign file: err = %v, want ErrNotState without 'delete'", err)
+	}
+	os.WriteFile(p, []byte(`{"version": 1, "newest_seen": "garbage"}`), 0o644)
+	if _, err = (StateFile{Path: p}).Load(); err == nil || !strings.Contains(err.Error(), "delete it") {
+		t.Fatalf("damaged state file: err = %v, want recovery advice", err)
+	}
+	if _, err = (StateFile{Path: dir}).Load(); !errors.Is(err, ErrNotState) {
+		t.Fatalf("directory: err = %v, want ErrNotState", err)
+	}
+}
