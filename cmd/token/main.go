@@ -384,7 +384,7 @@ protect the refresh_token like the access token.`,
 				}
 				l, err := license.Decode(data)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'license issue'")
+					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'issue license'")
 				}
 				serial = l.Serial
 			}

@@ -337,7 +337,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the client's"))
 			return
 		}
-		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, Now: now}
+		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: GrantClientCredentials, Now: now}
 	case "refresh_token":
 		grant := v.Get("refresh_token")
 		if grant == "" {
@@ -350,8 +350,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
 			return
 		}
-		if g.Grant != "" || g.ClientID != c.ID {
-			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "jti", g.ID, "grant_client_id", g.ClientID, "exchanged", g.Grant != "")
+		if g.Grant != "" || g.GrantType != "" || g.ClientID != c.ID {
+			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "jti", g.ID, "grant_client_id", g.ClientID, "exchanged", g.Grant != "", "gty", g.GrantType)
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant was not issued to this client or cannot be exchanged"))
 			return
 		}

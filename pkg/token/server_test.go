@@ -146,6 +146,8 @@ func TestServerClientCredentials(t *testing.T) {
 		t.Fatalf("narrower scope: %d %s", r.status, r.raw)
 	}
 	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"crm admin"}}, true)), 400, "invalid_scope")
+	// An access token from client_credentials is not a refresh grant (issue 8 item 9).
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.body["access_token"].(string)}}, true)), 400, "invalid_grant")
 }
 
 func TestServerRefreshGrant(t *testing.T) {
