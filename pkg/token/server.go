@@ -155,6 +155,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/token", s.handleToken)
 	if s.opts.Bitrix {
 		mux.HandleFunc("/oauth/token/{$}", s.handleToken)
+		mux.HandleFunc("/oauth/token", s.handleToken)
 	}
 	mux.HandleFunc("/introspect", s.handleIntrospect)
 	mux.HandleFunc("/revoke", s.handleRevoke)
@@ -308,7 +309,7 @@ func (s *Server) verifier() *Verifier {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	bitrix := s.opts.Bitrix && r.URL.Path == "/oauth/token/"
+	bitrix := s.opts.Bitrix && (r.URL.Path == "/oauth/token/" || r.URL.Path == "/oauth/token")
 	v, e := s.params(w, r, bitrix)
 	if e != nil {
 		s.writeError(w, r, e)

@@ -197,6 +197,12 @@ func TestServerRefreshGrant(t *testing.T) {
 	if _, ok := r.body["token_type"]; ok {
 		t.Error("bitrix response has token_type")
 	}
+	// Without the trailing slash: answered directly, no redirect (issue 8 item 20).
+	req, _ = http.NewRequest(http.MethodGet, ts.http.URL+"/oauth/token?"+q.Encode(), nil)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r = doWith(t, noRedirect, req); r.status != 200 || r.body["member_id"] != "member-1" {
+		t.Fatalf("bitrix without slash: %d %s", r.status, r.raw)
+	}
 	// GET is refused on the standard path.
 	req, _ = http.NewRequest(http.MethodGet, ts.http.URL+"/token?"+q.Encode(), nil)
 	r = ts.do(req)
