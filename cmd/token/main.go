@@ -384,7 +384,7 @@ protect the refresh_token like the access token.`,
 				}
 				l, err := license.Decode(data)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'license issue'")
+					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'issue license'")
 				}
 				serial = l.Serial
 			}
@@ -692,7 +692,9 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if (certFile == "") != (keyFile == "") {
 				return cli.Usage("give both --tls-cert and --tls-key, or neither")
 			}
-			if err := token.CheckListen(addr, certFile != "", insecure); err != nil {
+			if err := token.CheckListen(addr, certFile != "", insecure); errors.Is(err, token.ErrBadAddress) {
+				return cli.Fail(cli.ExitUsage, fmt.Errorf("--addr: %w", err), "give --addr as HOST:PORT, e.g. 127.0.0.1:8089 or [::1]:8089")
+			} else if err != nil {
 				return cli.Fail(cli.ExitUsage, err, "give --tls-cert and --tls-key, listen on 127.0.0.1, or accept the risk with --insecure-listen")
 			}
 			opts := token.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}

@@ -13,6 +13,10 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 )
 
+// ErrTokenTooLarge means the claims make a token above [MaxTokenSize], which
+// verification would refuse; it is refused at creation instead.
+var ErrTokenTooLarge = errors.New("token above the size limit")
+
 // ErrTTLTooLong means a requested lifetime is above [MaxTTL].
 var ErrTTLTooLong = errors.New("token lifetime above the 3653-day cap")
 
@@ -63,6 +67,8 @@ type Request struct {
 	LicenseSerial string
 	Grant         string
 	MemberID      string
+	// GrantType is the gty claim; see [Claims.GrantType].
+	GrantType string
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
 }
@@ -103,10 +109,15 @@ func (s *Signer) Mint(r Request) (string, *Claims, error) {
 		LicenseSerial: r.LicenseSerial,
 		Grant:         r.Grant,
 		MemberID:      r.MemberID,
+		GrantType:     r.GrantType,
 	}
 	tok, err := s.sign(s.atHeader, c)
 	if err != nil {
 		return "", nil, err
+	}
+	if len(tok) > MaxTokenSize {
+		return "", nil, fmt.Errorf("%w: the token would be %d bytes, the limit is %d (%d KiB); shorten the audience, scope, subject or serial",
+			ErrTokenTooLarge, len(tok), MaxTokenSize, MaxTokenSize>>10)
 	}
 	return tok, c, nil
 }

@@ -155,6 +155,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/token", s.handleToken)
 	if s.opts.Bitrix {
 		mux.HandleFunc("/oauth/token/{$}", s.handleToken)
+		mux.HandleFunc("/oauth/token", s.handleToken)
 	}
 	mux.HandleFunc("/introspect", s.handleIntrospect)
 	mux.HandleFunc("/revoke", s.handleRevoke)
@@ -308,7 +309,7 @@ func (s *Server) verifier() *Verifier {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	bitrix := s.opts.Bitrix && r.URL.Path == "/oauth/token/"
+	bitrix := s.opts.Bitrix && (r.URL.Path == "/oauth/token/" || r.URL.Path == "/oauth/token")
 	v, e := s.params(w, r, bitrix)
 	if e != nil {
 		s.writeError(w, r, e)
@@ -337,7 +338,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the client's"))
 			return
 		}
-		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, Now: now}
+		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: GrantClientCredentials, Now: now}
 	case "refresh_token":
 		grant := v.Get("refresh_token")
 		if grant == "" {
@@ -350,8 +351,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
 			return
 		}
-		if g.Grant != "" || g.ClientID != c.ID {
-			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "jti", g.ID, "grant_client_id", g.ClientID, "exchanged", g.Grant != "")
+		if g.Grant != "" || g.GrantType != "" || g.ClientID != c.ID {
+			s.log.Info("grant refused", "remote", remoteIP(r), "client_id", c.ID, "jti", g.ID, "grant_client_id", g.ClientID, "exchanged", g.Grant != "", "gty", g.GrantType)
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant was not issued to this client or cannot be exchanged"))
 			return
 		}
@@ -528,13 +529,17 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(m)
 }
 
-// CheckListen refuses a plain-HTTP listen address that is not loopback,
-// unless insecure is set: bearer tokens and client secrets must not cross a
+// ErrBadAddress means a listen address is not HOST:PORT.
+var ErrBadAddress = errors.New("malformed listen address")
+
+// CheckListen refuses a listen address that is not HOST:PORT
+// ([ErrBadAddress]), and a plain-HTTP address that is not loopback unless
+// insecure is set: bearer tokens and client secrets must not cross a
 // network in clear text.
 func CheckListen(addr string, useTLS, insecure bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--addr %q: want HOST:PORT such as 127.0.0.1:8089", addr)
+		return fmt.Errorf("%w %q: want HOST:PORT such as 127.0.0.1:8089", ErrBadAddress, addr)
 	}
 	if useTLS || insecure {
 		return nil
@@ -545,7 +550,7 @@ func CheckListen(addr string, useTLS, insecure bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--addr %s is not a loopback address and no TLS certificate was given: tokens and client secrets would cross the network in clear text", addr)
+	return fmt.Errorf("listen address %s is not a loopback address and no TLS certificate was given: tokens and client secrets would cross the network in clear text", addr)
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting

@@ -146,6 +146,8 @@ func TestServerClientCredentials(t *testing.T) {
 		t.Fatalf("narrower scope: %d %s", r.status, r.raw)
 	}
 	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"crm admin"}}, true)), 400, "invalid_scope")
+	// An access token from client_credentials is not a refresh grant (issue 8 item 9).
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.body["access_token"].(string)}}, true)), 400, "invalid_grant")
 }
 
 func TestServerRefreshGrant(t *testing.T) {
@@ -194,6 +196,12 @@ func TestServerRefreshGrant(t *testing.T) {
 	}
 	if _, ok := r.body["token_type"]; ok {
 		t.Error("bitrix response has token_type")
+	}
+	// Without the trailing slash: answered directly, no redirect (issue 8 item 20).
+	req, _ = http.NewRequest(http.MethodGet, ts.http.URL+"/oauth/token?"+q.Encode(), nil)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r = doWith(t, noRedirect, req); r.status != 200 || r.body["member_id"] != "member-1" {
+		t.Fatalf("bitrix without slash: %d %s", r.status, r.raw)
 	}
 	// GET is refused on the standard path.
 	req, _ = http.NewRequest(http.MethodGet, ts.http.URL+"/token?"+q.Encode(), nil)

@@ -89,7 +89,16 @@ type Claims struct {
 	// MemberID is the Bitrix24 portal member_id, carried so the endpoint
 	// can answer in the Bitrix24 shape without a database.
 	MemberID string `json:"member_id,omitempty"`
+	// GrantType (gty) is the OAuth grant the endpoint minted the token for:
+	// [GrantClientCredentials] for a client_credentials answer, empty for a
+	// long-lived grant minted by "token mint" or a token exchanged from one.
+	// Only a token without gty can be exchanged at the refresh_token grant.
+	GrantType string `json:"gty,omitempty"`
 }
+
+// GrantClientCredentials is the gty of tokens minted for the
+// client_credentials grant; such a token is never accepted as a refresh_token.
+const GrantClientCredentials = "client_credentials"
 
 // Audience is the aud claim. Tokens are minted with one audience, encoded as
 // a JSON string; verification also accepts an array (RFC 7519 §4.1.3).

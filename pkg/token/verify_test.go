@@ -312,3 +312,14 @@ func TestNormalizeScope(t *testing.T) {
 		t.Error("scopeSubset wrong")
 	}
 }
+
+// TestMintRefusesOversizedToken: claims that would make a token above
+// MaxTokenSize are refused at creation, naming the limit (issue 13 item 5).
+func TestMintRefusesOversizedToken(t *testing.T) {
+	r := testRequest()
+	r.Audience = "https://" + strings.Repeat("a", 100<<10)
+	_, _, err := testSigner(t, 1).Mint(r)
+	if !errors.Is(err, ErrTokenTooLarge) || !strings.Contains(err.Error(), "8192") {
+		t.Fatalf("err = %v, want ErrTokenTooLarge naming 8192", err)
+	}
+}
