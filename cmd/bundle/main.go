@@ -207,7 +207,7 @@ func parseDate(s string) (time.Time, error) {
 func newPack() *cobra.Command {
 	var o struct {
 		key, passFile, product, version, date, fromDir, out, split   string
-		allowEmpty                                                   bool
+		allowEmpty, force                                            bool
 		from, licenses, trustKeys, revokeKeys, revokeLicenses, hooks []string
 		downgrade, json                                              bool
 	}
@@ -239,6 +239,9 @@ terminal prompt.`,
 				return cli.Usage("--version %q: want a release version: numbers separated by dots with an optional -suffix of letters, digits and dots (1.2.3, 1.2.3-rc1)", o.version)
 			}
 			if err := checkFromDir(o.fromDir, o.allowEmpty); err != nil {
+				return err
+			}
+			if err := checkOutput(o.out, o.force); err != nil {
 				return err
 			}
 			po := bundle.PackOptions{Product: o.product, Version: o.version, FromVersions: o.from, Downgrade: o.downgrade,
@@ -357,6 +360,7 @@ terminal prompt.`,
 	f.StringVar(&o.split, "split", "", "write volumes of at most `SIZE` (700M, 4G, or fat32 = 4095M)")
 	f.StringVar(&o.fromDir, "from-dir", "", "release `DIR` to pack")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "pack an empty --from-dir (a bundle of no files)")
+	f.BoolVar(&o.force, "force", false, "replace an existing -o FILE")
 	f.StringVarP(&o.out, "output", "o", "", "bundle `FILE` (first volume)")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
 	return c

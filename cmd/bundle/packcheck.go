@@ -31,3 +31,15 @@ func checkFromDir(dir string, allowEmpty bool) error {
 	}
 	return nil
 }
+
+// checkOutput refuses to replace an existing -o FILE without --force, the
+// one output rule of every airseal binary.
+func checkOutput(out string, force bool) error {
+	if force {
+		return nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return cli.Fail(cli.ExitError, fmt.Errorf("-o %s: the file exists", out), "give another -o FILE, or add --force to replace it")
+	}
+	return nil
+}
