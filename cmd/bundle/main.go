@@ -186,8 +186,11 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(u, 64)
-	if err != nil || f <= 0 {
+	if err != nil {
 		return 0, fmt.Errorf("size %q: want a number with an optional K, M, G or T suffix, like 700M", s)
+	}
+	if f < 1 || int64(f*float64(mult)) < 1 {
+		return 0, fmt.Errorf("size %q is below the minimum of 1 byte; a volume must also hold its header and one chunk, so use at least 1M (e.g. 700M, or fat32)", s)
 	}
 	return int64(f * float64(mult)), nil
 }
@@ -204,6 +207,7 @@ func parseDate(s string) (time.Time, error) {
 func newPack() *cobra.Command {
 	var o struct {
 		key, passFile, product, version, date, fromDir, out, split   string
+		allowEmpty, force                                            bool
 		from, licenses, trustKeys, revokeKeys, revokeLicenses, hooks []string
 		downgrade, json                                              bool
 	}
@@ -230,6 +234,15 @@ terminal prompt.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.key == "" || o.product == "" || o.version == "" || o.fromDir == "" || o.out == "" {
 				return cli.Usage("pack needs --key, --product, --version, --from-dir and -o")
+			}
+			if !versionRule.MatchString(o.version) {
+				return cli.Usage("--version %q: want a release version: numbers separated by dots with an optional -suffix of letters, digits and dots (1.2.3, 1.2.3-rc1)", o.version)
+			}
+			if err := checkFromDir(o.fromDir, o.allowEmpty); err != nil {
+				return err
+			}
+			if err := checkOutput(o.out, o.force); err != nil {
+				return err
 			}
 			po := bundle.PackOptions{Product: o.product, Version: o.version, FromVersions: o.from, Downgrade: o.downgrade,
 				Dir: o.fromDir, Output: o.out, RevokedLicenses: o.revokeLicenses}
@@ -346,6 +359,8 @@ terminal prompt.`,
 	f.StringArrayVar(&o.hooks, "hook", nil, "run `PHASE:PATH[:SECONDS]` on apply (pre-switch or post-switch; repeatable)")
 	f.StringVar(&o.split, "split", "", "write volumes of at most `SIZE` (700M, 4G, or fat32 = 4095M)")
 	f.StringVar(&o.fromDir, "from-dir", "", "release `DIR` to pack")
+	f.BoolVar(&o.allowEmpty, "allow-empty", false, "pack an empty --from-dir (a bundle of no files)")
+	f.BoolVar(&o.force, "force", false, "replace an existing -o FILE")
 	f.StringVarP(&o.out, "output", "o", "", "bundle `FILE` (first volume)")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
 	return c
