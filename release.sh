@@ -17,7 +17,30 @@
 set -euo pipefail
 
 version="" key="" product=airseal out=dist bundle=1 passfile=""
-die() { echo "release.sh: error: $*" >&2; exit "${2:-1}"; }
+die() { echo "release.sh: error: $1" >&2; exit "${2:-1}"; }
+usage() {
+	cat <<'USAGE'
+Usage: release.sh --version V --key NAME.key [options]
+
+Builds every command under cmd/ reproducibly and writes, under --out:
+  airseal-V-GOOS-GOARCH.tar.gz   binaries, install.sh, update.sh, SHA256SUMS
+  airseal-V.bundle               the same tree as a signed bundle (bundle pack)
+  SHA256SUMS                     checksums of the above
+
+Options:
+  --version V              release version (required)
+  --key NAME.key           vendor signing key for the bundle (required unless --no-bundle)
+  --passphrase-file FILE   the key's passphrase (else AIRSEAL_PASSPHRASE or a prompt)
+  --product NAME           product name in the bundle (default airseal)
+  --out DIR                output directory (default dist)
+  --no-bundle              build the archive only, no signed bundle
+  -h, --help               print this help
+
+Relative paths are taken from the directory you run release.sh in.
+SOURCE_DATE_EPOCH (default: time of the last git commit) fixes every time stamp.
+USAGE
+}
+abspath() { case $1 in /*|-) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=$2; shift 2 ;;
@@ -26,13 +49,17 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--passphrase-file) passfile=$2; shift 2 ;;
 	--no-bundle) bundle=0; shift ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" 2 ;;
 	esac
 done
 [ -n "$version" ] || die "--version is required" 2
 [ "$bundle" = 0 ] || [ -n "$key" ] || die "--key NAME.key is required to sign the bundle (or --no-bundle)" 2
 
+# Resolve every path the caller gave before changing directory.
+[ -z "$key" ] || key=$(abspath "$key")
+[ -z "$passfile" ] || passfile=$(abspath "$passfile")
+out=$(abspath "$out")
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
@@ -66,5 +93,7 @@ if [ "$bundle" = 1 ]; then
 	[ -n "$passfile" ] && args+=(--passphrase-file "$passfile")
 	"$stage/bin/bundle" pack "${args[@]}" >&2
 fi
-(cd "$out" && ls "$name"-*.tar.gz "$name".bundle* 2>/dev/null | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+# With --no-bundle there is no .bundle: list only what was built, so
+# pipefail does not turn a missing glob into a failed release.
+(cd "$out" && { ls "$name"-*.tar.gz; [ "$bundle" = 0 ] || ls "$name".bundle*; } | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 cat "$out/SHA256SUMS"

@@ -4,11 +4,27 @@
 # go test -race ./..., and every fuzz target for a few seconds.
 #   FUZZTIME=10s ./test.sh    fuzz longer
 #   QUICK=1 ./test.sh         skip the fuzzing
-set -euo pipefail
+# The summary line is printed whatever happens (an EXIT trap), so a failing
+# step still says which step failed and how the packages fared.
+set -uo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:$(go env GOPATH)/bin"
 
-step() { printf '\n== %s\n' "$*"; }
+current="" passed=0 failed=0 notests=0 fuzzraces=0 failures=()
+step() { current=$*; printf '\n== %s\n' "$*"; }
+fail() { failures+=("$current"); }
+summary() {
+	status=$?
+	[ $status -eq 0 ] || [ ${#failures[@]} -gt 0 ] || failures+=("$current")
+	printf '\n== summary\n'
+	echo "packages: $passed passed, $failed failed, $notests without tests; fuzz deadline races (no finding): $fuzzraces"
+	if [ ${#failures[@]} -gt 0 ]; then
+		echo "FAILED steps: ${failures[*]}"
+		exit 1
+	fi
+	echo "all checks passed"
+}
+trap summary EXIT
 
 step "tools"
 need_apt=()
@@ -31,20 +47,21 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change:" >&2
 	echo "$unformatted" >&2
-	exit 1
+	fail
 fi
 
 step "go vet"
-go vet ./...
+go vet ./... || fail
 
 step "staticcheck"
-staticcheck ./...
+staticcheck ./... || fail
 
 step "go test -race"
 testlog=$(mktemp)
-go test -race -count=1 ./... 2>&1 | tee "$testlog"
+go test -race -count=1 ./... 2>&1 | tee "$testlog" || fail
 passed=$(grep -c '^ok ' "$testlog" || true)
-failed=$(grep -c '^FAIL' "$testlog" || true)
+failed=$(grep -c '^FAIL[[:space:]]' "$testlog" || true)
+notests=$(grep -c '^?.*\[no test files\]' "$testlog" || true)
 rm -f "$testlog"
 
 if [ -z "${QUICK:-}" ]; then
@@ -62,13 +79,12 @@ if [ -z "${QUICK:-}" ]; then
 			# finding always writes its failing input; that is what fails.
 			if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
 				echo "  (toolchain fuzz deadline race, no failing input: not a finding)"
+				fuzzraces=$((fuzzraces + 1))
 				continue
 			fi
 			cat "$log" >&2
-			exit 1
+			fail
 		done
 	done
 	rm -f "$log"
 fi
-step "all checks passed"
-echo "packages: $passed passed, $failed failed"
