@@ -58,16 +58,28 @@ type stateJSON struct {
 // is not a state file (no JSON object with "version") is refused with
 // ErrNotState; a state file that is damaged is refused with advice.
 func (f StateFile) Load() (State, error) {
-	fh, err := os.Open(f.Path)
+	// Stat before opening: opening a FIFO for reading would wait for a
+	// writer (clock-state-v1: a path that is not a regular file is refused
+	// before it is opened).
+	fi, err := os.Stat(f.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return State{}, nil
 	}
 	if err != nil {
 		return State{}, err
 	}
-	defer fh.Close()
-	fi, err := fh.Stat()
+	if !fi.Mode().IsRegular() {
+		return State{}, fmt.Errorf("%s: %w (not a regular file); give the path of the state file the verifier writes", f.Path, ErrNotState)
+	}
+	if fi.Size() > StateLimit {
+		return State{}, fmt.Errorf("%s: %w (larger than its 64 KiB limit); give the path of the state file the verifier writes", f.Path, ErrNotState)
+	}
+	fh, err := os.Open(f.Path)
 	if err != nil {
+		return State{}, err
+	}
+	defer fh.Close()
+	if fi, err = fh.Stat(); err != nil {
 		return State{}, err
 	}
 	if !fi.Mode().IsRegular() {
@@ -78,7 +90,7 @@ func (f StateFile) Load() (State, error) {
 		return State{}, err
 	}
 	if len(data) > StateLimit {
-		return State{}, fmt.Errorf("%s: %w (larger than the %d-byte limit); give the path of the state file the verifier writes", f.Path, ErrNotState, StateLimit)
+		return State{}, fmt.Errorf("%s: %w (larger than its 64 KiB limit); give the path of the state file the verifier writes", f.Path, ErrNotState)
 	}
 	var probe map[string]json.RawMessage
 	if json.Unmarshal(data, &probe) != nil || probe["version"] == nil {
