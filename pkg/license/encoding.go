@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/airseal/airseal/internal/qrcode"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -69,25 +68,6 @@ func (l *License) Code() (string, error) {
 		return "", err
 	}
 	return typedcode.Encode(CodePrefix, raw), nil
-}
-
-// QRPNG returns a PNG QR code carrying the typed code. size is the width in
-// pixels; 0 picks one.
-func (l *License) QRPNG(size int) ([]byte, error) {
-	c, err := l.Code()
-	if err != nil {
-		return nil, err
-	}
-	return qrcode.PNG(c, size)
-}
-
-// QRTerminal returns a QR code carrying the typed code, drawn for a terminal.
-func (l *License) QRTerminal() (string, error) {
-	c, err := l.Code()
-	if err != nil {
-		return "", err
-	}
-	return qrcode.Terminal(c)
 }
 
 func armor(label string, raw []byte, comment string) []byte {

@@ -6,7 +6,8 @@
 // in any of three encodings that decode to the identical license: an armored
 // text file ([License.Armor]), a typed code a person can read over the phone
 // ([License.Code], prefix ASL1) and a QR code carrying that typed code
-// ([License.QRPNG], [License.QRTerminal]). A product calls [Verify] with the
+// (rendered by the vendor's tools, not by this package: a verifier links no
+// image library). A product calls [Verify] with the
 // bytes it was given, its trusted keyring, the current time and the live
 // machine's facts, and gets the license back or an error that [errors.Is]
 // matches to one sentinel per verify exit code ([ErrMalformed] ...
