@@ -1,0 +1,31 @@
+#!/bin/sh
+# verify's whole-process start-up against a Go hello-world built the same way
+# (go build -trimpath), in one run, paired A B A B (issue 9, Measures).
+# Target: verify / hello <= 1.5x for `verify --version` and for verifying the
+# golden unbound license.
+#
+# Usage: bench/license/startup.sh [ROUNDS]   (default 200)
+# With hyperfine installed, a second table from hyperfine follows (its runs
+# are per command, not interleaved: a cross-check only).
+set -eu
+rounds=${1:-200}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$root"
+
+go build -trimpath -o "$tmp/hello" ./bench/license/hello
+go build -trimpath -o "$tmp/verify" ./cmd/verify
+go build -trimpath -o "$tmp/startup" ./bench/license/startup
+gold=pkg/license/testdata/golden
+lic="--pub $gold/vendor.pub --state $tmp/verify.state $gold/valid-unbound.code"
+
+echo "== start-up, $rounds interleaved rounds (go $(go env GOVERSION), $(nproc) CPUs, verify $(wc -c <"$tmp/verify") bytes, hello $(wc -c <"$tmp/hello") bytes)"
+# shellcheck disable=SC2086
+"$tmp/startup" "$rounds" -- "$tmp/hello" -- "$tmp/verify" --version -- "$tmp/verify" $lic
+
+if command -v hyperfine >/dev/null 2>&1; then
+	echo "== hyperfine cross-check"
+	hyperfine -N --warmup 20 --runs "$rounds" --style basic \
+		"$tmp/hello" "$tmp/verify --version" "$tmp/verify $lic" 2>&1 | grep -E 'Time|±|^Benchmark|faster' || true
+fi
