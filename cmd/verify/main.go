@@ -15,9 +15,9 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/installed"
 	"github.com/airseal/airseal/internal/typedcode"
 	embedded "github.com/airseal/airseal/keys"
-	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/airseal/airseal/pkg/keys"
@@ -171,7 +171,41 @@ func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
 	if typedcode.HasPrefix(arg, license.CodePrefix) {
 		return []byte(arg), nil
 	}
-	return fileio.Read(cmd.InOrStdin(), arg, fileio.LimitLicense, "license")
+	return readInput(cmd, arg, fileio.LimitLicense, "license")
+}
+
+// readInput reads a file-taking flag's file, or stdin for "-", bounded by
+// limit. A path that is not a regular file (FIFO, device, directory,
+// socket) is refused before it is opened: opening a FIFO waits for a
+// writer, and a device never ends.
+func readInput(cmd *cobra.Command, path string, limit int64, what string) ([]byte, error) {
+	if path != "-" {
+		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %s, not a regular file: give a %s file of at most %s: %w", path, kindOf(st.Mode()), what, human(limit), fileio.ErrNotRegular)
+		}
+	}
+	return fileio.Read(cmd.InOrStdin(), path, limit, what)
+}
+
+func kindOf(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+func human(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // exitCode maps a library error to verify's exit code (internal/cli table).
@@ -200,13 +234,22 @@ var exitRules = []cli.Rule{
 	{Err: license.ErrWrongProduct, Code: cli.ExitWrongProduct},
 }
 
+// installedRules map the errors of reading --installed DIR.
+var installedRules = []cli.Rule{
+	{Err: installed.ErrNotInstalled, Code: cli.ExitNotInstalled, Hint: "give the directory 'bundle apply --target' installed into, or leave --installed out"},
+	{Err: installed.ErrUnknownKey, Code: cli.ExitUntrustedKey, Hint: "pass the vendor's key with --pub NAME.pub"},
+	{Err: installed.ErrBadSignature, Code: cli.ExitMalformed, Hint: "the installed release was changed after it was signed; reinstall it with 'bundle apply'"},
+	{Err: installed.ErrMalformed, Code: cli.ExitMalformed, Hint: "the installed release is damaged; reinstall it with 'bundle apply'"},
+	{Err: installed.ErrTooLarge, Code: cli.ExitError, Hint: "the installed release's files must be regular files within their limits; reinstall it with 'bundle apply'"},
+}
+
 func keyring(cmd *cobra.Command, pubs []string) (*keys.Keyring, error) {
 	ring, err := embedded.Keyring()
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pubs {
-		data, err := fileio.Read(cmd.InOrStdin(), p, fileio.LimitPublicKey, "public key")
+		data, err := readInput(cmd, p, fileio.LimitPublicKey, "public key")
 		if err != nil {
 			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub: %w", err), "give a public key file made by 'issue keygen' (NAME.pub)")
 		}
@@ -267,25 +310,21 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 	}
 	opts.Keyring = ring
 	if f.revocations != "" {
-		list, err := fileio.Read(cmd.InOrStdin(), f.revocations, fileio.LimitRevocations, "revocation list")
+		list, err := readInput(cmd, f.revocations, fileio.LimitRevocations, "revocation list")
 		if err != nil {
 			return fail(cli.Fail(cli.ExitError, fmt.Errorf("--revocations: %w", err), "give the signed revocation list file from the vendor"))
 		}
 		opts.Revocations = [][]byte{list}
 	}
 	if f.installed != "" {
-		manifest, err := bundle.Installed(f.installed, ring)
+		rel, err := installed.Read(f.installed, ring)
 		if err != nil {
-			return fail(fmt.Errorf("--installed: %w", err))
+			return fail(cli.Classify(fmt.Errorf("--installed: %w", err), installedRules))
 		}
-		revoked, err := bundle.RevokedLicenses(f.installed)
-		if err != nil {
-			return fail(fmt.Errorf("--installed: %w", err))
-		}
-		opts.Installed = &license.Installed{Product: manifest.Product, Version: manifest.Version, ReleaseDate: manifest.ReleaseDate,
-			RevokedSerials: append(revoked, manifest.RevokedLicenses...)}
+		opts.Installed = &license.Installed{Product: rel.Product, Version: rel.Version, ReleaseDate: rel.ReleaseDate,
+			RevokedSerials: rel.RevokedLicenses}
 		if res.ProductVersion == "" {
-			res.ProductVersion = manifest.Version
+			res.ProductVersion = rel.Version
 		}
 	}
 	switch {

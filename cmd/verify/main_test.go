@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +82,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": scripttest.Commands()["status"],
 			"tamper": cmdTamper,
+			"mkfifo": cmdMkfifo,
+			"mkbig":  cmdMkbig,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -91,6 +95,21 @@ func TestScripts(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+// mkfifo NAME makes a FIFO (nobody writes to it).
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+}
+
+// mkbig NAME SIZE makes a sparse file of SIZE bytes.
+func cmdMkbig(ts *testscript.TestScript, neg bool, args []string) {
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Check(f.Truncate(n))
+	ts.Check(f.Close())
 }
 
 // tamper IN OUT changes the first character of the last base64 line of an
