@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -616,7 +617,14 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 		if v.Issuer == "" {
 			v.Issuer = st.Issuer
 		}
-		if revFile == "" && stateFile == "" {
+		if revFile == "" && stateFile != "" {
+			revFile = filepath.Join(d.Path, token.RevocationsFile)
+		}
+		if stateFile == "" {
+			// One floor per directory, whichever list file is checked.
+			stateFile = filepath.Join(d.Path, token.SeenFile)
+		}
+		if revFile == "" {
 			l, err := d.Revocations(ring, st.Issuer)
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "a revocation list older than one already seen was put back, or it is damaged; restore the newest list")
