@@ -7,7 +7,10 @@
 #     DURATION (default 30s), CONNS keep-alive connections (default 8), on ADDR.
 #     As in production, every token is written to issued.jsonl before it is
 #     sent (fsynced in the background), so the run measures that too.
-# Usage: bench/token/run.sh [go|load|all]   (default all)
+#  3. revlist: Verify with an empty revocation list vs one of 100,000 jtis
+#     and 100,000 serials, paired in each of COUNT rounds; ratio of medians
+#     (issue 8 item 10: target about 1.0, i.e. no growth with the list).
+# Usage: bench/token/run.sh [go|load|revlist|all]   (default all)
 set -eu
 cd "$(dirname "$0")/../.."
 what=${1:-all}
@@ -44,6 +47,24 @@ if [ "$what" = go ] || [ "$what" = all ]; then
 		printf "VerifyGoJose / Ed25519Verify = %.3f\n", jv/bv
 		printf "Mint / Ed25519Sign           = %.3f (target <= 1.5)\n", m/bs
 		printf "MintGoJose / Ed25519Sign     = %.3f\n", jm/bs
+	}'
+fi
+
+if [ "$what" = revlist ] || [ "$what" = all ]; then
+	go test -c -o "$tmp/bench.test" ./bench/token/
+	i=0
+	while [ $i -lt "$COUNT" ]; do
+		"$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkVerifyRevoked' -test.count 1 | grep '^Benchmark' | tee -a "$tmp/rev.txt"
+		i=$((i+1))
+	done
+	rmedian() {
+		grep "^Benchmark$1-" "$tmp/rev.txt" | awk '{print $3}' | sort -n |
+			awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
+	}
+	r0=$(rmedian VerifyRevoked0)
+	r1=$(rmedian VerifyRevoked100k)
+	awk -v a="$r0" -v b="$r1" -v n="$COUNT" 'BEGIN {
+		printf "medians of %d paired rounds: revoked 0 = %.0f ns/op, revoked 100k+100k = %.0f ns/op, ratio %.3f\n", n, a, b, b/a
 	}'
 fi
 

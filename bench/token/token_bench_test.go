@@ -7,6 +7,7 @@ package tokenbench
 import (
 	"bytes"
 	"crypto/ed25519"
+	"fmt"
 	"testing"
 	"time"
 
@@ -116,6 +117,39 @@ func BenchmarkMintGoJose(b *testing.B) {
 	_, c, _ := s.Mint(req)
 	for b.Loop() {
 		if _, err := jwt.Signed(sig).Claims(c).Serialize(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// revokedVerifier returns a verifier whose revocation list holds n jtis and
+// n license serials (none of them the benchmarked token's).
+func revokedVerifier(b *testing.B, n int) (*token.Verifier, string) {
+	k, tok := minted(b)
+	jtis := make([]string, n)
+	serials := make([]string, n)
+	for i := range n {
+		jtis[i] = fmt.Sprintf("jti%019d", i)
+		serials[i] = fmt.Sprintf("%04X-%04X-7A3C-%04X", i>>16, i&0xffff, i%9973)
+	}
+	l, _ := (*token.RevocationList)(nil).Next("https://auth.portal.local", jtis, serials, now)
+	return &token.Verifier{Keys: keys.NewKeyring(k.Public()), Issuer: "https://auth.portal.local",
+		Audience: req.Audience, Revocations: l}, tok
+}
+
+// BenchmarkVerifyRevoked0 and BenchmarkVerifyRevoked100k are a pair: the
+// same verification with an empty revocation list and with one of 100,000
+// jtis and 100,000 serials (issue 8 item 10: the cost must not grow with
+// the list). run.sh revlist prints the ratio of their medians.
+func BenchmarkVerifyRevoked0(b *testing.B) { benchRevoked(b, 0) }
+
+// BenchmarkVerifyRevoked100k: see BenchmarkVerifyRevoked0.
+func BenchmarkVerifyRevoked100k(b *testing.B) { benchRevoked(b, 100_000) }
+
+func benchRevoked(b *testing.B, n int) {
+	v, tok := revokedVerifier(b, n)
+	for b.Loop() {
+		if _, err := v.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}

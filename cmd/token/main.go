@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/passphrase"
+	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -284,11 +286,18 @@ the active key, which needs the passphrase.`,
 
 func newClient() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "client add NAME",
-		Short: "Register OAuth clients of the token endpoint",
-		Args:  cli.NoArgs,
+		Use:   "client add|list|remove|disable|enable",
+		Short: "Register, list, remove, disable and enable OAuth clients of the token endpoint",
+		Long: `client manages DIR/clients.json, so that nobody edits it by hand. The
+file is checked strictly whenever it is read: an entry with an unknown
+field, a duplicate name or a secret hash that is not 64 hex digits is
+refused, naming the file and line, and never authenticates.`,
+		Example: `  token client add local.itgrix.1 --aud https://portal.local/rest/ --scope telephony,crm
+  token client list
+  token client disable local.itgrix.1`,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage("name a client subcommand: add NAME")
+			return cli.Usage("name a client subcommand: add NAME, list, remove NAME, disable NAME or enable NAME")
 		},
 	}
 	g := &globals{}
@@ -305,7 +314,7 @@ without --aud can only exchange grants (refresh_token).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, secret, err := g.tokenDir().AddClient(args[0], aud, scope)
 			if err != nil {
-				return dirErr(err)
+				return clientErr(err)
 			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret})
@@ -319,7 +328,87 @@ without --aud can only exchange grants (refresh_token).`,
 	addJSON(add, g)
 	add.Flags().StringVar(&aud, "aud", "", "audience of this client's client_credentials tokens")
 	add.Flags().StringVar(&scope, "scope", "", "scopes the client may request (space- or comma-separated)")
-	c.AddCommand(add)
+
+	gl := &globals{}
+	list := &cobra.Command{
+		Use:     "list [--json] [--dir DIR]",
+		Short:   "List the registered clients (never their secrets)",
+		Example: `  token client list --json`,
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cs, err := gl.tokenDir().ClientList()
+			if err != nil {
+				return clientErr(err)
+			}
+			out := cmd.OutOrStdout()
+			if gl.json {
+				type row struct {
+					ID       string    `json:"client_id"`
+					Audience string    `json:"aud,omitempty"`
+					Scope    string    `json:"scope,omitempty"`
+					Created  time.Time `json:"created"`
+					Status   string    `json:"status"`
+				}
+				rows := make([]row, 0, len(cs))
+				for _, c := range cs {
+					rows = append(rows, row{c.ID, c.Audience, c.Scope, c.Created, clientStatus(c)})
+				}
+				return cli.JSON(out, rows)
+			}
+			for _, c := range cs {
+				fmt.Fprintf(out, "%s %-8s aud=%s scope=%q\n", c.ID, clientStatus(c), safetext.Clean(c.Audience), c.Scope)
+			}
+			return nil
+		},
+	}
+	addDir(list, gl)
+	addJSON(list, gl)
+
+	c.AddCommand(add, list,
+		clientEdit("remove", "Remove a client: its secret stops working", func(d *token.Dir, id string) (*token.Client, error) { return d.RemoveClient(id) }, "removed"),
+		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
+		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
+	return c
+}
+
+func clientStatus(c token.Client) string {
+	if c.Disabled {
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func clientErr(err error) error {
+	switch {
+	case errors.Is(err, token.ErrClientsFile):
+		return cli.Fail(cli.ExitError, err, "fix the named line of "+token.ClientsFile+", or restore it from a backup")
+	case errors.Is(err, token.ErrNoClient):
+		return cli.Fail(cli.ExitError, err, "'token client list' shows the registered names")
+	}
+	return dirErr(err)
+}
+
+func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Client, error), done string) *cobra.Command {
+	g := &globals{}
+	c := &cobra.Command{
+		Use:     verb + " NAME [--json] [--dir DIR]",
+		Short:   short,
+		Example: "  token client " + verb + " local.itgrix.1",
+		Args:    cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := do(g.tokenDir(), args[0])
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "status": done})
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: client %s %s; a running 'token serve' applies it within 5 s or at once on SIGHUP\n", cl.ID, done)
+			return nil
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
 	return c
 }
 
@@ -528,7 +617,14 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 		if v.Issuer == "" {
 			v.Issuer = st.Issuer
 		}
-		if revFile == "" && stateFile == "" {
+		if revFile == "" && stateFile != "" {
+			revFile = filepath.Join(d.Path, token.RevocationsFile)
+		}
+		if stateFile == "" {
+			// One floor per directory, whichever list file is checked.
+			stateFile = filepath.Join(d.Path, token.SeenFile)
+		}
+		if revFile == "" {
 			l, err := d.Revocations(ring, st.Issuer)
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "a revocation list older than one already seen was put back, or it is damaged; restore the newest list")

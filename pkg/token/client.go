@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -8,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // Client is a registered OAuth client. Only a SHA-256 of its secret is
@@ -23,6 +26,9 @@ type Client struct {
 	Audience     string    `json:"aud,omitempty"`
 	Scope        string    `json:"scope,omitempty"`
 	Created      time.Time `json:"created"`
+	// Disabled clients never authenticate; 'token client enable' turns
+	// them back on with the same secret.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 type clientFile struct {
@@ -35,29 +41,45 @@ type Clients struct {
 	byID map[string]*Client
 }
 
-// ErrClientAuth means client authentication failed: unknown client_id or
-// wrong secret (deliberately not told apart).
+// ErrClientAuth means client authentication failed: unknown client_id,
+// disabled client or wrong secret (deliberately not told apart).
 var ErrClientAuth = errors.New("client authentication failed")
 
+// ErrClientsFile means clients.json is malformed: not JSON, an unknown
+// field, a duplicate client, or a secret hash that is not 64 hex digits.
+var ErrClientsFile = errors.New("malformed clients file")
+
+// ErrNoClient means a named client is not registered.
+var ErrNoClient = errors.New("no such client")
+
 // dummyHash is compared against when the client is unknown, so an unknown
-// client_id costs the same time as a wrong secret.
+// client_id costs the same time as a wrong secret. No secret is accepted
+// against it: the comparison's result is discarded.
 var dummyHash = sha256.Sum256([]byte("airseal token: no such client"))
 
 // Authenticate checks id and secret in constant time (with respect to the
-// secret) and returns the client.
+// secret) and returns the client. A disabled client never authenticates.
 func (cs *Clients) Authenticate(id, secret string) (*Client, error) {
 	got := sha256.Sum256([]byte(secret))
 	c := cs.byID[id]
 	want := dummyHash[:]
+	known := false
 	if c != nil {
 		if h, err := hex.DecodeString(c.SecretSHA256); err == nil && len(h) == sha256.Size {
-			want = h
+			want, known = h, true
 		}
 	}
-	if subtle.ConstantTimeCompare(got[:], want) != 1 || c == nil {
+	match := subtle.ConstantTimeCompare(got[:], want) == 1
+	if !match || !known || c.Disabled {
 		return nil, ErrClientAuth
 	}
 	return c, nil
+}
+
+// Has reports whether id is a registered client (enabled or not).
+func (cs *Clients) Has(id string) bool {
+	_, ok := cs.byID[id]
+	return ok
 }
 
 // Len returns the number of clients.
@@ -75,22 +97,136 @@ func validClientID(id string) error {
 	return nil
 }
 
+func validSecretHash(h string) error {
+	if len(h) != 2*sha256.Size {
+		return fmt.Errorf("secret_sha256 has %d characters, want 64 lower-case hex digits", len(h))
+	}
+	for _, r := range h {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return fmt.Errorf("secret_sha256 %q: want 64 lower-case hex digits", h)
+		}
+	}
+	return nil
+}
+
+// lineAt returns the 1-based line of the first byte at or after off that
+// is not white space or a comma (the start of the next JSON value).
+func lineAt(b []byte, off int64) int {
+	i := int(min(off, int64(len(b))))
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r' || b[i] == ',') {
+		i++
+	}
+	return bytes.Count(b[:i], []byte{'\n'}) + 1
+}
+
+// ParseClients parses a clients.json file strictly: unknown fields, a
+// duplicate client_id, an invalid client name and a secret hash that is not
+// 64 lower-case hex digits are refused, naming name and the line. Errors
+// match [ErrClientsFile].
+func ParseClients(name string, b []byte) (*Clients, error) {
+	cf, err := parseClientFile(name, b)
+	if err != nil {
+		return nil, err
+	}
+	return cf.index(), nil
+}
+
+func (cf *clientFile) index() *Clients {
+	cs := &Clients{byID: make(map[string]*Client, len(cf.Clients))}
+	for i := range cf.Clients {
+		cs.byID[cf.Clients[i].ID] = &cf.Clients[i]
+	}
+	return cs
+}
+
+func parseClientFile(name string, b []byte) (*clientFile, error) {
+	bad := func(off int64, format string, args ...any) error {
+		return fmt.Errorf("%w: %s:%d: %s; fix or remove the entry ('token client remove NAME' rewrites the file)",
+			ErrClientsFile, name, lineAt(b, off), fmt.Sprintf(format, args...))
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad(0, "want a JSON object {\"version\": 1, \"clients\": [...]}")
+	}
+	cf := &clientFile{}
+	seen := map[string]int{}
+	var haveVersion, haveClients bool
+	for d.More() {
+		off := d.InputOffset()
+		t, err := d.Token()
+		if err != nil {
+			return nil, bad(off, "%v", err)
+		}
+		key, _ := t.(string)
+		switch key {
+		case "version":
+			if haveVersion {
+				return nil, bad(off, "duplicate field \"version\"")
+			}
+			haveVersion = true
+			if err := d.Decode(&cf.Version); err != nil {
+				return nil, bad(off, "version: %v", err)
+			}
+		case "clients":
+			if haveClients {
+				return nil, bad(off, "duplicate field \"clients\"")
+			}
+			haveClients = true
+			if t, err := d.Token(); err != nil || t != json.Delim('[') {
+				return nil, bad(off, "clients: want a JSON array")
+			}
+			cf.Clients = []Client{}
+			for d.More() {
+				off := d.InputOffset()
+				var c Client
+				if err := d.Decode(&c); err != nil {
+					return nil, bad(off, "%v", err)
+				}
+				if err := validClientID(c.ID); err != nil {
+					return nil, bad(off, "%v", err)
+				}
+				if err := validSecretHash(c.SecretSHA256); err != nil {
+					return nil, bad(off, "client %q: %v", c.ID, err)
+				}
+				if l, dup := seen[c.ID]; dup {
+					return nil, bad(off, "client %q is listed twice (first on line %d)", c.ID, l)
+				}
+				seen[c.ID] = lineAt(b, off)
+				cf.Clients = append(cf.Clients, c)
+			}
+			if _, err := d.Token(); err != nil {
+				return nil, bad(d.InputOffset(), "%v", err)
+			}
+		default:
+			return nil, bad(off, "unknown field %q (want version and clients)", key)
+		}
+	}
+	if _, err := d.Token(); err != nil {
+		return nil, bad(d.InputOffset(), "%v", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, bad(d.InputOffset(), "data after the JSON object")
+	}
+	if cf.Version != 1 {
+		return nil, bad(0, "version %d is not supported (want 1)", cf.Version)
+	}
+	if cf.Clients == nil {
+		cf.Clients = []Client{}
+	}
+	return cf, nil
+}
+
 func (d *Dir) loadClients() (*clientFile, error) {
-	b, err := os.ReadFile(d.file(ClientsFile))
-	if os.IsNotExist(err) {
+	name := d.file(ClientsFile)
+	b, err := fileio.Read(nil, name, fileio.LimitClients, "clients file")
+	if errors.Is(err, os.ErrNotExist) {
 		return &clientFile{Version: 1, Clients: []Client{}}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var cf clientFile
-	if err := json.Unmarshal(b, &cf); err != nil {
-		return nil, fmt.Errorf("%s: %v; restore it from a backup", d.file(ClientsFile), err)
-	}
-	if cf.Version != 1 {
-		return nil, fmt.Errorf("%s: version %d is not supported (want 1)", d.file(ClientsFile), cf.Version)
-	}
-	return &cf, nil
+	return parseClientFile(name, b)
 }
 
 func (d *Dir) saveClients(cf *clientFile) error {
@@ -101,18 +237,26 @@ func (d *Dir) saveClients(cf *clientFile) error {
 	return atomicfile.Write(d.file(ClientsFile), append(b, '\n'), 0o600)
 }
 
-// Clients reads the registered clients.
+// Clients reads the registered clients. A malformed file is refused with an
+// error matching [ErrClientsFile] that names the file and line.
 func (d *Dir) Clients() (*Clients, error) {
 	cf, err := d.loadClients()
 	if err != nil {
 		return nil, err
 	}
-	cs := &Clients{byID: make(map[string]*Client, len(cf.Clients))}
-	for i := range cf.Clients {
-		c := &cf.Clients[i]
-		cs.byID[c.ID] = c
+	return cf.index(), nil
+}
+
+// ClientList returns the registered clients in file order.
+func (d *Dir) ClientList() ([]Client, error) {
+	if _, err := d.State(); err != nil {
+		return nil, err
 	}
-	return cs, nil
+	cf, err := d.loadClients()
+	if err != nil {
+		return nil, err
+	}
+	return cf.Clients, nil
 }
 
 // AddClient registers client id with the audience and scope its
@@ -122,23 +266,6 @@ func (d *Dir) AddClient(id, aud, scope string) (*Client, string, error) {
 	if err := validClientID(id); err != nil {
 		return nil, "", err
 	}
-	if _, err := d.State(); err != nil {
-		return nil, "", err
-	}
-	unlock, err := d.Lock()
-	if err != nil {
-		return nil, "", err
-	}
-	defer unlock()
-	cf, err := d.loadClients()
-	if err != nil {
-		return nil, "", err
-	}
-	for _, c := range cf.Clients {
-		if c.ID == id {
-			return nil, "", fmt.Errorf("client %q already exists in %s; choose another name", id, d.file(ClientsFile))
-		}
-	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", err
@@ -146,9 +273,83 @@ func (d *Dir) AddClient(id, aud, scope string) (*Client, string, error) {
 	secret := b64.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(secret))
 	c := Client{ID: id, SecretSHA256: hex.EncodeToString(h[:]), Audience: aud, Scope: NormalizeScope(scope), Created: d.now().UTC().Truncate(time.Second)}
-	cf.Clients = append(cf.Clients, c)
-	if err := d.saveClients(cf); err != nil {
+	err := d.editClients(func(cf *clientFile) error {
+		for _, x := range cf.Clients {
+			if x.ID == id {
+				return fmt.Errorf("client %q already exists in %s; choose another name", id, d.file(ClientsFile))
+			}
+		}
+		cf.Clients = append(cf.Clients, c)
+		return nil
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	return &c, secret, nil
+}
+
+// editClients applies edit to the client file under the directory lock.
+func (d *Dir) editClients(edit func(cf *clientFile) error) error {
+	if _, err := d.State(); err != nil {
+		return err
+	}
+	unlock, err := d.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cf, err := d.loadClients()
+	if err != nil {
+		return err
+	}
+	if err := edit(cf); err != nil {
+		return err
+	}
+	return d.saveClients(cf)
+}
+
+func (d *Dir) findClient(cf *clientFile, id string) (int, error) {
+	for i := range cf.Clients {
+		if cf.Clients[i].ID == id {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("%w %q in %s; 'token client list' shows the clients", ErrNoClient, id, d.file(ClientsFile))
+}
+
+// RemoveClient deletes client id; its secret stops working.
+func (d *Dir) RemoveClient(id string) (*Client, error) {
+	var removed Client
+	err := d.editClients(func(cf *clientFile) error {
+		i, err := d.findClient(cf, id)
+		if err != nil {
+			return err
+		}
+		removed = cf.Clients[i]
+		cf.Clients = append(cf.Clients[:i], cf.Clients[i+1:]...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &removed, nil
+}
+
+// SetClientDisabled disables (or enables again) client id. A disabled
+// client keeps its entry and secret hash but never authenticates.
+func (d *Dir) SetClientDisabled(id string, disabled bool) (*Client, error) {
+	var out Client
+	err := d.editClients(func(cf *clientFile) error {
+		i, err := d.findClient(cf, id)
+		if err != nil {
+			return err
+		}
+		cf.Clients[i].Disabled = disabled
+		out = cf.Clients[i]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

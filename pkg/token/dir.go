@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -394,8 +395,8 @@ func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*Rev
 			return nil, err
 		}
 	}
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) && seen > 0 {
+	b, err := fileio.Read(nil, path, MaxRevocationListSize, "revocation list")
+	if errors.Is(err, os.ErrNotExist) && seen > 0 {
 		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", ErrRevocationRollback, path, seen)
 	}
 	if err != nil {

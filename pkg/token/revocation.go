@@ -8,10 +8,20 @@ import (
 	"slices"
 	"time"
 
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
+// MaxRevocationListSize is the largest signed revocation list, in bytes,
+// that is written or read: 16 MiB, room for more than 250,000 jtis and as
+// many license serials. It is separate from [MaxTokenSize]: a list is
+// checked once when loaded, then looked up in a set.
+const MaxRevocationListSize = fileio.LimitRevocations
+
 var (
+	// ErrRevocationListTooLarge means a new list would exceed
+	// [MaxRevocationListSize]; it is refused at signing.
+	ErrRevocationListTooLarge = errors.New("revocation list above the size limit")
 	// ErrRevocationList means a revocation list failed verification (bad
 	// signature, unknown key, wrong typ or issuer, unreadable claims).
 	ErrRevocationList = errors.New("invalid revocation list")
@@ -110,13 +120,28 @@ func (s *Signer) SignRevocations(l *RevocationList) (string, error) {
 	if l.LicenseSerials == nil {
 		l.LicenseSerials = []string{}
 	}
-	return s.sign(s.rlHeader, l)
+	tok, err := s.sign(s.rlHeader, l)
+	if err != nil {
+		return "", err
+	}
+	if err := checkListSize(len(tok)); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func checkListSize(n int) error {
+	if n > MaxRevocationListSize {
+		return fmt.Errorf("%w: the list would be %d bytes, the limit is %d (%d MiB); retire keys whose tokens have all expired instead of listing their jtis",
+			ErrRevocationListTooLarge, n, MaxRevocationListSize, MaxRevocationListSize>>20)
+	}
+	return nil
 }
 
 // ParseRevocations verifies a signed revocation list against ring and, when
 // issuer is not empty, checks its iss. Errors match [ErrRevocationList].
 func ParseRevocations(ring *keys.Keyring, data []byte, issuer string) (*RevocationList, error) {
-	payload, _, err := verifyJWS(ring, string(bytes.TrimSpace(data)), TypeRevocationList)
+	payload, _, err := verifyJWS(ring, string(bytes.TrimSpace(data)), TypeRevocationList, MaxRevocationListSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRevocationList, err)
 	}

@@ -122,7 +122,7 @@ func (v *Verifier) leeway() time.Duration {
 //  8. exp not past, nbf and iat not future, within Leeway (expired, not_yet_valid);
 //  9. jti, grant and license_serial not revoked (revoked).
 func (v *Verifier) Verify(tok string, now time.Time) (*Claims, error) {
-	payload, _, err := verifyJWS(v.Keys, tok, TypeAccessToken)
+	payload, _, err := verifyJWS(v.Keys, tok, TypeAccessToken, MaxTokenSize)
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +170,10 @@ func (v *Verifier) Verify(tok string, now time.Time) (*Claims, error) {
 
 // verifyJWS runs checks 1 to 4 on a compact JWS and returns its payload and
 // the kid of the key that signed it.
-func verifyJWS(ring *keys.Keyring, tok string, typ string) ([]byte, keys.ID, error) {
-	if len(tok) > MaxTokenSize {
-		return nil, "", fail(ReasonMalformed, "token is %d bytes, the limit is %d", len(tok), MaxTokenSize)
+// limit is the largest accepted size in bytes.
+func verifyJWS(ring *keys.Keyring, tok string, typ string, limit int) ([]byte, keys.ID, error) {
+	if len(tok) > limit {
+		return nil, "", fail(ReasonMalformed, "%s is %d bytes, the limit is %d", typ, len(tok), limit)
 	}
 	h, rest, ok1 := strings.Cut(tok, ".")
 	p, s, ok2 := strings.Cut(rest, ".")
