@@ -303,17 +303,19 @@ terminal prompt.`,
 func newVerify() *cobra.Command {
 	var pubs []string
 	var target string
-	var chunksOnly, jsonOut bool
+	var chunksOnly, jsonOut, partial bool
 	c := &cobra.Command{
-		Use:   "verify [--pub NAME.pub]... FILE [FILE.002 ...]",
+		Use:   "verify [--pub NAME.pub]... [--partial] FILE [FILE.002 ...]",
 		Short: "Check a bundle's signature, every chunk and every file",
 		Long: `verify checks the signature, every payload chunk, and (when all volumes are
 present) decompresses the payload and checks every file's SHA-256 against the
-signed manifest. Volumes may be given in any order, and each volume can be
-verified on its own: then its chunks are checked and the files are not.
-Given only the first volume, the others are looked for next to it.`,
+signed manifest. Volumes may be given in any order; given only the first
+volume, the others are looked for next to it. A missing volume fails with
+exit 22, unless --partial is given: then the volumes present are checked
+(their chunks, not the files) and the missing ones listed, so that each
+volume can be checked on its own as it is copied.`,
 		Example: `  bundle verify acme-2.1.0.bundle
-  bundle verify acme.bundle.002          # one volume alone
+  bundle verify --partial acme.bundle.002   # one volume alone
   bundle verify --chunks-only /media/usb/acme.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -332,6 +334,9 @@ Given only the first volume, the others are looked for next to it.`,
 				return fail(err)
 			}
 			defer b.Close()
+			if err := b.MissingError(); err != nil && !partial {
+				return cli.Fail(cli.ExitIncomplete, err, "give every volume of the bundle (FILE, FILE.002, ...), or add --partial to check only the volumes given")
+			}
 			prog, done := progress(jsonOut, b.Manifest.Payload.TarSize, "verify", len(b.Manifest.Files))
 			opts := bundle.VerifyOptions{ChunksOnly: chunksOnly}
 			if prog != nil {
@@ -373,6 +378,7 @@ Given only the first volume, the others are looked for next to it.`,
 	c.Flags().StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	c.Flags().StringVar(&target, "target", "", "also trust keys added to (and honour revocations in) target `DIR`")
 	c.Flags().BoolVar(&chunksOnly, "chunks-only", false, "check the signature and every stored byte, without decompressing")
+	c.Flags().BoolVar(&partial, "partial", false, "check only the volumes given; a missing volume is not an error")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	return c
 }
@@ -412,8 +418,20 @@ does not verify, so treat it as unverified in that case.`,
 				}
 			}
 			if jsonOut {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"key_id": h.KeyID, "signature": sigState,
-					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m})
+				out := map[string]any{"key_id": h.KeyID, "signature": sigState,
+					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m}
+				if verr == nil {
+					return cli.JSON(cmd.OutOrStdout(), out)
+				}
+				// One verdict whatever the format: the same exit code as
+				// the text form, reported inside this one JSON object.
+				var ce *cli.Error
+				errors.As(fail(verr), &ce)
+				out["status"], out["exit_code"], out["error"], out["hint"] = cli.StatusOf(ce.Code), ce.Code, ce.Error(), ce.Hint
+				if err := cli.JSON(cmd.OutOrStdout(), out); err != nil {
+					return err
+				}
+				return cli.Reported(ce.Code, ce.Err, ce.Hint)
 			}
 			w := cmd.OutOrStdout()
 			var size int64
