@@ -103,7 +103,7 @@ show bundle apply --pub vendor.pub --target opt acme-db-1.0.0.bundle
 show bundle apply --pub vendor.pub --target opt --plan acme-db-1.1.0.bundle
 show bundle apply --pub vendor.pub --target opt acme-db-1.1.0.bundle
 show bundle status --target opt
-expect 10 bundle apply --pub vendor.pub --target opt acme-db-1.0.0.bundle
+expect 23 bundle apply --pub vendor.pub --target opt acme-db-1.0.0.bundle
 show bundle rollback --target opt
 show cat opt/current/VERSION
 

@@ -97,7 +97,7 @@ rc=$?
 printf '%s\n' "$out" | while IFS= read -r l; do logmsg "  $l"; done
 if [ $rc -ne 0 ]; then
 	case $rc in
-	13) logmsg "FAILED: a hook failed (exit $rc); see above" ;;
+	24) logmsg "FAILED: a hook failed (exit $rc); see above" ;;
 	*) logmsg "FAILED: apply exited $rc; the installed release in $target is unchanged" ;;
 	esac
 	exit $rc

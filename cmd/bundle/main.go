@@ -25,25 +25,6 @@ import (
 	"github.com/airseal/airseal/pkg/license"
 )
 
-// Exit codes (0, 1 and 2 are shared by every airseal command). Stable:
-// scripts such as update.sh depend on them.
-const (
-	exitMalformed    = 3  // not a bundle, or a malformed header/manifest
-	exitBadSignature = 4  // the manifest signature does not verify
-	exitUnknownKey   = 5  // signed by an untrusted or revoked key
-	exitDamaged      = 6  // a chunk, the payload or a file does not match the signed hashes
-	exitUnsafe       = 7  // path traversal, escaping link, hard link, device, bomb, limits
-	exitVolume       = 8  // a volume is missing, duplicated or from another bundle
-	exitProduct      = 9  // the bundle is for another product
-	exitVersion      = 10 // not newer than installed / not an allowed from-version
-	exitSubscription = 11 // released after the license's updates-until
-	exitLicense      = 12 // --license does not verify
-	exitHook         = 13 // a hook failed
-	exitNotInstalled = 14 // nothing installed / nothing to roll back to
-	exitNoSpace      = 15 // not enough free space in the target
-	exitBusy         = 16 // another apply or rollback is running on the target
-)
-
 func main() { os.Exit(run()) }
 
 func run() int { return cli.Main(newRoot()) }
@@ -66,16 +47,7 @@ Trusted keys: the keys compiled into this binary, plus --pub files, plus the
 target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
 key of a successful 'apply --pub' that was trusted only through --pub).
 
-Exit codes:
-   0 ok                         9 other product
-   1 error (I/O, ...)          10 version refused (not newer / from-version)
-   2 usage                     11 update subscription ended (--license)
-   3 malformed bundle          12 --license does not verify
-   4 bad signature             13 hook failed
-   5 unknown or revoked key    14 nothing installed / nothing to roll back
-   6 damaged (chunk/file)      15 not enough free space
-   7 unsafe content            16 target busy (locked)
-   8 volume missing/foreign`,
+Exit codes follow the one airseal table below (the same in every tool).`,
 	}
 	root.AddCommand(newPack(), newVerify(), newInspect(), newApply(), newStatus(), newRollback())
 	return root
@@ -112,44 +84,6 @@ func loadPubs(pubs []string) (*keys.Keyring, error) {
 		ring.Add(k)
 	}
 	return ring, nil
-}
-
-// fail maps a pkg/bundle error to its exit code and hint.
-func fail(err error) error {
-	var ce *bundle.ChunkError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ce):
-		return cli.Fail(exitDamaged, err, fmt.Sprintf("copy %s again from the original medium (the stick may have a bad sector near offset %d), then run 'bundle verify' again", ce.Volume, ce.Offset))
-	case errors.Is(err, bundle.ErrMalformed):
-		return cli.Fail(exitMalformed, err, "check that the file is an airseal bundle and was copied completely")
-	case errors.Is(err, bundle.ErrBadSignature):
-		return cli.Fail(exitBadSignature, err, "the bundle was altered or damaged after signing; get a fresh copy from the vendor")
-	case errors.Is(err, bundle.ErrUnknownKey):
-		return cli.Fail(exitUnknownKey, err, "trust the vendor's key with --pub VENDOR.pub, or ask the vendor which key signed it")
-	case errors.Is(err, bundle.ErrVolume):
-		return cli.Fail(exitVolume, err, "put every volume of one bundle (FILE, FILE.002, ...) in the same directory")
-	case errors.Is(err, bundle.ErrDamaged):
-		return cli.Fail(exitDamaged, err, "copy the bundle again from the original medium and run 'bundle verify'")
-	case errors.Is(err, bundle.ErrUnsafe):
-		return cli.Fail(exitUnsafe, err, "the bundle was refused for safety; report it to the vendor and do not install it")
-	case errors.Is(err, bundle.ErrWrongProduct):
-		return cli.Fail(exitProduct, err, "use the bundle made for this product")
-	case errors.Is(err, bundle.ErrVersion):
-		return cli.Fail(exitVersion, err, "use a newer bundle, or ask the vendor for a signed downgrade bundle")
-	case errors.Is(err, bundle.ErrSubscription):
-		return cli.Fail(exitSubscription, err, "renew the update subscription with the vendor and apply with the new license (--license), or keep the installed version")
-	case errors.Is(err, bundle.ErrHook):
-		return cli.Fail(exitHook, err, "see the hook's output above")
-	case errors.Is(err, bundle.ErrNotInstalled):
-		return cli.Fail(exitNotInstalled, err, "check --target; apply a bundle first")
-	case errors.Is(err, bundle.ErrNoSpace):
-		return cli.Fail(exitNoSpace, err, "free space in the target file system and try again")
-	case errors.Is(err, bundle.ErrBusy):
-		return cli.Fail(exitBusy, err, "wait for the other apply or rollback to finish")
-	}
-	return err
 }
 
 // progress returns a progress callback drawing a bar on a terminal stderr,
@@ -369,17 +303,19 @@ terminal prompt.`,
 func newVerify() *cobra.Command {
 	var pubs []string
 	var target string
-	var chunksOnly, jsonOut bool
+	var chunksOnly, jsonOut, partial bool
 	c := &cobra.Command{
-		Use:   "verify [--pub NAME.pub]... FILE [FILE.002 ...]",
+		Use:   "verify [--pub NAME.pub]... [--partial] FILE [FILE.002 ...]",
 		Short: "Check a bundle's signature, every chunk and every file",
 		Long: `verify checks the signature, every payload chunk, and (when all volumes are
 present) decompresses the payload and checks every file's SHA-256 against the
-signed manifest. Volumes may be given in any order, and each volume can be
-verified on its own: then its chunks are checked and the files are not.
-Given only the first volume, the others are looked for next to it.`,
+signed manifest. Volumes may be given in any order; given only the first
+volume, the others are looked for next to it. A missing volume fails with
+exit 22, unless --partial is given: then the volumes present are checked
+(their chunks, not the files) and the missing ones listed, so that each
+volume can be checked on its own as it is copied.`,
 		Example: `  bundle verify acme-2.1.0.bundle
-  bundle verify acme.bundle.002          # one volume alone
+  bundle verify --partial acme.bundle.002   # one volume alone
   bundle verify --chunks-only /media/usb/acme.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -398,6 +334,9 @@ Given only the first volume, the others are looked for next to it.`,
 				return fail(err)
 			}
 			defer b.Close()
+			if err := b.MissingError(); err != nil && !partial {
+				return cli.Fail(cli.ExitIncomplete, err, "give every volume of the bundle (FILE, FILE.002, ...), or add --partial to check only the volumes given")
+			}
 			prog, done := progress(jsonOut, b.Manifest.Payload.TarSize, "verify", len(b.Manifest.Files))
 			opts := bundle.VerifyOptions{ChunksOnly: chunksOnly}
 			if prog != nil {
@@ -439,6 +378,7 @@ Given only the first volume, the others are looked for next to it.`,
 	c.Flags().StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	c.Flags().StringVar(&target, "target", "", "also trust keys added to (and honour revocations in) target `DIR`")
 	c.Flags().BoolVar(&chunksOnly, "chunks-only", false, "check the signature and every stored byte, without decompressing")
+	c.Flags().BoolVar(&partial, "partial", false, "check only the volumes given; a missing volume is not an error")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	return c
 }
@@ -478,8 +418,20 @@ does not verify, so treat it as unverified in that case.`,
 				}
 			}
 			if jsonOut {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"key_id": h.KeyID, "signature": sigState,
-					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m})
+				out := map[string]any{"key_id": h.KeyID, "signature": sigState,
+					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m}
+				if verr == nil {
+					return cli.JSON(cmd.OutOrStdout(), out)
+				}
+				// One verdict whatever the format: the same exit code as
+				// the text form, reported inside this one JSON object.
+				var ce *cli.Error
+				errors.As(fail(verr), &ce)
+				out["status"], out["exit_code"], out["error"], out["hint"] = cli.StatusOf(ce.Code), ce.Code, ce.Error(), ce.Hint
+				if err := cli.JSON(cmd.OutOrStdout(), out); err != nil {
+					return err
+				}
+				return cli.Reported(ce.Code, ce.Err, ce.Hint)
 			}
 			w := cmd.OutOrStdout()
 			var size int64
@@ -545,7 +497,9 @@ func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.Licens
 	}
 	l, err := license.Verify(data, opts)
 	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
-		return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: %w", path, err), "give the license file the vendor issued for this installation")
+		e := cli.Classify(fmt.Errorf("--license %s: %w", path, err), licenseRules).(*cli.Error)
+		e.Hint = "give the license file the vendor issued for this installation"
+		return nil, e
 	}
 	revoked, err := bundle.RevokedLicenses(target)
 	if err != nil {
@@ -554,7 +508,7 @@ func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.Licens
 	}
 	for _, s := range revoked {
 		if s == l.Serial {
-			return nil, cli.Fail(exitLicense, fmt.Errorf("--license %s: license %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new license")
+			return nil, cli.Fail(cli.ExitRevoked, fmt.Errorf("--license %s: license %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new license")
 		}
 	}
 	return &bundle.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
@@ -648,7 +602,7 @@ when stderr is a terminal.`,
 				}
 			}
 			if res.PostHookErr != nil {
-				return cli.Fail(exitHook, res.PostHookErr, "the new release is current; fix the problem or run 'bundle rollback --target "+target+"'")
+				return cli.Fail(cli.ExitHookFailed, res.PostHookErr, "the new release is current; fix the problem or run 'bundle rollback --target "+target+"'")
 			}
 			return nil
 		},
@@ -758,10 +712,10 @@ it replaces becomes the previous one. Hooks are not run.`,
 			}
 			m, err := bundle.Rollback(target, ring)
 			if errors.Is(err, bundle.ErrNotInstalled) {
-				return cli.Fail(exitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
+				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {
-				return cli.Fail(exitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")
+				return cli.Fail(cli.ExitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")
 			}
 			if err != nil {
 				return fail(err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -157,14 +158,14 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 	damaged[len(damaged)-5] ^= 0xff
 	os.WriteFile(filepath.Join(dir, "damaged.bundle"), damaged, 0o644)
 	code, out = offline(update + dir + "/damaged.bundle")
-	if code != exitDamaged || !strings.Contains(out, "is damaged: SHA-256 mismatch") || !strings.Contains(out, "FAILED: verify exited 6") {
+	if code != cli.ExitDamaged || !strings.Contains(out, "is damaged: SHA-256 mismatch") || !strings.Contains(out, "FAILED: verify exited 20") {
 		t.Fatalf("damaged bundle: exit %d\n%s", code, out)
 	}
 	if v, _ := os.ReadFile(filepath.Join(target, "current", "VERSION")); string(v) != "1.0.0\n" {
 		t.Fatalf("damaged update changed the release: %q", v)
 	}
 	code, out = offline(update + dir + "/app-1.0.0.bundle")
-	if code != exitVersion || !strings.Contains(out, "FAILED: apply exited 10; the installed release in "+target+" is unchanged") {
+	if code != cli.ExitVersionRefused || !strings.Contains(out, "FAILED: apply exited 23; the installed release in "+target+" is unchanged") {
 		t.Fatalf("same version: exit %d\n%s", code, out)
 	}
 	mustOK(offline(update + dir + "/app-2.0.0.bundle"))
@@ -172,7 +173,7 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 		t.Fatalf("after update.sh v2: %q", v)
 	}
 	logData, _ := os.ReadFile(filepath.Join(target, "update.log"))
-	for _, want := range []string{"verify " + dir + "/app-2.0.0.bundle", "apply " + dir + "/app-2.0.0.bundle", "done: releases/2.0.0 is current", "FAILED: verify exited 6"} {
+	for _, want := range []string{"verify " + dir + "/app-2.0.0.bundle", "apply " + dir + "/app-2.0.0.bundle", "done: releases/2.0.0 is current", "FAILED: verify exited 20"} {
 		if !strings.Contains(string(logData), want) {
 			t.Fatalf("update.log lacks %q:\n%s", want, logData)
 		}
@@ -195,8 +196,8 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 // release with owner 0 and the SOURCE_DATE_EPOCH time, and that the bundle
 // verifies with the signing key and carries that date.
 func TestReleaseScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds every command twice (about 15 s)")
+	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
+		t.Skip("slow (~55 s, builds every command twice): set AIRSEAL_INTEGRATION=1 (test.sh's integration step does)")
 	}
 	dir := t.TempDir()
 	k := testKey(1)

@@ -125,7 +125,7 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	defer b.Close()
-	if err := b.missingError(); err != nil {
+	if err := b.MissingError(); err != nil {
 		return nil, err
 	}
 	m := b.Manifest

@@ -148,7 +148,9 @@ func (b *Bundle) VolumeNames() []string {
 	return out
 }
 
-func (b *Bundle) missingError() error {
+// MissingError returns nil when every volume of the bundle was opened,
+// else an error matching ErrVolume that names the missing volumes.
+func (b *Bundle) MissingError() error {
 	miss := b.Missing()
 	if len(miss) == 0 {
 		return nil
@@ -352,7 +354,7 @@ func hashVisit() visitFunc {
 // file's SHA-256 is checked after visit returns; visit must not treat the
 // content as trusted before walk returns nil.
 func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
-	if err := b.missingError(); err != nil {
+	if err := b.MissingError(); err != nil {
 		return err
 	}
 	all := make([]int, len(b.vols))
