@@ -4,8 +4,10 @@
 #   release.sh --version V --key NAME.key [--product airseal] [--out dist] [--no-bundle]
 #
 # Builds every command under cmd/ with -trimpath, no build ID and no time
-# stamp (CGO disabled), stages dist/airseal-V/ (bin/, install.sh, update.sh,
-# SHA256SUMS), packs it as dist/airseal-V-GOOS-GOARCH.tar.gz (sorted entries,
+# stamp (CGO disabled), with --version printing V (-X internal/cli.Version),
+# generates man pages and bash/zsh/fish completions (cobra/doc, through a
+# second build with -tags gendocs that is not shipped), stages
+# dist/airseal-V/ (bin/, share/, install.sh, update.sh, SHA256SUMS), packs it as dist/airseal-V-GOOS-GOARCH.tar.gz (sorted entries,
 # owner 0, mtimes = SOURCE_DATE_EPOCH, gzip -n), writes dist/SHA256SUMS for
 # the archives, and packs the same tree as a signed bundle
 # dist/airseal-V.bundle with 'bundle pack'.
@@ -23,7 +25,8 @@ usage() {
 Usage: release.sh --version V --key NAME.key [options]
 
 Builds every command under cmd/ reproducibly and writes, under --out:
-  airseal-V-GOOS-GOARCH.tar.gz   binaries, install.sh, update.sh, SHA256SUMS
+  airseal-V-GOOS-GOARCH.tar.gz   binaries, man pages and completions (share/),
+                                 install.sh, update.sh, SHA256SUMS
   airseal-V.bundle               the same tree as a signed bundle (bundle pack)
   SHA256SUMS                     checksums of the above
 
@@ -37,6 +40,7 @@ Options:
   -h, --help               print this help
 
 Relative paths are taken from the directory you run release.sh in.
+Everything is built in a temporary directory: on failure --out is untouched.
 SOURCE_DATE_EPOCH (default: time of the last git commit) fixes every time stamp.
 USAGE
 }
@@ -68,32 +72,62 @@ fi
 export SOURCE_DATE_EPOCH
 goos=$(go env GOOS) goarch=$(go env GOARCH)
 name=$product-$version
-stage=$out/$name
-rm -rf "$stage"
-mkdir -p "$stage/bin"
+
+# Everything is built in a temporary directory and moved into --out only
+# when the whole release is done: a failure leaves no partial dist/.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/airseal-release.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+stage=$tmp/out/$name
+mkdir -p "$stage/bin" "$tmp/docs-bin"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
+# -X sets the version every binary prints with --version.
+ldflags="-s -w -buildid= -X github.com/airseal/airseal/internal/cli.Version=$version"
+cmds=()
 for d in cmd/*/; do
-	cmd=$(basename "$d")
-	echo "release.sh: building $cmd" >&2
-	go build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" -o "$stage/bin/$cmd" "./cmd/$cmd"
+	cmds+=("$(basename "$d")")
 done
+for cmd in "${cmds[@]}"; do
+	echo "release.sh: building $cmd" >&2
+	go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$stage/bin/$cmd" "./cmd/$cmd"
+	# A second build with -tags gendocs has the hidden __gendocs command
+	# that writes the man pages and shell completions (cobra/doc); that
+	# binary is used here and never shipped.
+	go build -trimpath -buildvcs=false -tags gendocs -ldflags="$ldflags" -o "$tmp/docs-bin/$cmd" "./cmd/$cmd"
+	"$tmp/docs-bin/$cmd" __gendocs "$tmp/docs"
+done
+mkdir -p "$stage/share/man/man1" "$stage/share/bash-completion/completions" \
+	"$stage/share/zsh/vendor-completions" "$stage/share/fish/vendor_completions.d"
+for f in "$tmp"/docs/man/*.1; do gzip -n -9 -c "$f" > "$stage/share/man/man1/$(basename "$f").gz"; done
+cp "$tmp"/docs/completion/bash/* "$stage/share/bash-completion/completions/"
+cp "$tmp"/docs/completion/zsh/* "$stage/share/zsh/vendor-completions/"
+cp "$tmp"/docs/completion/fish/* "$stage/share/fish/vendor_completions.d/"
 install -m 0755 install.sh update.sh "$stage/"
 chmod 0755 "$stage"/bin/*
-(cd "$stage" && find bin install.sh update.sh -type f | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+find "$stage" -type d -exec chmod 0755 {} +
+find "$stage/share" -type f -exec chmod 0644 {} +
+(cd "$stage" && find bin share install.sh update.sh -type f | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
-tarball=$out/$name-$goos-$goarch.tar.gz
+tarball=$tmp/out/$name-$goos-$goarch.tar.gz
 tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
 	--format=posix --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-	-C "$out" -cf - "$name" | gzip -n -9 > "$tarball"
+	-C "$tmp/out" -cf - "$name" | gzip -n -9 > "$tarball"
 
 if [ "$bundle" = 1 ]; then
-	args=(--key "$key" --product "$product" --version "$version" --from-dir "$stage" -o "$out/$name.bundle")
+	args=(--key "$key" --product "$product" --version "$version" --from-dir "$stage" -o "$tmp/out/$name.bundle")
 	[ -n "$passfile" ] && args+=(--passphrase-file "$passfile")
 	"$stage/bin/bundle" pack "${args[@]}" >&2
 fi
 # With --no-bundle there is no .bundle: list only what was built, so
 # pipefail does not turn a missing glob into a failed release.
-(cd "$out" && { ls "$name"-*.tar.gz; [ "$bundle" = 0 ] || ls "$name".bundle*; } | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+(cd "$tmp/out" && { ls "$name"-*.tar.gz; [ "$bundle" = 0 ] || ls "$name".bundle*; } | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+
+# Move into place: only now does --out change.
+mkdir -p "$out"
+rm -rf "${out:?}/$name"
+for f in "$tmp"/out/*; do
+	rm -rf "$out/$(basename "$f")"
+	mv "$f" "$out/"
+done
 cat "$out/SHA256SUMS"

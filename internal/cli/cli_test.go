@@ -107,3 +107,54 @@ func TestClassify(t *testing.T) {
 		seen[c.Code] = true
 	}
 }
+
+// cobra's own argument validators return bare errors; Main turns every one
+// of them into exit 2 with the usage line as a hint (issue 13 item 12).
+func TestCobraArgErrorsAreUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args cobra.PositionalArgs
+		give []string
+	}{
+		{"exact", cobra.ExactArgs(1), nil},
+		{"minimum", cobra.MinimumNArgs(2), []string{"a"}},
+		{"maximum", cobra.MaximumNArgs(1), []string{"a", "b"}},
+		{"range", cobra.RangeArgs(1, 2), nil},
+		{"valid", cobra.OnlyValidArgs, []string{"nope"}},
+		{"custom", func(*cobra.Command, []string) error { return errors.New("SERIAL looks wrong") }, []string{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := &cobra.Command{Use: "tool"}
+			sub := &cobra.Command{Use: "sub SERIAL", Args: tc.args, ValidArgs: []string{"yes"}, RunE: func(*cobra.Command, []string) error { return nil }}
+			root.AddCommand(sub)
+			var stderr bytes.Buffer
+			root.SetErr(&stderr)
+			root.SetOut(&bytes.Buffer{})
+			root.SetArgs(append([]string{"sub"}, tc.give...))
+			code := Main(root)
+			if code != ExitUsage || !strings.Contains(stderr.String(), "tool: hint: usage: tool sub SERIAL [flags]\n") ||
+				!strings.Contains(stderr.String(), "tool: hint: run 'tool sub --help' for the arguments and examples") {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+			}
+			// Prepare is idempotent: a second Main wraps nothing twice.
+			stderr.Reset()
+			if code := Main(root); code != ExitUsage || strings.Count(stderr.String(), "hint: usage:") != 1 {
+				t.Fatalf("second run: exit %d\n%s", code, stderr.String())
+			}
+		})
+	}
+}
+
+// Version, set by release.sh with -ldflags -X, is what --version prints.
+func TestVersionOverride(t *testing.T) {
+	old := Version
+	t.Cleanup(func() { Version = old })
+	Version = "9.9.9"
+	root := &cobra.Command{Use: "tool", RunE: func(*cobra.Command, []string) error { return nil }}
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"--version"})
+	if code := Main(root); code != 0 || out.String() != "tool 9.9.9\n" {
+		t.Fatalf("--version: %d %q", code, out.String())
+	}
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"runtime/debug"
 	"strings"
 
@@ -50,7 +51,10 @@ func Prepare(root *cobra.Command) {
 		root.Version = VersionString()
 		root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	}
+	addGenDocs(root)
+	builtinExamples(root)
 	walk(root, func(c *cobra.Command) {
+		wrapArgs(c)
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				if len(args) > 0 {
@@ -68,6 +72,71 @@ func Prepare(root *cobra.Command) {
 			c.SetUsageTemplate(c.UsageTemplate() + "\n" + ExitTableText())
 		}
 	})
+}
+
+// builtinExamples adds cobra's own "help" and "completion" commands now
+// (cobra would add them at Execute) and gives them examples, so that every
+// command a user can reach has one.
+func builtinExamples(root *cobra.Command) {
+	if !root.HasSubCommands() {
+		return
+	}
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	name := root.Name()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			if c.Example == "" {
+				c.Example = "  " + name + " help            # this overview\n  " + name + " help COMMAND    # the help of one command"
+			}
+		case "completion":
+			if c.Example == "" {
+				c.Example = "  source <(" + name + " completion bash)\n  " + name + " completion fish > ~/.config/fish/completions/" + name + ".fish"
+			}
+			for _, sh := range c.Commands() {
+				if sh.Example == "" {
+					sh.Example = "  " + name + " completion " + sh.Name() + " > " + name + "." + sh.Name()
+				}
+			}
+		}
+	}
+}
+
+// argsWrapped marks commands whose Args Prepare has already wrapped, so
+// Prepare stays idempotent.
+const argsWrapped = "airseal-cli-args-wrapped"
+
+// wrapArgs makes every argument error of c a usage error (exit 2) with a
+// hint that shows the usage line, whatever produced it: cobra's own
+// validators (cobra.ExactArgs, MinimumNArgs, OnlyValidArgs, ...) return
+// bare errors that would otherwise exit 1 with cobra's text alone.
+func wrapArgs(c *cobra.Command) {
+	if c.Args == nil || c.Annotations[argsWrapped] != "" {
+		return
+	}
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[argsWrapped] = "1"
+	inner := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := inner(cmd, args)
+		if err == nil {
+			return nil
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return &Error{Code: ExitUsage, Err: err, Hint: argsHint(cmd)}
+	}
+}
+
+// argsHint is the hint for a wrong argument: the usage line and where the
+// full help is.
+func argsHint(cmd *cobra.Command) string {
+	return "usage: " + cmd.UseLine() + "\nrun '" + cmd.CommandPath() + " --help' for the arguments and examples"
 }
 
 func walk(c *cobra.Command, f func(*cobra.Command)) {
