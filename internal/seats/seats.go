@@ -1,0 +1,648 @@
+// Package seats is the pure seat-accounting core of the license server:
+// licenses installed (main, additional, demo) for several products, and
+// seats leased to sessions. It does no I/O and reads no clock: every
+// operation takes the time, so tests (and a property test) drive it as a
+// state machine. The server keeps one Core behind a mutex and makes every
+// change durable (internal/seatstore) before it acknowledges it.
+//
+// Rules (docs/spec/seat-protocol-v1.md):
+//   - The seats of a product are those of its valid licenses combined as
+//     license.Combine does: a main license plus the additional licenses
+//     naming it; a demo license alone. Expired, not yet valid, revoked or
+//     removed licenses stop counting at once.
+//   - A lease is keyed by product and the client-chosen ClientSessionID:
+//     a checkout with an ID that already holds a lease returns that lease
+//     (lifetime extended) and never takes a second seat.
+//   - Per-computer counting: all leases of one ComputerName share a seat.
+//   - Seats in use never exceed the seats licensed. When seats disappear
+//     (a license removed, revoked or expired) the newest leases over the
+//     count are taken away and remembered as lost, so the session is told
+//     at its next renewal instead of losing its seat silently.
+//   - Leases past their expiry are reclaimed by Sweep (no zombie seats),
+//     except during the reclaim window after a restart (Restore), when
+//     renewals of known leases succeed and new seats are refused with
+//     ErrStarting rather than handed out from leases not yet renewed.
+package seats
+
+import (
+	"container/heap"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/pkg/license"
+)
+
+// Errors returned by Core operations; the server maps them to statuses.
+var (
+	// ErrNoSeat: every seat of the product is in use (409).
+	ErrNoSeat = errors.New("no seat free")
+	// ErrStarting: the server is in its reclaim window after a restart and
+	// the seat asked for may belong to a lease not yet renewed (503).
+	ErrStarting = errors.New("server is reclaiming leases after a restart")
+	// ErrUnknownLease: no such lease, or it expired and was reclaimed (404).
+	ErrUnknownLease = errors.New("unknown or expired lease")
+	// ErrLost: the lease was taken away because its license was removed,
+	// revoked or expired (410); the error text gives the reason.
+	ErrLost = errors.New("seat lost")
+	// ErrInstall: a license cannot be installed (stacking rule) (400).
+	ErrInstall = errors.New("license cannot be installed")
+	// ErrRequest: a checkout request field is invalid (400).
+	ErrRequest = errors.New("invalid request")
+)
+
+// License is an installed license as the core sees it.
+type License struct {
+	*license.License
+	// Unit is what one seat counts (v2 server licenses say; v1 licenses
+	// count per session).
+	Unit license.SeatUnit
+	// Revoked is set by a signed revocation list.
+	Revoked bool
+}
+
+// valid reports whether l counts at now.
+func (l *License) valid(now time.Time) bool {
+	return !l.Revoked && !now.Before(l.NotBefore) && (l.Expires == nil || now.Before(*l.Expires))
+}
+
+// Request is a checkout (1C: POST /api/sessions).
+type Request struct {
+	Product         string
+	ClientSessionID string
+	AppName         string
+	UserName        string
+	ComputerName    string
+	SessionStarted  time.Time
+}
+
+// Validate checks every field that came from the client before it is
+// stored, signed or printed.
+func (r *Request) Validate() error {
+	if err := CheckSessionID(r.ClientSessionID); err != nil {
+		return fmt.Errorf("%w: ClientSessionID: %v", ErrRequest, err)
+	}
+	if r.Product == "" {
+		return fmt.Errorf("%w: Product: must not be empty", ErrRequest)
+	}
+	for _, f := range []struct{ name, v string }{{"Product", r.Product}, {"AppName", r.AppName}, {"UserName", r.UserName}, {"ComputerName", r.ComputerName}} {
+		if err := safetext.Check(f.name, f.v); err != nil {
+			return fmt.Errorf("%w: %v", ErrRequest, err)
+		}
+	}
+	return nil
+}
+
+// CheckSessionID accepts 16 to 64 characters of A-Z, a-z, 0-9, '_', '-'
+// (a client session ID or a query ID).
+func CheckSessionID(s string) error {
+	if len(s) < 16 || len(s) > 64 {
+		return fmt.Errorf("%d characters, want 16 to 64", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("character %q: use only A-Z, a-z, 0-9, '_' and '-'", c)
+		}
+	}
+	return nil
+}
+
+// Mode says how a checkout was answered.
+type Mode string
+
+// Modes.
+const (
+	ModeLicensed Mode = "licensed"
+	ModeDemo     Mode = "demo"
+)
+
+// Lease is a seat held by a session.
+type Lease struct {
+	ID string
+	Request
+	Mode    Mode
+	Granted time.Time
+	Expires time.Time
+	// Lost is, for a lease taken away, why.
+	Lost string
+}
+
+// Grant is the answer to a checkout.
+type Grant struct {
+	Lease Lease
+	// Created is true when a seat was taken now, false when the session
+	// already held this lease (or in demo mode, when no seat is held).
+	Created bool
+	// Features are the product's entitlements (the demo limits in demo mode).
+	Features []license.Feature
+}
+
+// NoSeatError is ErrNoSeat with who holds the seats, for an admin.
+type NoSeatError struct {
+	Product string
+	InUse   int
+	Seats   int
+	Holders []Lease
+}
+
+func (e *NoSeatError) Error() string {
+	return fmt.Sprintf("%d of %d seats of %s in use", e.InUse, e.Seats, e.Product)
+}
+
+// Unwrap returns ErrNoSeat.
+func (e *NoSeatError) Unwrap() error { return ErrNoSeat }
+
+// EventKind names a usage-log event.
+type EventKind string
+
+// Event kinds.
+const (
+	EventGrant   EventKind = "grant"
+	EventRenew   EventKind = "renew"
+	EventRelease EventKind = "release"
+	EventExpire  EventKind = "expire"
+	EventRefuse  EventKind = "refuse"
+	EventLost    EventKind = "lost"
+)
+
+// Event is one entry of the usage log.
+type Event struct {
+	Time    time.Time
+	Kind    EventKind
+	Product string
+	LeaseID string
+	Session string
+	User    string
+	Detail  string
+}
+
+// Core is the accounting state. The zero value is not usable; use New.
+type Core struct {
+	lifetime     time.Duration
+	newID        func() string
+	licenses     map[string]*License // by serial
+	leases       map[string]*Lease   // by ID
+	lost         map[string]*Lease   // by ID
+	bySession    map[sessionKey]string
+	seatOf       map[string]string         // lease ID → seat key
+	seats        map[string]map[string]int // product → seat key → leases sharing it
+	expiry       expiryHeap
+	reclaimUntil time.Time
+}
+
+type sessionKey struct{ product, session string }
+
+// New returns an empty core with the given lease lifetime. newID makes
+// lease IDs; nil uses 80 random bits.
+func New(lifetime time.Duration, newID func() string) *Core {
+	if newID == nil {
+		newID = randomID
+	}
+	return &Core{lifetime: lifetime, newID: newID, licenses: map[string]*License{}, leases: map[string]*Lease{},
+		lost: map[string]*Lease{}, bySession: map[sessionKey]string{}, seatOf: map[string]string{}, seats: map[string]map[string]int{}}
+}
+
+func randomID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "L-" + base32.StdEncoding.EncodeToString(b[:])
+}
+
+// Lifetime returns the lease lifetime.
+func (c *Core) Lifetime() time.Duration { return c.lifetime }
+
+// Install adds a license. The stacking rules: an additional license needs
+// its main license installed; a demo license cannot be installed with any
+// other license of its product. Installing the same license again is a
+// no-op. Like every operation it first applies license expiry at now.
+func (c *Core) Install(l *License, now time.Time) ([]Event, error) {
+	ev := c.enforceAll(now)
+	if old, ok := c.licenses[l.Serial]; ok {
+		if string(old.Signature) == string(l.Signature) && old.Unit == l.Unit {
+			return ev, nil
+		}
+		return ev, fmt.Errorf("%w: a different license with serial %s is installed; remove it first", ErrInstall, l.Serial)
+	}
+	for _, o := range c.licenses {
+		if o.Product != l.Product {
+			continue
+		}
+		if o.Kind == license.KindDemo || l.Kind == license.KindDemo {
+			return ev, fmt.Errorf("%w: demo license %s cannot be used with other licenses of %s (%s is installed); remove it first",
+				ErrInstall, pick(o.Kind == license.KindDemo, o.Serial, l.Serial), l.Product, o.Serial)
+		}
+	}
+	if l.Kind == license.KindAdditional {
+		m, ok := c.licenses[l.MainSerial]
+		if !ok || m.Kind != license.KindMain || m.Product != l.Product {
+			return ev, fmt.Errorf("%w: additional license %s needs its main license %s installed on this server first", ErrInstall, l.Serial, l.MainSerial)
+		}
+	}
+	if l.Unit == 0 {
+		l.Unit = license.PerSession
+	}
+	c.licenses[l.Serial] = l
+	return ev, nil
+}
+
+func pick(b bool, x, y string) string {
+	if b {
+		return x
+	}
+	return y
+}
+
+// Remove uninstalls a license; the seats it gave go at once (the newest
+// leases over the count are lost, told at their next renewal). Additional
+// licenses naming a removed main license stop counting.
+func (c *Core) Remove(serial string, now time.Time) ([]Event, error) {
+	ev := c.enforceAll(now)
+	l, ok := c.licenses[serial]
+	if !ok {
+		return ev, fmt.Errorf("no license %s is installed", serial)
+	}
+	delete(c.licenses, serial)
+	return append(ev, c.enforce(l.Product, now, "license "+serial+" was removed")...), nil
+}
+
+// Revoke marks the installed licenses with these serials revoked.
+func (c *Core) Revoke(serials []string, now time.Time) []Event {
+	ev := c.enforceAll(now)
+	for _, s := range serials {
+		if l, ok := c.licenses[s]; ok && !l.Revoked {
+			l.Revoked = true
+			ev = append(ev, c.enforce(l.Product, now, "license "+s+" was revoked")...)
+		}
+	}
+	return ev
+}
+
+// Licenses returns the installed licenses, by product then serial.
+func (c *Core) Licenses() []*License {
+	out := make([]*License, 0, len(c.licenses))
+	for _, l := range c.licenses {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Product != out[j].Product {
+			return out[i].Product < out[j].Product
+		}
+		return out[i].Serial < out[j].Serial
+	})
+	return out
+}
+
+// Capacity is what a product's valid licenses give at a time.
+type Capacity struct {
+	Seats    int
+	Unit     license.SeatUnit
+	Features []license.Feature
+	// Demo limits of the product's licenses, for demo mode.
+	DemoLimits []license.Feature
+}
+
+// Capacity returns the seats, unit and features of product at now.
+func (c *Core) Capacity(product string, now time.Time) Capacity {
+	var valid []*license.License
+	validSerial := map[string]*License{}
+	cp := Capacity{Unit: license.PerSession}
+	for _, l := range c.Licenses() {
+		if l.Product != product {
+			continue
+		}
+		if cp.DemoLimits == nil && len(l.DemoLimits) > 0 {
+			cp.DemoLimits = l.DemoLimits
+		}
+		if l.valid(now) {
+			validSerial[l.Serial] = l
+		}
+	}
+	serials := make([]string, 0, len(validSerial))
+	for s := range validSerial {
+		serials = append(serials, s)
+	}
+	sort.Strings(serials)
+	unitSet := false
+	for _, s := range serials {
+		l := validSerial[s]
+		if l.Kind == license.KindAdditional {
+			if m := validSerial[l.MainSerial]; m == nil {
+				continue
+			}
+		} else if !unitSet {
+			cp.Unit, unitSet = l.Unit, true
+		}
+		valid = append(valid, l.License)
+	}
+	if len(valid) == 0 {
+		return cp
+	}
+	e, err := license.Combine(valid)
+	if err != nil { // Install keeps this from happening; count nothing.
+		return Capacity{Unit: cp.Unit, DemoLimits: cp.DemoLimits}
+	}
+	cp.Seats, cp.Features = e.Seats, e.Features
+	return cp
+}
+
+// InUse returns the seats of product in use.
+func (c *Core) InUse(product string) int { return len(c.seats[product]) }
+
+// Leases returns the live leases of product ("" for all), oldest first.
+func (c *Core) Leases(product string) []Lease {
+	var out []Lease
+	for _, l := range c.leases {
+		if product == "" || l.Product == product {
+			out = append(out, *l)
+		}
+	}
+	sortLeases(out)
+	return out
+}
+
+func sortLeases(ls []Lease) {
+	sort.Slice(ls, func(i, j int) bool {
+		if !ls[i].Granted.Equal(ls[j].Granted) {
+			return ls[i].Granted.Before(ls[j].Granted)
+		}
+		return ls[i].ID < ls[j].ID
+	})
+}
+
+// Lease returns a live lease by ID.
+func (c *Core) Lease(id string) (Lease, bool) {
+	l, ok := c.leases[id]
+	if !ok {
+		return Lease{}, false
+	}
+	return *l, true
+}
+
+// Reclaiming reports whether now is inside the reclaim window.
+func (c *Core) Reclaiming(now time.Time) bool { return now.Before(c.reclaimUntil) }
+
+func (c *Core) seatKey(l *Lease, unit license.SeatUnit) string {
+	if unit == license.PerComputer {
+		return "c:" + l.ComputerName
+	}
+	return "s:" + l.ID
+}
+
+// Checkout takes a seat for a session, or returns the lease the session
+// already holds (lifetime extended). With no valid license of the product
+// it answers demo mode (no seat is held, the lease has no ID). Errors:
+// ErrRequest, *NoSeatError (ErrNoSeat), ErrStarting.
+func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
+	if err := r.Validate(); err != nil {
+		return Grant{}, nil, err
+	}
+	ev := c.enforceAll(now)
+	cp := c.Capacity(r.Product, now)
+	key := sessionKey{r.Product, r.ClientSessionID}
+	if id, ok := c.bySession[key]; ok {
+		l := c.leases[id]
+		if !now.Before(l.Expires) && !c.Reclaiming(now) {
+			ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
+		} else {
+			l.Expires = now.Add(c.lifetime)
+			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			ev = append(ev, event(now, EventRenew, l, "checkout retried with the same ClientSessionID"))
+			return Grant{Lease: *l, Features: cp.Features}, ev, nil
+		}
+	}
+	if cp.Seats == 0 {
+		l := Lease{Request: r, Mode: ModeDemo, Granted: now, Expires: now.Add(c.lifetime)}
+		ev = append(ev, event(now, EventRefuse, &l, "no valid license: demo mode"))
+		return Grant{Lease: l, Features: cp.DemoLimits}, ev, nil
+	}
+	id := c.newID()
+	for c.leases[id] != nil || c.lost[id] != nil {
+		id = c.newID() // never reuse a live ID (a restarted counter in tests)
+	}
+	l := &Lease{ID: id, Request: r, Mode: ModeLicensed, Granted: now, Expires: now.Add(c.lifetime)}
+	sk := c.seatKey(l, cp.Unit)
+	held := c.seats[r.Product]
+	if held[sk] == 0 && len(held) >= cp.Seats {
+		ev = append(ev, event(now, EventRefuse, l, fmt.Sprintf("%d of %d seats in use", len(held), cp.Seats)))
+		if c.Reclaiming(now) {
+			return Grant{}, ev, fmt.Errorf("%w: try again after %s", ErrStarting, c.reclaimUntil.UTC().Format(time.RFC3339))
+		}
+		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: len(held), Seats: cp.Seats, Holders: c.Leases(r.Product)}
+	}
+	c.add(l, sk)
+	ev = append(ev, event(now, EventGrant, l, ""))
+	return Grant{Lease: *l, Created: true, Features: cp.Features}, ev, nil
+}
+
+func (c *Core) add(l *Lease, sk string) {
+	c.leases[l.ID] = l
+	c.bySession[sessionKey{l.Product, l.ClientSessionID}] = l.ID
+	if c.seats[l.Product] == nil {
+		c.seats[l.Product] = map[string]int{}
+	}
+	c.seats[l.Product][sk]++
+	c.seatOf[l.ID] = sk
+	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+}
+
+// drop removes a live lease and frees its seat.
+func (c *Core) drop(l *Lease, now time.Time, kind EventKind, detail string) Event {
+	delete(c.leases, l.ID)
+	delete(c.bySession, sessionKey{l.Product, l.ClientSessionID})
+	sk := c.seatOf[l.ID]
+	delete(c.seatOf, l.ID)
+	if held := c.seats[l.Product]; held != nil {
+		if held[sk]--; held[sk] <= 0 {
+			delete(held, sk)
+		}
+	}
+	return event(now, kind, l, detail)
+}
+
+func event(now time.Time, k EventKind, l *Lease, detail string) Event {
+	return Event{Time: now, Kind: k, Product: l.Product, LeaseID: l.ID, Session: l.ClientSessionID, User: l.UserName, Detail: detail}
+}
+
+// Renew extends a lease. Errors: ErrUnknownLease, ErrLost (with reason).
+func (c *Core) Renew(id string, now time.Time) (Lease, []Event, error) {
+	ev := c.enforceAll(now)
+	if l, ok := c.lost[id]; ok {
+		return Lease{}, ev, fmt.Errorf("%w: %s", ErrLost, l.Lost)
+	}
+	l, ok := c.leases[id]
+	if !ok {
+		return Lease{}, ev, ErrUnknownLease
+	}
+	if !now.Before(l.Expires) && !c.Reclaiming(now) {
+		ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
+		return Lease{}, ev, ErrUnknownLease
+	}
+	l.Expires = now.Add(c.lifetime)
+	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+	return *l, append(ev, event(now, EventRenew, l, "")), nil
+}
+
+// Release ends a lease. It reports false when there was no such lease
+// (release is idempotent).
+func (c *Core) Release(id string, now time.Time, detail string) (bool, []Event) {
+	ev := c.enforceAll(now)
+	if l, ok := c.lost[id]; ok {
+		delete(c.lost, id)
+		return true, append(ev, event(now, EventRelease, l, "lost lease released"))
+	}
+	l, ok := c.leases[id]
+	if !ok {
+		return false, ev
+	}
+	return true, append(ev, c.drop(l, now, EventRelease, detail))
+}
+
+// Sweep reclaims expired leases (work proportional to what expires) and
+// applies license expiry. Inside the reclaim window nothing expires.
+func (c *Core) Sweep(now time.Time) []Event {
+	ev := c.enforceAll(now)
+	if c.Reclaiming(now) {
+		return ev
+	}
+	for c.expiry.Len() > 0 && !now.Before(c.expiry[0].at) {
+		e := heap.Pop(&c.expiry).(expiryEntry)
+		if l, ok := c.leases[e.id]; ok && l.Expires.Equal(e.at) {
+			ev = append(ev, c.drop(l, now, EventExpire, "not renewed"))
+		} else if l, ok := c.lost[e.id]; ok && !now.Before(l.Expires) {
+			delete(c.lost, e.id)
+		}
+	}
+	return ev
+}
+
+// Restore loads leases after a restart and opens the reclaim window: for
+// one lease lifetime from now, known leases may be renewed even if they
+// expired while the server was down, and no seat they hold is handed to a
+// new session. Leases of a product beyond its seats now are lost.
+func (c *Core) Restore(leases []Lease, now time.Time) []Event {
+	for i := range leases {
+		l := leases[i]
+		if l.Lost != "" {
+			c.lost[l.ID] = &l
+			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			continue
+		}
+		cp := c.Capacity(l.Product, now)
+		c.add(&l, c.seatKey(&l, cp.Unit))
+	}
+	c.reclaimUntil = now.Add(c.lifetime)
+	return c.enforceAll(now)
+}
+
+// enforceAll applies enforce to every product with leases.
+func (c *Core) enforceAll(now time.Time) []Event {
+	var ev []Event
+	for p := range c.seats {
+		ev = append(ev, c.enforce(p, now, "")...)
+	}
+	return ev
+}
+
+// enforce takes seats away, newest first, while product has more in use
+// than licensed at now; the leases are remembered as lost.
+func (c *Core) enforce(product string, now time.Time, why string) []Event {
+	held := c.seats[product]
+	cp := c.Capacity(product, now)
+	if len(held) <= cp.Seats {
+		return nil
+	}
+	if why == "" {
+		why = fmt.Sprintf("the licenses of %s now give %d seats (expired, revoked or removed)", product, cp.Seats)
+	}
+	ls := c.Leases(product)
+	var ev []Event
+	for i := len(ls) - 1; i >= 0 && len(held) > cp.Seats; i-- {
+		l := c.leases[ls[i].ID]
+		if l == nil { // lost already, with a newer lease sharing its seat
+			continue
+		}
+		sk := c.seatOf[l.ID]
+		// Take away every lease sharing that seat.
+		for j := i; j >= 0; j-- {
+			o := c.leases[ls[j].ID]
+			if o != nil && o != l && c.seatOf[o.ID] == sk {
+				ev = append(ev, c.loseLease(o, now, why))
+			}
+		}
+		ev = append(ev, c.loseLease(l, now, why))
+	}
+	return ev
+}
+
+func (c *Core) loseLease(l *Lease, now time.Time, why string) Event {
+	e := c.drop(l, now, EventLost, why)
+	l.Lost = why
+	c.lost[l.ID] = l
+	return e
+}
+
+// Check verifies the core's invariants at now (for tests and the server's
+// self-check): seats in use never exceed the seats licensed, no session
+// holds two leases of one product, and the indexes agree.
+func (c *Core) Check(now time.Time) error {
+	var problems []string
+	for p, held := range c.seats {
+		if cp := c.Capacity(p, now); len(held) > cp.Seats {
+			problems = append(problems, fmt.Sprintf("%s: %d seats in use, %d licensed", p, len(held), cp.Seats))
+		}
+	}
+	perSession := map[sessionKey]int{}
+	count := map[string]map[string]int{}
+	for id, l := range c.leases {
+		perSession[sessionKey{l.Product, l.ClientSessionID}]++
+		if c.bySession[sessionKey{l.Product, l.ClientSessionID}] != id {
+			problems = append(problems, "session index out of step for "+id)
+		}
+		if count[l.Product] == nil {
+			count[l.Product] = map[string]int{}
+		}
+		count[l.Product][c.seatOf[id]]++
+	}
+	for k, n := range perSession {
+		if n > 1 {
+			problems = append(problems, fmt.Sprintf("session %s holds %d leases of %s", k.session, n, k.product))
+		}
+	}
+	for p, held := range c.seats {
+		if len(held) != len(count[p]) {
+			problems = append(problems, fmt.Sprintf("%s: seat index says %d seats, leases hold %d", p, len(held), len(count[p])))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// expiryHeap orders lease expiries; stale entries (a lease renewed or
+// gone) are skipped when popped.
+type expiryEntry struct {
+	at time.Time
+	id string
+}
+
+type expiryHeap []expiryEntry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
