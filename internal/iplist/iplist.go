@@ -14,7 +14,10 @@
 //
 // # Security
 //
-// Files are read with a size limit (LimitFile) and a line limit; a malformed
+// Only regular files are read (symbolic links are followed; a dangling
+// link, a directory, FIFO or device is refused; a missing file is an empty
+// list — see LoadFile). Files are read with a size limit (LimitFile) and a
+// line limit; a malformed
 // line refuses the whole file with an error naming the file and line number,
 // so a list is never half applied. Text from the file is cleaned with
 // internal/safetext before it appears in an error. Lookups are a binary search
@@ -206,25 +209,65 @@ func merge(spans []span) []span {
 	return out
 }
 
-// LoadFile parses the list at path. A missing file is an empty list (nil
-// error); any other failure names the file.
+// LoadFile parses the list at path.
+//
+// A missing file is an empty list (nil error): the seed's server ships
+// without the files and an admin creates them when needed, and deleting a
+// file empties that list on the next reload.
+//
+// A symbolic link is followed (a site may keep its lists elsewhere, under
+// configuration management), but a link whose target is missing is an
+// error, not an empty list: an admin who linked a blacklist meant one.
+//
+// Only a regular file is read. A directory, FIFO, socket or device is
+// refused before it is opened, so a FIFO planted in the server's directory
+// cannot hang a reload; the file is checked again after opening and
+// refused if it is no longer the file that was checked.
 func LoadFile(path string) (*List, error) {
-	f, err := os.Open(path)
+	lst, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &List{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && lst.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s: symbolic link to a missing file (hint: fix or remove the link; a missing list file means an empty list, a dangling link is refused)", path)
+		}
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, fmt.Errorf("%s: not a regular file (%s) (hint: the list must be a plain text file)", path, kind(st.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fst, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fst.Mode().IsRegular() || !os.SameFile(st, fst) {
+		return nil, fmt.Errorf("%s: the file changed while it was opened (hint: reload again)", path)
 	}
 	return Parse(path, f)
+}
+
+func kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // Decision is the answer for one address.

@@ -142,3 +142,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadFileMissingIsEmpty(t *testing.T) {
+	l, err := LoadFile(filepath.Join(t.TempDir(), "whitelist.dat"))
+	if err != nil || l.Len() != 0 {
+		t.Fatalf("missing file: %v, %d ranges", err, l.Len())
+	}
+	if _, err := LoadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("directory: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -31,6 +32,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // Role is what a user may do.
@@ -124,17 +126,36 @@ func CheckName(name string) error {
 	return nil
 }
 
-// RandomPassword returns a 20-character random password (about 119 bits).
-func RandomPassword() (string, error) {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 20)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+// passwordAlphabet leaves out look-alike characters (0 O 1 l I o).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// passwordLen characters of passwordAlphabet carry 20·log2(56) ≈ 116 bits.
+const passwordLen = 20
+
+// RandomPassword returns a 20-character random password (about 116 bits),
+// each character uniform over a 56-character alphabet.
+func RandomPassword() (string, error) { return randomPassword(rand.Reader) }
+
+// randomPassword draws from r by rejection sampling: a byte at or above
+// the largest multiple of len(passwordAlphabet) that fits in a byte (224)
+// is thrown away, so every character is equally likely (byte % 56 alone
+// would favour the first 32 characters).
+func randomPassword(r io.Reader) (string, error) {
+	const n = len(passwordAlphabet)
+	const accept = 256 - 256%n
+	out := make([]byte, 0, passwordLen)
+	buf := make([]byte, 32)
+	for len(out) < passwordLen {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", fmt.Errorf("random password: %w", err)
+		}
+		for _, c := range buf {
+			if int(c) < accept && len(out) < passwordLen {
+				out = append(out, passwordAlphabet[int(c)%n])
+			}
+		}
 	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)] // 256 % 56 bias is small and accepted
-	}
-	return string(b), nil
+	return string(out), nil
 }
 
 // ErrNotFound is returned for an unknown user.
@@ -210,18 +231,24 @@ type File struct {
 	mu   sync.Mutex
 }
 
-// OpenFile loads path (a missing file is an empty store).
+// LimitFile is the largest users file OpenFile reads (about 25,000 users).
+const LimitFile = 4 << 20
+
+// OpenFile loads path (a missing file is an empty store). The file is read
+// with internal/fileio: a directory is refused, and a file over LimitFile is
+// refused with a *fileio.TooLargeError before more than LimitFile+1 bytes
+// are read.
 func OpenFile(path string) (*File, error) {
+	if fileio.IsStdio(path) {
+		return nil, errors.New(`users file "-": standard input cannot be a store (hint: give the path of users.json)`)
+	}
 	f := &File{Path: path, mem: NewMemory()}
-	b, err := os.ReadFile(path)
+	b, err := fileio.Read(nil, path, LimitFile, "users file")
 	if errors.Is(err, os.ErrNotExist) {
 		return f, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > 16<<20 {
-		return nil, fmt.Errorf("%s: larger than 16 MiB", path)
 	}
 	var us []User
 	if err := json.Unmarshal(b, &us); err != nil {

@@ -1,11 +1,14 @@
 package users
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 func TestFirstLoginMustChange(t *testing.T) {
@@ -81,5 +84,79 @@ func TestFileStoreAndRoles(t *testing.T) {
 	}
 	if _, err := g.Get("scanner1"); !errors.Is(err, ErrNotFound) {
 		t.Fatal("not removed")
+	}
+}
+
+// TestRandomPasswordRejectsBiasedBytes feeds bytes at and above 224 (the
+// largest multiple of 56 in a byte): they must be skipped, not folded onto
+// the first characters of the alphabet.
+func TestRandomPasswordRejectsBiasedBytes(t *testing.T) {
+	src := make([]byte, 0, 64)
+	for i := 0; i < 32; i++ {
+		src = append(src, byte(224+i%32)) // all rejected
+	}
+	for i := 0; i < 32; i++ {
+		src = append(src, byte(i)) // accepted: alphabet[0..31]
+	}
+	pw, err := randomPassword(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := passwordAlphabet[:passwordLen]; pw != want {
+		t.Fatalf("password %q, want %q (biased bytes were used)", pw, want)
+	}
+	if _, err := randomPassword(bytes.NewReader(src[:40])); err == nil {
+		t.Fatal("short random source accepted")
+	}
+}
+
+// TestRandomPasswordUniform checks every character of the alphabet can
+// appear and the length and alphabet are right.
+func TestRandomPasswordUniform(t *testing.T) {
+	seen := map[rune]int{}
+	for i := 0; i < 200; i++ {
+		pw, err := RandomPassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pw) != passwordLen {
+			t.Fatalf("length %d", len(pw))
+		}
+		for _, r := range pw {
+			if !strings.ContainsRune(passwordAlphabet, r) {
+				t.Fatalf("character %q outside the alphabet", r)
+			}
+			seen[r]++
+		}
+	}
+	// 4000 draws over 56 characters: each expected ~71 times; a character
+	// never drawn has probability about 56·(55/56)^4000 ≈ 1e-29.
+	if len(seen) != len(passwordAlphabet) {
+		t.Fatalf("only %d of %d characters seen", len(seen), len(passwordAlphabet))
+	}
+}
+
+func TestOpenFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "users.json")
+	if err := os.WriteFile(big, bytes.Repeat([]byte(" "), LimitFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tl *fileio.TooLargeError
+	if _, err := OpenFile(big); !errors.As(err, &tl) || tl.Limit != LimitFile {
+		t.Fatalf("oversize users file: %v", err)
+	}
+	if _, err := OpenFile(dir); !errors.Is(err, fileio.ErrNotRegular) {
+		t.Fatalf("directory: %v", err)
+	}
+	if _, err := OpenFile("-"); err == nil {
+		t.Fatal(`"-" accepted as a store`)
+	}
+	f, err := OpenFile(filepath.Join(dir, "missing.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us, _ := f.List(); len(us) != 0 {
+		t.Fatalf("missing file not empty: %v", us)
 	}
 }
