@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/airseal/airseal/internal/qrcode"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/keys"
@@ -70,7 +69,7 @@ type Node struct {
 // node), the seat unit and the server nodes. Seats is one count for all the
 // nodes together.
 //
-// The encoding methods (Sign, Raw, Armor, Code, QRPNG, QRTerminal,
+// The encoding methods (Sign, Raw, Armor, Code,
 // MarshalPayload, Validate) are the v2 ones; the embedded License's methods
 // of the same names are shadowed and must not be called on a server license.
 type ServerLicense struct {
@@ -317,24 +316,6 @@ func (s *ServerLicense) Code() (string, error) {
 		return "", err
 	}
 	return typedcode.Encode(CodePrefix, raw), nil
-}
-
-// QRPNG returns a PNG QR code carrying the typed code.
-func (s *ServerLicense) QRPNG(size int) ([]byte, error) {
-	c, err := s.Code()
-	if err != nil {
-		return nil, err
-	}
-	return qrcode.PNG(c, size)
-}
-
-// QRTerminal returns a QR code carrying the typed code, for a terminal.
-func (s *ServerLicense) QRTerminal() (string, error) {
-	c, err := s.Code()
-	if err != nil {
-		return "", err
-	}
-	return qrcode.Terminal(c)
 }
 
 // PayloadVersion returns the format version of a license in any encoding
