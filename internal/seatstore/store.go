@@ -1,0 +1,104 @@
+// Package seatstore is the license server's durable state: installed
+// licenses, live leases, API tokens, devices, settings and the append-only
+// usage log. The server keeps its working state in memory (internal/seats,
+// internal/devices) and makes every change durable through Store.Commit
+// before it acknowledges it to a client; after a restart it rebuilds that
+// state from Store.Load.
+//
+// Implementations: Memory (tests, and the reference for the behaviour every
+// store must have), SQLite (the embedded default) and PostgreSQL (several
+// nodes). One test suite (storetest) runs against each.
+package seatstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/airseal/airseal/internal/devices"
+	"github.com/airseal/airseal/internal/seats"
+)
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = errors.New("seat store is closed")
+
+// LicenseRecord is a license installed on the server, as it was given.
+type LicenseRecord struct {
+	// Serial is the license's serial (the 1C KeyNo).
+	Serial string
+	// Raw is the license exactly as installed (armored text or typed code);
+	// the server verifies it again at every start.
+	Raw []byte
+	// ITN and IEC are the tax IDs given at installation (may be empty).
+	ITN, IEC string
+	// Installed is when it was installed.
+	Installed time.Time
+}
+
+// TokenRecord is a machine client's API token. The token itself is never
+// stored: only its SHA-256.
+type TokenRecord struct {
+	Name    string
+	Role    string
+	SHA256  [32]byte
+	Created time.Time
+}
+
+// Change is one atomic batch of changes. Commit applies all of it or none.
+// Puts replace a record with the same key (serial, lease ID, token name,
+// device code, setting name); deletes of a missing key are not errors.
+type Change struct {
+	PutLicenses    []LicenseRecord
+	DeleteLicenses []string // serials
+	PutLeases      []seats.Lease
+	DeleteLeases   []string // lease IDs
+	Events         []seats.Event
+	PutTokens      []TokenRecord
+	DeleteTokens   []string // names
+	PutDevices     []devices.Device
+	DeleteDevices  []string // device codes
+	Settings       map[string]string
+}
+
+// Empty reports whether c changes nothing.
+func (c *Change) Empty() bool {
+	return len(c.PutLicenses) == 0 && len(c.DeleteLicenses) == 0 &&
+		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Events) == 0 &&
+		len(c.PutTokens) == 0 && len(c.DeleteTokens) == 0 &&
+		len(c.PutDevices) == 0 && len(c.DeleteDevices) == 0 && len(c.Settings) == 0
+}
+
+// State is everything Load returns: the state to rebuild after a restart.
+// The usage log is read separately (Events), as it can be large.
+type State struct {
+	Licenses []LicenseRecord  // by serial
+	Leases   []seats.Lease    // by ID
+	Tokens   []TokenRecord    // by name
+	Devices  []devices.Device // by code
+	Settings map[string]string
+}
+
+// LoggedEvent is a usage-log entry with its position in the log.
+type LoggedEvent struct {
+	// Seq numbers the log from 1, without gaps, in commit order.
+	Seq int64
+	seats.Event
+}
+
+// Store is the durable state. Implementations are safe for concurrent use.
+type Store interface {
+	// Commit applies c atomically and durably: when it returns nil, the
+	// change survives kill -9 of the process (and, for SQLite, a power
+	// loss). Concurrent Commits may share one transaction and one fsync
+	// (group commit); each still returns only once its own change is
+	// durable, and a failure is reported to every Commit of the group.
+	Commit(ctx context.Context, c Change) error
+	// Load returns the current state, each list sorted by its key.
+	Load(ctx context.Context) (*State, error)
+	// Events calls fn for each usage-log entry with from <= Time < to, in
+	// log order, streaming (memory does not grow with the log). A zero
+	// from or to is unbounded. fn's error stops the walk and is returned.
+	Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error
+	// Close releases the store; it waits for Commits in flight.
+	Close() error
+}
