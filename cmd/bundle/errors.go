@@ -24,6 +24,7 @@ var rules = []cli.Rule{
 	{Err: bundle.ErrVersion, Code: cli.ExitVersionRefused, Hint: "use a newer bundle, or ask the vendor for a signed downgrade bundle"},
 	{Err: bundle.ErrHook, Code: cli.ExitHookFailed, Hint: "see the hook's output above"},
 	{Err: bundle.ErrNotInstalled, Code: cli.ExitNotInstalled, Hint: "check --target; apply a bundle first"},
+	{Err: bundle.ErrNoPrevious, Code: cli.ExitNotInstalled, Hint: "a previous release exists only after a second apply; 'bundle status --target DIR' shows what is installed"},
 	{Err: bundle.ErrNoSpace, Code: cli.ExitNoSpace, Hint: "free space in the target file system and try again"},
 	{Err: bundle.ErrBusy, Code: cli.ExitBusy, Hint: "wait for the other apply or rollback to finish"},
 }

@@ -711,8 +711,11 @@ it replaces becomes the previous one. Hooks are not run.`,
 				return err
 			}
 			m, err := bundle.Rollback(target, ring)
-			if errors.Is(err, bundle.ErrNotInstalled) {
+			if errors.Is(err, bundle.ErrNoPrevious) {
 				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
+			}
+			if errors.Is(err, bundle.ErrNotInstalled) {
+				return cli.Fail(cli.ExitNotInstalled, err, "nothing is installed in "+target+": check --target, or apply a bundle first")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {
 				return cli.Fail(cli.ExitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")

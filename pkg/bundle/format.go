@@ -9,6 +9,7 @@ import (
 	"github.com/airseal/airseal/internal/safetext"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,6 +248,11 @@ func (h *Header) Verify(ring *keys.Keyring, revoked map[keys.ID]bool) (*Manifest
 	m, err := ParseManifest(h.Manifest)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(m.RevokedKeys, string(h.KeyID)) {
+		// Current, such a release would revoke its own key: refused at
+		// pack time, and here.
+		return nil, fmt.Errorf("%w: manifest: revoked_keys lists %s, the key that signed it", ErrMalformed, h.KeyID)
 	}
 	if h.VolumeCount != m.Payload.Volumes {
 		return nil, fmt.Errorf("%w: preamble says %d volumes, manifest says %d", ErrVolume, h.VolumeCount, m.Payload.Volumes)

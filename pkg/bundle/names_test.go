@@ -49,10 +49,15 @@ func TestNameRules(t *testing.T) {
 func TestRevokedLicensesExact(t *testing.T) {
 	dir := t.TempDir()
 	serials := []string{"#42", " lead and trail ", "ACME 2026/7"}
-	if err := updateTrust(dir, &Manifest{RevokedLicenses: serials}, nil); err != nil {
+	tg, err := OpenTarget(dir, TargetOptions{Lock: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := updateTrust(dir, &Manifest{RevokedLicenses: []string{"#42", "new"}}, nil); err != nil {
+	defer tg.Close()
+	if err := tg.addRevocations(&Manifest{RevokedLicenses: serials}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.addRevocations(&Manifest{RevokedLicenses: []string{"#42", "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := RevokedLicenses(dir)
