@@ -407,6 +407,9 @@ does not verify, so treat it as unverified in that case.`,
 					return fail(fmt.Errorf("%w (and %v)", err, verr))
 				}
 			}
+			// Every string of an unverified header is untrusted text.
+			m = cleanManifest(m)
+			sigState = show(sigState)
 			if jsonOut {
 				out := map[string]any{"key_id": h.KeyID, "signature": sigState,
 					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m}
