@@ -28,13 +28,13 @@ import (
 	"github.com/airseal/airseal/pkg/token"
 )
 
-// Exit codes of token verify (0, 1 and 2 are shared by every command).
+// Exit codes of token verify: rows of the one airseal table (internal/cli).
 const (
-	exitMalformed  = 10 // malformed token, refused header or bad signature
-	exitUnknownKey = 11
-	exitAudience   = 12 // wrong audience or issuer
-	exitTime       = 13 // expired or not yet valid
-	exitRevoked    = 14
+	exitMalformed  = cli.ExitMalformed     // malformed token, refused header or bad signature
+	exitUnknownKey = cli.ExitUntrustedKey  // never issued, or retired
+	exitAudience   = cli.ExitWrongAudience // wrong audience or issuer (19; 12 is a wrong machine)
+	exitTime       = cli.ExitExpired       // expired or not yet valid
+	exitRevoked    = cli.ExitRevoked
 )
 
 // defaultDir is used when neither --dir nor AIRSEAL_TOKEN_DIR is set.
@@ -543,7 +543,7 @@ order; the first failure decides the exit code and reason:
      than {alg: EdDSA, kid, typ: at+jwt} (none, HS256, crit, jwk... refused),
      bad signature, or required claims missing
   11 unknown_key: the kid is not a trusted key (never issued, or retired)
-  12 wrong_issuer / wrong_audience
+  19 wrong_issuer / wrong_audience
   13 expired / not_yet_valid (beyond --leeway, default 300s)
   14 revoked: its jti, its grant or its license serial is on the list
    0 valid; 1 other errors (unreadable key set or revocation list, a
@@ -695,6 +695,7 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 			return err
 		}
 	}
+	reported := asJSON // --json: the introspection object is the one JSON result
 	hint := map[token.Reason]string{
 		token.ReasonUnknownKey:    "the key is not trusted here: it was retired, or the JWKS is out of date ('token keys export')",
 		token.ReasonWrongAudience: "the token was minted for another resource server (--aud)",
@@ -702,7 +703,11 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 		token.ReasonNotYetValid:   "check this machine's clock (--leeway widens the tolerance)",
 		token.ReasonRevoked:       "the token was revoked; mint a new one if access should continue",
 	}[ve.Reason]
-	return cli.Fail(code, fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail), hint)
+	msg := fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail)
+	if reported {
+		return cli.Reported(code, msg, hint)
+	}
+	return cli.Fail(code, msg, hint)
 }
 
 func newRevoke() *cobra.Command {
