@@ -386,6 +386,20 @@ func (c *Core) Lease(id string) (Lease, bool) {
 	return *l, true
 }
 
+// Lost returns a lease taken away because its license went (Lease.Lost
+// says why). It is kept until the session renews (and is told), releases
+// it, or it expires.
+func (c *Core) Lost(id string) (Lease, bool) {
+	l, ok := c.lost[id]
+	if !ok {
+		return Lease{}, false
+	}
+	return *l, true
+}
+
+// ReclaimUntil returns the end of the reclaim window (zero before Restore).
+func (c *Core) ReclaimUntil() time.Time { return c.reclaimUntil }
+
 // Reclaiming reports whether now is inside the reclaim window.
 func (c *Core) Reclaiming(now time.Time) bool { return now.Before(c.reclaimUntil) }
 

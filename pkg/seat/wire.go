@@ -108,23 +108,27 @@ type APIInfo struct {
 	Urns     []string `json:"Urns"`
 }
 
-// ServerInfo is the body of GET /api/serverinfo. ServerLicence is the
-// armored v2 server license a client verifies with the vendor's keys;
-// Mode is "licensed", or "reclaim" during the window after a restart.
+// ServerInfo is the body of GET /api/serverinfo. ServerLicences are the
+// armored v2 licenses installed, each naming this server's response key
+// (ResponseKey is its key ID); a client verifies one with its vendor's
+// keys. ServerLicence is the first of them ("" when none). Mode is
+// "licensed", "demo" (no license installed) or "reclaim" during the window
+// after a restart.
 type ServerInfo struct {
-	ComputerName  string    `json:"ComputerName"`
-	OSType        string    `json:"OSType"`
-	CPU           string    `json:"CPU"`
-	PID           int       `json:"PID"`
-	Version       string    `json:"Version"`
-	Started       time.Time `json:"Started"`
-	Time          time.Time `json:"Time"`
-	ComputerID    string    `json:"ComputerID"`
-	Node          string    `json:"Node"`
-	ResponseKey   string    `json:"ResponseKey"`
-	ServerLicence string    `json:"ServerLicence"`
-	Mode          string    `json:"Mode"`
-	LeaseSeconds  int       `json:"LeaseSeconds"`
+	ComputerName   string    `json:"ComputerName"`
+	OSType         string    `json:"OSType"`
+	CPU            string    `json:"CPU"`
+	PID            int       `json:"PID"`
+	Version        string    `json:"Version"`
+	Started        time.Time `json:"Started"`
+	Time           time.Time `json:"Time"`
+	ComputerID     string    `json:"ComputerID"`
+	Node           string    `json:"Node"`
+	ResponseKey    string    `json:"ResponseKey"`
+	ServerLicence  string    `json:"ServerLicence"`
+	ServerLicences []string  `json:"ServerLicences"`
+	Mode           string    `json:"Mode"`
+	LeaseSeconds   int       `json:"LeaseSeconds"`
 }
 
 // Licence is one installed license (GET /api/licences/{KeyNo}). KeyNo is
@@ -265,3 +269,21 @@ type Connection struct {
 type Connections struct {
 	Connections []Connection `json:"Connections"`
 }
+
+// RevocationsRequest is the body of POST /api/revocations: a revocation
+// list signed by a vendor key the server trusts (armored or raw base64).
+type RevocationsRequest struct {
+	RevocationList string `json:"RevocationList"`
+}
+
+// RevocationsResult is the answer: the list applied and the installed
+// licenses it revoked (their seats go at once; sessions are told at their
+// next renewal).
+type RevocationsResult struct {
+	KeyID    string   `json:"KeyID"`
+	Sequence uint64   `json:"Sequence"`
+	Revoked  []string `json:"Revoked"`
+}
+
+// PathRevocations is the endpoint that takes revocation lists.
+const PathRevocations = "/api/revocations"
