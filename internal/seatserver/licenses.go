@@ -192,11 +192,12 @@ func (s *Server) applyErr(ctx context.Context, op func(now time.Time) ([]seats.E
 // Remove uninstalls a license. Sessions holding its seats are told at
 // their next renewal (410), never dropped silently.
 func (s *Server) Remove(ctx context.Context, serial string) error {
-	serial, _ = license.NormalizeSerial(serial)
 	err := s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
-		if _, ok := s.records[serial]; !ok {
+		l := s.findLicense(serial)
+		if l == nil {
 			return nil, seatstore.Change{}, fmt.Errorf("%w: %s (license-server license list shows what is installed)", ErrNoLicense, safetext.Clean(serial))
 		}
+		serial = l.Serial
 		ev, err := s.core.Remove(serial, now)
 		if err != nil {
 			return ev, seatstore.Change{}, err
@@ -340,10 +341,15 @@ func seatUnitName(u license.SeatUnit) string {
 	return "session"
 }
 
+// findLicense finds an installed license by serial as given, else as
+// license.NormalizeSerial spells it (a serial typed by a person).
 func (s *Server) findLicense(serial string) *seats.License {
-	for _, l := range s.core.Licenses() {
-		if l.Serial == serial {
-			return l
+	norm, _ := license.NormalizeSerial(serial)
+	for _, want := range []string{serial, norm} {
+		for _, l := range s.core.Licenses() {
+			if l.Serial == want {
+				return l
+			}
 		}
 	}
 	return nil
@@ -366,7 +372,6 @@ func (s *Server) Licences() []seat.Licence {
 func (s *Server) Licence(serial string) (seat.Licence, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	serial, _ = license.NormalizeSerial(serial)
 	l := s.findLicense(serial)
 	if l == nil {
 		return seat.Licence{}, false

@@ -93,6 +93,10 @@ type Config struct {
 	Debug bool
 	// NewLeaseID makes lease IDs (nil: 80 random bits).
 	NewLeaseID func() string
+	// ReadOnly loads the state without writing anything (for
+	// `license-server status` beside a running server): every change is
+	// refused with ErrReadOnly.
+	ReadOnly bool
 }
 
 // Server is a running seat server's state. Use New, then Handler or Run.
@@ -124,6 +128,8 @@ type Server struct {
 var (
 	// ErrConfig: a required Config field is missing or out of range.
 	ErrConfig = errors.New("seat server configuration")
+	// ErrReadOnly: a change asked of a server opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("the server state was opened read-only")
 )
 
 // New loads the state from cfg.Store, checks every installed license
@@ -210,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.commits = newCommitter(cfg.Store, s.log)
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
-	if !ch.Empty() {
+	if !ch.Empty() && !cfg.ReadOnly {
 		if err := s.commits.commit(ctx, ch); err != nil {
 			s.commits.close()
 			return nil, fmt.Errorf("saving the restored state: %w", err)
@@ -308,6 +314,10 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	if ch.Empty() {
 		s.mu.Unlock()
 		return nil
+	}
+	if s.cfg.ReadOnly {
+		s.mu.Unlock()
+		return ErrReadOnly
 	}
 	wait := s.commits.enqueue(ch)
 	s.mu.Unlock()
