@@ -117,7 +117,16 @@ func match(pattern, path string) (map[string]string, bool) {
 }
 
 // Handler returns the HTTP handler: /healthz, and the API under /api.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+// A server opened without its private key (Config.PublicKey) cannot sign
+// and answers every request with an unsigned 503.
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Key == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "license server opened without its response key", http.StatusServiceUnavailable)
+		})
+	}
+	return http.HandlerFunc(s.serveHTTP)
+}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path

@@ -54,6 +54,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 			err = cerr
 		}
 	}()
+	if s.cfg.Key == nil {
+		return fmt.Errorf("%w: serving needs the private response key", ErrConfig)
+	}
 	if opts.Sweep == 0 {
 		opts.Sweep = DefaultSweep
 	}

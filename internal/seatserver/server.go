@@ -70,8 +70,12 @@ type MachineFunc func(product string) (*license.Machine, error)
 type Config struct {
 	// Store is the durable state. Required.
 	Store seatstore.Store
-	// Key is the server's response-signing key. Required.
+	// Key is the server's response-signing key. Required to serve; the
+	// CLI's offline commands (license add, list, status) give PublicKey
+	// instead and never answer a request.
 	Key ed25519.PrivateKey
+	// PublicKey is the response key's public half, used when Key is nil.
+	PublicKey ed25519.PublicKey
 	// Keyring holds the vendor keys installed licenses must be signed by.
 	Keyring *keys.Keyring
 	// Machine gives this machine's facts for the node check. Required.
@@ -137,8 +141,17 @@ var (
 // ErrVirtualMachine, ErrUnknownKey or ErrBadSignature refuses to start),
 // restores the leases and opens the reclaim window.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Machine == nil || len(cfg.Key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("%w: Store, Machine and a 64-byte Ed25519 Key are required", ErrConfig)
+	if cfg.Store == nil || cfg.Machine == nil {
+		return nil, fmt.Errorf("%w: Store and Machine are required", ErrConfig)
+	}
+	var pub ed25519.PublicKey
+	switch {
+	case len(cfg.Key) == ed25519.PrivateKeySize:
+		pub = cfg.Key.Public().(ed25519.PublicKey)
+	case cfg.Key == nil && len(cfg.PublicKey) == ed25519.PublicKeySize:
+		pub = cfg.PublicKey
+	default:
+		return nil, fmt.Errorf("%w: give the Ed25519 response Key (or, to change state offline, its PublicKey)", ErrConfig)
 	}
 	if cfg.Keyring == nil {
 		cfg.Keyring = keys.NewKeyring()
@@ -156,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, pub: cfg.Key.Public().(ed25519.PublicKey), now: cfg.Now, log: cfg.Logger,
+		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
 		loginSem: make(chan struct{}, 2),
 		core:     seats.New(cfg.Lease, cfg.NewLeaseID),
 		records:  map[string]seatstore.LicenseRecord{}, armored: map[string]string{},
