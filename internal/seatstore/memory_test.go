@@ -1,6 +1,10 @@
 package seatstore_test
 
 import (
+	"fmt"
+	"time"
+
+	"github.com/airseal/airseal/internal/seats"
 	"testing"
 
 	"github.com/airseal/airseal/internal/seatstore"
@@ -18,3 +22,7 @@ func TestMemory(t *testing.T) {
 type sharedMemory struct{ seatstore.Store }
 
 func (sharedMemory) Close() error { return nil }
+
+func storetestEvents(i int) []seats.Event {
+	return []seats.Event{{Time: storetest.T0.Add(time.Duration(i)), Kind: seats.EventGrant, LeaseID: fmt.Sprint("L-", i)}}
+}
