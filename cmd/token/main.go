@@ -26,6 +26,8 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
+	"github.com/airseal/airseal/pkg/token/tokenserver"
 )
 
 // Exit codes of token verify (0, 1 and 2 are shared by every command).
@@ -50,7 +52,7 @@ type globals struct {
 	json     bool
 }
 
-func (g *globals) tokenDir() *token.Dir {
+func (g *globals) tokenDir() *tokendir.Dir {
 	d := g.dir
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
@@ -58,7 +60,7 @@ func (g *globals) tokenDir() *token.Dir {
 	if d == "" {
 		d = defaultDir
 	}
-	return &token.Dir{Path: d}
+	return &tokendir.Dir{Path: d}
 }
 
 func (g *globals) passphrase(confirm bool) ([]byte, error) {
@@ -82,8 +84,8 @@ func (g *globals) signer() (*token.Signer, error) {
 }
 
 func dirErr(err error) error {
-	if errors.Is(err, token.ErrNotInitialized) {
-		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init'")
+	if errors.Is(err, tokendir.ErrNotInitialized) {
+		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init --dir DIR'")
 	}
 	return err
 }
@@ -227,7 +229,7 @@ the active key, which needs the passphrase.`,
 				return dirErr(err)
 			}
 			if gr.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": token.KeyRetired})
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": tokendir.KeyRetired})
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: %s retired; re-export the JWKS and restart 'token serve'\n", id)
 			return nil
@@ -365,13 +367,13 @@ without --aud can only exchange grants (refresh_token).`,
 	addJSON(list, gl)
 
 	c.AddCommand(add, list,
-		clientEdit("remove", "Remove a client: its secret stops working", func(d *token.Dir, id string) (*token.Client, error) { return d.RemoveClient(id) }, "removed"),
-		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
-		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
+		clientEdit("remove", "Remove a client: its secret stops working", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.RemoveClient(id) }, "removed"),
+		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
+		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
 	return c
 }
 
-func clientStatus(c token.Client) string {
+func clientStatus(c tokendir.Client) string {
 	if c.Disabled {
 		return "disabled"
 	}
@@ -380,15 +382,15 @@ func clientStatus(c token.Client) string {
 
 func clientErr(err error) error {
 	switch {
-	case errors.Is(err, token.ErrClientsFile):
-		return cli.Fail(cli.ExitError, err, "fix the named line of "+token.ClientsFile+", or restore it from a backup")
-	case errors.Is(err, token.ErrNoClient):
+	case errors.Is(err, tokendir.ErrClientsFile):
+		return cli.Fail(cli.ExitError, err, "fix the named line of "+tokendir.ClientsFile+", or restore it from a backup")
+	case errors.Is(err, tokendir.ErrNoClient):
 		return cli.Fail(cli.ExitError, err, "'token client list' shows the registered names")
 	}
 	return dirErr(err)
 }
 
-func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Client, error), done string) *cobra.Command {
+func clientEdit(verb, short string, do func(d *tokendir.Dir, id string) (*tokendir.Client, error), done string) *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
 		Use:     verb + " NAME [--json] [--dir DIR]",
@@ -618,11 +620,11 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 			v.Issuer = st.Issuer
 		}
 		if revFile == "" && stateFile != "" {
-			revFile = filepath.Join(d.Path, token.RevocationsFile)
+			revFile = filepath.Join(d.Path, tokendir.RevocationsFile)
 		}
 		if stateFile == "" {
 			// One floor per directory, whichever list file is checked.
-			stateFile = filepath.Join(d.Path, token.SeenFile)
+			stateFile = filepath.Join(d.Path, tokendir.SeenFile)
 		}
 		if revFile == "" {
 			l, err := d.Revocations(ring, st.Issuer)
@@ -649,7 +651,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 		}
 		return nil
 	}
-	l, err := token.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
+	l, err := tokendir.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
 	if err != nil {
 		return cli.Fail(cli.ExitError, err, "use the newest revocation list signed by the issuer ('token revoke' writes it)")
 	}
@@ -723,7 +725,7 @@ putting an old file back.`,
 			}
 			l, err := g.tokenDir().Revoke(s, jtis, serials)
 			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
-				return cli.Fail(cli.ExitError, err, "restore the newest "+token.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
+				return cli.Fail(cli.ExitError, err, "restore the newest "+tokendir.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
 			}
 			if err != nil {
 				return err
@@ -733,7 +735,7 @@ putting an old file back.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
-				l.Seq, len(l.JTIs), len(l.LicenseSerials), token.RevocationsFile)
+				l.Seq, len(l.JTIs), len(l.LicenseSerials), tokendir.RevocationsFile)
 			return nil
 		},
 	}
@@ -788,12 +790,12 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if (certFile == "") != (keyFile == "") {
 				return cli.Usage("give both --tls-cert and --tls-key, or neither")
 			}
-			if err := token.CheckListen(addr, certFile != "", insecure); errors.Is(err, token.ErrBadAddress) {
+			if err := tokenserver.CheckListen(addr, certFile != "", insecure); errors.Is(err, tokenserver.ErrBadAddress) {
 				return cli.Fail(cli.ExitUsage, fmt.Errorf("--addr: %w", err), "give --addr as HOST:PORT, e.g. 127.0.0.1:8089 or [::1]:8089")
 			} else if err != nil {
 				return cli.Fail(cli.ExitUsage, err, "give --tls-cert and --tls-key, listen on 127.0.0.1, or accept the risk with --insecure-listen")
 			}
-			opts := token.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			opts := tokenserver.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
 			if ttlS != "" {
 				d, err := token.ParseDuration(ttlS)
 				if err != nil {
@@ -819,7 +821,7 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if err != nil {
 				return err
 			}
-			srv, err := token.NewServer(g.tokenDir(), s, opts)
+			srv, err := tokenserver.NewServer(g.tokenDir(), s, opts)
 			if err != nil {
 				return dirErr(err)
 			}

@@ -1,4 +1,11 @@
-package token
+// Package tokenserver is the HTTP token endpoint of package token: RFC 6749
+// client_credentials and refresh_token grants, RFC 7662 introspection,
+// RFC 7009 revocation, RFC 8414 metadata and the JWKS, with an optional
+// Bitrix24-compatible token path. It reads its keys, clients and revocation
+// list from a token directory (package tokendir) and records every token it
+// issues in the directory's issued ledger before sending it. Behaviour is
+// specified in docs/spec/token-v1.md, section 5.
+package tokenserver
 
 import (
 	"context"
@@ -18,7 +25,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
 )
 
 // Server limits and defaults.
@@ -49,28 +59,50 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// IssuedMaxSize rotates the ledger of issued tokens
+	// ([tokendir.IssuedFile]) when it reaches this many bytes; 0 means the
+	// default ([tokendir.IssuedRotation], 256 MiB), a negative value never
+	// rotates.
+	IssuedMaxSize int64
+	// IssuedKeep is how many rotated ledgers are kept (IssuedFile.1 …
+	// IssuedFile.N, the oldest deleted); 0 means the default (8).
+	IssuedKeep int
+}
+
+func (o *ServerOptions) issuedRotation() ledger.WriterOptions {
+	r := tokendir.IssuedRotation
+	switch {
+	case o.IssuedMaxSize < 0:
+		r.MaxSize = 0
+	case o.IssuedMaxSize > 0:
+		r.MaxSize = o.IssuedMaxSize
+	}
+	if o.IssuedKeep > 0 {
+		r.Keep = o.IssuedKeep
+	}
+	return r
 }
 
 // Server is the HTTP token endpoint. Create it with [NewServer].
 type Server struct {
-	dir     *Dir
-	signer  *Signer
+	dir     *tokendir.Dir
+	signer  *token.Signer
 	ring    *keys.Keyring
 	issuer  string
 	jwks    []byte
 	opts    ServerOptions
 	log     *slog.Logger
-	clients atomic.Pointer[Clients]
-	revs    atomic.Pointer[RevocationList]
+	clients atomic.Pointer[tokendir.Clients]
+	revs    atomic.Pointer[token.RevocationList]
 	limiter *failLimiter
 	revMu   sync.Mutex
-	issued  *issuedLedger
+	issued  *ledger.Writer
 }
 
 // NewServer returns a server that issues tokens with signer, reads keys,
 // clients and the revocation list from d and records issued tokens in d's
 // [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
-func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
+func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
 		return nil, err
@@ -78,15 +110,15 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if _, ok := ring.Get(signer.KeyID()); !ok {
 		return nil, fmt.Errorf("signing key %s is not among the directory's valid keys", signer.KeyID())
 	}
-	jwks, err := MarshalJWKS(ring)
+	jwks, err := token.MarshalJWKS(ring)
 	if err != nil {
 		return nil, err
 	}
 	if opts.AccessTTL == 0 {
 		opts.AccessTTL = DefaultAccessTTL
 	}
-	if opts.AccessTTL > MaxTTL {
-		return nil, fmt.Errorf("%w: access token lifetime %s", ErrTTLTooLong, opts.AccessTTL)
+	if opts.AccessTTL > token.MaxTTL {
+		return nil, fmt.Errorf("%w: access token lifetime %s", token.ErrTTLTooLong, opts.AccessTTL)
 	}
 	if opts.AccessTTL < time.Second {
 		return nil, fmt.Errorf("access token lifetime %s is too short: give at least 1s", opts.AccessTTL)
@@ -103,7 +135,7 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
-	if s.issued, err = openIssuedLedger(d.file(IssuedFile)); err != nil {
+	if s.issued, err = ledger.OpenWriter(d.File(tokendir.IssuedFile), opts.issuedRotation()); err != nil {
 		return nil, fmt.Errorf("the ledger of issued tokens: %w", err)
 	}
 	return s, nil
@@ -132,7 +164,7 @@ func (s *Server) Reload() error {
 	return s.setRevocations(l)
 }
 
-func (s *Server) setRevocations(l *RevocationList) error {
+func (s *Server) setRevocations(l *token.RevocationList) error {
 	if l == nil {
 		return nil
 	}
@@ -265,7 +297,7 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request, allowGet bool) (
 
 // authenticate checks client credentials from HTTP Basic or the form, and
 // enforces the per-IP failure limit.
-func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthError) {
+func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, *OAuthError) {
 	ip := limitKey(remoteIP(r))
 	now := s.opts.Now()
 	if wait, blocked := s.limiter.blocked(ip, now); blocked {
@@ -304,8 +336,8 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthErr
 	return c, nil
 }
 
-func (s *Server) verifier() *Verifier {
-	return &Verifier{Keys: s.ring, Issuer: s.issuer, Revocations: s.revs.Load()}
+func (s *Server) verifier() *token.Verifier {
+	return &token.Verifier{Keys: s.ring, Issuer: s.issuer, Revocations: s.revs.Load()}
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -322,23 +354,23 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.opts.Now()
 	var (
-		req     Request
+		req     token.Request
 		refresh string
 	)
 	switch gt := v.Get("grant_type"); gt {
 	case "client_credentials":
 		if c.Audience == "" {
-			s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "client %s has no audience for client_credentials; register it with --aud", c.ID))
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "client %s has no audience for client_credentials; register it with an audience", c.ID))
 			return
 		}
-		scope := NormalizeScope(v.Get("scope"))
+		scope := token.NormalizeScope(v.Get("scope"))
 		if scope == "" {
 			scope = c.Scope
 		} else if !scopeSubset(scope, c.Scope) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the client's"))
 			return
 		}
-		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: GrantClientCredentials, Now: now}
+		req = token.Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: token.GrantClientCredentials, Now: now}
 	case "refresh_token":
 		grant := v.Get("refresh_token")
 		if grant == "" {
@@ -356,7 +388,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant was not issued to this client or cannot be exchanged"))
 			return
 		}
-		scope := NormalizeScope(v.Get("scope"))
+		scope := token.NormalizeScope(v.Get("scope"))
 		if scope == "" {
 			scope = g.Scope
 		} else if !scopeSubset(scope, g.Scope) {
@@ -368,7 +400,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
 			return
 		}
-		req = Request{Subject: g.Subject, Audience: g.Audience[0], ClientID: c.ID, Scope: scope, TTL: ttl,
+		req = token.Request{Subject: g.Subject, Audience: g.Audience[0], ClientID: c.ID, Scope: scope, TTL: ttl,
 			LicenseSerial: g.LicenseSerial, Grant: g.ID, MemberID: g.MemberID, Now: now}
 		refresh = grant
 	case "":
@@ -387,21 +419,21 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// Written to the ledger before it is sent (and fsynced soon after): a
 	// token that was handed out is in the ledger, even after the process
 	// crashes.
-	if err := s.issued.Record(newLedgerRecord(s.signer.KeyID(), claims)); err != nil {
-		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.dir.file(IssuedFile), "err", err)
+	if err := s.issued.Append(tokendir.NewLedgerRecord(s.signer.KeyID(), claims)); err != nil {
+		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.issued.Path(), "err", err)
 		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be recorded; retry"))
 		return
 	}
 	s.log.Info("token issued", "client_id", c.ID, "jti", claims.ID, "grant", claims.Grant, "sub", claims.Subject, "exp", claims.ExpiresAt)
 	if bitrix {
-		writeJSON(w, http.StatusOK, NewBitrixResponse(tok, claims, refresh, s.baseURL(r)+"/rest/", now))
+		writeJSON(w, http.StatusOK, token.NewBitrixResponse(tok, claims, refresh, s.baseURL(r)+"/rest/", now))
 		return
 	}
-	writeJSON(w, http.StatusOK, NewOAuthResponse(tok, claims, refresh, now))
+	writeJSON(w, http.StatusOK, token.NewOAuthResponse(tok, claims, refresh, now))
 }
 
-func reasonOf(err error) Reason {
-	var e *Error
+func reasonOf(err error) token.Reason {
+	var e *token.Error
 	if errors.As(err, &e) {
 		return e.Reason
 	}
@@ -411,7 +443,7 @@ func reasonOf(err error) Reason {
 // clientAndToken reads the parameters of an introspection or revocation
 // request, authenticates the client and returns it with the token
 // parameter. On failure it has written the error response and ok is false.
-func (s *Server) clientAndToken(w http.ResponseWriter, r *http.Request) (c *Client, tok string, ok bool) {
+func (s *Server) clientAndToken(w http.ResponseWriter, r *http.Request) (c *tokendir.Client, tok string, ok bool) {
 	v, e := s.params(w, r, false)
 	if e != nil {
 		s.writeError(w, r, e)
@@ -438,10 +470,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	claims, err := s.verifier().Verify(tok, s.opts.Now())
 	if err != nil {
 		s.log.Info("introspection: inactive", "client_id", c.ID, "reason", reasonOf(err))
-		writeJSON(w, http.StatusOK, &Introspection{Active: false})
+		writeJSON(w, http.StatusOK, &token.Introspection{Active: false})
 		return
 	}
-	writeJSON(w, http.StatusOK, Introspect(claims))
+	writeJSON(w, http.StatusOK, token.Introspect(claims))
 }
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -450,7 +482,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// RFC 7009 §2.2: an invalid, expired or already revoked token is answered 200.
-	claims, err := (&Verifier{Keys: s.ring, Issuer: s.issuer}).Verify(tok, s.opts.Now())
+	claims, err := (&token.Verifier{Keys: s.ring, Issuer: s.issuer}).Verify(tok, s.opts.Now())
 	if err != nil || s.revs.Load().HasJTI(claims.ID) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		return
@@ -682,4 +714,23 @@ func (l *failLimiter) fail(ip string, now time.Time) {
 		return
 	}
 	e.n++
+}
+
+// scopeSubset reports whether every scope in want is in have (both
+// space-separated).
+func scopeSubset(want, have string) bool {
+	hs := strings.Fields(have)
+	for _, w := range strings.Fields(want) {
+		ok := false
+		for _, h := range hs {
+			if h == w {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

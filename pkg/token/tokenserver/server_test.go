@@ -1,4 +1,4 @@
-package token
+package tokenserver
 
 import (
 	"context"
@@ -23,12 +23,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
 )
 
 type testServer struct {
 	t      *testing.T
-	dir    *Dir
-	signer *Signer
+	dir    *tokendir.Dir
+	signer *token.Signer
 	srv    *Server
 	http   *httptest.Server
 	id     string
@@ -92,10 +95,10 @@ func (ts *testServer) form(path string, v url.Values, basic bool) *http.Request 
 	return req
 }
 
-func (ts *testServer) verifier() *Verifier {
+func (ts *testServer) verifier() *token.Verifier {
 	ring, st, _ := ts.dir.Keyring()
 	l, _ := ts.dir.Revocations(ring, st.Issuer)
-	return &Verifier{Keys: ring, Issuer: st.Issuer, Revocations: l}
+	return &token.Verifier{Keys: ring, Issuer: st.Issuer, Revocations: l}
 }
 
 func wantError(t *testing.T, r resp, status int, code string) {
@@ -271,7 +274,7 @@ func TestServerIntrospectRevoke(t *testing.T) {
 	// When the list cannot be written, the endpoint says so (503), never 200.
 	r = ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
 	tok2 := r.body["access_token"].(string)
-	rl := filepath.Join(ts.dir.Path, RevocationsFile)
+	rl := filepath.Join(ts.dir.Path, tokendir.RevocationsFile)
 	os.Remove(rl)
 	os.Mkdir(rl, 0o700) // works as root too, unlike a read-only directory
 	wantError(t, ts.do(ts.form("/revoke", url.Values{"token": {tok2}}, true)), 503, "temporarily_unavailable")
@@ -282,16 +285,16 @@ func TestServerOlderRevocationListRefused(t *testing.T) {
 	if _, err := ts.dir.Revoke(ts.signer, []string{"a"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	old, _ := os.ReadFile(filepath.Join(ts.dir.Path, RevocationsFile))
+	old, _ := os.ReadFile(filepath.Join(ts.dir.Path, tokendir.RevocationsFile))
 	if _, err := ts.dir.Revoke(ts.signer, []string{"b"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(ts.dir.Path, RevocationsFile), old, 0o644)
-	os.Remove(filepath.Join(ts.dir.Path, SeenFile)) // even without the state file
-	if err := ts.srv.Reload(); !errors.Is(err, ErrRevocationRollback) {
+	os.WriteFile(filepath.Join(ts.dir.Path, tokendir.RevocationsFile), old, 0o644)
+	os.Remove(filepath.Join(ts.dir.Path, tokendir.SeenFile)) // even without the state file
+	if err := ts.srv.Reload(); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("reload of an older list: %v", err)
 	}
 	if !ts.srv.revs.Load().HasJTI("b") {
@@ -305,7 +308,7 @@ func TestServerJWKSMetadata(t *testing.T) {
 	if r.status != 200 {
 		t.Fatal(r.raw)
 	}
-	ring, err := ParseJWKS([]byte(r.raw))
+	ring, err := token.ParseJWKS([]byte(r.raw))
 	if err != nil || ring.Len() != 1 {
 		t.Fatalf("JWKS: %v", err)
 	}
