@@ -10,3 +10,17 @@ func TestBitrixUserID(t *testing.T) {
 		}
 	}
 }
+
+// TestBitrixDomain: as in real oauth.bitrix.info answers, domain is the host
+// of server_endpoint, and server_endpoint is never empty (issue 8 item 20).
+func TestBitrixDomain(t *testing.T) {
+	c := &Claims{Subject: "1", Audience: Audience{testAud}}
+	r := NewBitrixResponse("t", c, "", "", testNow)
+	if r.ServerEndpoint != "https://oauth.bitrix.info/rest/" || r.Domain != "oauth.bitrix.info" || r.ClientEndpoint != testAud {
+		t.Errorf("default: server_endpoint %q domain %q client_endpoint %q", r.ServerEndpoint, r.Domain, r.ClientEndpoint)
+	}
+	r = NewBitrixResponse("t", c, "", "https://auth.portal.local:8443/rest/", testNow)
+	if r.Domain != "auth.portal.local:8443" {
+		t.Errorf("domain %q, want the host of server_endpoint", r.Domain)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
@@ -82,6 +84,26 @@ func (cs *Clients) Authenticate(id, secret string) (*Client, error) {
 func (cs *Clients) Has(id string) bool {
 	_, ok := cs.byID[id]
 	return ok
+}
+
+// Scopes returns every scope some enabled client may request, sorted
+// (RFC 8414 scopes_supported).
+func (cs *Clients) Scopes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cs.byID {
+		if c.Disabled {
+			continue
+		}
+		for _, x := range strings.Fields(c.Scope) {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Len returns the number of clients.

@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"syscall"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +99,82 @@ type Server struct {
 	limiter *failLimiter
 	revMu   sync.Mutex
 	issued  *ledger.Writer
+
+	// clientsMu serialises reloads of the clients file; clientsID is the
+	// identity (inode, size, mtime) of the file last loaded and
+	// clientsOK whether that load succeeded.
+	clientsMu   sync.Mutex
+	clientsID   fileID
+	clientsOK   atomic.Bool
+	clientsStat atomic.Int64 // unix nanos of the last stat, for rate limiting
+}
+
+// fileID identifies a version of a file: a rewrite (atomic rename gives a
+// new inode) or an edit in place changes it.
+type fileID struct {
+	ino, size int64
+	mtime     int64
+	exists    bool
+}
+
+func statID(path string) fileID {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileID{}
+	}
+	id := fileID{size: st.Size(), mtime: st.ModTime().UnixNano(), exists: true}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ino = int64(sys.Ino)
+	}
+	return id
+}
+
+// ClientsStatInterval is how often, at most, an authentication of a known
+// client checks whether the clients file changed. A client_id that is not
+// loaded always checks, so a client added while the server runs works
+// from its first request.
+const ClientsStatInterval = 250 * time.Millisecond
+
+// reloadClients reads the clients file again when it changed since the
+// last load (or force is set). It reports whether the clients held now are
+// those of the file as it is.
+func (s *Server) reloadClients(force bool) bool {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	path := s.dir.File(tokendir.ClientsFile)
+	id := statID(path)
+	if !force && id == s.clientsID {
+		return s.clientsOK.Load() // unchanged: a refused file is not read again
+	}
+	cs, err := s.dir.Clients()
+	if err != nil {
+		if id != s.clientsID {
+			s.log.Error("clients file refused; keeping the clients loaded before", "file", path, "err", err)
+		}
+		s.clientsID = id
+		s.clientsOK.Store(false)
+		return false
+	}
+	s.clients.Store(cs)
+	s.clientsID = id
+	s.clientsOK.Store(true)
+	return true
+}
+
+// lookupClients returns the clients to authenticate id against, re-reading
+// the clients file first when it changed: always for an id that is not
+// loaded, at most every ClientsStatInterval otherwise. current is false when
+// the file could not be read as it is now (then a refusal of an unknown id
+// may be a client that is not loaded yet).
+func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, current bool) {
+	cs = s.clients.Load()
+	last := s.clientsStat.Load()
+	if cs.Has(id) && now.UnixNano()-last < int64(ClientsStatInterval) && now.UnixNano() >= last {
+		return cs, s.clientsOK.Load()
+	}
+	s.clientsStat.Store(now.UnixNano())
+	current = s.reloadClients(false)
+	return s.clients.Load(), current
 }
 
 // NewServer returns a server that issues tokens with signer, reads keys,
@@ -149,14 +227,15 @@ func (s *Server) Close() error {
 	return s.issued.Close()
 }
 
-// Reload reads the clients and the revocation list again. A revocation list
-// older than the one held is refused and the held one kept.
+// Reload reads the clients and the revocation list again (the server also
+// re-reads the clients file by itself whenever it changes, see
+// [ClientsStatInterval]). A revocation list older than the one held is
+// refused and the held one kept.
 func (s *Server) Reload() error {
-	cs, err := s.dir.Clients()
-	if err != nil {
+	if !s.reloadClients(true) {
+		_, err := s.dir.Clients()
 		return err
 	}
-	s.clients.Store(cs)
 	l, err := s.dir.Revocations(s.ring, s.issuer)
 	if err != nil {
 		return err
@@ -301,8 +380,12 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, 
 	ip := limitKey(remoteIP(r))
 	now := s.opts.Now()
 	if wait, blocked := s.limiter.blocked(ip, now); blocked {
-		e := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed client authentications from this address; retry later")
-		e.RetryAfter = int((wait + time.Second - 1) / time.Second)
+		// RFC 6749 section 5.2 defines no code for rate limiting at the
+		// token endpoint: invalid_client (authentication refused), with
+		// 429 and Retry-After telling the client it is a pause.
+		secs := int((wait + time.Second - 1) / time.Second)
+		e := oauthErr(http.StatusTooManyRequests, "invalid_client", "too many failed client authentications from this address; client authentication is refused for %d s (see Retry-After)", secs)
+		e.RetryAfter = secs
 		return nil, e
 	}
 	id, secret, basic := "", "", false
@@ -327,10 +410,15 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, 
 	if basic && v.Has("client_id") && v.Get("client_id") != id {
 		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "client_id in the body differs from the one in HTTP Basic")
 	}
-	c, err := s.clients.Load().Authenticate(id, secret)
+	cs, current := s.lookupClients(id, now)
+	c, err := cs.Authenticate(id, secret)
 	if err != nil {
-		s.limiter.fail(ip, now)
-		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id)
+		// An id the clients file does not hold while that file cannot be
+		// read as it is now may be a client not loaded yet: not counted.
+		if cs.Has(id) || current {
+			s.limiter.fail(ip, now)
+		}
+		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id, "known", cs.Has(id))
 		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}
 	return c, nil
@@ -421,7 +509,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// crashes.
 	if err := s.issued.Append(tokendir.NewLedgerRecord(s.signer.KeyID(), claims)); err != nil {
 		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.issued.Path(), "err", err)
-		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be recorded; retry"))
+		// No RFC 6749 section 5.2 code describes a failure of the server;
+		// server_error (RFC 6749 section 4.1.2.1) with 500 says so without
+		// blaming the request.
+		s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "the token could not be recorded on the server, so none was issued; the operator must check the disk of the token directory"))
 		return
 	}
 	s.log.Info("token issued", "client_id", c.ID, "jti", claims.ID, "grant", claims.Grant, "sub", claims.Subject, "exp", claims.ExpiresAt)
@@ -499,7 +590,11 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	s.revMu.Unlock()
 	if err != nil {
 		s.log.Error("revocation not saved", "client_id", c.ID, "jti", claims.ID, "err", err)
-		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the revocation could not be saved; retry"))
+		// RFC 7009 section 2.2.1: 503, and the client must assume the
+		// token is still valid and may retry.
+		e := oauthErr(http.StatusServiceUnavailable, "server_error", "the revocation could not be saved on the server; the token is still valid, retry later")
+		e.RetryAfter = 5
+		s.writeError(w, r, e)
 		return
 	}
 	s.log.Info("token revoked", "client_id", c.ID, "jti", claims.ID, "seq", l.Seq)
@@ -528,6 +623,13 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// ResponseTypes is response_types_supported of the metadata. RFC 8414
+// section 2 requires a non-empty list; the endpoint has no authorization
+// endpoint, so the only true value is "none" (OAuth 2.0 Multiple Response
+// Type Encoding Practices, section 4): no credential is ever returned from
+// an authorization request. Tokens come from the token endpoint only.
+var ResponseTypes = []string{"none"}
+
 // Metadata is the RFC 8414 authorization server metadata.
 type Metadata struct {
 	Issuer                   string   `json:"issuer"`
@@ -537,6 +639,7 @@ type Metadata struct {
 	RevocationEndpoint       string   `json:"revocation_endpoint"`
 	GrantTypes               []string `json:"grant_types_supported"`
 	ResponseTypes            []string `json:"response_types_supported"`
+	Scopes                   []string `json:"scopes_supported,omitempty"`
 	TokenAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
@@ -553,7 +656,8 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	m := Metadata{
 		Issuer: s.issuer, TokenEndpoint: b + "/token", JWKSURI: b + "/.well-known/jwks.json",
 		IntrospectionEndpoint: b + "/introspect", RevocationEndpoint: b + "/revoke",
-		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: []string{},
+		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: ResponseTypes,
+		Scopes:     s.clients.Load().Scopes(),
 		TokenAuthMethods: auth, IntrospectionAuthMethods: auth, RevocationAuthMethods: auth,
 	}
 	w.Header().Set("Cache-Control", "max-age=300")
