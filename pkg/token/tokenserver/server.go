@@ -20,11 +20,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"syscall"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/internal/ledger"
@@ -657,7 +657,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		Issuer: s.issuer, TokenEndpoint: b + "/token", JWKSURI: b + "/.well-known/jwks.json",
 		IntrospectionEndpoint: b + "/introspect", RevocationEndpoint: b + "/revoke",
 		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: ResponseTypes,
-		Scopes:     s.clients.Load().Scopes(),
+		Scopes:           s.clients.Load().Scopes(),
 		TokenAuthMethods: auth, IntrospectionAuthMethods: auth, RevocationAuthMethods: auth,
 	}
 	w.Header().Set("Cache-Control", "max-age=300")
