@@ -93,6 +93,7 @@ func Pack(opts PackOptions) (*PackResult, error) {
 		Hooks:           opts.Hooks,
 		Licenses:        opts.Licenses,
 		RevokedLicenses: opts.RevokedLicenses,
+		Files:           []File{}, // "files": [] for an empty release, never null
 		Payload:         Payload{Compression: "zstd"},
 	}
 	for _, k := range opts.TrustKeys {
