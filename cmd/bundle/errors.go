@@ -15,6 +15,7 @@ import (
 var rules = []cli.Rule{
 	{Err: bundle.ErrMalformed, Code: cli.ExitMalformed, Hint: "check that the file is an airseal bundle and was copied completely"},
 	{Err: bundle.ErrBadSignature, Code: cli.ExitMalformed, Hint: "the bundle was altered or damaged after signing; get a fresh copy from the vendor"},
+	{Err: bundle.ErrRevokedKey, Code: cli.ExitUntrustedKey, Hint: "a release applied to this target revoked that key, and --pub does not undo it; ask the vendor for a bundle signed with its current key"},
 	{Err: bundle.ErrUnknownKey, Code: cli.ExitUntrustedKey, Hint: "trust the vendor's key with --pub VENDOR.pub, or ask the vendor which key signed it"},
 	{Err: bundle.ErrSubscription, Code: cli.ExitUpdatesExpired, Hint: "renew the update subscription with the vendor and apply with the new license (--license), or keep the installed version"},
 	{Err: bundle.ErrWrongProduct, Code: cli.ExitWrongProduct, Hint: "use the bundle made for this product"},

@@ -16,6 +16,9 @@ var (
 	ErrBadSignature = errors.New("bad signature")
 	// ErrUnknownKey: the signing key is not trusted (or was revoked).
 	ErrUnknownKey = errors.New("signed by an untrusted key")
+	// ErrRevokedKey: the signing key was revoked for the target by a
+	// bundle applied there. Errors matching it match ErrUnknownKey too.
+	ErrRevokedKey = errors.New("key revoked")
 	// ErrDamaged: a payload chunk, the payload length or a file's content
 	// does not match the signed manifest.
 	ErrDamaged = errors.New("bundle is damaged")
