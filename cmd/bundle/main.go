@@ -48,6 +48,11 @@ target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
 key of a successful 'apply --pub' that was trusted only through --pub).
 
 Exit codes follow the one airseal table below (the same in every tool).`,
+		Example: `  bundle pack --key vendor.key --product acme-db --version 2.1.0 --from-dir build/ -o acme-db-2.1.0.bundle
+  bundle verify acme-db-2.1.0.bundle
+  bundle apply --target /opt/acme-db acme-db-2.1.0.bundle
+  bundle status --target /opt/acme-db
+  bundle rollback --target /opt/acme-db`,
 	}
 	root.AddCommand(newPack(), newVerify(), newInspect(), newApply(), newStatus(), newRollback())
 	return root
@@ -623,8 +628,12 @@ func newStatus() *cobra.Command {
 	var target string
 	var jsonOut bool
 	c := &cobra.Command{
-		Use:     "status --target DIR [--json]",
-		Short:   "Show the installed and previous release of DIR",
+		Use:   "status --target DIR [--json]",
+		Short: "Show the installed and previous release of DIR",
+		Long: `status shows the release DIR/current points to and the one DIR/previous
+keeps for rollback (product, version, release date, signing key, files),
+each re-verified against the trusted keys, and the target's trust store.
+Nothing is changed.`,
 		Example: `  bundle status --target /opt/acme --json`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
