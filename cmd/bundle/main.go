@@ -501,12 +501,22 @@ When the bundle's signing key is trusted only through --pub, a successful
 apply records it in DIR/trust/keys/ID.pub (and says so): you trusted it for
 this target, so status, rollback and later applies there need no --pub.
 
+apply opens DIR once under its lock, reads its trust store and installed
+release once, and verifies the bundle once. A bundle that rotates keys
+(trust_keys, revoked_keys) takes effect in the same rename that makes its
+release current, so an apply killed at any point leaves a release that
+status, rollback, a new apply and 'verify --installed' accept.
+
 --plan prints the changes, hooks and space needed and touches nothing.
---license FILE refuses releases dated after the license's updates-until.
+--license FILE runs the license check of 'verify' (signature, product, the
+installed release, machine binding, clock, --revocations with the revocation
+sequence floor, kept in --state, by default verify's state file) and
+refuses releases dated after the license's updates-until.
 --no-hooks skips the bundle's hooks (site policy). A progress bar is drawn
 when stderr is a terminal.`,
 		Example: `  bundle apply --target /opt/acme /media/usb/acme-2.1.0.bundle
-  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle`,
+  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle
+  bundle apply --target /opt/acme --license acme.lic --revocations revoked.list acme-2.1.0.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
