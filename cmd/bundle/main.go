@@ -1,6 +1,7 @@
 // Command bundle packs, verifies, inspects and applies signed offline
 // release bundles. See docs/spec/bundle-v1.md and package
-// github.com/airseal/airseal/pkg/bundle.
+// github.com/airseal/airseal/pkg/bundle (the format) and
+// github.com/airseal/airseal/pkg/install (installing into a target).
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/airseal/airseal/internal/fileio"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 )
@@ -317,7 +319,7 @@ volume can be checked on its own as it is copied.`,
 			}
 			revoked := map[keys.ID]bool{}
 			if target != "" {
-				if ring, revoked, err = bundle.Trust(target, ring); err != nil {
+				if ring, revoked, err = install.Trust(target, ring); err != nil {
 					return err
 				}
 			}
@@ -539,7 +541,7 @@ when stderr is a terminal.`,
 			// One pass: the target is opened once (under its lock unless
 			// --plan), the bundle verified once with its trust, and the
 			// progress bar's total taken from that verified manifest.
-			tg, err := bundle.OpenTarget(target, bundle.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
+			tg, err := install.OpenTarget(target, install.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
 			if err != nil {
 				return fail(err)
 			}
@@ -549,7 +551,7 @@ when stderr is a terminal.`,
 				return fail(err)
 			}
 			defer b.Close()
-			opts := bundle.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			opts := install.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
 			if lf.license != "" {
 				if opts.License, err = checkLicense(cmd, lf, tg, b.Manifest, plan); err != nil {
 					return err
@@ -604,7 +606,7 @@ when stderr is a terminal.`,
 	return c
 }
 
-func printPlan(w io.Writer, p *bundle.Plan, target string) {
+func printPlan(w io.Writer, p *install.Plan, target string) {
 	from := "nothing installed"
 	if p.From != "" {
 		from = p.From
@@ -654,7 +656,7 @@ Nothing is changed.`,
 			if err != nil {
 				return err
 			}
-			st, err := bundle.TargetStatus(target, ring)
+			st, err := install.TargetStatus(target, ring)
 			if err != nil {
 				return fail(err)
 			}
@@ -701,11 +703,11 @@ it replaces becomes the previous one. Hooks are not run.`,
 			if err != nil {
 				return err
 			}
-			m, err := bundle.Rollback(target, ring)
-			if errors.Is(err, bundle.ErrNoPrevious) {
+			m, err := install.Rollback(target, ring)
+			if errors.Is(err, install.ErrNoPrevious) {
 				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
 			}
-			if errors.Is(err, bundle.ErrNotInstalled) {
+			if errors.Is(err, install.ErrNotInstalled) {
 				return cli.Fail(cli.ExitNotInstalled, err, "nothing is installed in "+target+": check --target, or apply a bundle first")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {
