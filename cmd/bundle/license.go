@@ -12,8 +12,8 @@ import (
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/bundle"
-	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/license"
 )
 
