@@ -196,8 +196,9 @@ func (t *Target) Apply(b *bundle.Bundle, opts ApplyOptions) (*ApplyResult, error
 		return nil, err
 	}
 	res.Applied, res.Release = true, filepath.Join(releasesDir, m.Version)
+	t.current, t.curHdr, t.curErr = m, b.Header, nil
 	if err := t.addRevocations(m); err != nil {
-		return res, fmt.Errorf("%s %s is current, but its revocations could not be recorded in %s: %w (they are in force while it is current; run 'bundle status' to retry)",
+		return res, fmt.Errorf("%s %s is current, but its revocations could not be recorded in %s: %w (they are in force while it is current; the next apply or rollback records them)",
 			m.Product, m.Version, filepath.Join(t.dir, trustDir), err)
 	}
 	crashpoint()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,15 +142,7 @@ func (t *Target) Dir() string { return t.dir }
 // Reads returns how often each file or directory of the target was read
 // since it was opened, by path relative to the target: the seam that
 // shows an apply reads its trust store and installed header once.
-func (t *Target) Reads() map[string]int { return maps(t.reads) }
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func (t *Target) Reads() map[string]int { return maps.Clone(t.reads) }
 
 // Keyring returns every key trusted for this target: the given keyrings,
 // the trust store, and the keys the current release introduced.
@@ -158,11 +151,7 @@ func (t *Target) Keyring() *keys.Keyring { return union(t.ring) }
 // Revoked returns the key IDs revoked for this target: the trust store's
 // and the current release's.
 func (t *Target) Revoked() map[keys.ID]bool {
-	out := make(map[keys.ID]bool, len(t.revoked))
-	for k := range t.revoked {
-		out[k] = true
-	}
-	return out
+	return maps.Clone(t.revoked)
 }
 
 // RevokedLicenses returns the license serials revoked for this target: the
