@@ -169,12 +169,6 @@ func simpleSpec(t testing.TB, version string) *craftSpec {
 	return s
 }
 
-func (s *craftSpec) add(f bundle.File, e tarEntry) *craftSpec {
-	s.files = append(s.files, f)
-	s.entries = append(s.entries, e)
-	return s
-}
-
 // build returns the bundle bytes (one volume).
 func (s *craftSpec) build(t testing.TB) []byte {
 	t.Helper()
