@@ -117,6 +117,7 @@ type Client struct {
 	cfg     Config
 	servers []*server
 	http    *http.Client
+	tls     *tls.Config // nil when Config.HTTPClient was given
 	clock   Clock
 
 	floorMu sync.Mutex
@@ -163,11 +164,11 @@ func New(cfg Config) (*Client, error) {
 		seen[base] = true
 		c.servers = append(c.servers, &server{base: base})
 	}
-	hc, err := buildHTTPClient(cfg)
+	hc, tc, err := buildHTTPClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.http = hc
+	c.http, c.tls = hc, tc
 	if cfg.State != nil {
 		st, err := cfg.State.Load()
 		if err != nil {
@@ -284,37 +285,42 @@ func LoadCA(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func buildHTTPClient(cfg Config) (*http.Client, error) {
+func buildHTTPClient(cfg Config) (*http.Client, *tls.Config, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if cfg.HTTPClient != nil {
 		if cfg.CAFile != "" || cfg.RootCAs != nil {
-			return nil, errors.New("seat: CAFile/RootCAs: give the pinned CA in HTTPClient's transport when HTTPClient is set")
+			return nil, nil, errors.New("seat: CAFile/RootCAs: give the pinned CA in HTTPClient's transport when HTTPClient is set")
 		}
 		hc := *cfg.HTTPClient
 		hc.CheckRedirect = noRedirect
-		return &hc, nil
+		var tc *tls.Config
+		if tr, ok := hc.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
+			tc = tr.TLSClientConfig
+		}
+		return &hc, tc, nil
 	}
 	pool := cfg.RootCAs
 	if cfg.CAFile != "" {
 		if pool != nil {
-			return nil, errors.New("seat: CAFile and RootCAs: give one of them")
+			return nil, nil, errors.New("seat: CAFile and RootCAs: give one of them")
 		}
 		p, err := LoadCA(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("seat: CAFile: %w", err)
+			return nil, nil, fmt.Errorf("seat: CAFile: %w", err)
 		}
 		pool = p
 	}
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	tr := &http.Transport{
 		Proxy:                 nil, // a seat server is on the local network; never an environment proxy
 		DialContext:           d.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       tc,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout + 2*time.Second,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	return &http.Client{Transport: tr, CheckRedirect: noRedirect}, nil
+	return &http.Client{Transport: tr, CheckRedirect: noRedirect}, tc, nil
 }

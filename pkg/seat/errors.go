@@ -123,8 +123,8 @@ type NoSeatError struct {
 	Holders []Holder
 }
 
-// Unwrap returns ErrNoSeat.
-func (e *NoSeatError) Unwrap() error { return ErrNoSeat }
+// Unwrap returns ErrNoSeat and the *StatusError.
+func (e *NoSeatError) Unwrap() []error { return []error{ErrNoSeat, e.StatusError} }
 
 // DeviceError is ErrDeviceNotApproved with the device's state and the
 // message the client should show.
@@ -134,8 +134,8 @@ type DeviceError struct {
 	State string
 }
 
-// Unwrap returns ErrDeviceNotApproved.
-func (e *DeviceError) Unwrap() error { return ErrDeviceNotApproved }
+// Unwrap returns ErrDeviceNotApproved and the *StatusError.
+func (e *DeviceError) Unwrap() []error { return []error{ErrDeviceNotApproved, e.StatusError} }
 
 // ServerFailure is one server's failure during a pass over the list.
 type ServerFailure struct {
@@ -157,7 +157,7 @@ func (e *ListError) Error() string {
 		parts[i] = f.Err.Error()
 	}
 	head := ErrUnreachable.Error()
-	if e.untrusted() != nil {
+	if errors.Is(e, ErrUntrustedServer) || !errors.Is(e, ErrUnreachable) {
 		head = "no trusted license server answered"
 	}
 	return head + ": " + strings.Join(parts, "; ")
@@ -172,11 +172,18 @@ func (e *ListError) untrusted() error {
 	return nil
 }
 
-// Unwrap returns the untrusted-server failure if there is one, otherwise
-// ErrUnreachable together with the last failure.
+// Unwrap returns the untrusted-server failure if there is one, else a
+// refusal a server answered (e.g. 401 before its license could be
+// fetched), else ErrUnreachable together with the last failure.
 func (e *ListError) Unwrap() []error {
 	if u := e.untrusted(); u != nil {
 		return []error{u}
+	}
+	for _, f := range e.Failures {
+		var se *StatusError
+		if errors.As(f.Err, &se) && se.Status != http.StatusServiceUnavailable && se.Status < 500 {
+			return []error{f.Err}
+		}
 	}
 	errs := []error{ErrUnreachable}
 	if n := len(e.Failures); n > 0 {

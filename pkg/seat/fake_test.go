@@ -7,6 +7,7 @@ package seat
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -198,17 +199,47 @@ type FakeServer struct {
 	calls      map[string]int
 	nextID     int
 	tamper     func(*Answer)
+	device     string
+	refuseIP   bool
 }
 
-// NewFakeServer starts a fake server for product "acme-db" with seats
-// seats, signing with key and presenting lic.
+// NewFakeServer starts a fake server (plain HTTP on loopback) for product
+// "acme-db" with seats seats, signing with key and presenting lic.
 func NewFakeServer(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
+	return newFake(clock, key, lic, seats, false)
+}
+
+// NewFakeTLSServer is NewFakeServer over TLS, with httptest's certificate
+// (for 127.0.0.1 and example.com; Certificate returns it).
+func NewFakeTLSServer(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
+	return newFake(clock, key, lic, seats, true)
+}
+
+func newFake(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int, useTLS bool) *FakeServer {
 	f := &FakeServer{Product: "acme-db", Clock: clock, Key: key, Licence: lic, seats: seats, lifetime: 5 * time.Minute,
 		renewEvery: 60, leases: map[string]*Session{}, bySession: map[string]string{}, calls: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	if useTLS {
+		f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	} else {
+		f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	}
 	f.URL = f.srv.URL
 	return f
 }
+
+// CertPool returns a pool holding the TLS server's certificate.
+func (f *FakeServer) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(f.srv.Certificate())
+	return p
+}
+
+// SetDevice makes checkouts answer 403 with the device state (pending,
+// denied, no_seat, subscription_ended), or "" for none.
+func (f *FakeServer) SetDevice(state string) { f.mu.Lock(); f.device = state; f.mu.Unlock() }
+
+// SetRefuseIP makes every request answer 403 (the IP lists).
+func (f *FakeServer) SetRefuseIP(refuse bool) { f.mu.Lock(); f.refuseIP = refuse; f.mu.Unlock() }
 
 // Close stops the server.
 func (f *FakeServer) Close() { f.srv.Close() }
@@ -243,6 +274,12 @@ func (f *FakeServer) fail(status int, msg string, extra func(*Error)) (int, any)
 // handle is the fake server's seat accounting; it runs under f.mu.
 func (f *FakeServer) handle(r *http.Request, body []byte) (int, any) {
 	now := f.Clock.Now().UTC().Truncate(time.Second)
+	if f.refuseIP {
+		return f.fail(http.StatusForbidden, "this address is not allowed to use the license server", nil)
+	}
+	if r.Method == http.MethodGet && r.URL.Path == PathAPI {
+		return http.StatusOK, APIInfo{Version: "fake", Protocol: Protocol, Urns: []string{PathServerInfo, PathSessions}}
+	}
 	if f.Token != "" {
 		if u, p, ok := r.BasicAuth(); !ok || u != "app" || p != f.Token {
 			return f.fail(http.StatusUnauthorized, "wrong user or token; create one with 'license-server token add NAME'", nil)
@@ -261,6 +298,12 @@ func (f *FakeServer) handle(r *http.Request, body []byte) (int, any) {
 		var req CheckoutRequest
 		if err := json.Unmarshal(body, &req); err != nil || len(req.ClientSessionID) < 16 {
 			return f.fail(http.StatusBadRequest, "ClientSessionID: 16 to 64 characters", nil)
+		}
+		if f.device != "" {
+			return http.StatusForbidden, struct {
+				Error
+				State string
+			}{Error{Code: 403, Text: "Forbidden", Message: "device " + f.device}, f.device}
 		}
 		if req.Product != f.Product {
 			return http.StatusOK, Session{ClientSessionID: req.ClientSessionID, Product: req.Product, KeyID: req.Product,
