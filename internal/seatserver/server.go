@@ -217,7 +217,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revoked = splitList(v)
 		}
 	}
-	s.lastLoad = now
 	s.revokedExtra = revoked
 	ev := s.core.Revoke(revoked, now)
 	// Lost leases long past their expiry are forgotten (the core drops
