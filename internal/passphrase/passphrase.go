@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // EnvVar is the environment variable that may hold the passphrase.
@@ -31,7 +33,7 @@ type Source struct {
 // the answers must match (for creating a key). An empty passphrase is refused.
 func (s Source) Read(prompt string, confirm bool) ([]byte, error) {
 	if s.File != "" {
-		data, err := os.ReadFile(s.File)
+		data, err := fileio.ReadRegular(nil, s.File, fileio.LimitPassphrase, "passphrase")
 		if err != nil {
 			return nil, fmt.Errorf("--passphrase-file: %w", err)
 		}

@@ -181,7 +181,7 @@ func (d *Dir) saveState(st *State) error {
 
 // State reads token.json.
 func (d *Dir) State() (*State, error) {
-	b, err := os.ReadFile(d.File(StateFile))
+	b, err := fileio.ReadRegular(nil, d.File(StateFile), fileio.LimitConfig, "token state")
 	if os.IsNotExist(err) {
 		return nil, fmt.Errorf("%w: %s does not exist; initialise the directory first ('token init')", ErrNotInitialized, d.File(StateFile))
 	}
@@ -210,7 +210,7 @@ func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
 		if ki.Status == KeyRetired {
 			continue
 		}
-		pk, err := keys.LoadPublic(d.keyFile(ki.ID, ".pub"))
+		pk, err := loadPublic(d.keyFile(ki.ID, ".pub"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w; %s lists key %s as %s: restore %s from a backup", err, d.File(StateFile), ki.ID, ki.Status, d.keyFile(ki.ID, ".pub"))
 		}
@@ -232,7 +232,7 @@ func (d *Dir) Signer(passphrase []byte) (*token.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := keys.LoadPrivate(d.keyFile(id, ".key"), passphrase)
+	k, err := loadPrivate(d.keyFile(id, ".key"), passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -324,11 +324,41 @@ func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
 	return d.saveState(st)
 }
 
+// seenLimit bounds the file of the highest revocation list number seen
+// (a decimal number and a newline).
+const seenLimit = 1 << 10
+
+// loadPublic reads a public key file of the directory, bounded.
+func loadPublic(path string) (*keys.PublicKey, error) {
+	b, err := fileio.ReadRegular(nil, path, fileio.LimitPublicKey, "public key")
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.ParsePublic(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// loadPrivate reads and decrypts a sealed key file of the directory, bounded.
+func loadPrivate(path string, passphrase []byte) (*keys.PrivateKey, error) {
+	b, err := fileio.ReadRegular(nil, path, fileio.LimitPrivateKey, "sealed private key")
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.Open(b, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
 // readSeen returns the highest revocation sequence number recorded in path
 // (0 when the file does not exist).
 func readSeen(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, err := fileio.ReadRegular(nil, path, seenLimit, "revocation floor")
+	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
@@ -373,7 +403,7 @@ func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*tok
 			return nil, err
 		}
 	}
-	b, err := fileio.Read(nil, path, token.MaxRevocationListSize, "revocation list")
+	b, err := fileio.ReadRegular(nil, path, token.MaxRevocationListSize, "revocation list")
 	if errors.Is(err, os.ErrNotExist) && seen > 0 {
 		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", token.ErrRevocationRollback, path, seen)
 	}

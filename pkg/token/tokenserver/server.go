@@ -20,11 +20,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"syscall"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/internal/ledger"
@@ -657,7 +657,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		Issuer: s.issuer, TokenEndpoint: b + "/token", JWKSURI: b + "/.well-known/jwks.json",
 		IntrospectionEndpoint: b + "/introspect", RevocationEndpoint: b + "/revoke",
 		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: ResponseTypes,
-		Scopes:     s.clients.Load().Scopes(),
+		Scopes:           s.clients.Load().Scopes(),
 		TokenAuthMethods: auth, IntrospectionAuthMethods: auth, RevocationAuthMethods: auth,
 	}
 	w.Header().Set("Cache-Control", "max-age=300")
@@ -690,10 +690,10 @@ func CheckListen(addr string, useTLS, insecure bool) error {
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting
-// requests in flight finish for up to 10 s, and closes s. With certFile and
-// keyFile it serves TLS (1.2 or later). It reloads clients and the
+// requests in flight finish for up to 10 s, and closes s. With a certificate
+// it serves TLS (1.2 or later). It reloads clients and the
 // revocation list every reload interval (0 means 5 s).
-func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) (err error) {
+func (s *Server) Run(ctx context.Context, ln net.Listener, cert *tls.Certificate, reload time.Duration) (err error) {
 	defer func() {
 		if cerr := s.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -708,6 +708,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if cert != nil {
+		srv.TLSConfig.Certificates = []tls.Certificate{*cert}
 	}
 	if reload <= 0 {
 		reload = 5 * time.Second
@@ -730,8 +733,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		if cert != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}

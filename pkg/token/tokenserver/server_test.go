@@ -467,7 +467,7 @@ func TestServerRunShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ts.srv.Run(ctx, ln, "", "", 10*time.Millisecond) }()
+	go func() { done <- ts.srv.Run(ctx, ln, nil, 10*time.Millisecond) }()
 	u := "http://" + ln.Addr().String()
 	req, _ := http.NewRequest(http.MethodPost, u+"/token", strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -504,7 +504,7 @@ func TestServerRunShutdown(t *testing.T) {
 	}
 }
 
-// TestServerTLS serves over TLS from certificate files.
+// TestServerTLS serves over TLS with a certificate read by the caller.
 func TestServerTLS(t *testing.T) {
 	ts := newTestServer(t, ServerOptions{})
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -516,17 +516,17 @@ func TestServerTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kder, _ := x509.MarshalPKCS8PrivateKey(priv)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	pair, err := tls.X509KeyPair(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ts.srv.Run(ctx, ln, certFile, keyFile, 0) }()
+	go func() { done <- ts.srv.Run(ctx, ln, &pair, 0) }()
 	cert, _ := x509.ParseCertificate(der)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
@@ -606,5 +606,35 @@ func TestServerUnknownClientNoReread(t *testing.T) {
 	}
 	if ts.srv.clients.Load() != p || ts.srv.clientsID != before {
 		t.Fatal("clients re-read although the file did not change")
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestServerEndlessBody: a request body that never ends (chunked, no
+// Content-Length) is refused once MaxRequestBody is read, with 413 naming
+// the limit, and the server does not read on (issue 13 item 1).
+func TestServerEndlessBody(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	req, _ := http.NewRequest(http.MethodPost, ts.http.URL+"/token", io.LimitReader(zeros{}, 1<<30))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.ContentLength = -1
+	start := time.Now()
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("endless body: %v after %s", err, time.Since(start))
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 413 || !strings.Contains(string(b), "16384") {
+		t.Fatalf("endless body: %d %s", r.StatusCode, b)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("refused after %s", d)
 	}
 }
