@@ -649,6 +649,9 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if err != nil {
 				return err
 			}
+			if jwksFile != "" && revFile != "" && stateFile == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "token: warning: --revocations without --state: an older list put back in its place cannot be detected; give --state FILE to remember the newest list number")
+			}
 			if err := loadTrust(g, v, jwksFile, revFile, stateFile); err != nil {
 				return err
 			}

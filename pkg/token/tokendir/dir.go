@@ -392,6 +392,14 @@ func markSeen(path string, seq uint64) error {
 	return atomicfile.Write(path, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644)
 }
 
+// RaiseRevocationFloor raises the directory's revocation floor
+// ([SeenFile]) to seq when it is lower, for a verifier that holds list
+// #seq in memory: the floor never falls below a list in use, even when the
+// file was deleted.
+func (d *Dir) RaiseRevocationFloor(seq uint64) error {
+	return markSeen(d.File(SeenFile), seq)
+}
+
 // LoadRevocationFile reads and verifies the revocation list at path. When
 // seenPath is not empty it holds the highest sequence number seen: an older
 // list is refused with [ErrRevocationRollback], a newer one raises it.

@@ -236,6 +236,13 @@ func (s *Server) Reload() error {
 		_, err := s.dir.Clients()
 		return err
 	}
+	// The list held is a floor too, should the floor file have been
+	// deleted or lowered.
+	if cur := s.revs.Load(); cur != nil {
+		if err := s.dir.RaiseRevocationFloor(cur.Seq); err != nil {
+			return fmt.Errorf("recording the revocation list number: %w", err)
+		}
+	}
 	l, err := s.dir.Revocations(s.ring, s.issuer)
 	if err != nil {
 		return err

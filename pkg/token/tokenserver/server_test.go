@@ -638,3 +638,106 @@ func TestServerEndlessBody(t *testing.T) {
 		t.Fatalf("refused after %s", d)
 	}
 }
+
+// TestServerMalformedClientNeverAuthenticates (issue 8 item 3): an entry
+// with an empty or malformed secret hash is refused when the file is
+// loaded (the server does not start with it; a running server keeps the
+// clients it had), and it never authenticates, not with the dummy secret
+// an unknown client is compared against, nor with an empty one.
+func TestServerMalformedClientNeverAuthenticates(t *testing.T) {
+	for _, h := range []string{"", "abcd", strings.Repeat("zz", 32), strings.Repeat("AB", 32)} {
+		ts := newTestServer(t, ServerOptions{})
+		bad := fmt.Sprintf("{\"version\":1,\"clients\":[\n{\"client_id\":\"x.1\",\"secret_sha256\":%q,\"created\":\"2026-01-01T00:00:00Z\"}]}\n", h)
+		if err := os.WriteFile(filepath.Join(ts.dir.Path, tokendir.ClientsFile), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"airseal token: no such client", "", "x"} {
+			v := url.Values{"grant_type": {"client_credentials"}, "client_id": {"x.1"}, "client_secret": {secret}}
+			if r := ts.do(ts.form("/token", v, false)); r.status == 200 {
+				t.Fatalf("hash %q: x.1 authenticated with secret %q", h, secret)
+			}
+		}
+		if err := ts.srv.Reload(); !errors.Is(err, tokendir.ErrClientsFile) || !strings.Contains(err.Error(), tokendir.ClientsFile+":2:") {
+			t.Fatalf("hash %q: Reload = %v, want the file and line named", h, err)
+		}
+		s, _ := ts.dir.Signer(testPass)
+		if srv, err := NewServer(ts.dir, s, ServerOptions{}); err == nil {
+			srv.Close()
+			t.Fatalf("hash %q: server started with a malformed clients file", h)
+		}
+		// The clients loaded before still work.
+		if r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 {
+			t.Fatalf("hash %q: loaded client refused: %d %s", h, r.status, r.raw)
+		}
+	}
+}
+
+// TestServerRevocationFloorAcrossKeys (issue 8 item 4): the list that
+// revokes a token is remembered at start even though nothing is verified
+// yet, and a list signed by the older, still valid key with a lower
+// sequence cannot undo a newer list signed by the new key: not at start
+// (the server refuses to start) and not on reload (the newer list is kept
+// and the token stays revoked).
+func TestServerRevocationFloorAcrossKeys(t *testing.T) {
+	d := newTestDir(t)
+	c, secret, _ := d.AddClient("local.itgrix.1", testAud, "crm")
+	oldSigner, _ := d.Signer(testPass)
+	r := testRequest()
+	r.ClientID = c.ID
+	grant, gc := mustMint(t, oldSigner, r)
+	if _, err := d.Revoke(oldSigner, []string{"unrelated"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	oldList, _ := os.ReadFile(filepath.Join(d.Path, tokendir.RevocationsFile)) // #1, old key
+	if _, err := d.Rotate(testPass); err != nil {
+		t.Fatal(err)
+	}
+	newSigner, _ := d.Signer(testPass)
+	if newSigner.KeyID() == oldSigner.KeyID() {
+		t.Fatal("rotate kept the key")
+	}
+	l, err := d.Revoke(newSigner, []string{gc.ID}, nil) // #2, new key, revokes the grant
+	if err != nil || l.Seq != 2 {
+		t.Fatalf("revoke with the new key: %v (#%d)", err, l.Seq)
+	}
+	srv, err := NewServer(d, newSigner, ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	h := httptest.NewServer(srv.Handler())
+	defer h.Close()
+	refresh := func() int {
+		v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {grant}, "client_id": {c.ID}, "client_secret": {secret}}
+		resp, err := http.PostForm(h.URL+"/token", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := refresh(); st != 400 {
+		t.Fatalf("revoked grant exchanged: %d", st)
+	}
+	// The old key's #1 put back (and the floor file deleted): refused on
+	// reload; the server keeps #2 and the grant stays revoked.
+	os.WriteFile(filepath.Join(d.Path, tokendir.RevocationsFile), oldList, 0o644)
+	os.Remove(filepath.Join(d.Path, tokendir.SeenFile))
+	if err := srv.Reload(); !errors.Is(err, token.ErrRevocationRollback) {
+		t.Fatalf("reload of the old key's older list: %v", err)
+	}
+	if st := refresh(); st != 400 {
+		t.Fatalf("rollback across keys un-revoked the grant: %d", st)
+	}
+	// The running server put the floor back to the list it holds, so a
+	// server started now refuses the old list too.
+	if b, _ := os.ReadFile(filepath.Join(d.Path, tokendir.SeenFile)); string(b) != "2\n" {
+		t.Fatalf("floor file %q after the refused reload, want 2", b)
+	}
+	if s2, err := NewServer(d, newSigner, ServerOptions{}); !errors.Is(err, token.ErrRevocationRollback) {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("start with the old key's older list: %v", err)
+	}
+}
