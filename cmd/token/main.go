@@ -786,7 +786,14 @@ sequence number one higher. Revoking a jti also revokes the short-lived
 tokens 'token serve' exchanged from it; revoking a license serial revokes
 every token bound to it. Copy the list to every verifier: they refuse a
 list older than one they have seen, so a revocation cannot be undone by
-putting an old file back.`,
+putting an old file back.
+
+A license serial may be typed in lower case, without dashes or with spaces:
+it is normalised to the spelling licenses carry (7Q2M-4K9T-1XZ3-B8PD). A jti
+or serial that no token in the ledger of minted tokens carries gives a
+warning (a typo revokes nothing). A list holds 100,000 jtis and 100,000
+serials and more (16 MiB); checking a token costs the same whatever its
+length.`,
 		Example: `  token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ --license-serial 7Q2M4K9T1XZ3B8PD`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -802,15 +809,31 @@ putting an old file back.`,
 			if err != nil {
 				return err
 			}
-			l, err := g.tokenDir().Revoke(s, jtis, serials)
+			d := g.tokenDir()
+			l, err := d.Revoke(s, jtis, serials)
 			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
 				return cli.Fail(cli.ExitError, err, "restore the newest "+tokendir.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
 			}
 			if err != nil {
 				return err
 			}
+			// The ledger of minted tokens is at hand: a jti or serial no
+			// minted token carries is probably a typo.
+			unknownJ, unknownS, lerr := d.NotMinted(jtis, serials)
+			if lerr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: could not check the entries against %s: %v\n", tokendir.LedgerFile, lerr)
+			}
+			for _, j := range unknownJ {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s has jti %s; check it for typos (an endpoint token is revoked through its grant's jti)\n", tokendir.LedgerFile, safetext.Clean(j))
+			}
+			for _, x := range unknownS {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s is bound to license serial %s; check it for typos\n", tokendir.LedgerFile, safetext.Clean(x))
+			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), l)
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"iss": l.Issuer, "seq": l.Seq, "iat": l.IssuedAt,
+					"jti_count": len(l.JTIs), "license_serial_count": len(l.LicenseSerials),
+					"revoked_jti": nonNil(jtis), "revoked_license_serial": nonNil(tokendir.NormalizeSerials(serials)),
+					"not_minted_jti": nonNil(unknownJ), "not_minted_license_serial": nonNil(unknownS)})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
@@ -824,6 +847,13 @@ putting an old file back.`,
 	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this jti (repeatable)")
 	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this license serial (repeatable)")
 	return c
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func newServe() *cobra.Command {

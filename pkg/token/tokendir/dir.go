@@ -20,6 +20,7 @@ import (
 	"github.com/airseal/airseal/internal/atomicfile"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
 )
 
@@ -457,8 +458,21 @@ func (d *Dir) writeRevocations(s *token.Signer, l *token.RevocationList) error {
 	return markSeen(d.File(SeenFile), l.Seq)
 }
 
+// NormalizeSerials returns serials in the spelling licenses carry
+// (license.NormalizeSerial: a serial typed in lower case, without dashes or
+// with spaces is the same serial), so a revocation always matches the
+// license_serial claim of the tokens bound to it.
+func NormalizeSerials(serials []string) []string {
+	out := make([]string, len(serials))
+	for i, s := range serials {
+		out[i], _ = license.NormalizeSerial(s)
+	}
+	return out
+}
+
 // Revoke adds jtis and license serials to the revocation list, signing a new
-// list with a higher sequence number. It returns the list in force after
+// list with a higher sequence number. Serials are normalised first
+// ([NormalizeSerials]). It returns the list in force after
 // the call (unchanged when every entry was already listed).
 func (d *Dir) Revoke(s *token.Signer, jtis, serials []string) (*token.RevocationList, error) {
 	unlock, err := d.Lock()
@@ -474,7 +488,7 @@ func (d *Dir) Revoke(s *token.Signer, jtis, serials []string) (*token.Revocation
 	if err != nil {
 		return nil, err
 	}
-	next, changed := cur.Next(st.Issuer, jtis, serials, d.now())
+	next, changed := cur.Next(st.Issuer, jtis, NormalizeSerials(serials), d.now())
 	if !changed && cur != nil {
 		return cur, nil
 	}
