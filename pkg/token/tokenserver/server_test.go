@@ -741,3 +741,62 @@ func TestServerRevocationFloorAcrossKeys(t *testing.T) {
 		t.Fatalf("start with the old key's older list: %v", err)
 	}
 }
+
+// TestServerHundredThousandRevoked (issue 8 item 10): the endpoint starts
+// with a list of 100,000 jtis and 100,000 serials, refuses a grant bound to
+// a listed serial, exchanges one that is not listed, and its /revoke adds
+// to the big list.
+func TestServerHundredThousandRevoked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 + 100,000 entries")
+	}
+	d := newTestDir(t)
+	c, secret, _ := d.AddClient("local.itgrix.1", testAud, "crm")
+	s, _ := d.Signer(testPass)
+	jtis := make([]string, 100_000)
+	serials := make([]string, 100_000)
+	for i := range jtis {
+		jtis[i] = fmt.Sprintf("jti%019d", i)
+		serials[i] = fmt.Sprintf("%04X-%04X-7A3C-%04X", i>>16, i&0xffff, i%9973)
+	}
+	if _, err := d.Revoke(s, jtis, serials); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(d, s, ServerOptions{})
+	if err != nil {
+		t.Fatalf("server with a 100,000-entry list: %v", err)
+	}
+	defer srv.Close()
+	h := httptest.NewServer(srv.Handler())
+	defer h.Close()
+	form := func(path string, v url.Values) int {
+		v.Set("client_id", c.ID)
+		v.Set("client_secret", secret)
+		resp, err := http.PostForm(h.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	r := testRequest()
+	r.ClientID, r.LicenseSerial = c.ID, serials[54_321]
+	revoked, _ := mustMint(t, s, r)
+	r.LicenseSerial = "FREE-0000-0000-0000"
+	good, _ := mustMint(t, s, r)
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {revoked}}); st != 400 {
+		t.Fatalf("grant bound to a revoked serial: %d", st)
+	}
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {good}}); st != 200 {
+		t.Fatalf("grant not revoked: %d", st)
+	}
+	if st := form("/revoke", url.Values{"token": {good}}); st != 200 {
+		t.Fatalf("/revoke on a big list: %d", st)
+	}
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {good}}); st != 400 {
+		t.Fatalf("grant revoked through /revoke still exchanged: %d", st)
+	}
+	if l := srv.revs.Load(); len(l.JTIs) != 100_001 || l.Seq != 2 {
+		t.Fatalf("list after /revoke: #%d with %d jtis", l.Seq, len(l.JTIs))
+	}
+}
