@@ -4,34 +4,58 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"syscall"
 )
 
-// ReadRegular reads the regular file at path (or stdin for "-"), refusing
-// more than limit bytes while reading. A path that is not a regular file
-// (a FIFO, a device such as /dev/zero, a directory, a socket) is refused
-// before it is opened, since opening a FIFO waits for a writer and a
-// device never ends; the error names the kind, what the file should be and
-// the limit, and matches ErrNotRegular.
+// ReadRegular is Read for inputs that must be regular files (keys,
+// requests, lists, passphrase files): "-" reads stdin, bounded by limit;
+// a FIFO, device, socket or directory is refused before a byte is read,
+// with an error that names the path, what it is, and the limit
+// ("fifo: a FIFO, not a regular file: give a license request file of at
+// most 64 KiB"). The file is opened without blocking and checked on the
+// open descriptor, so a FIFO nobody writes to cannot hang the caller and a
+// path swapped after a check cannot slip through.
 func ReadRegular(stdin io.Reader, path string, limit int64, what string) ([]byte, error) {
-	if path != "-" {
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, err
+	if path == "-" {
+		if stdin == nil {
+			stdin = os.Stdin
 		}
-		if !st.Mode().IsRegular() {
-			return nil, NotRegularError(path, st.Mode(), limit, what)
-		}
+		return ReadFrom(stdin, "-", limit, what)
 	}
-	return Read(stdin, path, limit, what)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		file := what
+		if !strings.HasSuffix(file, "file") {
+			file += " file"
+		}
+		return nil, notRegular(fmt.Sprintf("%s: %s, not a regular file: give a %s of at most %s", path, kindOf(st.Mode()), file, human(limit)))
+	}
+	if st.Size() > limit {
+		return nil, &TooLargeError{Path: path, What: what, Limit: limit}
+	}
+	return ReadFrom(f, path, limit, what)
 }
 
-// NotRegularError is the error of ReadRegular for a path of mode m.
-func NotRegularError(path string, m os.FileMode, limit int64, what string) error {
-	return fmt.Errorf("%s: %s, not a regular file: give a %s file of at most %s: %w", path, KindOf(m), what, human(limit), ErrNotRegular)
-}
+// notRegular is an error matched by errors.Is(err, ErrNotRegular), whose
+// text says so in its own words.
+type notRegular string
 
-// KindOf names the kind of a file that is not regular ("a FIFO").
-func KindOf(m os.FileMode) string {
+func (e notRegular) Error() string { return string(e) }
+
+// Is reports whether target is ErrNotRegular.
+func (e notRegular) Is(target error) bool { return target == ErrNotRegular }
+
+// kindOf names a file type that is not a regular file.
+func kindOf(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
@@ -41,8 +65,8 @@ func KindOf(m os.FileMode) string {
 		return "a socket"
 	case m&os.ModeDevice != 0:
 		return "a device"
-	case m.IsRegular():
-		return "a regular file"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
 	}
 	return "a special file"
 }
