@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -40,6 +43,21 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": scripttest.Commands()["status"],
+			"mode":   scripttest.Commands()["mode"],
+			// mkfifo NAME makes a FIFO nobody writes to.
+			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+			},
+			// mkbig NAME SIZE makes a sparse file of SIZE bytes.
+			"mkbig": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.ParseInt(args[1], 10, 64)
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(f.Truncate(n))
+				ts.Check(f.Close())
+			},
 			// freeport VAR sets VAR to a free loopback HOST:PORT.
 			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
