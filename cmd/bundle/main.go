@@ -19,6 +19,7 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/passphrase"
+	"github.com/airseal/airseal/internal/typedcode"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
@@ -487,9 +488,12 @@ does not verify, so treat it as unverified in that case.`,
 
 // loadLicense verifies --license FILE and returns the terms apply checks.
 func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.LicenseTerms, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "")
+	data := []byte(path) // a typed code, however typed
+	if !typedcode.IsArg(path, license.CodePrefix) {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "")
+		}
 	}
 	opts := license.VerifyOptions{Keyring: ring, Now: time.Now()}
 	if m, err := bundle.Installed(target, ring); err == nil {
@@ -610,7 +614,7 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lic, "license", "", "refuse releases after this license `FILE`'s update subscription")
+	f.StringVar(&lic, "license", "", "refuse releases after the update subscription of this license `FILE` or typed code (ASL1-...)")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")
 	f.BoolVar(&noHooks, "no-hooks", false, "do not run the bundle's hooks")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")

@@ -11,6 +11,8 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/typedcode"
+	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/airseal/airseal/pkg/issuer"
 	"github.com/airseal/airseal/pkg/license"
 )
@@ -135,8 +137,8 @@ func licenseOrder(cmd *cobra.Command, f *licenseFlags, comment *string) (issuer.
 	}
 	if f.request != "" {
 		var data []byte
-		if code, ok := issuer.RequestCode(f.request); ok {
-			data = []byte(code)
+		if typedcode.IsArg(f.request, hwid.CodePrefix) {
+			data = []byte(f.request) // a typed code, however typed
 		} else if data, err = readFile(cmd, "--request", f.request, fileio.LimitRequest, "license request"); err != nil {
 			return o, err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -467,9 +468,12 @@ protect the refresh_token like the access token.`,
 			}
 			var serial string
 			if licFile != "" {
-				data, err := os.ReadFile(licFile)
-				if err != nil {
-					return cli.Fail(cli.ExitError, err, "--license names the customer's license file")
+				data := []byte(licFile) // a typed code, however typed
+				var err error
+				if !typedcode.IsArg(licFile, license.CodePrefix) {
+					if data, err = os.ReadFile(licFile); err != nil {
+						return cli.Fail(cli.ExitError, err, "--license names the customer's license file or its typed code (ASL1-...)")
+					}
 				}
 				l, err := license.Decode(data)
 				if err != nil {
@@ -512,7 +516,7 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&scope, "scope", "", "scopes, space- or comma-separated")
 	f.StringVar(&clientID, "client-id", "", "client_id claim; the client that may exchange this token at the endpoint (default: --sub)")
 	f.StringVar(&ttlS, "ttl", "", "lifetime, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of this license file")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of this license `FILE` or typed code (ASL1-...)")
 	f.StringVar(&format, "format", "jwt", "output: jwt, oauth or bitrix")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal member_id (kept in the token for --format bitrix and the endpoint)")
 	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint of --format bitrix")

@@ -3,6 +3,7 @@ package typedcode
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -282,5 +283,61 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode("ASL1", code); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Issue 8 item 15: Normalize is the one test and the canonical spelling;
+// separators count nowhere, not even inside the prefix, and word
+// processors' dashes and no-break spaces are separators too.
+func TestNormalize(t *testing.T) {
+	data := []byte("normalise me")
+	code := Encode("ASL1", data)
+	bare := strings.ReplaceAll(code, "-", "")
+	for _, s := range []string{
+		code,
+		bare,
+		strings.ToLower(bare),
+		"AS-L1" + bare[4:],
+		"A S L 1 " + strings.Join(strings.Split(bare[4:], ""), " "),
+		strings.ReplaceAll(code, "-", "\u2013"),     // en dash
+		strings.ReplaceAll(code, "-", "\u00a0"),     // no-break space
+		strings.ReplaceAll(code, "-", "\u2011\r\n"), // non-breaking hyphen, CRLF
+		"ASL1" + strings.ReplaceAll(strings.ReplaceAll(code[4:], "0", "O"), "1", "l"),
+	} {
+		got, ok := Normalize(s, "ASL1")
+		if !ok || got != code {
+			t.Errorf("Normalize(%q) = %q, %v; want %q", s, got, ok, code)
+		}
+		if d, err := Decode("ASL1", s); err != nil || !bytes.Equal(d, data) {
+			t.Errorf("Decode(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "ASL1", " - ", "ASL1-\n", "ASR1" + bare[4:], "ASL1 é", "{\"format\":1}", "ASL1-0U"} {
+		if got, ok := Normalize(s, "ASL1"); ok {
+			t.Errorf("Normalize(%q) = %q, true", s, got)
+		}
+	}
+}
+
+// IsArg: a code-shaped argument is a code unless a file of that name
+// exists.
+func TestIsArg(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code := strings.ReplaceAll(Encode("ASL1", []byte("x")), "-", "")
+	if !IsArg(code, "ASL1") || !IsArg(strings.ToLower(code), "ASL1") {
+		t.Fatal("a code without dashes taken for a file name")
+	}
+	if IsArg("license.lic", "ASL1") || IsArg("./ASL1-ABC", "ASL1") {
+		t.Fatal("a file name taken for a code")
+	}
+	if !IsArg("asl1-license", "ASL1") {
+		t.Fatal("asl1-license is code-shaped")
+	}
+	if err := os.WriteFile("asl1-license", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if IsArg("asl1-license", "ASL1") {
+		t.Fatal("an existing file taken for a code")
 	}
 }
