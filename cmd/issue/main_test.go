@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/airseal/airseal/internal/scripttest"
@@ -31,7 +33,30 @@ func TestScripts(t *testing.T) {
 func cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	m := scripttest.Commands()
 	m["reqcode"] = reqcode
+	m["mkfifo"] = mkfifo
+	m["mkbig"] = mkbig
 	return m
+}
+
+// mkfifo NAME makes a FIFO nobody writes to (opening it to read blocks).
+func mkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo NAME")
+	}
+	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+}
+
+// mkbig NAME SIZE makes a sparse file of SIZE bytes.
+func mkbig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkbig NAME SIZE")
+	}
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Check(f.Truncate(n))
+	ts.Check(f.Close())
 }
 
 // reqcode JSONFILE sets $CODE to the request's typed code, $CODE_LOWER to

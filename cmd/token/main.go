@@ -29,13 +29,13 @@ import (
 	"github.com/airseal/airseal/pkg/token"
 )
 
-// Exit codes of token verify (0, 1 and 2 are shared by every command).
+// Exit codes of token verify: rows of the one airseal table (internal/cli).
 const (
-	exitMalformed  = 10 // malformed token, refused header or bad signature
-	exitUnknownKey = 11
-	exitAudience   = 12 // wrong audience or issuer
-	exitTime       = 13 // expired or not yet valid
-	exitRevoked    = 14
+	exitMalformed  = cli.ExitMalformed     // malformed token, refused header or bad signature
+	exitUnknownKey = cli.ExitUntrustedKey  // never issued, or retired
+	exitAudience   = cli.ExitWrongAudience // wrong audience or issuer (19; 12 is a wrong machine)
+	exitTime       = cli.ExitExpired       // expired or not yet valid
+	exitRevoked    = cli.ExitRevoked
 )
 
 // defaultDir is used when neither --dir nor AIRSEAL_TOKEN_DIR is set.
@@ -90,11 +90,11 @@ func dirErr(err error) error {
 }
 
 func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "token directory (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
+	c.Flags().StringVar(&g.dir, "dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
 }
 
 func addPass(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
 }
 
 func addJSON(c *cobra.Command, g *globals) {
@@ -162,7 +162,7 @@ a token server will run (RFC 8414), else the default urn:airseal:token:KID.`,
 	addDir(c, g)
 	addPass(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&issuer, "issuer", "", "iss claim of every token (default urn:airseal:token:KID)")
+	c.Flags().StringVar(&issuer, "issuer", "", "`URI` in the iss claim of every token (default urn:airseal:token:KID)")
 	return c
 }
 
@@ -174,15 +174,18 @@ func newKeys() *cobra.Command {
 rotate makes a new key the signer and keeps the old ones verifying; retire
 stops trusting a key (tokens it signed stop verifying and it leaves the
 JWKS); export prints the public JWKS (RFC 7517) for resource servers.`,
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage("name a keys subcommand: rotate, retire KID, export or list")
-		},
+		Example: `  token keys list
+  token keys rotate
+  token keys export > jwks.json
+  token keys retire 1f0c5a2e9b7d4c13`,
 	}
 	g := &globals{}
 	rotate := &cobra.Command{
-		Use:     "rotate [--dir DIR]",
-		Short:   "Create a new signing key; older keys keep verifying",
+		Use:   "rotate [--dir DIR]",
+		Short: "Create a new signing key; older keys keep verifying",
+		Long: `rotate creates a new Ed25519 issuer key and makes it the signer; the older
+keys keep verifying tokens they signed until retired. Restart 'token serve'
+and give resource servers the new JWKS ('token keys export').`,
 		Example: `  token keys rotate --dir /srv/token`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -240,8 +243,10 @@ the active key, which needs the passphrase.`,
 
 	ge := &globals{}
 	export := &cobra.Command{
-		Use:     "export [--dir DIR]",
-		Short:   "Print the public JWKS (RFC 7517) on stdout",
+		Use:   "export [--dir DIR]",
+		Short: "Print the public JWKS (RFC 7517) on stdout",
+		Long: `export prints the public keys that verify tokens (active and rotated, not
+retired) as a JWKS, for resource servers and for 'token verify --jwks FILE'.`,
 		Example: `  token keys export > jwks.json`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -264,7 +269,12 @@ the active key, which needs the passphrase.`,
 	list := &cobra.Command{
 		Use:   "list [--dir DIR] [--json]",
 		Short: "List the issuer keys and their status",
-		Args:  cli.NoArgs,
+		Long: `list prints one line per issuer key: its ID, status (active: signs; valid:
+verifies only; retired) and creation time; --json prints an array of kid, status, created
+and retired.`,
+		Example: `  token keys list
+  token keys list --dir /srv/token --json`,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := gl.tokenDir().State()
 			if err != nil {
@@ -296,10 +306,6 @@ refused, naming the file and line, and never authenticates.`,
 		Example: `  token client add local.itgrix.1 --aud https://portal.local/rest/ --scope telephony,crm
   token client list
   token client disable local.itgrix.1`,
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage("name a client subcommand: add NAME, list, remove NAME, disable NAME or enable NAME")
-		},
 	}
 	g := &globals{}
 	var aud, scope string
@@ -327,13 +333,16 @@ without --aud can only exchange grants (refresh_token).`,
 	}
 	addDir(add, g)
 	addJSON(add, g)
-	add.Flags().StringVar(&aud, "aud", "", "audience of this client's client_credentials tokens")
-	add.Flags().StringVar(&scope, "scope", "", "scopes the client may request (space- or comma-separated)")
+	add.Flags().StringVar(&aud, "aud", "", "audience `URI` of this client's client_credentials tokens")
+	add.Flags().StringVar(&scope, "scope", "", "`SCOPES` the client may request (space- or comma-separated)")
 
 	gl := &globals{}
 	list := &cobra.Command{
-		Use:     "list [--json] [--dir DIR]",
-		Short:   "List the registered clients (never their secrets)",
+		Use:   "list [--json] [--dir DIR]",
+		Short: "List the registered clients (never their secrets)",
+		Long: `list prints the clients registered in DIR/clients.json with their audience,
+scopes and whether they are disabled; the secrets are never shown (only
+their hashes are kept).`,
 		Example: `  token client list --json`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -392,8 +401,10 @@ func clientErr(err error) error {
 func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Client, error), done string) *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     verb + " NAME [--json] [--dir DIR]",
-		Short:   short,
+		Use:   verb + " NAME [--json] [--dir DIR]",
+		Short: short,
+		Long: verb + ` changes client NAME in DIR/clients.json (` + strings.ToLower(short) + `).
+A running 'token serve' applies it within 5 s, or at once on SIGHUP.`,
 		Example: "  token client " + verb + " local.itgrix.1",
 		Args:    cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -511,15 +522,15 @@ protect the refresh_token like the access token.`,
 	addPass(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&aud, "aud", "", "audience: the resource server, e.g. https://portal.local/rest/ (required)")
-	f.StringVar(&sub, "sub", "", "subject: the user or service the token acts as (required)")
-	f.StringVar(&scope, "scope", "", "scopes, space- or comma-separated")
-	f.StringVar(&clientID, "client-id", "", "client_id claim; the client that may exchange this token at the endpoint (default: --sub)")
-	f.StringVar(&ttlS, "ttl", "", "lifetime, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of this license `FILE` or typed code (ASL1-...)")
-	f.StringVar(&format, "format", "jwt", "output: jwt, oauth or bitrix")
-	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal member_id (kept in the token for --format bitrix and the endpoint)")
-	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint of --format bitrix")
+	f.StringVar(&aud, "aud", "", "audience `URI`: the resource server, e.g. https://portal.local/rest/ (required)")
+	f.StringVar(&sub, "sub", "", "subject `S`: the user or service the token acts as (required)")
+	f.StringVar(&scope, "scope", "", "`SCOPES`, space- or comma-separated")
+	f.StringVar(&clientID, "client-id", "", "`CLIENT_ID` claim; the client that may exchange this token at the endpoint (default: --sub)")
+	f.StringVar(&ttlS, "ttl", "", "lifetime `DURATION`, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE` or of a typed code (ASL1-...)")
+	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
+	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
+	f.StringVar(&serverEndpoint, "server-endpoint", "", "`URL` in server_endpoint of --format bitrix")
 	return c
 }
 
@@ -536,7 +547,7 @@ order; the first failure decides the exit code and reason:
      than {alg: EdDSA, kid, typ: at+jwt} (none, HS256, crit, jwk... refused),
      bad signature, or required claims missing
   11 unknown_key: the kid is not a trusted key (never issued, or retired)
-  12 wrong_issuer / wrong_audience
+  19 wrong_issuer / wrong_audience
   13 expired / not_yet_valid (beyond --leeway, default 300s)
   14 revoked: its jti, its grant or its license serial is on the list
    0 valid; 1 other errors (unreadable key set or revocation list, a
@@ -585,12 +596,12 @@ jti, ...) or {active: false, reason, error_description}.`,
 	addDir(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&aud, "aud", "", "audience the token must carry (required)")
-	f.StringVar(&iss, "iss", "", "issuer the token must carry (default with --dir: the directory's issuer)")
-	f.StringVar(&leewayS, "leeway", "", "tolerated clock skew (default 300s)")
-	f.StringVar(&jwksFile, "jwks", "", "trusted keys from this JWKS file instead of --dir")
-	f.StringVar(&revFile, "revocations", "", "signed revocation list (default with --dir: DIR/revocations.jwt)")
-	f.StringVar(&stateFile, "state", "", "file remembering the highest revocation list number seen (default with --dir: DIR/revocations.seq)")
+	f.StringVar(&aud, "aud", "", "audience `URI` the token must carry (required)")
+	f.StringVar(&iss, "iss", "", "issuer `URI` the token must carry (default with --dir: the directory's issuer)")
+	f.StringVar(&leewayS, "leeway", "", "tolerated clock skew `DURATION` (default 300s)")
+	f.StringVar(&jwksFile, "jwks", "", "trusted keys from the JWKS `FILE` instead of --dir")
+	f.StringVar(&revFile, "revocations", "", "signed revocation list `FILE` (default with --dir: DIR/revocations.jwt)")
+	f.StringVar(&stateFile, "state", "", "`FILE` remembering the highest revocation list number seen (default with --dir: DIR/revocations.seq)")
 	return c
 }
 
@@ -688,6 +699,7 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 			return err
 		}
 	}
+	reported := asJSON // --json: the introspection object is the one JSON result
 	hint := map[token.Reason]string{
 		token.ReasonUnknownKey:    "the key is not trusted here: it was retired, or the JWKS is out of date ('token keys export')",
 		token.ReasonWrongAudience: "the token was minted for another resource server (--aud)",
@@ -695,7 +707,11 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 		token.ReasonNotYetValid:   "check this machine's clock (--leeway widens the tolerance)",
 		token.ReasonRevoked:       "the token was revoked; mint a new one if access should continue",
 	}[ve.Reason]
-	return cli.Fail(code, fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail), hint)
+	msg := fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail)
+	if reported {
+		return cli.Reported(code, msg, hint)
+	}
+	return cli.Fail(code, msg, hint)
 }
 
 func newRevoke() *cobra.Command {
@@ -744,8 +760,8 @@ putting an old file back.`,
 	addDir(c, g)
 	addPass(c, g)
 	addJSON(c, g)
-	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this jti (repeatable)")
-	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this license serial (repeatable)")
+	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this `JTI` (repeatable)")
+	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to the license `SERIAL` (repeatable)")
 	return c
 }
 
@@ -841,13 +857,13 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 	addDir(c, g)
 	addPass(c, g)
 	f := c.Flags()
-	f.StringVar(&addr, "addr", "", "listen address HOST:PORT (required)")
-	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
-	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&addr, "addr", "", "listen address `HOST:PORT` (required)")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain `FILE` (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
 	f.BoolVar(&bitrix, "bitrix", false, "also serve /oauth/token/ in the Bitrix24 shape (GET with query allowed)")
-	f.StringVar(&ttlS, "access-ttl", "", "lifetime of issued tokens (default 1h)")
-	f.StringVar(&publicURL, "public-url", "", "base URL advertised in metadata (default: from each request)")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&ttlS, "access-ttl", "", "lifetime `DURATION` of issued tokens (default 1h)")
+	f.StringVar(&publicURL, "public-url", "", "base `URL` advertised in metadata (default: from each request)")
+	f.StringVar(&logLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")
 	return c
 }

@@ -56,3 +56,23 @@ func TestCheckHelpFindsProblems(t *testing.T) {
 		t.Fatalf("replaced help: %q", r.errs)
 	}
 }
+
+// An example copied from another tool, and a group whose usage is lost,
+// are reported.
+func TestCheckHelpExamplesAndGroups(t *testing.T) {
+	r := &recorder{TB: t}
+	root := tree("  tool sub --key a.key \\\n      --json\n  other sub", "`FILE`")
+	CheckHelp(r, root)
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], `tool sub: example line "other sub" does not run tool`) {
+		t.Fatalf("foreign example: %q", r.errs)
+	}
+
+	r = &recorder{TB: t}
+	root = tree("  tool sub", "`FILE`")
+	root.SetUsageFunc(func(*cobra.Command) error { return nil })
+	CheckHelp(r, root)
+	// (The usage function also prints the help, so the exit table goes too.)
+	if len(r.errs) == 0 || !strings.Contains(r.errs[0], "tool without a subcommand: exit 2, want 2 and its usage") {
+		t.Fatalf("group without usage: %q", r.errs)
+	}
+}
