@@ -135,7 +135,7 @@ func TestEveryAdjacentSwapLocated(t *testing.T) {
 // different digits, and every substitution, changes the check. This covers
 // 0<->Z, which Luhn mod 32 missed.
 func TestGroupCheckExhaustive(t *testing.T) {
-	for index := 0; index < 64; index++ {
+	for _, index := range append(seq(64), 32767) {
 		for length := 2; length <= GroupData+1; length++ {
 			for pos := 0; pos+1 < length; pos++ {
 				for x := 0; x < 32; x++ {
@@ -169,6 +169,42 @@ func TestGroupCheckExhaustive(t *testing.T) {
 			}
 		}
 	}
+	// Every single substitution, exhaustively: at every position of every
+	// group length (data digits and the check digit), every original value
+	// x and every other value y, for the first 64 group numbers and the
+	// last one the position digits distinguish.
+	for _, index := range append(seq(64), 32767) {
+		for length := 2; length <= GroupData+1; length++ {
+			for pos := 0; pos < length; pos++ {
+				for x := 0; x < 32; x++ {
+					data := make([]int, length-1)
+					if pos < length-1 {
+						data[pos] = x
+					}
+					check := checkChar(index, data)
+					if pos == length-1 && x != check {
+						continue // the check digit's original value is the check
+					}
+					for y := 0; y < 32; y++ {
+						if y == x {
+							continue
+						}
+						if pos == length-1 {
+							if y == check {
+								t.Fatalf("group %d length %d: check digit %c typed as %c accepted", index, length, alphabet[x], alphabet[y])
+							}
+							continue
+						}
+						bad := append([]int(nil), data...)
+						bad[pos] = y
+						if checkChar(index, bad) == check {
+							t.Fatalf("group %d length %d: %c typed as %c at %d not seen", index, length, alphabet[x], alphabet[y], pos)
+						}
+					}
+				}
+			}
+		}
+	}
 	// The old check missed 0<->Z; the new one does not.
 	if legacyCheckChar(0, []int{0, 31}) != legacyCheckChar(0, []int{31, 0}) {
 		t.Fatal("the legacy check was expected to miss 0<->Z (the reason for the change)")
@@ -176,6 +212,14 @@ func TestGroupCheckExhaustive(t *testing.T) {
 	if checkChar(0, []int{0, 31}) == checkChar(0, []int{31, 0}) {
 		t.Fatal("0<->Z missed")
 	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 // The worked example of docs/spec/typedcode-v1.md, computed by hand there.
