@@ -150,7 +150,8 @@ func licenseOrder(cmd *cobra.Command, f *licenseFlags, comment *string) (issuer.
 			return o, err
 		}
 		if o.Request, err = issuer.ParseRequest(data); err != nil {
-			return o, cli.Fail(cli.ExitError, fmt.Errorf("--request %s: %w", f.request, err), "ask the customer for a new request made by 'hwid request'")
+			// Not a valid request: 10 in the one table, as for a license.
+			return o, cli.Fail(cli.ExitMalformed, fmt.Errorf("--request %s: %w", f.request, err), "ask the customer for a new request made by 'hwid request'")
 		}
 	}
 	return o, nil
