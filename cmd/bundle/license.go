@@ -11,6 +11,7 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/airseal/airseal/pkg/install"
@@ -65,9 +66,12 @@ func (readOnlyState) Save(license.State) error { return nil }
 // subscription ended before m's release date is returned, not refused:
 // apply refuses it as a subscription error (17) naming both dates.
 func checkLicense(cmd *cobra.Command, f licenseFlags, tg *install.Target, m *bundle.Manifest, plan bool) (*install.LicenseTerms, error) {
-	input, err := readInput(cmd, "--license", f.license, fileio.LimitLicense, "license")
-	if err != nil {
-		return nil, err
+	input := []byte(f.license) // a typed code, however typed
+	if !typedcode.IsArg(f.license, license.CodePrefix) {
+		var err error
+		if input, err = readInput(cmd, "--license", f.license, fileio.LimitLicense, "license"); err != nil {
+			return nil, err
+		}
 	}
 	statePath := f.state
 	if statePath == "" {

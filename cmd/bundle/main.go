@@ -597,7 +597,7 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lf.license, "license", "", "check license `FILE` as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
+	f.StringVar(&lf.license, "license", "", "check license `FILE` (or typed code ASL1-...) as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
 	f.StringVar(&lf.revocations, "revocations", "", "signed revocation list `FILE` for the --license check")
 	f.StringVar(&lf.state, "state", "", "clock-state `FILE` for the --license check (default: verify's)")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")

@@ -27,6 +27,7 @@ import (
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -539,9 +540,12 @@ protect the refresh_token like the access token.`,
 			}
 			var serial string
 			if licFile != "" {
-				data, err := fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license")
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin)")
+				data := []byte(licFile) // a typed code, however typed
+				var err error
+				if !typedcode.IsArg(licFile, license.CodePrefix) {
+					if data, err = fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license"); err != nil {
+						return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin) or its typed code (ASL1-...)")
+					}
 				}
 				l, err := license.Decode(data)
 				if err != nil {
@@ -592,7 +596,7 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&scope, "scope", "", "`SCOPES`, space- or comma-separated")
 	f.StringVar(&clientID, "client-id", "", "`CLIENT_ID` claim; the client that may exchange this token at the endpoint (default: --sub)")
 	f.StringVar(&ttlS, "ttl", "", "lifetime `DURATION`, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE`")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE` or of a typed code (ASL1-...)")
 	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
 	addOutput(c, g, "the token")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
