@@ -24,6 +24,7 @@ var rules = []cli.Rule{
 	{Err: bundle.ErrVersion, Code: cli.ExitVersionRefused, Hint: "use a newer bundle, or ask the vendor for a signed downgrade bundle"},
 	{Err: bundle.ErrHook, Code: cli.ExitHookFailed, Hint: "see the hook's output above"},
 	{Err: bundle.ErrNotInstalled, Code: cli.ExitNotInstalled, Hint: "check --target; apply a bundle first"},
+	{Err: bundle.ErrNoPrevious, Code: cli.ExitNotInstalled, Hint: "a previous release exists only after a second apply; 'bundle status --target DIR' shows what is installed"},
 	{Err: bundle.ErrNoSpace, Code: cli.ExitNoSpace, Hint: "free space in the target file system and try again"},
 	{Err: bundle.ErrBusy, Code: cli.ExitBusy, Hint: "wait for the other apply or rollback to finish"},
 }
@@ -31,18 +32,18 @@ var rules = []cli.Rule{
 // licenseRules maps the refusals of --license (pkg/license) to the same
 // table as the verify binary does.
 var licenseRules = []cli.Rule{
-	{Err: license.ErrMalformed, Code: cli.ExitMalformed},
-	{Err: license.ErrBadSignature, Code: cli.ExitMalformed},
-	{Err: license.ErrUnknownKey, Code: cli.ExitUntrustedKey},
-	{Err: license.ErrWrongMachine, Code: cli.ExitWrongMachine},
+	{Err: license.ErrMalformed, Code: cli.ExitMalformed, Hint: "the license is damaged or not a license; ask the vendor for a new copy"},
+	{Err: license.ErrBadSignature, Code: cli.ExitMalformed, Hint: "the license was changed after it was signed; ask the vendor for a new copy"},
+	{Err: license.ErrUnknownKey, Code: cli.ExitUntrustedKey, Hint: "the vendor's public key is not trusted here; pass it with --pub NAME.pub"},
+	{Err: license.ErrWrongMachine, Code: cli.ExitWrongMachine, Hint: "this machine differs from the one the license was issued for; run 'hwid request' and send the request to the vendor"},
 	{Err: license.ErrNoFacts, Code: cli.ExitWrongMachine},
-	{Err: license.ErrExpired, Code: cli.ExitExpired},
-	{Err: license.ErrNotYetValid, Code: cli.ExitExpired},
-	{Err: license.ErrRevoked, Code: cli.ExitRevoked},
-	{Err: license.ErrClockRollback, Code: cli.ExitClockRollback},
-	{Err: license.ErrVirtualMachine, Code: cli.ExitVirtual},
+	{Err: license.ErrExpired, Code: cli.ExitExpired, Hint: "renew the license with the vendor"},
+	{Err: license.ErrNotYetValid, Code: cli.ExitExpired, Hint: "wait until the license starts, or check the system clock"},
+	{Err: license.ErrRevoked, Code: cli.ExitRevoked, Hint: "this license was revoked; ask the vendor for a new license"},
+	{Err: license.ErrClockRollback, Code: cli.ExitClockRollback, Hint: "set the system clock to the correct time"},
+	{Err: license.ErrVirtualMachine, Code: cli.ExitVirtual, Hint: "apply on a physical machine, or ask the vendor for a license that allows virtual machines"},
 	{Err: license.ErrUpdatesExpired, Code: cli.ExitUpdatesExpired},
-	{Err: license.ErrWrongProduct, Code: cli.ExitWrongProduct},
+	{Err: license.ErrWrongProduct, Code: cli.ExitWrongProduct, Hint: "use the license issued for this product"},
 }
 
 // fail maps a pkg/bundle error to its exit code and hint (see rules). A

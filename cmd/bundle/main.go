@@ -18,7 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/airseal/airseal/internal/cli"
-	"github.com/airseal/airseal/internal/passphrase"
+	"github.com/airseal/airseal/internal/fileio"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
@@ -59,33 +59,17 @@ Exit codes follow the one airseal table below (the same in every tool).`,
 }
 
 // trust returns the embedded keys plus --pub files.
-func trust(pubs []string) (*keys.Keyring, error) {
+func trust(cmd *cobra.Command, pubs []string) (*keys.Keyring, error) {
 	ring, err := embedded.Keyring()
 	if err != nil {
 		return nil, err
 	}
-	given, err := loadPubs(pubs)
+	given, err := loadPubs(cmd, "--pub", pubs)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range given.IDs() {
 		k, _ := given.Get(id)
-		ring.Add(k)
-	}
-	return ring, nil
-}
-
-// loadPubs returns the keys of the --pub files.
-func loadPubs(pubs []string) (*keys.Keyring, error) {
-	ring := keys.NewKeyring()
-	for _, p := range pubs {
-		k, err := keys.LoadPublic(p)
-		if errors.Is(err, keys.ErrPrivateKeyGiven) {
-			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub %s: %w", p, err), "give the .pub file, never the private key")
-		}
-		if err != nil {
-			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub %s: %w", p, err), "")
-		}
 		ring.Add(k)
 	}
 	return ring, nil
@@ -180,6 +164,9 @@ terminal prompt.`,
 			if err := checkFromDir(o.fromDir, o.allowEmpty); err != nil {
 				return err
 			}
+			if o.out == "-" {
+				return cli.Usage("-o -: a bundle cannot be written to standard output (its signed header is written last, and --split writes several files); give -o FILE")
+			}
 			if err := checkOutput(o.out, o.force); err != nil {
 				return err
 			}
@@ -226,9 +213,9 @@ terminal prompt.`,
 				po.Hooks = append(po.Hooks, hk)
 			}
 			for _, l := range o.licenses {
-				data, err := os.ReadFile(l)
+				data, err := readInput(cmd, "--include-license", l, fileio.LimitLicense, "license")
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license: %w", err), "")
+					return err
 				}
 				if _, err := license.Decode(data); err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license %s: not an airseal license: %w", l, err), "give a license file issued with the license tool")
@@ -236,11 +223,12 @@ terminal prompt.`,
 				name := l[strings.LastIndex(l, "/")+1:]
 				po.Licenses = append(po.Licenses, bundle.License{Name: name, Data: string(data)})
 			}
-			for _, p := range o.trustKeys {
-				k, err := keys.LoadPublic(p)
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--trust-key %s: %w", p, err), "give a public key file NAME.pub")
-				}
+			tk, err := loadPubs(cmd, "--trust-key", o.trustKeys)
+			if err != nil {
+				return err
+			}
+			for _, id := range tk.IDs() {
+				k, _ := tk.Get(id)
 				po.TrustKeys = append(po.TrustKeys, k)
 			}
 			for _, s := range o.revokeKeys {
@@ -250,13 +238,9 @@ terminal prompt.`,
 				}
 				po.RevokedKeys = append(po.RevokedKeys, id)
 			}
-			pass, err := passphrase.Source{File: o.passFile}.Read("Passphrase for "+o.key, false)
+			k, err := loadPrivate(cmd, o.key, o.passFile)
 			if err != nil {
-				return cli.Fail(cli.ExitError, err, "give --passphrase-file FILE or set "+passphrase.EnvVar)
-			}
-			k, err := keys.LoadPrivate(o.key, pass)
-			if err != nil {
-				return cli.Fail(cli.ExitError, fmt.Errorf("--key %s: %w", o.key, err), "check the key file and its passphrase")
+				return err
 			}
 			po.Key = k
 			res, err := bundle.Pack(po)
@@ -324,7 +308,10 @@ volume can be checked on its own as it is copied.`,
   bundle verify --chunks-only /media/usb/acme.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := trust(pubs)
+			if err := checkVolumes(args); err != nil {
+				return err
+			}
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
@@ -401,8 +388,11 @@ does not verify, so treat it as unverified in that case.`,
   bundle inspect --json acme-2.1.0.bundle | jq .manifest.files`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
+				return err
+			}
+			if err := checkVolumes(args); err != nil {
 				return err
 			}
 			f, err := os.Open(args[0])
@@ -422,6 +412,9 @@ does not verify, so treat it as unverified in that case.`,
 					return fail(fmt.Errorf("%w (and %v)", err, verr))
 				}
 			}
+			// Every string of an unverified header is untrusted text.
+			m = cleanManifest(m)
+			sigState = show(sigState)
 			if jsonOut {
 				out := map[string]any{"key_id": h.KeyID, "signature": sigState,
 					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m}
@@ -490,38 +483,10 @@ does not verify, so treat it as unverified in that case.`,
 	return c
 }
 
-// loadLicense verifies --license FILE and returns the terms apply checks.
-func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.LicenseTerms, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "")
-	}
-	opts := license.VerifyOptions{Keyring: ring, Now: time.Now()}
-	if m, err := bundle.Installed(target, ring); err == nil {
-		opts.ClockFloor = m.ReleaseDate
-	}
-	l, err := license.Verify(data, opts)
-	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
-		e := cli.Classify(fmt.Errorf("--license %s: %w", path, err), licenseRules).(*cli.Error)
-		e.Hint = "give the license file the vendor issued for this installation"
-		return nil, e
-	}
-	revoked, err := bundle.RevokedLicenses(target)
-	if err != nil {
-		// Fail closed: an unreadable revocation list is not an empty one.
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("revoked licenses of %s: %w", target, err), "make "+filepath.Join(target, "trust", "revoked-licenses")+" readable, or restore it")
-	}
-	for _, s := range revoked {
-		if s == l.Serial {
-			return nil, cli.Fail(cli.ExitRevoked, fmt.Errorf("--license %s: license %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new license")
-		}
-	}
-	return &bundle.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
-}
-
 func newApply() *cobra.Command {
 	var pubs []string
-	var target, lic string
+	var target string
+	var lf licenseFlags
 	var plan, noHooks, jsonOut bool
 	c := &cobra.Command{
 		Use:   "apply [--pub NAME.pub]... --target DIR [--license FILE] [--plan] FILE [FILE.002 ...]",
@@ -547,41 +512,46 @@ when stderr is a terminal.`,
 			if target == "" {
 				return cli.Usage("apply needs --target DIR")
 			}
-			ring, err := trust(pubs)
-			if err != nil {
+			if lf.license == "" && (lf.revocations != "" || lf.state != "") {
+				return cli.Usage("--revocations and --state are inputs of the --license check: give --license FILE too")
+			}
+			if err := checkVolumes(args); err != nil {
 				return err
 			}
 			builtin, err := embedded.Keyring()
 			if err != nil {
 				return err
 			}
-			pin, err := loadPubs(pubs)
+			pin, err := loadPubs(cmd, "--pub", pubs)
 			if err != nil {
 				return err
 			}
-			opts := bundle.ApplyOptions{Target: target, Keyring: builtin, Pin: pin, Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
-			full, _, err := bundle.Trust(target, ring)
+			// One pass: the target is opened once (under its lock unless
+			// --plan), the bundle verified once with its trust, and the
+			// progress bar's total taken from that verified manifest.
+			tg, err := bundle.OpenTarget(target, bundle.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
 			if err != nil {
-				return err
+				return fail(err)
 			}
-			if lic != "" {
-				if opts.License, err = loadLicense(lic, full, target); err != nil {
+			defer tg.Close()
+			b, err := tg.Open(args)
+			if err != nil {
+				return fail(err)
+			}
+			defer b.Close()
+			opts := bundle.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			if lf.license != "" {
+				if opts.License, err = checkLicense(cmd, lf, tg, b.Manifest, plan); err != nil {
 					return err
 				}
 			}
 			var finish func()
 			if !plan {
-				var total int64 = 1
-				files := 0
-				if b, err := bundle.Open(args, full, nil); err == nil {
-					total, files = b.Manifest.Payload.TarSize, len(b.Manifest.Files)
-					b.Close()
-				}
 				var prog func(int, int64)
-				prog, finish = progress(jsonOut, total, "apply", files)
+				prog, finish = progress(jsonOut, b.Manifest.Payload.TarSize, "apply", len(b.Manifest.Files))
 				opts.Progress = prog
 			}
-			res, err := bundle.Apply(args, opts)
+			res, err := tg.Apply(b, opts)
 			if finish != nil {
 				finish()
 			}
@@ -615,7 +585,9 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lic, "license", "", "refuse releases after this license `FILE`'s update subscription")
+	f.StringVar(&lf.license, "license", "", "check license `FILE` as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
+	f.StringVar(&lf.revocations, "revocations", "", "signed revocation list `FILE` for the --license check")
+	f.StringVar(&lf.state, "state", "", "clock-state `FILE` for the --license check (default: verify's)")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")
 	f.BoolVar(&noHooks, "no-hooks", false, "do not run the bundle's hooks")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
@@ -668,7 +640,7 @@ Nothing is changed.`,
 			if target == "" {
 				return cli.Usage("status needs --target DIR")
 			}
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
@@ -715,13 +687,16 @@ it replaces becomes the previous one. Hooks are not run.`,
 			if target == "" {
 				return cli.Usage("rollback needs --target DIR")
 			}
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
 			m, err := bundle.Rollback(target, ring)
-			if errors.Is(err, bundle.ErrNotInstalled) {
+			if errors.Is(err, bundle.ErrNoPrevious) {
 				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
+			}
+			if errors.Is(err, bundle.ErrNotInstalled) {
+				return cli.Fail(cli.ExitNotInstalled, err, "nothing is installed in "+target+": check --target, or apply a bundle first")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {
 				return cli.Fail(cli.ExitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")

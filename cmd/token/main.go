@@ -11,9 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +28,8 @@ import (
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
+	"github.com/airseal/airseal/pkg/token/tokenserver"
 )
 
 // Exit codes of token verify: rows of the one airseal table (internal/cli).
@@ -50,7 +54,7 @@ type globals struct {
 	json     bool
 }
 
-func (g *globals) tokenDir() *token.Dir {
+func (g *globals) tokenDir() *tokendir.Dir {
 	d := g.dir
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
@@ -58,7 +62,7 @@ func (g *globals) tokenDir() *token.Dir {
 	if d == "" {
 		d = defaultDir
 	}
-	return &token.Dir{Path: d}
+	return &tokendir.Dir{Path: d}
 }
 
 func (g *globals) passphrase(confirm bool) ([]byte, error) {
@@ -82,8 +86,8 @@ func (g *globals) signer() (*token.Signer, error) {
 }
 
 func dirErr(err error) error {
-	if errors.Is(err, token.ErrNotInitialized) {
-		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init'")
+	if errors.Is(err, tokendir.ErrNotInitialized) {
+		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init --dir DIR'")
 	}
 	return err
 }
@@ -151,10 +155,17 @@ a token server will run (RFC 8414), else the default urn:airseal:token:KID.`,
 				return err
 			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"dir": d.Path, "issuer": st.Issuer, "kid": st.Keys[0].ID})
+				out := map[string]any{"dir": d.Path, "issuer": st.Issuer, "kid": st.Keys[0].ID}
+				if w := issuerWarning(st.Issuer); w != "" {
+					out["warning"] = w
+				}
+				return cli.JSON(cmd.OutOrStdout(), out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", st.Keys[0].ID)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: initialised %s (issuer %s); next: 'token client add NAME' or 'token mint'\n", d.Path, st.Issuer)
+			if w := issuerWarning(st.Issuer); w != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: %s\n", w)
+			}
 			return nil
 		},
 	}
@@ -163,6 +174,17 @@ a token server will run (RFC 8414), else the default urn:airseal:token:KID.`,
 	addJSON(c, g)
 	c.Flags().StringVar(&issuer, "issuer", "", "`URI` in the iss claim of every token (default urn:airseal:token:KID)")
 	return c
+}
+
+// issuerWarning returns a warning when iss cannot be the URL of a token
+// endpoint: RFC 8414 clients fetch ISSUER/.well-known/oauth-authorization-server
+// and refuse metadata whose issuer differs from the URL they asked.
+func issuerWarning(iss string) string {
+	u, err := url.Parse(iss)
+	if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" {
+		return ""
+	}
+	return fmt.Sprintf("the issuer %q is not the URL of a token endpoint; standard OAuth clients (RFC 8414) check that the issuer equals the endpoint's URL, so if 'token serve' will run, create the directory with --issuer https://HOST[:PORT] (the URL clients use)", iss)
 }
 
 func newKeys() *cobra.Command {
@@ -230,7 +252,7 @@ the active key, which needs the passphrase.`,
 				return dirErr(err)
 			}
 			if gr.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": token.KeyRetired})
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": tokendir.KeyRetired})
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: %s retired; re-export the JWKS and restart 'token serve'\n", id)
 			return nil
@@ -323,10 +345,11 @@ without --aud can only exchange grants (refresh_token).`,
 				return clientErr(err)
 			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret})
+				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret, "takes_effect": "immediately"})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "client_id=%s\nclient_secret=%s\n", cl.ID, secret)
 			fmt.Fprintln(cmd.ErrOrStderr(), "token: the secret is shown only now; store it in the client's configuration")
+			fmt.Fprintln(cmd.ErrOrStderr(), "token: the client can authenticate at once, also at a 'token serve' that is already running (it re-reads "+tokendir.ClientsFile+" when it changes)")
 			return nil
 		},
 	}
@@ -374,13 +397,13 @@ their hashes are kept).`,
 	addJSON(list, gl)
 
 	c.AddCommand(add, list,
-		clientEdit("remove", "Remove a client: its secret stops working", func(d *token.Dir, id string) (*token.Client, error) { return d.RemoveClient(id) }, "removed"),
-		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
-		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
+		clientEdit("remove", "Remove a client: its secret stops working", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.RemoveClient(id) }, "removed"),
+		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
+		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
 	return c
 }
 
-func clientStatus(c token.Client) string {
+func clientStatus(c tokendir.Client) string {
 	if c.Disabled {
 		return "disabled"
 	}
@@ -389,15 +412,15 @@ func clientStatus(c token.Client) string {
 
 func clientErr(err error) error {
 	switch {
-	case errors.Is(err, token.ErrClientsFile):
-		return cli.Fail(cli.ExitError, err, "fix the named line of "+token.ClientsFile+", or restore it from a backup")
-	case errors.Is(err, token.ErrNoClient):
+	case errors.Is(err, tokendir.ErrClientsFile):
+		return cli.Fail(cli.ExitError, err, "fix the named line of "+tokendir.ClientsFile+", or restore it from a backup")
+	case errors.Is(err, tokendir.ErrNoClient):
 		return cli.Fail(cli.ExitError, err, "'token client list' shows the registered names")
 	}
 	return dirErr(err)
 }
 
-func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Client, error), done string) *cobra.Command {
+func clientEdit(verb, short string, do func(d *tokendir.Dir, id string) (*tokendir.Client, error), done string) *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
 		Use:   verb + " NAME [--json] [--dir DIR]",
@@ -414,7 +437,7 @@ A running 'token serve' applies it within 5 s, or at once on SIGHUP.`,
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "status": done})
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "token: client %s %s; a running 'token serve' applies it within 5 s or at once on SIGHUP\n", cl.ID, done)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: client %s %s; this takes effect at once, also at a 'token serve' that is already running\n", cl.ID, done)
 			return nil
 		},
 	}
@@ -439,9 +462,11 @@ serial ('token revoke --license-serial') revokes the token. The file is
 read for its serial only; its signature is not checked here.
 
 --format jwt prints the bare token; oauth an RFC 6749 token response;
-bitrix the Bitrix24 OAuth response (client_endpoint = --aud, domain = its
-host, user_id = --sub, member_id = --member-id, server_endpoint =
---server-endpoint or empty, status "L"). Its refresh_token is the same
+bitrix the Bitrix24 OAuth response in the shape oauth.bitrix.info
+answers (client_endpoint = --aud, server_endpoint = --server-endpoint,
+by default the issuer + /rest/ when the issuer is an https URL, else
+https://oauth.bitrix.info/rest/; domain = the host of server_endpoint;
+user_id = --sub, member_id = --member-id, status "L"). Its refresh_token is the same
 long-lived token: a Bitrix24 client stores both fields and, should its
 access token be refused, refreshes with grant_type=refresh_token, which
 'token serve --bitrix' answers with a short-lived token and the same
@@ -508,6 +533,9 @@ protect the refresh_token like the access token.`,
 			case format == "oauth":
 				return cli.JSON(out, token.NewOAuthResponse(tok, claims, "", now))
 			case format == "bitrix":
+				if serverEndpoint == "" {
+					serverEndpoint = defaultServerEndpoint(s.Issuer())
+				}
 				return cli.JSON(out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
 			}
 			_, err = fmt.Fprintln(out, tok)
@@ -526,8 +554,18 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE`")
 	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
-	f.StringVar(&serverEndpoint, "server-endpoint", "", "`URL` in server_endpoint of --format bitrix")
+	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint `URL` of --format bitrix (default: the issuer + /rest/ when it is an https URL, else https://oauth.bitrix.info/rest/)")
 	return c
+}
+
+// defaultServerEndpoint is the server_endpoint of 'mint --format bitrix'
+// without --server-endpoint: the issuer's /rest/ when the issuer is the
+// endpoint's https URL, else the one real Bitrix24 answers carry.
+func defaultServerEndpoint(iss string) string {
+	if u, err := url.Parse(iss); err == nil && u.Scheme == "https" && u.Host != "" && u.RawQuery == "" {
+		return strings.TrimSuffix(iss, "/") + "/rest/"
+	}
+	return token.DefaultBitrixServerEndpoint
 }
 
 func newVerify() *cobra.Command {
@@ -629,11 +667,11 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 			v.Issuer = st.Issuer
 		}
 		if revFile == "" && stateFile != "" {
-			revFile = filepath.Join(d.Path, token.RevocationsFile)
+			revFile = filepath.Join(d.Path, tokendir.RevocationsFile)
 		}
 		if stateFile == "" {
 			// One floor per directory, whichever list file is checked.
-			stateFile = filepath.Join(d.Path, token.SeenFile)
+			stateFile = filepath.Join(d.Path, tokendir.SeenFile)
 		}
 		if revFile == "" {
 			l, err := d.Revocations(ring, st.Issuer)
@@ -660,7 +698,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 		}
 		return nil
 	}
-	l, err := token.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
+	l, err := tokendir.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
 	if err != nil {
 		return cli.Fail(cli.ExitError, err, "use the newest revocation list signed by the issuer ('token revoke' writes it)")
 	}
@@ -739,7 +777,7 @@ putting an old file back.`,
 			}
 			l, err := g.tokenDir().Revoke(s, jtis, serials)
 			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
-				return cli.Fail(cli.ExitError, err, "restore the newest "+token.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
+				return cli.Fail(cli.ExitError, err, "restore the newest "+tokendir.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
 			}
 			if err != nil {
 				return err
@@ -749,7 +787,7 @@ putting an old file back.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
-				l.Seq, len(l.JTIs), len(l.LicenseSerials), token.RevocationsFile)
+				l.Seq, len(l.JTIs), len(l.LicenseSerials), tokendir.RevocationsFile)
 			return nil
 		},
 	}
@@ -763,8 +801,9 @@ putting an old file back.`,
 
 func newServe() *cobra.Command {
 	g := &globals{}
-	var addr, certFile, keyFile, ttlS, publicURL, logLevel string
+	var addr, certFile, keyFile, ttlS, publicURL, logLevel, issuedMaxS string
 	var insecure, bitrix bool
+	var issuedKeep int
 	c := &cobra.Command{
 		Use:   "serve --addr HOST:PORT [--tls-cert F --tls-key F] [--dir DIR]",
 		Short: "Serve the OAuth token endpoint",
@@ -780,8 +819,13 @@ func newServe() *cobra.Command {
   GET|POST /oauth/token/   with --bitrix: Bitrix24-shaped responses
 
 Every token issued is written to DIR/issued.jsonl before it is sent (if
-that fails: 503 and no token) and fsynced about 10 ms later, so a crash of
-the server loses no record, a power cut those of the last ~10 ms.
+that fails: 500 server_error and no token) and fsynced about 10 ms later,
+so a crash of the server loses no record, a power cut those of the last
+~10 ms. issued.jsonl is rotated when it reaches --issued-max-size (default
+256MiB, about a million tokens): it becomes issued.jsonl.1, older files
+move up one number, and only --issued-keep of them (default 8) are kept,
+so the ledger never takes more than (keep + 1) x max-size of disk.
+--issued-max-size 0 never rotates (then archive it yourself).
 
 Clients authenticate with HTTP Basic or client_id and client_secret in the
 body. After 10 failed authentications in a minute an IP address (an IPv6
@@ -792,8 +836,12 @@ The signing key is decrypted once at start: the passphrase comes from
 --passphrase-file (read once; e.g. a systemd credential) or
 $AIRSEAL_PASSPHRASE, never from the command line. Without --tls-cert and
 --tls-key, --addr must be a loopback address unless --insecure-listen is
-given. Clients and the revocation list are re-read every 5 s; restart after
-'token keys rotate' or 'retire'.`,
+given. clients.json is re-read as soon as it changes: a client added,
+disabled or removed while the server runs takes effect on its next
+request (a refusal of a client_id not loaded yet does not count toward
+the failed-authentication limit). The revocation list is re-read every
+5 s; SIGHUP re-reads both at once. Restart after 'token keys rotate' or
+'retire'.`,
 		Example: `  token serve --addr 127.0.0.1:8089 --passphrase-file /run/credentials/token.service/passphrase
   token serve --addr 0.0.0.0:8443 --tls-cert auth.crt --tls-key auth.key --bitrix`,
 		Args: cli.NoArgs,
@@ -804,12 +852,23 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if (certFile == "") != (keyFile == "") {
 				return cli.Usage("give both --tls-cert and --tls-key, or neither")
 			}
-			if err := token.CheckListen(addr, certFile != "", insecure); errors.Is(err, token.ErrBadAddress) {
+			if err := tokenserver.CheckListen(addr, certFile != "", insecure); errors.Is(err, tokenserver.ErrBadAddress) {
 				return cli.Fail(cli.ExitUsage, fmt.Errorf("--addr: %w", err), "give --addr as HOST:PORT, e.g. 127.0.0.1:8089 or [::1]:8089")
 			} else if err != nil {
 				return cli.Fail(cli.ExitUsage, err, "give --tls-cert and --tls-key, listen on 127.0.0.1, or accept the risk with --insecure-listen")
 			}
-			opts := token.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			opts := tokenserver.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			maxSize, err := parseSize(issuedMaxS)
+			if err != nil {
+				return cli.Usage("--issued-max-size: %v", err)
+			}
+			if issuedKeep < 1 || issuedKeep > 1000 {
+				return cli.Usage("--issued-keep %d: give 1 to 1000 rotated files", issuedKeep)
+			}
+			opts.IssuedMaxSize, opts.IssuedKeep = maxSize, issuedKeep
+			if maxSize == 0 {
+				opts.IssuedMaxSize = -1 // never rotate
+			}
 			if ttlS != "" {
 				d, err := token.ParseDuration(ttlS)
 				if err != nil {
@@ -835,7 +894,7 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if err != nil {
 				return err
 			}
-			srv, err := token.NewServer(g.tokenDir(), s, opts)
+			srv, err := tokenserver.NewServer(g.tokenDir(), s, opts)
 			if err != nil {
 				return dirErr(err)
 			}
@@ -846,6 +905,23 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						if err := srv.Reload(); err != nil {
+							opts.Logger.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
+						} else {
+							opts.Logger.Info("reloaded clients and revocation list on SIGHUP")
+						}
+					}
+				}
+			}()
 			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
 			return srv.Run(ctx, ln, certFile, keyFile, 0)
 		},
@@ -861,5 +937,29 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 	f.StringVar(&ttlS, "access-ttl", "", "lifetime `DURATION` of issued tokens (default 1h)")
 	f.StringVar(&publicURL, "public-url", "", "base `URL` advertised in metadata (default: from each request)")
 	f.StringVar(&logLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")
+	f.StringVar(&issuedMaxS, "issued-max-size", "256MiB", "rotate issued.jsonl at this `SIZE` (bytes, or with KiB, MiB, GiB); 0 never rotates")
+	f.IntVar(&issuedKeep, "issued-keep", 8, "keep this many rotated issued.jsonl.`N` files; the oldest is deleted")
 	return c
+}
+
+// parseSize reads a size such as 1048576, 64KiB, 256MiB or 1GiB.
+func parseSize(s string) (int64, error) {
+	num, mult := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q: want a size such as 256MiB, 1GiB or a number of bytes", s)
+	}
+	if n*mult != 0 && n*mult < 64<<10 {
+		return 0, fmt.Errorf("%q: give at least 64KiB (or 0 to never rotate)", s)
+	}
+	return n * mult, nil
 }

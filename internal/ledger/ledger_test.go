@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,8 +89,47 @@ func TestDamagedMiddleIsAnError(t *testing.T) {
 	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("got %v, want an error naming line 1", err)
 	}
-	if err := Append(path, rec{Serial: "c"}); err == nil {
-		t.Fatal("append to a damaged ledger succeeded")
+	// Append checks the tail only (issue 8 item 11): it does not read line
+	// 1, so it succeeds, and the damage is still reported by the next read.
+	if err := Append(path, rec{Serial: "c"}); err != nil {
+		t.Fatalf("append read beyond the tail: %v", err)
+	}
+	if _, err := Scan(path, func(Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("got %v, want an error naming line 1", err)
+	}
+}
+
+// A damaged last line that ends in a newline is torn too: Scan skips it and
+// Append replaces it.
+func TestDamagedLastLineWithNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	Append(path, rec{Serial: "a"})
+	Append(path, rec{Serial: "b"})
+	data, _ := os.ReadFile(path)
+	data[len(data)-4] ^= 1
+	os.WriteFile(path, data, 0o600)
+	if got, torn := serials(t, path); strings.Join(got, ",") != "a" || !torn {
+		t.Fatalf("got %v torn=%v", got, torn)
+	}
+	Append(path, rec{Serial: "c"})
+	if got, torn := serials(t, path); strings.Join(got, ",") != "a,c" || torn {
+		t.Fatalf("got %v torn=%v", got, torn)
+	}
+}
+
+// Lines above MaxRecord are refused when written and reported when read,
+// in bounded memory.
+func TestRecordLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	if err := Append(path, rec{Serial: strings.Repeat("x", MaxRecord)}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized record: %v", err)
+	}
+	os.WriteFile(path, []byte(strings.Repeat("y", MaxRecord+10)+"\n0000000a {}\n"), 0o600)
+	if _, err := Scan(path, func(Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("Scan of a huge line: %v", err)
+	}
+	if err := Append(path, rec{Serial: "z"}); err != nil {
+		t.Fatalf("append after a huge line: %v", err)
 	}
 }
 
@@ -115,14 +156,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("0000000a {}\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := parse("fuzz", data)
-		if err != nil {
-			return
-		}
-		for _, r := range res.Records {
+		scan("fuzz", bytes.NewReader(data), func(r Record) error {
 			if !json.Valid(r) {
 				t.Fatalf("invalid JSON record %q accepted", r)
 			}
-		}
+			return nil
+		})
 	})
 }

@@ -36,6 +36,9 @@ var (
 	// ErrNotInstalled: no release is installed in the target (or nothing to
 	// roll back to).
 	ErrNotInstalled = errors.New("no release installed")
+	// ErrNoPrevious: a release is installed, but there is no previous
+	// release to roll back to.
+	ErrNoPrevious = errors.New("nothing to roll back to")
 	// ErrNoSpace: the target file system lacks the space the manifest needs.
 	ErrNoSpace = errors.New("not enough free space")
 	// ErrBusy: another apply or rollback holds the target's lock.

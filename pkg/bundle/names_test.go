@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -49,10 +50,15 @@ func TestNameRules(t *testing.T) {
 func TestRevokedLicensesExact(t *testing.T) {
 	dir := t.TempDir()
 	serials := []string{"#42", " lead and trail ", "ACME 2026/7"}
-	if err := updateTrust(dir, &Manifest{RevokedLicenses: serials}, nil); err != nil {
+	tg, err := OpenTarget(dir, TargetOptions{Lock: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := updateTrust(dir, &Manifest{RevokedLicenses: []string{"#42", "new"}}, nil); err != nil {
+	defer tg.Close()
+	if err := tg.addRevocations(&Manifest{RevokedLicenses: serials}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.addRevocations(&Manifest{RevokedLicenses: []string{"#42", "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := RevokedLicenses(dir)
@@ -227,5 +233,46 @@ func TestPackChecksOptionsFirst(t *testing.T) {
 		Output: filepath.Join(dir, "missing", "x.bundle")})
 	if !errors.Is(err, ErrMalformed) || err.Error() != `pack: product "Acme\x01": contains control character U+0001` {
 		t.Fatalf("Pack with a bad product: %v", err)
+	}
+}
+
+// Issue 8 item 8: pack refuses file names and link targets with control or
+// bidirectional formatting characters, or invalid UTF-8, naming the file
+// with its characters escaped; the reader refuses the same (TestRefusals).
+func TestPackRefusesControlCharacters(t *testing.T) {
+	key := testKey(t, 1)
+	for _, c := range []struct{ name, link, want string }{
+		{name: "a\x1b[2Jb", want: `control character U+001B`},
+		{name: "a\x7fb", want: `control character U+007F`},
+		{name: "a\u0085b", want: `control character U+0085`},
+		{name: "a\u009bb", want: `control character U+009B`},
+		{name: "gnp.\u202eexe", want: `bidirectional formatting character U+202E`},
+		{name: "a\xffb", want: `not valid UTF-8`},
+		{name: "tab\there", want: `control character U+0009`},
+		{name: "lnk", link: "x\x1b]0;owned\x07", want: `target "x\x1b]0;owned\a" contains control character U+001B`},
+	} {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "src")
+		os.MkdirAll(src, 0o755)
+		var err error
+		if c.link != "" {
+			err = os.Symlink(c.link, filepath.Join(src, c.name))
+		} else {
+			err = os.WriteFile(filepath.Join(src, c.name), []byte("x"), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Pack(PackOptions{Key: key, Product: "acme", Version: "1.0.0", Dir: src, Output: filepath.Join(dir, "out.bundle")})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("pack %q -> %q: %v, want %q", c.name, c.link, err, c.want)
+			continue
+		}
+		if strings.ContainsAny(err.Error(), "\x1b\x7f\u0085\u009b\u202e\t") || !utf8.ValidString(err.Error()) {
+			t.Errorf("pack %q: the error carries the raw character: %q", c.name, err)
+		}
+		if _, serr := os.Stat(filepath.Join(dir, "out.bundle")); serr == nil {
+			t.Errorf("pack %q wrote a bundle", c.name)
+		}
 	}
 }

@@ -227,7 +227,7 @@ func walkRelease(dir string) ([]packEntry, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		if err := checkPath(rel); err != nil {
-			return fmt.Errorf("pack: %s: %v", p, err)
+			return fmt.Errorf("pack: --from-dir %q: %v; rename the file", dir, err)
 		}
 		fi, err := os.Lstat(p)
 		if err != nil {
@@ -235,7 +235,7 @@ func walkRelease(dir string) ([]packEntry, error) {
 		}
 		mode := fi.Mode()
 		if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
-			return fmt.Errorf("pack: %s: setuid, setgid and sticky bits are not allowed in a bundle; chmod the file", p)
+			return fmt.Errorf("pack: %q: setuid, setgid and sticky bits are not allowed in a bundle; chmod the file", p)
 		}
 		e := packEntry{File: File{Path: rel, Mode: Mode(mode.Perm())}, abs: p}
 		switch {
@@ -250,10 +250,10 @@ func walkRelease(dir string) ([]packEntry, error) {
 			}
 			e.Type, e.Target, e.Mode = TypeSymlink, filepath.ToSlash(t), 0o777
 			if err := checkLinkTarget(rel, e.Target); err != nil {
-				return fmt.Errorf("pack: %s: %v; replace it with a copy or a relative link inside the release", p, err)
+				return fmt.Errorf("pack: %q: %v; replace it with a copy or a relative link inside the release", p, err)
 			}
 		default:
-			return fmt.Errorf("pack: %s: %s files cannot be bundled (only files, directories and symlinks)", p, mode.Type())
+			return fmt.Errorf("pack: %q: %s files cannot be bundled (only files, directories and symlinks)", p, mode.Type())
 		}
 		out = append(out, e)
 		return nil

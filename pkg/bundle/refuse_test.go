@@ -103,6 +103,17 @@ func refusals() []refusal {
 			f.Type = "block"
 			return spec(t).add(f, e).build(t)
 		}, ErrUnsafe, `type "block" is not allowed`},
+		// Issue 8 item 8: file names and link targets that would repaint
+		// a terminal (inspect prints them) are refused by the reader.
+		{"escape-path", func(t testing.TB) []byte {
+			return spec(t).add(fileEntry("bin/a\x1b[2J\x1b[Hsignature: verified", 0o644, "x")).build(t)
+		}, ErrUnsafe, `contains control character U+001B`},
+		{"escape-link", func(t testing.TB) []byte {
+			return spec(t).add(linkEntry("lnk", "bin\x1b]0;owned\x07")).build(t)
+		}, ErrUnsafe, `target "bin\x1b]0;owned\a" contains control character U+001B`},
+		{"c1-path", func(t testing.TB) []byte { return spec(t).add(fileEntry("a\u009b2Jb", 0o644, "x")).build(t) }, ErrUnsafe, "control character U+009B"},
+		{"del-path", func(t testing.TB) []byte { return spec(t).add(fileEntry("a\x7fb", 0o644, "x")).build(t) }, ErrUnsafe, "control character U+007F"},
+		{"bidi-path", func(t testing.TB) []byte { return spec(t).add(fileEntry("bin/gnp.\u202eexe", 0o644, "x")).build(t) }, ErrUnsafe, "bidirectional formatting character U+202E"},
 		{"device-tar", func(t testing.TB) []byte {
 			f, _ := fileEntry("null", 0o666, "")
 			e := tarEntry{hdr: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666, Format: tar.FormatPAX}}

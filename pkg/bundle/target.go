@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,55 +40,293 @@ const (
 	lockFile       = ".lock"
 )
 
-// Trust returns ring (which may be nil) extended with the keys recorded in
-// target's trust store, DIR/trust/keys/ID.pub (added by applied bundles, or
-// pinned by an apply that was given the signing key, see
-// [ApplyOptions.Pin]), and the key IDs that applied bundles revoked. ring
-// itself is not modified.
-func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, error) {
-	out := union(ring)
-	revoked := map[keys.ID]bool{}
-	rp := filepath.Join(target, trustDir, revokedKeys)
-	ids, err := readLines(rp)
-	if err != nil {
-		return nil, nil, err
+// Limits of the files of a target directory read by [OpenTarget]
+// (docs/spec/bundle-v1.md, "Target layout"). The customer controls the
+// directory: each file is read bounded, and anything but a regular file is
+// refused before it is opened.
+const (
+	// HeaderLimit bounds a stored header: the preamble and a manifest of at
+	// most MaxManifestSize bytes.
+	HeaderLimit = PreambleSize + MaxManifestSize
+	// PublicKeyLimit bounds one DIR/trust/keys/ID.pub.
+	PublicKeyLimit = 4 << 10
+	// ListLimit bounds DIR/trust/revoked-keys and DIR/trust/revoked-licenses.
+	ListLimit = 16 << 20
+)
+
+// TargetOptions configures [OpenTarget].
+type TargetOptions struct {
+	// Keyring holds the keys trusted everywhere (for example the keys
+	// compiled into the program).
+	Keyring *keys.Keyring
+	// Pin holds keys the administrator trusts for this target by explicit
+	// choice (bundle apply --pub); see [ApplyOptions.Pin].
+	Pin *keys.Keyring
+	// Lock takes the target's exclusive lock (creating the directory when
+	// the first install needs it); without it the target is only read.
+	Lock bool
+}
+
+// Target is a target directory opened once: its trust store and the
+// signed header of its current release are read (each exactly once) when
+// it is opened, under the target's lock when [TargetOptions.Lock] is set,
+// and every later step works from what was read. Trust is the union of the
+// given keyrings, the trust store and the current release's own signed
+// trust changes, so a key rotation takes effect in the same rename that
+// makes its release current (see [Target.Apply]).
+type Target struct {
+	dir    string
+	opts   TargetOptions
+	locked bool
+	unlock func()
+
+	// What DIR/trust records.
+	storeKeys    *keys.Keyring
+	storeRevoked []string // key IDs, as written
+	storeSerials []string
+
+	ring    *keys.Keyring    // Keyring ∪ Pin ∪ store ∪ current trust_keys
+	revoked map[keys.ID]bool // store ∪ current revoked_keys
+	current *Manifest        // nil: nothing installed, or currentErr
+	curHdr  *Header
+	curErr  error // why the current release cannot be used; nil if none or verified
+	reads   map[string]int
+}
+
+// OpenTarget opens the target directory dir: it takes the lock if asked,
+// reads the trust store and verifies the current release's header. A
+// missing directory is an empty target. A current release that does not
+// verify is not an error here; [Target.Installed] reports it.
+func OpenTarget(dir string, opts TargetOptions) (*Target, error) {
+	if dir == "" {
+		return nil, errors.New("target: no directory given")
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{dir: abs, opts: opts, reads: map[string]int{}, unlock: func() {}}
+	if opts.Lock {
+		if _, err := os.Stat(abs); err == nil {
+			if err := t.lock(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := t.load(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if t.locked {
+		// Record what an interrupted apply left in force but unrecorded.
+		if err := t.recordTrust(); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Close releases the target's lock.
+func (t *Target) Close() error {
+	t.unlock()
+	t.unlock, t.locked = func() {}, false
+	return nil
+}
+
+// Dir returns the target directory (absolute).
+func (t *Target) Dir() string { return t.dir }
+
+// Reads returns how often each file or directory of the target was read
+// since it was opened, by path relative to the target: the seam that
+// shows an apply reads its trust store and installed header once.
+func (t *Target) Reads() map[string]int { return maps(t.reads) }
+
+func maps(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Keyring returns every key trusted for this target: the given keyrings,
+// the trust store, and the keys the current release introduced.
+func (t *Target) Keyring() *keys.Keyring { return union(t.ring) }
+
+// Revoked returns the key IDs revoked for this target: the trust store's
+// and the current release's.
+func (t *Target) Revoked() map[keys.ID]bool {
+	out := make(map[keys.ID]bool, len(t.revoked))
+	for k := range t.revoked {
+		out[k] = true
+	}
+	return out
+}
+
+// RevokedLicenses returns the license serials revoked for this target: the
+// trust store's and the current release's.
+func (t *Target) RevokedLicenses() []string {
+	out := slices.Clone(t.storeSerials)
+	if t.current != nil {
+		for _, s := range t.current.RevokedLicenses {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Installed returns the verified manifest of the current release, an
+// error matching ErrNotInstalled when none is installed, or why the
+// installed release cannot be used.
+func (t *Target) Installed() (*Manifest, error) {
+	if t.curErr != nil {
+		return nil, t.curErr
+	}
+	return t.current, nil
+}
+
+// InstalledHeader returns the verified header of the current release (nil
+// when none is installed or it does not verify).
+func (t *Target) InstalledHeader() *Header { return t.curHdr }
+
+// lock creates the target (and DIR/releases) if needed and takes its lock.
+func (t *Target) lock() error {
+	if err := os.MkdirAll(filepath.Join(t.dir, releasesDir), 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockTarget(t.dir)
+	if err != nil {
+		return err
+	}
+	t.unlock, t.locked = unlock, true
+	return nil
+}
+
+// load reads the trust store and the current header once.
+func (t *Target) load() error {
+	t.storeKeys = keys.NewKeyring()
+	rp := filepath.Join(trustDir, revokedKeys)
+	ids, err := t.readLines(rp)
+	if err != nil {
+		return err
+	}
+	t.storeRevoked = ids
+	t.revoked = map[keys.ID]bool{}
 	for i, s := range ids {
 		// Fail closed: a revocation that cannot be read is not ignored.
 		id, err := keys.ParseID(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: entry %d: %w (each line must be a key ID; restore the file)", rp, i+1, err)
+			return fmt.Errorf("%s: entry %d: %w (each line must be a key ID; restore the file)", filepath.Join(t.dir, rp), i+1, err)
 		}
-		revoked[id] = true
+		t.revoked[id] = true
 	}
-	ents, err := os.ReadDir(filepath.Join(target, trustDir, "keys"))
+	kd := filepath.Join(trustDir, "keys")
+	t.reads[kd]++
+	ents, err := os.ReadDir(filepath.Join(t.dir, kd))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, err
+		return err
 	}
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".pub") {
 			continue
 		}
-		k, err := keys.LoadPublic(filepath.Join(target, trustDir, "keys", e.Name()))
-		if err != nil {
-			return nil, nil, fmt.Errorf("trust store of %s: %w (remove or replace the file)", target, err)
+		p := filepath.Join(kd, e.Name())
+		data, err := t.readFile(p, PublicKeyLimit, "public key")
+		if err == nil {
+			var k *keys.PublicKey
+			if k, err = keys.ParsePublic(data); err == nil {
+				t.storeKeys.Add(k)
+				continue
+			}
+			err = fmt.Errorf("%s: %w", filepath.Join(t.dir, p), err)
 		}
-		out.Add(k)
+		return fmt.Errorf("trust store of %s: %w (remove or replace the file)", t.dir, err)
 	}
-	return out, revoked, nil
+	if t.storeSerials, err = t.readLines(filepath.Join(trustDir, revokedSerials)); err != nil {
+		return err
+	}
+	t.ring = union(t.opts.Keyring, t.opts.Pin, t.storeKeys)
+	t.current, t.curHdr, t.curErr = nil, nil, nil
+	m, h, err := t.verifyRelease(currentLink)
+	if err != nil {
+		t.curErr = err
+		return nil
+	}
+	t.current, t.curHdr = m, h
+	// The current release's signed trust changes are in force from the
+	// moment it became current, whether or not the store records them yet
+	// (an apply killed right after the switch).
+	for _, line := range m.TrustKeys {
+		if k, err := keys.ParsePublic([]byte(line)); err == nil {
+			t.ring.Add(k)
+		}
+	}
+	for _, s := range m.RevokedKeys {
+		t.revoked[keys.ID(s)] = true
+	}
+	return nil
 }
 
-// RevokedLicenses returns the license serials revoked by bundles applied to
-// target, for license verifiers to refuse.
-func RevokedLicenses(target string) ([]string, error) {
-	return readLines(filepath.Join(target, trustDir, revokedSerials))
+// verifyRelease reads and verifies the header of the release link points
+// to, with the target's trust.
+func (t *Target) verifyRelease(link string) (*Manifest, *Header, error) {
+	p := filepath.Join(t.dir, link)
+	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%w in %s (no %s)", ErrNotInstalled, t.dir, link)
+	}
+	data, err := t.readFile(filepath.Join(link, headerFile), HeaderLimit, "installed header")
+	if err != nil {
+		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
+	}
+	h, err := ReadHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
+	}
+	m, err := h.Verify(t.ring, t.revoked)
+	if err != nil {
+		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
+	}
+	return m, h, nil
 }
 
-// readLines returns the non-empty lines of the trust store file p exactly
-// as written (serials may contain spaces or start with '#'); a missing file
-// has no lines.
-func readLines(p string) ([]string, error) {
-	data, err := os.ReadFile(p)
+// readFile reads the regular file rel (relative to the target), at most
+// limit bytes, counting the read. A missing file matches fs.ErrNotExist.
+func (t *Target) readFile(rel string, limit int64, what string) ([]byte, error) {
+	t.reads[rel]++
+	p := filepath.Join(t.dir, rel)
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: the %s is not a regular file (%v); restore it", p, what, st.Mode().Type())
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: the %s is larger than its %d-byte limit; restore it", p, what, limit)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if int64(b.Len()) > limit {
+		return nil, fmt.Errorf("%s: the %s is larger than its %d-byte limit; restore it", p, what, limit)
+	}
+	return b.Bytes(), nil
+}
+
+// readLines returns the non-empty lines of the trust store file rel
+// exactly as written (serials may contain spaces or start with '#'); a
+// missing file has no lines.
+func (t *Target) readLines(rel string) ([]string, error) {
+	data, err := t.readFile(rel, ListLimit, "trust store list")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -103,37 +342,36 @@ func readLines(p string) ([]string, error) {
 	return out, nil
 }
 
-// Installed returns the verified manifest of the release under
-// target/current: its signed header is read and checked against ring plus
-// the keys that applied bundles added to target. It returns an error
-// matching ErrNotInstalled when no release is installed.
-func Installed(target string, ring *keys.Keyring) (*Manifest, error) {
-	m, _, err := installedAt(target, currentLink, ring)
-	return m, err
-}
-
-func installedAt(target, link string, ring *keys.Keyring) (*Manifest, *Header, error) {
-	full, revoked, err := Trust(target, ring)
+// Trust returns ring (which may be nil) extended with the keys trusted for
+// target (its trust store DIR/trust/keys/ID.pub, and the keys its current
+// release introduced), and the key IDs revoked there (DIR/trust/revoked-keys
+// and the current release's revoked_keys). ring itself is not modified.
+func Trust(target string, ring *keys.Keyring) (*keys.Keyring, map[keys.ID]bool, error) {
+	t, err := OpenTarget(target, TargetOptions{Keyring: ring})
 	if err != nil {
 		return nil, nil, err
 	}
-	p := filepath.Join(target, link)
-	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%w in %s (no %s)", ErrNotInstalled, target, link)
-	}
-	data, err := os.ReadFile(filepath.Join(p, headerFile))
+	return t.Keyring(), t.Revoked(), nil
+}
+
+// RevokedLicenses returns the license serials revoked by bundles applied to
+// target (the trust store's list), for license verifiers to refuse. The
+// current release's own revoked_licenses are in [Target.RevokedLicenses].
+func RevokedLicenses(target string) ([]string, error) {
+	t := &Target{dir: target, reads: map[string]int{}}
+	return t.readLines(filepath.Join(trustDir, revokedSerials))
+}
+
+// Installed returns the verified manifest of the release under
+// target/current: its signed header is read and checked against ring plus
+// the keys trusted for target. It returns an error matching ErrNotInstalled
+// when no release is installed.
+func Installed(target string, ring *keys.Keyring) (*Manifest, error) {
+	t, err := OpenTarget(target, TargetOptions{Keyring: ring})
 	if err != nil {
-		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
+		return nil, err
 	}
-	h, err := ReadHeader(bytes.NewReader(data))
-	if err != nil {
-		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
-	}
-	m, err := h.Verify(full, revoked)
-	if err != nil {
-		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
-	}
-	return m, h, nil
+	return t.Installed()
 }
 
 // ReleaseInfo describes one installed release: its signed product,
@@ -168,36 +406,38 @@ type Status struct {
 // signature is verified; an error matching ErrNotInstalled means nothing is
 // installed.
 func TargetStatus(target string, ring *keys.Keyring) (*Status, error) {
-	full, revoked, err := Trust(target, ring)
+	t, err := OpenTarget(target, TargetOptions{Keyring: ring})
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Target: target, TrustedKeys: full.IDs()}
-	for id := range revoked {
+	return t.Status()
+}
+
+// Status reports what is installed in the target.
+func (t *Target) Status() (*Status, error) {
+	st := &Status{Target: t.dir, TrustedKeys: t.ring.IDs()}
+	for id := range t.revoked {
 		st.RevokedKeys = append(st.RevokedKeys, id)
 	}
 	sort.Slice(st.RevokedKeys, func(i, j int) bool { return st.RevokedKeys[i] < st.RevokedKeys[j] })
-	info := func(link string) (*ReleaseInfo, error) {
-		m, h, err := installedAt(target, link, ring)
-		if err != nil {
-			return nil, err
-		}
-		dest, _ := os.Readlink(filepath.Join(target, link))
+	info := func(link string, m *Manifest, h *Header) *ReleaseInfo {
+		dest, _ := os.Readlink(filepath.Join(t.dir, link))
 		ri := &ReleaseInfo{Product: m.Product, Version: m.Version, ReleaseDate: m.ReleaseDate, KeyID: h.KeyID, Path: dest, Files: len(m.Files)}
 		for _, f := range m.Files {
 			ri.Bytes += f.Size
 		}
-		return ri, nil
+		return ri
 	}
-	if st.Current, err = info(currentLink); err != nil {
-		return nil, err
+	if t.curErr != nil {
+		return nil, t.curErr
 	}
-	if p, err := info(previousLink); err == nil {
-		st.Previous = p
+	st.Current = info(currentLink, t.current, t.curHdr)
+	if m, h, err := t.verifyRelease(previousLink); err == nil {
+		st.Previous = info(previousLink, m, h)
 	} else if !errors.Is(err, ErrNotInstalled) {
 		st.PreviousError = err.Error()
 	}
-	ents, _ := os.ReadDir(filepath.Join(target, releasesDir))
+	ents, _ := os.ReadDir(filepath.Join(t.dir, releasesDir))
 	for _, e := range ents {
 		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
 			st.Releases = append(st.Releases, e.Name())
@@ -305,34 +545,46 @@ func swapLink(target, name, dest string) error {
 // signature and every file against its manifest. The release it replaces
 // becomes the previous one. Hooks are not run.
 func Rollback(target string, ring *keys.Keyring) (*Manifest, error) {
-	unlock, err := lockTarget(target)
+	if _, err := os.Stat(target); err != nil {
+		return nil, fmt.Errorf("%w in %s (%v)", ErrNotInstalled, target, err)
+	}
+	t, err := OpenTarget(target, TargetOptions{Keyring: ring, Lock: true})
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w in %s", ErrNotInstalled, target)
-		}
 		return nil, err
 	}
-	defer unlock()
-	cur, err := os.Readlink(filepath.Join(target, currentLink))
-	if err != nil {
-		return nil, fmt.Errorf("%w in %s (no current release)", ErrNotInstalled, target)
+	defer t.Close()
+	return t.Rollback()
+}
+
+// Rollback makes the previous release current again (see [Rollback]). The
+// target must have been opened with [TargetOptions.Lock]. Before switching
+// away, the trust changes of the current release are recorded in the
+// trust store, so that rolling back never undoes a key or license
+// revocation.
+func (t *Target) Rollback() (*Manifest, error) {
+	if !t.locked {
+		return nil, errors.New("rollback: the target was not opened with its lock")
 	}
-	prev, err := os.Readlink(filepath.Join(target, previousLink))
+	cur, err := os.Readlink(filepath.Join(t.dir, currentLink))
+	if err != nil {
+		return nil, fmt.Errorf("%w in %s (no current release)", ErrNotInstalled, t.dir)
+	}
+	prev, err := os.Readlink(filepath.Join(t.dir, previousLink))
 	if err != nil || prev == cur {
-		return nil, fmt.Errorf("%w: %s has no previous release to roll back to", ErrNotInstalled, target)
+		return nil, fmt.Errorf("%w: %s has a current release (%s) but no previous release to roll back to", ErrNoPrevious, t.dir, cur)
 	}
-	m, _, err := installedAt(target, previousLink, ring)
+	m, _, err := t.verifyRelease(previousLink)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTree(filepath.Join(target, prev), m); err != nil {
+	if err := checkTree(filepath.Join(t.dir, prev), m); err != nil {
 		return nil, err
 	}
-	if err := swapLink(target, currentLink, prev); err != nil {
+	if err := swapLink(t.dir, currentLink, prev); err != nil {
 		return nil, err
 	}
 	crashpoint()
-	if err := swapLink(target, previousLink, cur); err != nil {
+	if err := swapLink(t.dir, previousLink, cur); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,20 +1,24 @@
-package token
+package tokendir
 
 import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/pkg/token"
 )
 
 // Client is a registered OAuth client. Only a SHA-256 of its secret is
@@ -80,6 +84,26 @@ func (cs *Clients) Authenticate(id, secret string) (*Client, error) {
 func (cs *Clients) Has(id string) bool {
 	_, ok := cs.byID[id]
 	return ok
+}
+
+// Scopes returns every scope some enabled client may request, sorted
+// (RFC 8414 scopes_supported).
+func (cs *Clients) Scopes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cs.byID {
+		if c.Disabled {
+			continue
+		}
+		for _, x := range strings.Fields(c.Scope) {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Len returns the number of clients.
@@ -218,7 +242,7 @@ func parseClientFile(name string, b []byte) (*clientFile, error) {
 }
 
 func (d *Dir) loadClients() (*clientFile, error) {
-	name := d.file(ClientsFile)
+	name := d.File(ClientsFile)
 	b, err := fileio.Read(nil, name, fileio.LimitClients, "clients file")
 	if errors.Is(err, os.ErrNotExist) {
 		return &clientFile{Version: 1, Clients: []Client{}}, nil
@@ -234,7 +258,7 @@ func (d *Dir) saveClients(cf *clientFile) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(d.file(ClientsFile), append(b, '\n'), 0o600)
+	return atomicfile.Write(d.File(ClientsFile), append(b, '\n'), 0o600)
 }
 
 // Clients reads the registered clients. A malformed file is refused with an
@@ -270,13 +294,13 @@ func (d *Dir) AddClient(id, aud, scope string) (*Client, string, error) {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", err
 	}
-	secret := b64.EncodeToString(raw[:])
+	secret := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(secret))
-	c := Client{ID: id, SecretSHA256: hex.EncodeToString(h[:]), Audience: aud, Scope: NormalizeScope(scope), Created: d.now().UTC().Truncate(time.Second)}
+	c := Client{ID: id, SecretSHA256: hex.EncodeToString(h[:]), Audience: aud, Scope: token.NormalizeScope(scope), Created: d.now().UTC().Truncate(time.Second)}
 	err := d.editClients(func(cf *clientFile) error {
 		for _, x := range cf.Clients {
 			if x.ID == id {
-				return fmt.Errorf("client %q already exists in %s; choose another name", id, d.file(ClientsFile))
+				return fmt.Errorf("client %q already exists in %s; choose another name", id, d.File(ClientsFile))
 			}
 		}
 		cf.Clients = append(cf.Clients, c)
@@ -314,7 +338,7 @@ func (d *Dir) findClient(cf *clientFile, id string) (int, error) {
 			return i, nil
 		}
 	}
-	return -1, fmt.Errorf("%w %q in %s; 'token client list' shows the clients", ErrNoClient, id, d.file(ClientsFile))
+	return -1, fmt.Errorf("%w %q in %s; 'token client list' shows the clients", ErrNoClient, id, d.File(ClientsFile))
 }
 
 // RemoveClient deletes client id; its secret stops working.

@@ -1,4 +1,11 @@
-package token
+// Package tokenserver is the HTTP token endpoint of package token: RFC 6749
+// client_credentials and refresh_token grants, RFC 7662 introspection,
+// RFC 7009 revocation, RFC 8414 metadata and the JWKS, with an optional
+// Bitrix24-compatible token path. It reads its keys, clients and revocation
+// list from a token directory (package tokendir) and records every token it
+// issues in the directory's issued ledger before sending it. Behaviour is
+// specified in docs/spec/token-v1.md, section 5.
+package tokenserver
 
 import (
 	"context"
@@ -12,13 +19,18 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
 )
 
 // Server limits and defaults.
@@ -49,28 +61,126 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// IssuedMaxSize rotates the ledger of issued tokens
+	// ([tokendir.IssuedFile]) when it reaches this many bytes; 0 means the
+	// default ([tokendir.IssuedRotation], 256 MiB), a negative value never
+	// rotates.
+	IssuedMaxSize int64
+	// IssuedKeep is how many rotated ledgers are kept (IssuedFile.1 …
+	// IssuedFile.N, the oldest deleted); 0 means the default (8).
+	IssuedKeep int
+}
+
+func (o *ServerOptions) issuedRotation() ledger.WriterOptions {
+	r := tokendir.IssuedRotation
+	switch {
+	case o.IssuedMaxSize < 0:
+		r.MaxSize = 0
+	case o.IssuedMaxSize > 0:
+		r.MaxSize = o.IssuedMaxSize
+	}
+	if o.IssuedKeep > 0 {
+		r.Keep = o.IssuedKeep
+	}
+	return r
 }
 
 // Server is the HTTP token endpoint. Create it with [NewServer].
 type Server struct {
-	dir     *Dir
-	signer  *Signer
+	dir     *tokendir.Dir
+	signer  *token.Signer
 	ring    *keys.Keyring
 	issuer  string
 	jwks    []byte
 	opts    ServerOptions
 	log     *slog.Logger
-	clients atomic.Pointer[Clients]
-	revs    atomic.Pointer[RevocationList]
+	clients atomic.Pointer[tokendir.Clients]
+	revs    atomic.Pointer[token.RevocationList]
 	limiter *failLimiter
 	revMu   sync.Mutex
-	issued  *issuedLedger
+	issued  *ledger.Writer
+
+	// clientsMu serialises reloads of the clients file; clientsID is the
+	// identity (inode, size, mtime) of the file last loaded and
+	// clientsOK whether that load succeeded.
+	clientsMu   sync.Mutex
+	clientsID   fileID
+	clientsOK   atomic.Bool
+	clientsStat atomic.Int64 // unix nanos of the last stat, for rate limiting
+}
+
+// fileID identifies a version of a file: a rewrite (atomic rename gives a
+// new inode) or an edit in place changes it.
+type fileID struct {
+	ino, size int64
+	mtime     int64
+	exists    bool
+}
+
+func statID(path string) fileID {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileID{}
+	}
+	id := fileID{size: st.Size(), mtime: st.ModTime().UnixNano(), exists: true}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ino = int64(sys.Ino)
+	}
+	return id
+}
+
+// ClientsStatInterval is how often, at most, an authentication of a known
+// client checks whether the clients file changed. A client_id that is not
+// loaded always checks, so a client added while the server runs works
+// from its first request.
+const ClientsStatInterval = 250 * time.Millisecond
+
+// reloadClients reads the clients file again when it changed since the
+// last load (or force is set). It reports whether the clients held now are
+// those of the file as it is.
+func (s *Server) reloadClients(force bool) bool {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	path := s.dir.File(tokendir.ClientsFile)
+	id := statID(path)
+	if !force && id == s.clientsID {
+		return s.clientsOK.Load() // unchanged: a refused file is not read again
+	}
+	cs, err := s.dir.Clients()
+	if err != nil {
+		if id != s.clientsID {
+			s.log.Error("clients file refused; keeping the clients loaded before", "file", path, "err", err)
+		}
+		s.clientsID = id
+		s.clientsOK.Store(false)
+		return false
+	}
+	s.clients.Store(cs)
+	s.clientsID = id
+	s.clientsOK.Store(true)
+	return true
+}
+
+// lookupClients returns the clients to authenticate id against, re-reading
+// the clients file first when it changed: always for an id that is not
+// loaded, at most every ClientsStatInterval otherwise. current is false when
+// the file could not be read as it is now (then a refusal of an unknown id
+// may be a client that is not loaded yet).
+func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, current bool) {
+	cs = s.clients.Load()
+	last := s.clientsStat.Load()
+	if cs.Has(id) && now.UnixNano()-last < int64(ClientsStatInterval) && now.UnixNano() >= last {
+		return cs, s.clientsOK.Load()
+	}
+	s.clientsStat.Store(now.UnixNano())
+	current = s.reloadClients(false)
+	return s.clients.Load(), current
 }
 
 // NewServer returns a server that issues tokens with signer, reads keys,
 // clients and the revocation list from d and records issued tokens in d's
 // [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
-func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
+func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
 		return nil, err
@@ -78,15 +188,15 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if _, ok := ring.Get(signer.KeyID()); !ok {
 		return nil, fmt.Errorf("signing key %s is not among the directory's valid keys", signer.KeyID())
 	}
-	jwks, err := MarshalJWKS(ring)
+	jwks, err := token.MarshalJWKS(ring)
 	if err != nil {
 		return nil, err
 	}
 	if opts.AccessTTL == 0 {
 		opts.AccessTTL = DefaultAccessTTL
 	}
-	if opts.AccessTTL > MaxTTL {
-		return nil, fmt.Errorf("%w: access token lifetime %s", ErrTTLTooLong, opts.AccessTTL)
+	if opts.AccessTTL > token.MaxTTL {
+		return nil, fmt.Errorf("%w: access token lifetime %s", token.ErrTTLTooLong, opts.AccessTTL)
 	}
 	if opts.AccessTTL < time.Second {
 		return nil, fmt.Errorf("access token lifetime %s is too short: give at least 1s", opts.AccessTTL)
@@ -103,7 +213,7 @@ func NewServer(d *Dir, signer *Signer, opts ServerOptions) (*Server, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
-	if s.issued, err = openIssuedLedger(d.file(IssuedFile)); err != nil {
+	if s.issued, err = ledger.OpenWriter(d.File(tokendir.IssuedFile), opts.issuedRotation()); err != nil {
 		return nil, fmt.Errorf("the ledger of issued tokens: %w", err)
 	}
 	return s, nil
@@ -117,14 +227,15 @@ func (s *Server) Close() error {
 	return s.issued.Close()
 }
 
-// Reload reads the clients and the revocation list again. A revocation list
-// older than the one held is refused and the held one kept.
+// Reload reads the clients and the revocation list again (the server also
+// re-reads the clients file by itself whenever it changes, see
+// [ClientsStatInterval]). A revocation list older than the one held is
+// refused and the held one kept.
 func (s *Server) Reload() error {
-	cs, err := s.dir.Clients()
-	if err != nil {
+	if !s.reloadClients(true) {
+		_, err := s.dir.Clients()
 		return err
 	}
-	s.clients.Store(cs)
 	l, err := s.dir.Revocations(s.ring, s.issuer)
 	if err != nil {
 		return err
@@ -132,7 +243,7 @@ func (s *Server) Reload() error {
 	return s.setRevocations(l)
 }
 
-func (s *Server) setRevocations(l *RevocationList) error {
+func (s *Server) setRevocations(l *token.RevocationList) error {
 	if l == nil {
 		return nil
 	}
@@ -265,12 +376,16 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request, allowGet bool) (
 
 // authenticate checks client credentials from HTTP Basic or the form, and
 // enforces the per-IP failure limit.
-func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthError) {
+func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, *OAuthError) {
 	ip := limitKey(remoteIP(r))
 	now := s.opts.Now()
 	if wait, blocked := s.limiter.blocked(ip, now); blocked {
-		e := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed client authentications from this address; retry later")
-		e.RetryAfter = int((wait + time.Second - 1) / time.Second)
+		// RFC 6749 section 5.2 defines no code for rate limiting at the
+		// token endpoint: invalid_client (authentication refused), with
+		// 429 and Retry-After telling the client it is a pause.
+		secs := int((wait + time.Second - 1) / time.Second)
+		e := oauthErr(http.StatusTooManyRequests, "invalid_client", "too many failed client authentications from this address; client authentication is refused for %d s (see Retry-After)", secs)
+		e.RetryAfter = secs
 		return nil, e
 	}
 	id, secret, basic := "", "", false
@@ -295,17 +410,22 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*Client, *OAuthErr
 	if basic && v.Has("client_id") && v.Get("client_id") != id {
 		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "client_id in the body differs from the one in HTTP Basic")
 	}
-	c, err := s.clients.Load().Authenticate(id, secret)
+	cs, current := s.lookupClients(id, now)
+	c, err := cs.Authenticate(id, secret)
 	if err != nil {
-		s.limiter.fail(ip, now)
-		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id)
+		// An id the clients file does not hold while that file cannot be
+		// read as it is now may be a client not loaded yet: not counted.
+		if cs.Has(id) || current {
+			s.limiter.fail(ip, now)
+		}
+		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id, "known", cs.Has(id))
 		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}
 	return c, nil
 }
 
-func (s *Server) verifier() *Verifier {
-	return &Verifier{Keys: s.ring, Issuer: s.issuer, Revocations: s.revs.Load()}
+func (s *Server) verifier() *token.Verifier {
+	return &token.Verifier{Keys: s.ring, Issuer: s.issuer, Revocations: s.revs.Load()}
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -322,23 +442,23 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.opts.Now()
 	var (
-		req     Request
+		req     token.Request
 		refresh string
 	)
 	switch gt := v.Get("grant_type"); gt {
 	case "client_credentials":
 		if c.Audience == "" {
-			s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "client %s has no audience for client_credentials; register it with --aud", c.ID))
+			s.writeError(w, r, oauthErr(http.StatusBadRequest, "unauthorized_client", "client %s has no audience for client_credentials; register it with an audience", c.ID))
 			return
 		}
-		scope := NormalizeScope(v.Get("scope"))
+		scope := token.NormalizeScope(v.Get("scope"))
 		if scope == "" {
 			scope = c.Scope
 		} else if !scopeSubset(scope, c.Scope) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_scope", "requested scope is beyond the client's"))
 			return
 		}
-		req = Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: GrantClientCredentials, Now: now}
+		req = token.Request{Subject: c.ID, Audience: c.Audience, ClientID: c.ID, Scope: scope, TTL: s.opts.AccessTTL, GrantType: token.GrantClientCredentials, Now: now}
 	case "refresh_token":
 		grant := v.Get("refresh_token")
 		if grant == "" {
@@ -356,7 +476,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant was not issued to this client or cannot be exchanged"))
 			return
 		}
-		scope := NormalizeScope(v.Get("scope"))
+		scope := token.NormalizeScope(v.Get("scope"))
 		if scope == "" {
 			scope = g.Scope
 		} else if !scopeSubset(scope, g.Scope) {
@@ -368,7 +488,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, oauthErr(http.StatusBadRequest, "invalid_grant", "the grant is invalid, expired or revoked"))
 			return
 		}
-		req = Request{Subject: g.Subject, Audience: g.Audience[0], ClientID: c.ID, Scope: scope, TTL: ttl,
+		req = token.Request{Subject: g.Subject, Audience: g.Audience[0], ClientID: c.ID, Scope: scope, TTL: ttl,
 			LicenseSerial: g.LicenseSerial, Grant: g.ID, MemberID: g.MemberID, Now: now}
 		refresh = grant
 	case "":
@@ -387,21 +507,24 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// Written to the ledger before it is sent (and fsynced soon after): a
 	// token that was handed out is in the ledger, even after the process
 	// crashes.
-	if err := s.issued.Record(newLedgerRecord(s.signer.KeyID(), claims)); err != nil {
-		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.dir.file(IssuedFile), "err", err)
-		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be recorded; retry"))
+	if err := s.issued.Append(tokendir.NewLedgerRecord(s.signer.KeyID(), claims)); err != nil {
+		s.log.Error("token not recorded; not sent", "client_id", c.ID, "jti", claims.ID, "file", s.issued.Path(), "err", err)
+		// No RFC 6749 section 5.2 code describes a failure of the server;
+		// server_error (RFC 6749 section 4.1.2.1) with 500 says so without
+		// blaming the request.
+		s.writeError(w, r, oauthErr(http.StatusInternalServerError, "server_error", "the token could not be recorded on the server, so none was issued; the operator must check the disk of the token directory"))
 		return
 	}
 	s.log.Info("token issued", "client_id", c.ID, "jti", claims.ID, "grant", claims.Grant, "sub", claims.Subject, "exp", claims.ExpiresAt)
 	if bitrix {
-		writeJSON(w, http.StatusOK, NewBitrixResponse(tok, claims, refresh, s.baseURL(r)+"/rest/", now))
+		writeJSON(w, http.StatusOK, token.NewBitrixResponse(tok, claims, refresh, s.baseURL(r)+"/rest/", now))
 		return
 	}
-	writeJSON(w, http.StatusOK, NewOAuthResponse(tok, claims, refresh, now))
+	writeJSON(w, http.StatusOK, token.NewOAuthResponse(tok, claims, refresh, now))
 }
 
-func reasonOf(err error) Reason {
-	var e *Error
+func reasonOf(err error) token.Reason {
+	var e *token.Error
 	if errors.As(err, &e) {
 		return e.Reason
 	}
@@ -411,7 +534,7 @@ func reasonOf(err error) Reason {
 // clientAndToken reads the parameters of an introspection or revocation
 // request, authenticates the client and returns it with the token
 // parameter. On failure it has written the error response and ok is false.
-func (s *Server) clientAndToken(w http.ResponseWriter, r *http.Request) (c *Client, tok string, ok bool) {
+func (s *Server) clientAndToken(w http.ResponseWriter, r *http.Request) (c *tokendir.Client, tok string, ok bool) {
 	v, e := s.params(w, r, false)
 	if e != nil {
 		s.writeError(w, r, e)
@@ -438,10 +561,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	claims, err := s.verifier().Verify(tok, s.opts.Now())
 	if err != nil {
 		s.log.Info("introspection: inactive", "client_id", c.ID, "reason", reasonOf(err))
-		writeJSON(w, http.StatusOK, &Introspection{Active: false})
+		writeJSON(w, http.StatusOK, &token.Introspection{Active: false})
 		return
 	}
-	writeJSON(w, http.StatusOK, Introspect(claims))
+	writeJSON(w, http.StatusOK, token.Introspect(claims))
 }
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -450,7 +573,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// RFC 7009 §2.2: an invalid, expired or already revoked token is answered 200.
-	claims, err := (&Verifier{Keys: s.ring, Issuer: s.issuer}).Verify(tok, s.opts.Now())
+	claims, err := (&token.Verifier{Keys: s.ring, Issuer: s.issuer}).Verify(tok, s.opts.Now())
 	if err != nil || s.revs.Load().HasJTI(claims.ID) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		return
@@ -467,7 +590,11 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	s.revMu.Unlock()
 	if err != nil {
 		s.log.Error("revocation not saved", "client_id", c.ID, "jti", claims.ID, "err", err)
-		s.writeError(w, r, oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "the revocation could not be saved; retry"))
+		// RFC 7009 section 2.2.1: 503, and the client must assume the
+		// token is still valid and may retry.
+		e := oauthErr(http.StatusServiceUnavailable, "server_error", "the revocation could not be saved on the server; the token is still valid, retry later")
+		e.RetryAfter = 5
+		s.writeError(w, r, e)
 		return
 	}
 	s.log.Info("token revoked", "client_id", c.ID, "jti", claims.ID, "seq", l.Seq)
@@ -496,6 +623,13 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// ResponseTypes is response_types_supported of the metadata. RFC 8414
+// section 2 requires a non-empty list; the endpoint has no authorization
+// endpoint, so the only true value is "none" (OAuth 2.0 Multiple Response
+// Type Encoding Practices, section 4): no credential is ever returned from
+// an authorization request. Tokens come from the token endpoint only.
+var ResponseTypes = []string{"none"}
+
 // Metadata is the RFC 8414 authorization server metadata.
 type Metadata struct {
 	Issuer                   string   `json:"issuer"`
@@ -505,6 +639,7 @@ type Metadata struct {
 	RevocationEndpoint       string   `json:"revocation_endpoint"`
 	GrantTypes               []string `json:"grant_types_supported"`
 	ResponseTypes            []string `json:"response_types_supported"`
+	Scopes                   []string `json:"scopes_supported,omitempty"`
 	TokenAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
@@ -521,7 +656,8 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	m := Metadata{
 		Issuer: s.issuer, TokenEndpoint: b + "/token", JWKSURI: b + "/.well-known/jwks.json",
 		IntrospectionEndpoint: b + "/introspect", RevocationEndpoint: b + "/revoke",
-		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: []string{},
+		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: ResponseTypes,
+		Scopes:           s.clients.Load().Scopes(),
 		TokenAuthMethods: auth, IntrospectionAuthMethods: auth, RevocationAuthMethods: auth,
 	}
 	w.Header().Set("Cache-Control", "max-age=300")
@@ -682,4 +818,23 @@ func (l *failLimiter) fail(ip string, now time.Time) {
 		return
 	}
 	e.n++
+}
+
+// scopeSubset reports whether every scope in want is in have (both
+// space-separated).
+func scopeSubset(want, have string) bool {
+	hs := strings.Fields(have)
+	for _, w := range strings.Fields(want) {
+		ok := false
+		for _, h := range hs {
+			if h == w {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

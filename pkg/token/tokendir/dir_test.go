@@ -1,4 +1,4 @@
-package token
+package tokendir
 
 import (
 	"crypto/ed25519"
@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/token"
 )
 
 var testPass = []byte("test passphrase")
@@ -50,7 +51,7 @@ func TestDirInitRotateRetire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Verifier{Keys: ring, Issuer: st.Issuer, Audience: testAud}
+	v := &token.Verifier{Keys: ring, Issuer: st.Issuer, Audience: testAud}
 	for _, tok := range []string{old, fresh} {
 		if _, err := v.Verify(tok, testNow); err != nil {
 			t.Fatalf("after rotate: %v", err)
@@ -69,7 +70,7 @@ func TestDirInitRotateRetire(t *testing.T) {
 	}
 	ring, st, _ = d.Keyring()
 	v.Keys = ring
-	if _, err := v.Verify(old, testNow); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(old, testNow); !errors.Is(err, token.ErrUnknownKey) {
 		t.Fatalf("token of a retired key: %v, want unknown key", err)
 	}
 	if _, err := v.Verify(fresh, testNow); err != nil {
@@ -79,7 +80,7 @@ func TestDirInitRotateRetire(t *testing.T) {
 	if err != nil || l == nil || l.Seq != 2 || !l.HasJTI("x") {
 		t.Fatalf("revocation list after retire: %+v, %v", l, err)
 	}
-	jwks, _ := MarshalJWKS(ring)
+	jwks, _ := token.MarshalJWKS(ring)
 	if strings.Contains(string(jwks), string(s1.KeyID())) {
 		t.Error("retired key still in the JWKS")
 	}
@@ -144,15 +145,15 @@ func TestRevocationMonotonic(t *testing.T) {
 	ring, st, _ := d.Keyring()
 	// Putting the old list back is refused.
 	os.WriteFile(filepath.Join(d.Path, RevocationsFile), old, 0o644)
-	if _, err := d.Revocations(ring, st.Issuer); !errors.Is(err, ErrRevocationRollback) {
+	if _, err := d.Revocations(ring, st.Issuer); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("old list: %v, want rollback", err)
 	}
-	if _, err := d.Revoke(s, []string{"c"}, nil); !errors.Is(err, ErrRevocationRollback) {
+	if _, err := d.Revoke(s, []string{"c"}, nil); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("revoke on top of an old list: %v, want rollback", err)
 	}
 	// Deleting the list is refused too.
 	os.Remove(filepath.Join(d.Path, RevocationsFile))
-	if _, err := d.Revocations(ring, st.Issuer); !errors.Is(err, ErrRevocationRollback) {
+	if _, err := d.Revocations(ring, st.Issuer); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("missing list: %v, want rollback", err)
 	}
 	// A verifier with its own state file.
@@ -164,7 +165,7 @@ func TestRevocationMonotonic(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(listPath, old, 0o644)
-	if _, err := LoadRevocationFile(ring, listPath, seen, testIssuer); !errors.Is(err, ErrRevocationRollback) {
+	if _, err := LoadRevocationFile(ring, listPath, seen, testIssuer); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("state file: %v, want rollback", err)
 	}
 }
@@ -173,9 +174,9 @@ func TestRevocationListRejected(t *testing.T) {
 	k := testKey(t, 1)
 	s := testSigner(t, 1)
 	ring := keys.NewKeyring(k.Public())
-	l, _ := (*RevocationList)(nil).Next(testIssuer, []string{"j"}, nil, testNow)
+	l, _ := (*token.RevocationList)(nil).Next(testIssuer, []string{"j"}, nil, testNow)
 	good, _ := s.SignRevocations(l)
-	if _, err := ParseRevocations(ring, []byte(good), testIssuer); err != nil {
+	if _, err := token.ParseRevocations(ring, []byte(good), testIssuer); err != nil {
 		t.Fatal(err)
 	}
 	other, _ := testSigner(t, 2).SignRevocations(l)
@@ -190,12 +191,12 @@ func TestRevocationListRejected(t *testing.T) {
 		if name == "wrong issuer check" {
 			iss = "https://other"
 		}
-		if _, err := ParseRevocations(ring, []byte(in), iss); !errors.Is(err, ErrRevocationList) {
+		if _, err := token.ParseRevocations(ring, []byte(in), iss); !errors.Is(err, token.ErrRevocationList) {
 			t.Errorf("%s: %v, want ErrRevocationList", name, err)
 		}
 	}
 	// And a revocation list is never accepted as an access token.
-	if _, err := testVerifier(k).Verify(good, testNow); !errors.Is(err, ErrMalformed) {
+	if _, err := testVerifier(k).Verify(good, testNow); !errors.Is(err, token.ErrMalformed) {
 		t.Errorf("revocation list as a token: %v", err)
 	}
 }
@@ -203,14 +204,14 @@ func TestRevocationListRejected(t *testing.T) {
 func TestJWKS(t *testing.T) {
 	k1, k2 := testKey(t, 1), testKey(t, 2)
 	ring := keys.NewKeyring(k1.Public(), k2.Public())
-	b, err := MarshalJWKS(ring)
+	b, err := token.MarshalJWKS(ring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(b), `"d"`) {
 		t.Fatal("JWKS holds a private member")
 	}
-	back, err := ParseJWKS(b)
+	back, err := token.ParseJWKS(b)
 	if err != nil || back.Len() != 2 {
 		t.Fatalf("round trip: %v", err)
 	}
@@ -219,7 +220,7 @@ func TestJWKS(t *testing.T) {
 	hs, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "x", Algorithm: "HS256"}}})
 	encUse, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ed25519.PublicKey(k1.Public().Bytes()), KeyID: string(k1.ID()), Use: "enc"}}})
 	for name, in := range map[string][]byte{"private": priv, "misnamed": misnamed, "hmac": hs, "enc": encUse, "empty": []byte(`{"keys":[]}`), "junk": []byte("{")} {
-		if _, err := ParseJWKS(in); !errors.Is(err, ErrJWKS) {
+		if _, err := token.ParseJWKS(in); !errors.Is(err, token.ErrJWKS) {
 			t.Errorf("%s: %v, want ErrJWKS", name, err)
 		}
 	}

@@ -1,17 +1,15 @@
-package token
+package tokenserver
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/airseal/airseal/internal/ledger"
+	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
 )
 
 // TestServerRecordsIssued: every token the endpoint hands out is in
@@ -54,10 +52,10 @@ func TestServerRecordsIssued(t *testing.T) {
 	}
 	// The minted-token ledger is a separate file, untouched by the endpoint.
 	if minted, _, _ := ts.dir.Ledger(); len(minted) != 0 {
-		t.Errorf("endpoint wrote %d records to %s", len(minted), LedgerFile)
+		t.Errorf("endpoint wrote %d records to %s", len(minted), tokendir.LedgerFile)
 	}
-	if st, _ := os.Stat(filepath.Join(ts.dir.Path, IssuedFile)); st.Mode().Perm() != 0o600 {
-		t.Errorf("%s mode %v", IssuedFile, st.Mode())
+	if st, _ := os.Stat(filepath.Join(ts.dir.Path, tokendir.IssuedFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v", tokendir.IssuedFile, st.Mode())
 	}
 }
 
@@ -66,27 +64,32 @@ func TestServerRecordsIssued(t *testing.T) {
 // server does not start.
 func TestServerUnrecordedTokenNotSent(t *testing.T) {
 	ts := newTestServer(t, ServerOptions{})
-	l := ts.srv.issued
-	good := l.f.Load()
-	ro, err := os.Open(l.path) // writes to it fail, as on a full or failing disk
-	if err != nil {
+	// A directory where the ledger was: it cannot be written, as on a
+	// full or failing disk.
+	path := ts.srv.issued.Path()
+	if err := os.Rename(path, path+".moved"); err != nil {
 		t.Fatal(err)
 	}
-	l.f.Store(ro)
-	t.Cleanup(func() { ro.Close() })
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
-	wantError(t, r, 503, "temporarily_unavailable")
+	// No temporarily_unavailable at the token endpoint (issue 8 item 20):
+	// a storage failure is the server's, 500 server_error.
+	wantError(t, r, 500, "server_error")
 	if _, ok := r.body["access_token"]; ok {
 		t.Fatal("a token was sent although it was not recorded")
 	}
 	// A write error is not sticky: once writes work again, so does the endpoint.
-	l.f.Store(good)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 	if r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 {
 		t.Fatalf("after the disk recovered: %d %s", r.status, r.raw)
 	}
 
 	d := newTestDir(t)
-	if err := os.Mkdir(filepath.Join(d.Path, IssuedFile), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(d.Path, tokendir.IssuedFile), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := d.Signer(testPass)
@@ -96,119 +99,13 @@ func TestServerUnrecordedTokenNotSent(t *testing.T) {
 	}
 }
 
-// TestIssuedLedgerFsyncErrorSticky: after a failed fsync nothing more is
-// recorded, since the kernel may have dropped what was written.
-func TestIssuedLedgerFsyncErrorSticky(t *testing.T) {
-	l, err := openIssuedLedger(filepath.Join(t.TempDir(), IssuedFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Record(&LedgerRecord{JTI: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	good := l.f.Load()
-	bad, _ := os.Open(os.DevNull)
-	bad.Close() // Sync on it fails
-	l.f.Store(bad)
-	l.sync()
-	l.f.Store(good)
-	if err := l.Record(&LedgerRecord{JTI: "b"}); err == nil || !strings.Contains(err.Error(), "fsync failed") {
-		t.Fatalf("Record after an fsync error: %v", err)
-	}
-	if err := l.Close(); err == nil {
-		t.Fatal("Close hid the fsync error")
-	}
-}
-
-func TestIssuedLedgerConcurrentAndTorn(t *testing.T) {
-	path := filepath.Join(t.TempDir(), IssuedFile)
-	// A crash of another writer left a torn line.
-	if err := os.WriteFile(path, []byte("0badc0de {\"jti\":\"to"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := openIssuedLedger(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- l.Record(&LedgerRecord{JTI: fmt.Sprint("j", i), Subject: "s", Audience: []string{"a"}, ClientID: "c", IssuedAt: 1, ExpiresAt: 2})
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// internal/ledger appends to the same file in between (e.g. another tool).
-	if err := ledger.Append(path, LedgerRecord{JTI: "from-ledger-append"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Record(&LedgerRecord{JTI: "last"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Record(&LedgerRecord{JTI: "late"}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Record after Close: %v, want ErrClosed", err)
-	}
-	recs, torn, err := readLedger(path)
-	if err != nil || torn || len(recs) != n+2 {
-		t.Fatalf("%d records, torn %v, %v; want %d intact", len(recs), torn, err, n+2)
-	}
-	seen := map[string]bool{}
-	for _, r := range recs {
-		seen[r.JTI] = true
-	}
-	for i := range n {
-		if !seen[fmt.Sprint("j", i)] {
-			t.Fatalf("record j%d lost", i)
-		}
-	}
-	if recs[n].JTI != "from-ledger-append" || recs[n+1].JTI != "last" {
-		t.Errorf("order after the batches: %s, %s", recs[n].JTI, recs[n+1].JTI)
-	}
-}
-
-func TestCutTornTail(t *testing.T) {
-	for name, tc := range map[string]struct{ in, want string }{
-		"empty":           {"", ""},
-		"whole lines":     {"a\nb\n", "a\nb\n"},
-		"torn":            {"a\nb\nxx", "a\nb\n"},
-		"only torn":       {"xx", ""},
-		"torn, long line": {"a\n" + string(make([]byte, 10000)), "a\n"},
-	} {
-		path := filepath.Join(t.TempDir(), "f")
-		os.WriteFile(path, []byte(tc.in), 0o600)
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cutTornTail(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		if got, _ := os.ReadFile(path); string(got) != tc.want {
-			t.Errorf("%s: got %q, want %q", name, got, tc.want)
-		}
-	}
-}
-
 func TestNewServerAccessTTL(t *testing.T) {
 	d := newTestDir(t)
 	s, err := d.Signer(testPass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ttl := range []time.Duration{-time.Hour, time.Millisecond, MaxTTL + time.Second} {
+	for _, ttl := range []time.Duration{-time.Hour, time.Millisecond, token.MaxTTL + time.Second} {
 		if srv, err := NewServer(d, s, ServerOptions{AccessTTL: ttl}); err == nil {
 			srv.Close()
 			t.Errorf("access TTL %s accepted", ttl)
@@ -230,15 +127,6 @@ func TestLimitKey(t *testing.T) {
 	} {
 		if got := limitKey(in); got != want {
 			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestBitrixUserID(t *testing.T) {
-	for sub, want := range map[string]any{"1": int64(1), "42": int64(42), "007": "007", "+7": "+7", "svc:connector": "svc:connector", "-3": int64(-3)} {
-		r := NewBitrixResponse("t", &Claims{Subject: sub, Audience: Audience{testAud}}, "", "", testNow)
-		if r.UserID != want {
-			t.Errorf("sub %q: user_id %#v, want %#v", sub, r.UserID, want)
 		}
 	}
 }

@@ -1,4 +1,10 @@
-package token
+// Package tokendir keeps a token issuer's state on disk: its keys, the
+// registered OAuth clients, the ledgers of minted and of issued tokens, and
+// the signed revocation list with the highest sequence number seen. The
+// pure token and revocation-list logic is package token; the HTTP endpoint
+// is package tokenserver. The layout is specified in docs/spec/token-v1.md,
+// section 3.
+package tokendir
 
 import (
 	"encoding/json"
@@ -13,8 +19,8 @@ import (
 
 	"github.com/airseal/airseal/internal/atomicfile"
 	"github.com/airseal/airseal/internal/fileio"
-	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/token"
 )
 
 // File names inside a token directory. See docs/spec/token-v1.md.
@@ -87,7 +93,8 @@ func (d *Dir) now() time.Time {
 	return time.Now()
 }
 
-func (d *Dir) file(name string) string { return filepath.Join(d.Path, name) }
+// File returns the path of name inside the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.Path, name) }
 
 func (d *Dir) keyFile(id keys.ID, ext string) string {
 	return filepath.Join(d.Path, KeysDir, string(id)+ext)
@@ -96,7 +103,7 @@ func (d *Dir) keyFile(id keys.ID, ext string) string {
 // Lock takes an exclusive lock on the directory for a state change. Call
 // the returned function to release it.
 func (d *Dir) Lock() (func(), error) {
-	f, err := os.OpenFile(d.file(lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(d.File(lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +119,8 @@ func (d *Dir) Lock() (func(), error) {
 // refuses a directory that is already initialised. An empty issuer means
 // "urn:airseal:token:" followed by the first key's ID.
 func (d *Dir) Init(issuer string, passphrase []byte) (*State, error) {
-	if _, err := os.Stat(d.file(StateFile)); err == nil {
-		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.file(StateFile))
+	if _, err := os.Stat(d.File(StateFile)); err == nil {
+		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.File(StateFile))
 	}
 	if err := os.MkdirAll(filepath.Join(d.Path, KeysDir), 0o700); err != nil {
 		return nil, err
@@ -124,8 +131,8 @@ func (d *Dir) Init(issuer string, passphrase []byte) (*State, error) {
 	}
 	defer unlock()
 	// Again under the lock: two inits racing must not both write a state.
-	if _, err := os.Stat(d.file(StateFile)); err == nil {
-		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.file(StateFile))
+	if _, err := os.Stat(d.File(StateFile)); err == nil {
+		return nil, fmt.Errorf("%s already exists; this directory is initialised (use 'token keys rotate' for a new key)", d.File(StateFile))
 	}
 	k, err := d.newKey(passphrase)
 	if err != nil {
@@ -135,7 +142,7 @@ func (d *Dir) Init(issuer string, passphrase []byte) (*State, error) {
 		issuer = "urn:airseal:token:" + string(k.ID())
 	}
 	st := &State{Version: 1, Issuer: issuer, Keys: []KeyInfo{{ID: k.ID(), Status: KeyActive, Created: d.now().UTC().Truncate(time.Second)}}}
-	if _, err := os.Stat(d.file(ClientsFile)); os.IsNotExist(err) {
+	if _, err := os.Stat(d.File(ClientsFile)); os.IsNotExist(err) {
 		if err := d.saveClients(&clientFile{Version: 1, Clients: []Client{}}); err != nil {
 			return nil, err
 		}
@@ -169,24 +176,24 @@ func (d *Dir) saveState(st *State) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(d.file(StateFile), append(b, '\n'), 0o644)
+	return atomicfile.Write(d.File(StateFile), append(b, '\n'), 0o644)
 }
 
 // State reads token.json.
 func (d *Dir) State() (*State, error) {
-	b, err := os.ReadFile(d.file(StateFile))
+	b, err := os.ReadFile(d.File(StateFile))
 	if os.IsNotExist(err) {
-		return nil, fmt.Errorf("%w: %s does not exist; run 'token init --dir %s' first", ErrNotInitialized, d.file(StateFile), d.Path)
+		return nil, fmt.Errorf("%w: %s does not exist; initialise the directory first ('token init')", ErrNotInitialized, d.File(StateFile))
 	}
 	if err != nil {
 		return nil, err
 	}
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %v; restore it from a backup", d.file(StateFile), err)
+		return nil, fmt.Errorf("%s: %v; restore it from a backup", d.File(StateFile), err)
 	}
 	if st.Version != 1 {
-		return nil, fmt.Errorf("%s: version %d is not supported (want 1)", d.file(StateFile), st.Version)
+		return nil, fmt.Errorf("%s: version %d is not supported (want 1)", d.File(StateFile), st.Version)
 	}
 	return &st, nil
 }
@@ -205,7 +212,7 @@ func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
 		}
 		pk, err := keys.LoadPublic(d.keyFile(ki.ID, ".pub"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w; %s lists key %s as %s: restore %s from a backup", err, d.file(StateFile), ki.ID, ki.Status, d.keyFile(ki.ID, ".pub"))
+			return nil, nil, fmt.Errorf("%w; %s lists key %s as %s: restore %s from a backup", err, d.File(StateFile), ki.ID, ki.Status, d.keyFile(ki.ID, ".pub"))
 		}
 		if pk.ID() != ki.ID {
 			return nil, nil, fmt.Errorf("%s: holds key %s, but %s lists it as %s", d.keyFile(ki.ID, ".pub"), pk.ID(), StateFile, ki.ID)
@@ -216,7 +223,7 @@ func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
 }
 
 // Signer decrypts the active key with passphrase.
-func (d *Dir) Signer(passphrase []byte) (*Signer, error) {
+func (d *Dir) Signer(passphrase []byte) (*token.Signer, error) {
 	st, err := d.State()
 	if err != nil {
 		return nil, err
@@ -229,7 +236,7 @@ func (d *Dir) Signer(passphrase []byte) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSigner(st.Issuer, k), nil
+	return token.NewSigner(st.Issuer, k), nil
 }
 
 // Rotate creates a new key, makes it the active signer and keeps the
@@ -284,7 +291,7 @@ func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
 	}
 	switch {
 	case i < 0:
-		return fmt.Errorf("no key %s in %s; 'token keys list' shows the keys", id, d.file(StateFile))
+		return fmt.Errorf("no key %s in %s; 'token keys list' shows the keys", id, d.File(StateFile))
 	case st.Keys[i].Status == KeyActive:
 		return fmt.Errorf("key %s is the active signer; run 'token keys rotate' first, then retire it", id)
 	case st.Keys[i].Status == KeyRetired:
@@ -315,35 +322,6 @@ func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
 	st.Keys[i].Status = KeyRetired
 	st.Keys[i].Retired = &t
 	return d.saveState(st)
-}
-
-// LedgerRecord is one line of a ledger: [LedgerFile] for tokens minted by
-// [Dir.Record] ('token mint'), [IssuedFile] for tokens the endpoint issued.
-type LedgerRecord struct {
-	JTI           string   `json:"jti"`
-	KeyID         keys.ID  `json:"kid"`
-	Subject       string   `json:"sub"`
-	Audience      []string `json:"aud"`
-	ClientID      string   `json:"client_id"`
-	Scope         string   `json:"scope,omitempty"`
-	LicenseSerial string   `json:"license_serial,omitempty"`
-	// Grant is the jti of the long-lived token an endpoint token was
-	// exchanged from (refresh_token grant); empty otherwise.
-	Grant     string `json:"grant,omitempty"`
-	IssuedAt  int64  `json:"iat"`
-	ExpiresAt int64  `json:"exp"`
-}
-
-// Record appends a minted token's claims to the ledger and returns once the
-// line is on disk.
-func (d *Dir) Record(kid keys.ID, c *Claims) error {
-	return ledger.Append(d.file(LedgerFile), newLedgerRecord(kid, c))
-}
-
-// Ledger returns every intact record of the ledger of minted tokens and
-// whether a torn last line (an interrupted write) was skipped.
-func (d *Dir) Ledger() ([]LedgerRecord, bool, error) {
-	return readLedger(d.file(LedgerFile))
 }
 
 // readSeen returns the highest revocation sequence number recorded in path
@@ -387,7 +365,7 @@ func markSeen(path string, seq uint64) error {
 // LoadRevocationFile reads and verifies the revocation list at path. When
 // seenPath is not empty it holds the highest sequence number seen: an older
 // list is refused with [ErrRevocationRollback], a newer one raises it.
-func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*RevocationList, error) {
+func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*token.RevocationList, error) {
 	seen := uint64(0)
 	if seenPath != "" {
 		var err error
@@ -395,14 +373,14 @@ func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*Rev
 			return nil, err
 		}
 	}
-	b, err := fileio.Read(nil, path, MaxRevocationListSize, "revocation list")
+	b, err := fileio.Read(nil, path, token.MaxRevocationListSize, "revocation list")
 	if errors.Is(err, os.ErrNotExist) && seen > 0 {
-		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", ErrRevocationRollback, path, seen)
+		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", token.ErrRevocationRollback, path, seen)
 	}
 	if err != nil {
 		return nil, err
 	}
-	l, err := ParseRevocations(ring, b, issuer)
+	l, err := token.ParseRevocations(ring, b, issuer)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -421,30 +399,30 @@ func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*Rev
 // there is none yet). A list older than the highest sequence number seen
 // before is refused with [ErrRevocationRollback]; a newer one raises the
 // recorded number.
-func (d *Dir) Revocations(ring *keys.Keyring, issuer string) (*RevocationList, error) {
-	if _, err := os.Stat(d.file(RevocationsFile)); os.IsNotExist(err) {
-		if seen, err := readSeen(d.file(SeenFile)); err != nil || seen == 0 {
+func (d *Dir) Revocations(ring *keys.Keyring, issuer string) (*token.RevocationList, error) {
+	if _, err := os.Stat(d.File(RevocationsFile)); os.IsNotExist(err) {
+		if seen, err := readSeen(d.File(SeenFile)); err != nil || seen == 0 {
 			return nil, err // no revocations yet
 		}
 	}
-	return LoadRevocationFile(ring, d.file(RevocationsFile), d.file(SeenFile), issuer)
+	return LoadRevocationFile(ring, d.File(RevocationsFile), d.File(SeenFile), issuer)
 }
 
-func (d *Dir) writeRevocations(s *Signer, l *RevocationList) error {
+func (d *Dir) writeRevocations(s *token.Signer, l *token.RevocationList) error {
 	tok, err := s.SignRevocations(l)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(d.file(RevocationsFile), []byte(tok+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(d.File(RevocationsFile), []byte(tok+"\n"), 0o644); err != nil {
 		return err
 	}
-	return markSeen(d.file(SeenFile), l.Seq)
+	return markSeen(d.File(SeenFile), l.Seq)
 }
 
 // Revoke adds jtis and license serials to the revocation list, signing a new
 // list with a higher sequence number. It returns the list in force after
 // the call (unchanged when every entry was already listed).
-func (d *Dir) Revoke(s *Signer, jtis, serials []string) (*RevocationList, error) {
+func (d *Dir) Revoke(s *token.Signer, jtis, serials []string) (*token.RevocationList, error) {
 	unlock, err := d.Lock()
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package token
+package tokenserver
 
 import (
 	"context"
@@ -23,12 +23,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
 )
 
 type testServer struct {
 	t      *testing.T
-	dir    *Dir
-	signer *Signer
+	dir    *tokendir.Dir
+	signer *token.Signer
 	srv    *Server
 	http   *httptest.Server
 	id     string
@@ -92,10 +95,10 @@ func (ts *testServer) form(path string, v url.Values, basic bool) *http.Request 
 	return req
 }
 
-func (ts *testServer) verifier() *Verifier {
+func (ts *testServer) verifier() *token.Verifier {
 	ring, st, _ := ts.dir.Keyring()
 	l, _ := ts.dir.Revocations(ring, st.Issuer)
-	return &Verifier{Keys: ring, Issuer: st.Issuer, Revocations: l}
+	return &token.Verifier{Keys: ring, Issuer: st.Issuer, Revocations: l}
 }
 
 func wantError(t *testing.T, r resp, status int, code string) {
@@ -187,7 +190,7 @@ func TestServerRefreshGrant(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("bitrix: %d %s", r.status, r.raw)
 	}
-	for k, want := range map[string]any{"status": "L", "member_id": "member-1", "domain": "portal.local", "client_endpoint": testAud,
+	for k, want := range map[string]any{"status": "L", "member_id": "member-1", "domain": strings.TrimPrefix(ts.http.URL, "http://"), "client_endpoint": testAud,
 		"user_id": float64(1), "scope": "telephony,crm,user", "expires_in": float64(3600), "refresh_token": grant,
 		"server_endpoint": ts.http.URL + "/rest/"} {
 		if r.body[k] != want {
@@ -271,10 +274,16 @@ func TestServerIntrospectRevoke(t *testing.T) {
 	// When the list cannot be written, the endpoint says so (503), never 200.
 	r = ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
 	tok2 := r.body["access_token"].(string)
-	rl := filepath.Join(ts.dir.Path, RevocationsFile)
+	rl := filepath.Join(ts.dir.Path, tokendir.RevocationsFile)
 	os.Remove(rl)
 	os.Mkdir(rl, 0o700) // works as root too, unlike a read-only directory
-	wantError(t, ts.do(ts.form("/revoke", url.Values{"token": {tok2}}, true)), 503, "temporarily_unavailable")
+	// RFC 7009 section 2.2.1: 503 and Retry-After; the code is server_error,
+	// never temporarily_unavailable (issue 8 item 20).
+	r = ts.do(ts.form("/revoke", url.Values{"token": {tok2}}, true))
+	wantError(t, r, 503, "server_error")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
 }
 
 func TestServerOlderRevocationListRefused(t *testing.T) {
@@ -282,16 +291,16 @@ func TestServerOlderRevocationListRefused(t *testing.T) {
 	if _, err := ts.dir.Revoke(ts.signer, []string{"a"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	old, _ := os.ReadFile(filepath.Join(ts.dir.Path, RevocationsFile))
+	old, _ := os.ReadFile(filepath.Join(ts.dir.Path, tokendir.RevocationsFile))
 	if _, err := ts.dir.Revoke(ts.signer, []string{"b"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(ts.dir.Path, RevocationsFile), old, 0o644)
-	os.Remove(filepath.Join(ts.dir.Path, SeenFile)) // even without the state file
-	if err := ts.srv.Reload(); !errors.Is(err, ErrRevocationRollback) {
+	os.WriteFile(filepath.Join(ts.dir.Path, tokendir.RevocationsFile), old, 0o644)
+	os.Remove(filepath.Join(ts.dir.Path, tokendir.SeenFile)) // even without the state file
+	if err := ts.srv.Reload(); !errors.Is(err, token.ErrRevocationRollback) {
 		t.Fatalf("reload of an older list: %v", err)
 	}
 	if !ts.srv.revs.Load().HasJTI("b") {
@@ -305,7 +314,7 @@ func TestServerJWKSMetadata(t *testing.T) {
 	if r.status != 200 {
 		t.Fatal(r.raw)
 	}
-	ring, err := ParseJWKS([]byte(r.raw))
+	ring, err := token.ParseJWKS([]byte(r.raw))
 	if err != nil || ring.Len() != 1 {
 		t.Fatalf("JWKS: %v", err)
 	}
@@ -325,6 +334,15 @@ func TestServerJWKSMetadata(t *testing.T) {
 	}
 	if g, _ := json.Marshal(r.body["grant_types_supported"]); string(g) != `["client_credentials","refresh_token"]` {
 		t.Errorf("grant_types_supported %s", g)
+	}
+	// RFC 8414 section 2: response_types_supported is required and must
+	// not be empty; scopes_supported lists the clients' scopes (issue 8
+	// item 20).
+	if g, _ := json.Marshal(r.body["response_types_supported"]); string(g) != `["none"]` {
+		t.Errorf("response_types_supported %s, want [\"none\"]", g)
+	}
+	if g, _ := json.Marshal(r.body["scopes_supported"]); string(g) != `["crm","telephony"]` {
+		t.Errorf("scopes_supported %s, want the registered client's scopes", g)
 	}
 	wantError(t, ts.do(ts.form("/.well-known/jwks.json", url.Values{}, false)), 405, "invalid_request")
 	wantError(t, ts.do(mustReq(t, http.MethodGet, ts.http.URL+"/nothing")), 404, "invalid_request")
@@ -397,9 +415,14 @@ func TestServerFailedAuthLimit(t *testing.T) {
 	}
 	// Past the limit, even good credentials get 429 from this address.
 	r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
-	wantError(t, r, 429, "temporarily_unavailable")
+	// RFC 6749 section 5.2 codes only (issue 8 item 20): invalid_client,
+	// with 429, Retry-After and a description saying it is a pause.
+	wantError(t, r, 429, "invalid_client")
 	if ra := r.header.Get("Retry-After"); ra != "60" {
 		t.Errorf("Retry-After %q, want 60", ra)
+	}
+	if d := fmt.Sprint(r.body["error_description"]); !strings.Contains(d, "too many failed") || !strings.Contains(d, "60 s") {
+		t.Errorf("error_description %q does not explain the pause", d)
 	}
 	// Another loopback address is not affected.
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
@@ -515,5 +538,73 @@ func TestServerTLS(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServerClientAddedWhileRunning: a client added while the server runs
+// authenticates on its first request, with no reload tick and no SIGHUP
+// (issue 8 item 19); removing or disabling one takes effect as soon too.
+func TestServerClientAddedWhileRunning(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	c, secret, err := ts.dir.AddClient("late.client", testAud, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ID}, "client_secret": {secret}}
+	if r := ts.do(ts.form("/token", v, false)); r.status != 200 {
+		t.Fatalf("new client refused: %d %s", r.status, r.raw)
+	}
+	if _, err := ts.dir.SetClientDisabled(c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	ts.now = ts.now.Add(ClientsStatInterval)
+	wantError(t, ts.do(ts.form("/token", v, false)), 401, "invalid_client")
+	if _, err := ts.dir.RemoveClient(ts.id); err != nil {
+		t.Fatal(err)
+	}
+	ts.now = ts.now.Add(ClientsStatInterval)
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)), 401, "invalid_client")
+}
+
+// TestServerNotLoadedClientNotCounted: while the clients file cannot be
+// read as it is (a refused edit), refusals of ids it does not hold are not
+// counted toward the failed-authentication limit, so a client that retries
+// quickly does not lock itself out; once the file is right it works.
+// Unknown ids against a good file still count.
+func TestServerNotLoadedClientNotCounted(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	path := filepath.Join(ts.dir.Path, tokendir.ClientsFile)
+	good, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte(`{"version":1,"clients":[{"client_id":"x","secret_sha256":""}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unknown := url.Values{"grant_type": {"client_credentials"}, "client_id": {"new.client"}, "client_secret": {"s"}}
+	for range FailLimit + 5 {
+		wantError(t, ts.do(ts.form("/token", unknown, false)), 401, "invalid_client")
+	}
+	// The loaded clients still work, and the address is not blocked.
+	if r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 {
+		t.Fatalf("after %d refusals of a not-loaded client: %d %s", FailLimit+5, r.status, r.raw)
+	}
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range FailLimit {
+		wantError(t, ts.do(ts.form("/token", unknown, false)), 401, "invalid_client")
+	}
+	wantError(t, ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)), 429, "invalid_client")
+}
+
+// TestServerUnknownClientNoReread: unknown client ids make the server stat
+// the clients file, not read it again, while it is unchanged.
+func TestServerUnknownClientNoReread(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	before := ts.srv.clientsID
+	p := ts.srv.clients.Load()
+	for i := range 5 {
+		ts.srv.authenticate(httptest.NewRequest("POST", "/token", nil), url.Values{"client_id": {fmt.Sprint("nobody", i)}, "client_secret": {"x"}})
+	}
+	if ts.srv.clients.Load() != p || ts.srv.clientsID != before {
+		t.Fatal("clients re-read although the file did not change")
 	}
 }
