@@ -6,8 +6,10 @@ package clitest
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,6 +25,8 @@ import (
 //     its usage (`--key NAME.key`, `-o FILE`), not pflag's bare type name;
 //   - every line of Example that runs a command names the program (no
 //     example copied from another tool);
+//   - no example gives --expires or --updates-until a date in the past
+//     (an example that fails as soon as it is copied);
 //   - the text printed by "CMD --help" ends with cli.ExitTableText();
 //   - a command group (a command with subcommands and nothing to run of
 //     its own) run without a subcommand exits 2 and prints its usage, and
@@ -74,6 +78,12 @@ func CheckHelp(t testing.TB, root *cobra.Command) {
 			}
 			continued = strings.HasSuffix(l, "\\")
 		}
+		today := time.Now().UTC().Format(time.DateOnly)
+		for _, m := range pastDate.FindAllStringSubmatch(c.Example, -1) {
+			if m[2] < today {
+				t.Errorf("%s: example gives --%s %s, a date in the past (today is %s); use one years ahead", path, m[1], m[2], today)
+			}
+		}
 		if groups[c] {
 			checkGroup(t, root, c)
 		}
@@ -86,6 +96,9 @@ func CheckHelp(t testing.TB, root *cobra.Command) {
 	}
 	visit(root)
 }
+
+// pastDate finds the dates examples give to flags that must lie ahead.
+var pastDate = regexp.MustCompile(`--(expires|updates-until|not-after)[ =]"?(\d{4}-\d{2}-\d{2})`)
 
 // checkGroup runs group c without a subcommand and with an unknown one.
 func checkGroup(t testing.TB, root, c *cobra.Command) {

@@ -76,3 +76,12 @@ func TestCheckHelpExamplesAndGroups(t *testing.T) {
 		t.Fatalf("group without usage: %q", r.errs)
 	}
 }
+
+// An example whose license would already have expired is reported.
+func TestCheckHelpPastDates(t *testing.T) {
+	r := &recorder{TB: t}
+	CheckHelp(r, tree("  tool sub --key a.key --expires 2020-06-30\n  tool sub --key a.key --updates-until 2999-01-31", "`FILE`"))
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "tool sub: example gives --expires 2020-06-30, a date in the past") {
+		t.Fatalf("past date: %q", r.errs)
+	}
+}
