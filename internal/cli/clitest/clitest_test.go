@@ -85,3 +85,20 @@ func TestCheckHelpPastDates(t *testing.T) {
 		t.Fatalf("past date: %q", r.errs)
 	}
 }
+
+// A command whose argument check exits 1 with bare text is reported.
+func TestCheckHelpArgErrors(t *testing.T) {
+	r := &recorder{TB: t}
+	root := tree("  tool sub", "`FILE`")
+	root.Commands()[0].Args = func(*cobra.Command, []string) error { return nil }
+	root.Commands()[0].RunE = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("too many")
+		}
+		return nil
+	}
+	CheckHelp(r, root)
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "tool sub with 20 extra arguments: exit 1, want 2 and a hint") {
+		t.Fatalf("bare argument error: %q", r.errs)
+	}
+}
