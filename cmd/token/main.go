@@ -52,7 +52,7 @@ func main() { os.Exit(run()) }
 func run() int { return cli.Main(newRoot()) }
 
 type globals struct {
-	dir      string
+	cmd      *cobra.Command // the command; --dir is read from its flags
 	passFile string
 	json     bool
 	out      string // -o FILE; "" and "-" mean stdout
@@ -82,8 +82,18 @@ func (g *globals) write(cmd *cobra.Command, data []byte, perm os.FileMode) error
 	return nil
 }
 
+// dir is the --dir flag: one persistent flag of the whole token family,
+// given before or after the command (token --dir D mint, token mint --dir D).
+func (g *globals) dir() string {
+	if g.cmd == nil {
+		return ""
+	}
+	d, _ := g.cmd.Flags().GetString("dir")
+	return d
+}
+
 func (g *globals) tokenDir() *tokendir.Dir {
-	d := g.dir
+	d := g.dir()
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
 	}
@@ -120,9 +130,8 @@ func dirErr(err error) error {
 	return err
 }
 
-func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
-}
+// addDir lets command c read the family's persistent --dir (see newRoot).
+func addDir(c *cobra.Command, g *globals) { g.cmd = c }
 
 func addPass(c *cobra.Command, g *globals) {
 	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
@@ -154,6 +163,7 @@ the command line.`,
   token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().String("dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
 	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
 	return root
 }
@@ -645,7 +655,7 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if aud == "" {
 				return cli.Usage("--aud is required: the audience this verifier serves")
 			}
-			if jwksFile != "" && g.dir != "" {
+			if jwksFile != "" && g.dir() != "" {
 				return cli.Usage("give --dir or --jwks, not both")
 			}
 			v := &token.Verifier{Audience: aud, Issuer: iss}
