@@ -1009,6 +1009,11 @@ the failed-authentication limit). The revocation list is re-read every
 				}
 			}()
 			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
+			if w := issuerWarning(s.Issuer()); w != "" {
+				opts.Logger.Warn(w)
+			} else if publicURL != "" && strings.TrimSuffix(publicURL, "/") != strings.TrimSuffix(s.Issuer(), "/") {
+				opts.Logger.Warn("the issuer is not --public-url; RFC 8414 clients refuse metadata whose issuer differs from the URL they fetched it from", "issuer", s.Issuer(), "public_url", publicURL)
+			}
 			return srv.Run(ctx, ln, cert, 0)
 		},
 	}
