@@ -881,6 +881,23 @@ length.`,
 	return c
 }
 
+// reloadOnSignal calls reload for every signal on sig (SIGHUP) until ctx
+// is done, logging the outcome.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, reload func() error, lg *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			if err := reload(); err != nil {
+				lg.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
+			} else {
+				lg.Info("reloaded clients and revocation list on SIGHUP")
+			}
+		}
+	}
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -1008,21 +1025,13 @@ the failed-authentication limit). The revocation list is re-read every
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						if err := srv.Reload(); err != nil {
-							opts.Logger.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
-						} else {
-							opts.Logger.Info("reloaded clients and revocation list on SIGHUP")
-						}
-					}
-				}
-			}()
+			go reloadOnSignal(ctx, hup, srv.Reload, opts.Logger)
 			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
+			if w := issuerWarning(s.Issuer()); w != "" {
+				opts.Logger.Warn(w)
+			} else if publicURL != "" && strings.TrimSuffix(publicURL, "/") != strings.TrimSuffix(s.Issuer(), "/") {
+				opts.Logger.Warn("the issuer is not --public-url; RFC 8414 clients refuse metadata whose issuer differs from the URL they fetched it from", "issuer", s.Issuer(), "public_url", publicURL)
+			}
 			return srv.Run(ctx, ln, cert, 0)
 		},
 	}

@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -210,4 +214,36 @@ func post() {
 	defer r.Body.Close()
 	b, _ := io.ReadAll(r.Body)
 	fmt.Printf("%d\n%s", r.StatusCode, b)
+}
+
+// TestReloadOnSignal: SIGHUP makes 'token serve' reload its clients and
+// revocation list at once, and a failed reload is logged (issue 8 item 19).
+func TestReloadOnSignal(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal)
+	var logs bytes.Buffer
+	lg := slog.New(slog.NewJSONHandler(&logs, nil))
+	calls := make(chan struct{}, 2)
+	var fail atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		reloadOnSignal(ctx, sig, func() error {
+			defer func() { calls <- struct{}{} }()
+			if fail.Load() {
+				return errors.New("broken clients.json")
+			}
+			return nil
+		}, lg)
+		close(done)
+	}()
+	sig <- syscall.SIGHUP
+	<-calls
+	fail.Store(true)
+	sig <- syscall.SIGHUP
+	<-calls
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "reloaded clients and revocation list on SIGHUP") || !strings.Contains(logs.String(), "broken clients.json") {
+		t.Fatalf("logs: %s", logs.String())
+	}
 }
