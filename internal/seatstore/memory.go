@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,18 +17,23 @@ type Memory struct {
 	mu       sync.Mutex
 	closed   bool
 	licenses map[string]LicenseRecord
-	leases   map[string]seats.Lease
+	leases   map[string]memLease
 	tokens   map[string]TokenRecord
 	devices  map[string]devices.Device
 	settings map[string]string
 	events   []LoggedEvent
 }
 
+type memLease struct {
+	seats.Lease
+	seatKey string
+}
+
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
 	return &Memory{
 		licenses: map[string]LicenseRecord{},
-		leases:   map[string]seats.Lease{},
+		leases:   map[string]memLease{},
 		tokens:   map[string]TokenRecord{},
 		devices:  map[string]devices.Device{},
 		settings: map[string]string{},
@@ -41,42 +45,123 @@ func (m *Memory) Commit(ctx context.Context, c Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := validate(&c); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
+	// Leases first, with an undo log: a refused Grant leaves nothing.
+	undo := map[string]*memLease{}
+	save := func(id string) {
+		if _, ok := undo[id]; ok {
+			return
+		}
+		if old, ok := m.leases[id]; ok {
+			undo[id] = &old
+		} else {
+			undo[id] = nil
+		}
+	}
+	for _, l := range c.PutLeases {
+		save(l.ID)
+		sk := "s:" + l.ID
+		if old, ok := m.leases[l.ID]; ok {
+			sk = old.seatKey
+		}
+		m.leases[l.ID] = memLease{utcLease(l), sk}
+	}
+	for _, id := range c.DeleteLeases {
+		save(id)
+		delete(m.leases, id)
+	}
+	for _, g := range c.Grants {
+		if err := m.grant(g); err != nil {
+			for id, old := range undo {
+				if old == nil {
+					delete(m.leases, id)
+				} else {
+					m.leases[id] = *old
+				}
+			}
+			return err
+		}
+		save(g.Lease.ID)
+		m.leases[g.Lease.ID] = memLease{utcLease(g.Lease), g.seatKey()}
+	}
 	for _, l := range c.PutLicenses {
-		l.Raw = slices.Clone(l.Raw)
+		l.Raw = cloneBytes(l.Raw)
+		l.Installed = utc(l.Installed)
 		m.licenses[l.Serial] = l
 	}
 	for _, s := range c.DeleteLicenses {
 		delete(m.licenses, s)
 	}
-	for _, l := range c.PutLeases {
-		m.leases[l.ID] = l
-	}
-	for _, id := range c.DeleteLeases {
-		delete(m.leases, id)
-	}
 	for _, t := range c.PutTokens {
+		t.Created = utc(t.Created)
 		m.tokens[t.Name] = t
 	}
 	for _, n := range c.DeleteTokens {
 		delete(m.tokens, n)
 	}
 	for _, d := range c.PutDevices {
-		d.DemoLimits = slices.Clone(d.DemoLimits)
-		m.devices[d.Code] = d
+		m.devices[d.Code] = cloneDevice(d)
 	}
 	for _, code := range c.DeleteDevices {
 		delete(m.devices, code)
 	}
 	maps.Copy(m.settings, c.Settings)
+	prev := [32]byte{}
+	if n := len(m.events); n > 0 {
+		prev = m.events[n-1].Hash
+	}
 	for _, e := range c.Events {
-		m.events = append(m.events, LoggedEvent{Seq: int64(len(m.events)) + 1, Event: e})
+		e.Time = utc(e.Time)
+		le := LoggedEvent{Seq: int64(len(m.events)) + 1, Event: e}
+		le.Hash = ChainHash(prev, le)
+		prev = le.Hash
+		m.events = append(m.events, le)
 	}
 	return nil
+}
+
+// grant checks g against the leases stored now (m.mu held).
+func (m *Memory) grant(g Grant) error {
+	sk := g.seatKey()
+	held := map[string]bool{}
+	for id, l := range m.leases {
+		if id == g.Lease.ID || l.Product != g.Lease.Product || l.Lost != "" {
+			continue
+		}
+		if l.seatKey == sk {
+			return nil
+		}
+		held[l.seatKey] = true
+	}
+	if len(held) >= g.Seats {
+		return noSeat(g.Lease.Product, len(held), g.Seats)
+	}
+	return nil
+}
+
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+func cloneDevice(d devices.Device) devices.Device {
+	if len(d.DemoLimits) == 0 {
+		d.DemoLimits = nil
+	} else {
+		d.DemoLimits = slices.Clone(d.DemoLimits)
+	}
+	d.Registered = utc(d.Registered)
+	d.Decided = utc(d.Decided)
+	return d
 }
 
 // Load implements Store.
@@ -92,37 +177,38 @@ func (m *Memory) Load(ctx context.Context) (*State, error) {
 	s := &State{Settings: maps.Clone(m.settings)}
 	for _, k := range slices.Sorted(maps.Keys(m.licenses)) {
 		l := m.licenses[k]
-		l.Raw = slices.Clone(l.Raw)
+		l.Raw = cloneBytes(l.Raw)
 		s.Licenses = append(s.Licenses, l)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.leases)) {
-		s.Leases = append(s.Leases, m.leases[k])
+		s.Leases = append(s.Leases, m.leases[k].Lease)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.tokens)) {
 		s.Tokens = append(s.Tokens, m.tokens[k])
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(m.devices), strings.Compare) {
-		d := m.devices[k]
-		d.DemoLimits = slices.Clone(d.DemoLimits)
-		s.Devices = append(s.Devices, d)
+	for _, k := range slices.Sorted(maps.Keys(m.devices)) {
+		s.Devices = append(s.Devices, cloneDevice(m.devices[k]))
 	}
 	return s, nil
 }
 
 // Events implements Store.
 func (m *Memory) Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return ErrClosed
 	}
-	evs := slices.Clone(m.events)
+	evs := m.events[:len(m.events):len(m.events)] // entries are never changed
 	m.mu.Unlock()
 	for _, e := range evs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if (!from.IsZero() && e.Time.Before(from)) || (!to.IsZero() && !e.Time.Before(to)) {
+		if !inRange(e.Time, from, to) {
 			continue
 		}
 		if err := fn(e); err != nil {
@@ -130,6 +216,10 @@ func (m *Memory) Events(ctx context.Context, from, to time.Time, fn func(LoggedE
 		}
 	}
 	return nil
+}
+
+func inRange(t, from, to time.Time) bool {
+	return (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to))
 }
 
 // Close implements Store.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/airseal/airseal/internal/devices"
 	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/pkg/license"
 )
 
 // ErrClosed is returned by every method after Close.
@@ -47,23 +48,31 @@ type TokenRecord struct {
 // Change is one atomic batch of changes. Commit applies all of it or none.
 // Puts replace a record with the same key (serial, lease ID, token name,
 // device code, setting name); deletes of a missing key are not errors.
+//
+// The parts are applied in this order: licenses, leases (puts, then
+// deletes), grants, tokens, devices, settings, events. A Grant therefore
+// sees the leases the same Change puts or deletes.
 type Change struct {
 	PutLicenses    []LicenseRecord
 	DeleteLicenses []string // serials
 	PutLeases      []seats.Lease
 	DeleteLeases   []string // lease IDs
-	Events         []seats.Event
-	PutTokens      []TokenRecord
-	DeleteTokens   []string // names
-	PutDevices     []devices.Device
-	DeleteDevices  []string // device codes
-	Settings       map[string]string
+	// Grants insert leases only while the seats in use stay within a
+	// capacity, checked by the store itself (see Grant): the guard that
+	// keeps several server nodes sharing one database from over-granting.
+	Grants        []Grant
+	Events        []seats.Event
+	PutTokens     []TokenRecord
+	DeleteTokens  []string // names
+	PutDevices    []devices.Device
+	DeleteDevices []string // device codes
+	Settings      map[string]string
 }
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
 	return len(c.PutLicenses) == 0 && len(c.DeleteLicenses) == 0 &&
-		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Events) == 0 &&
+		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Grants) == 0 && len(c.Events) == 0 &&
 		len(c.PutTokens) == 0 && len(c.DeleteTokens) == 0 &&
 		len(c.PutDevices) == 0 && len(c.DeleteDevices) == 0 && len(c.Settings) == 0
 }
@@ -78,10 +87,54 @@ type State struct {
 	Settings map[string]string
 }
 
+// Grant is a lease to insert (or replace) only if the seats in use of its
+// product stay within Seats. The store counts, inside the committing
+// transaction and under a lock every other Grant of the product must also
+// take, the distinct seat keys of the product's stored leases that are not
+// lost (Lease.Lost == ""), other than Lease.ID itself. The lease is stored
+// when SeatKey is already among them (per-computer counting: the computer
+// holds its seat already) or when they are fewer than Seats; otherwise
+// Commit stores nothing of the whole Change and returns a *seats.NoSeatError
+// (errors.Is(err, seats.ErrNoSeat)), and the other Commits of the same
+// group go on.
+//
+// Every stored lease counts until it is deleted or marked lost, expired or
+// not: a lease may be renewed in the reclaim window after a restart, so
+// only the server's sweep (a DeleteLeases) frees its seat.
+type Grant struct {
+	Lease seats.Lease
+	// SeatKey is what the seat is counted by: "s:"+Lease.ID per session
+	// (the default when empty), "c:"+ComputerName per computer (SeatKey).
+	SeatKey string
+	// Seats is the product's capacity, from its valid licenses now.
+	Seats int
+}
+
+// SeatKey returns the seat key of l under unit, as internal/seats counts
+// it: per computer, every lease of one ComputerName shares a seat.
+func SeatKey(l seats.Lease, unit license.SeatUnit) string {
+	if unit == license.PerComputer {
+		return "c:" + l.ComputerName
+	}
+	return "s:" + l.ID
+}
+
+func (g *Grant) seatKey() string {
+	if g.SeatKey == "" {
+		return "s:" + g.Lease.ID
+	}
+	return g.SeatKey
+}
+
 // LoggedEvent is a usage-log entry with its position in the log.
 type LoggedEvent struct {
 	// Seq numbers the log from 1, without gaps, in commit order.
 	Seq int64
+	// Hash chains the log: ChainHash(hash of entry Seq-1, this entry), the
+	// entry before the first having the zero hash. The store computes it in
+	// the transaction that assigns Seq, so the chain follows commit order
+	// even when several nodes share one database.
+	Hash [32]byte
 	seats.Event
 }
 
@@ -99,6 +152,7 @@ type Store interface {
 	// log order, streaming (memory does not grow with the log). A zero
 	// from or to is unbounded. fn's error stops the walk and is returned.
 	Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error
-	// Close releases the store; it waits for Commits in flight.
+	// Close releases the store; it waits for Commits in flight. Every
+	// method returns ErrClosed after it.
 	Close() error
 }

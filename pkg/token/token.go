@@ -172,22 +172,3 @@ func NormalizeScope(s string) string {
 	}
 	return strings.Join(out, " ")
 }
-
-// scopeSubset reports whether every scope in want is in have (both
-// space-separated).
-func scopeSubset(want, have string) bool {
-	hs := strings.Fields(have)
-	for _, w := range strings.Fields(want) {
-		ok := false
-		for _, h := range hs {
-			if h == w {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}

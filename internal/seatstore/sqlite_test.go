@@ -1,0 +1,111 @@
+package seatstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/seatstore/storetest"
+	_ "modernc.org/sqlite"
+)
+
+func openSQLite(t *testing.T, path string) *seatstore.SQLite {
+	t.Helper()
+	s, err := seatstore.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSQLite(t *testing.T) {
+	storetest.RunWith(t, func(t *testing.T) seatstore.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+	}, storetest.Options{
+		Reopen: func(t *testing.T, s seatstore.Store) seatstore.Store {
+			return openSQLite(t, s.(*seatstore.SQLite).Path())
+		},
+		Second: func(t *testing.T, s seatstore.Store) seatstore.Store {
+			return openSQLite(t, s.(*seatstore.SQLite).Path())
+		},
+	})
+}
+
+func TestSQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "seats.db")
+	s := openSQLite(t, path)
+	if err := s.Commit(context.Background(), seatstore.Change{Settings: map[string]string{"a": "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600 (leases and token hashes)", f, fi.Mode().Perm())
+		}
+	}
+	s.Close()
+	// Not a regular file, not a database.
+	if _, err := seatstore.OpenSQLite(dir); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("OpenSQLite(directory) = %v", err)
+	}
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte(strings.Repeat("not sqlite ", 1000)), 0o600)
+	if _, err := seatstore.OpenSQLite(junk); err == nil || !strings.Contains(err.Error(), "not a SQLite database") || !strings.Contains(err.Error(), junk) {
+		t.Errorf("OpenSQLite(junk) = %v", err)
+	}
+}
+
+func TestSQLiteSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seats.db")
+	openSQLite(t, path).Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != seatstore.SchemaVersion() {
+		t.Fatalf("schema_version = %d, %v; want %d", v, err, seatstore.SchemaVersion())
+	}
+	if _, err := db.Exec(`UPDATE schema_version SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = seatstore.OpenSQLite(path)
+	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("OpenSQLite of a newer database: %v; want ErrSchemaTooNew naming %s and version 2", err, path)
+	}
+}
+
+func TestSQLiteGroupCommit(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+	defer s.Close()
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Commit(context.Background(), seatstore.Change{Settings: map[string]string{string(rune('a' + i%26)): "x"}, Events: storetestEvents(i)})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := s.Batches(); b >= n {
+		t.Errorf("%d commits took %d transactions: no group commit", n, b)
+	} else {
+		t.Logf("%d concurrent commits in %d transactions", n, b)
+	}
+	if got := len(storetest.AllEvents(t, s)); got != n {
+		t.Fatalf("%d events, want %d", got, n)
+	}
+}

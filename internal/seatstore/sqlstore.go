@@ -1,0 +1,662 @@
+package seatstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airseal/airseal/internal/devices"
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/pkg/license"
+)
+
+// dialect is what differs between the SQL databases.
+type dialect struct {
+	name string // "sqlite", "postgres": picks migration files
+	// forUpdate is appended to a SELECT of a row the transaction will
+	// update ("" where the transaction holds the whole database).
+	forUpdate string
+	// migrateLock, when set, runs first in the migration transaction so
+	// that nodes starting together migrate one after the other.
+	migrateLock string
+	// lockProducts: Grants lock their product's seat_products row (several
+	// writers); SQLite's writer holds the database lock instead.
+	lockProducts bool
+	// loadTx are the options of the transaction Load reads in.
+	loadTx *sql.TxOptions
+	// retryable reports a transaction the database aborted to keep
+	// transactions apart (deadlock, serialization failure): the batch is
+	// run again.
+	retryable func(error) bool
+}
+
+// maxBatch bounds how many Commits share one transaction.
+const maxBatch = 256
+
+// batchTimeout bounds one attempt at a batch: a node cut off from its
+// database fails its Commits instead of hanging.
+const batchTimeout = 15 * time.Second
+
+// sqlStore is a Store over database/sql with group commit: Commits queue
+// to one writer goroutine, which commits every Commit waiting at that
+// moment in one transaction (one fsync) and hands each its own result.
+type sqlStore struct {
+	d    *dialect
+	name string  // the file or the redacted URL, for messages
+	wdb  *sql.DB // the writer's
+	rdb  *sql.DB // Load and Events (may be wdb)
+
+	reqs   chan *request
+	mu     sync.RWMutex // guards closed and sending on reqs
+	closed bool
+	done   chan struct{}
+	once   sync.Once
+
+	products map[string]bool // seat_products rows known to exist (writer only)
+	batches  atomic.Int64    // transactions committed (tests, benchmarks)
+}
+
+type request struct {
+	c     *Change
+	state atomic.Int32 // reqQueued, reqTaken, reqCancelled
+	err   chan error
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqCancelled
+)
+
+func newSQLStore(d *dialect, name string, wdb, rdb *sql.DB) *sqlStore {
+	s := &sqlStore{d: d, name: name, wdb: wdb, rdb: rdb, reqs: make(chan *request, maxBatch),
+		done: make(chan struct{}), products: map[string]bool{}}
+	go s.writer()
+	return s
+}
+
+// Commit implements Store.
+func (s *sqlStore) Commit(ctx context.Context, c Change) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validate(&c); err != nil {
+		return err
+	}
+	if c.Empty() {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.closed {
+			return ErrClosed
+		}
+		return nil
+	}
+	r := &request{c: &c, err: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case err := <-r.err:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqCancelled) {
+			return ctx.Err() // never taken into a batch: nothing stored
+		}
+		return <-r.err // in a transaction already: its outcome
+	}
+}
+
+// Batches returns how many transactions the writer has committed: with
+// group commit, fewer than the Commits.
+func (s *sqlStore) Batches() int64 { return s.batches.Load() }
+
+func (s *sqlStore) writer() {
+	defer close(s.done)
+	var batch []*request
+	for r := range s.reqs {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		live := batch[:0]
+		for _, r := range batch {
+			if r.state.CompareAndSwap(reqQueued, reqTaken) {
+				live = append(live, r)
+			}
+		}
+		if len(live) > 0 {
+			s.commitBatch(live)
+		}
+	}
+}
+
+func (s *sqlStore) commitBatch(batch []*request) {
+	results := make([]error, len(batch))
+	var err error
+	for attempt := 0; ; attempt++ {
+		clear(results)
+		err = s.tryBatch(batch, results)
+		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	if err == nil {
+		s.batches.Add(1)
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.err <- fmt.Errorf("seatstore: %s: commit failed, nothing of it is stored: %w", s.name, err)
+		} else {
+			r.err <- results[i]
+		}
+	}
+}
+
+// tryBatch runs batch in one transaction. A refused Grant rolls back to
+// its Commit's savepoint and is reported in results; any other error
+// fails the whole batch.
+func (s *sqlStore) tryBatch(batch []*request, results []error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var products []string
+	if s.d.lockProducts {
+		for _, r := range batch {
+			for _, g := range r.c.Grants {
+				products = append(products, g.Lease.Product)
+			}
+		}
+		slices.Sort(products)
+		products = slices.Compact(products)
+		for _, p := range products {
+			if s.products[p] {
+				continue
+			}
+			if _, err := s.wdb.ExecContext(ctx, `INSERT INTO seat_products (product) VALUES ($1) ON CONFLICT (product) DO NOTHING`, p); err != nil {
+				return err
+			}
+			s.products[p] = true
+		}
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Lock the products' rows in one order: two nodes never wait on each
+	// other in a cycle, and no other Grant of these products counts until
+	// this transaction ends.
+	for _, p := range products {
+		if _, err := tx.ExecContext(ctx, `SELECT product FROM seat_products WHERE product = $1`+s.d.forUpdate, p); err != nil {
+			return err
+		}
+	}
+	var events []seats.Event
+	for i, r := range batch {
+		sp := len(r.c.Grants) > 0
+		if sp {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT grants`); err != nil {
+				return err
+			}
+		}
+		err := apply(ctx, tx, r.c)
+		if ns := (*seats.NoSeatError)(nil); errors.As(err, &ns) {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT grants`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT grants`); err != nil {
+				return err
+			}
+			results[i] = ns
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sp {
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT grants`); err != nil {
+				return err
+			}
+		}
+		events = append(events, r.c.Events...)
+	}
+	if len(events) > 0 {
+		if err := s.appendEvents(ctx, tx, events); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// appendEvents numbers and chains events after the log's head, last in
+// the transaction so that the head row is locked as briefly as possible.
+func (s *sqlStore) appendEvents(ctx context.Context, tx *sql.Tx, events []seats.Event) error {
+	var next int64
+	var head []byte
+	if err := tx.QueryRowContext(ctx, `SELECT next_seq, hash FROM log_head WHERE id = 1`+s.d.forUpdate).Scan(&next, &head); err != nil {
+		return fmt.Errorf("reading the usage log head: %w", err)
+	}
+	var prev [32]byte
+	if len(head) != 0 && len(head) != 32 {
+		return fmt.Errorf("usage log head hash has %d bytes, want 32: the database was changed by hand", len(head))
+	}
+	copy(prev[:], head)
+	const cols = 9
+	const perStmt = 500
+	for len(events) > 0 {
+		n := min(len(events), perStmt)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (seq, at, kind, product, lease_id, session_id, user_name, detail, hash) VALUES `)
+		args := make([]any, 0, n*cols)
+		for i, e := range events[:n] {
+			le := LoggedEvent{Seq: next, Event: e}
+			le.Hash = ChainHash(prev, le)
+			prev = le.Hash
+			next++
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			k := len(args)
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
+			args = append(args, le.Seq, e.Time.UnixNano(), string(e.Kind), e.Product, e.LeaseID, e.Session, e.User, e.Detail, le.Hash[:])
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE log_head SET next_seq = $1, hash = $2 WHERE id = 1`, next, prev[:])
+	return err
+}
+
+// nanos is a time as stored: Unix nanoseconds, NULL for the zero time.
+func nanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+const leaseCols = `id, product, session_id, app_name, user_name, computer_name, session_started, mode, granted, expires, lost, seat_key`
+
+const leaseUpsert = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
+ON CONFLICT (id) DO UPDATE SET product = excluded.product, session_id = excluded.session_id,
+app_name = excluded.app_name, user_name = excluded.user_name, computer_name = excluded.computer_name,
+session_started = excluded.session_started, mode = excluded.mode, granted = excluded.granted,
+expires = excluded.expires, lost = excluded.lost`
+
+func leaseArgs(l *seats.Lease, seatKey string) []any {
+	return []any{l.ID, l.Product, l.ClientSessionID, l.AppName, l.UserName, l.ComputerName, nanos(l.SessionStarted),
+		string(l.Mode), nanos(l.Granted), nanos(l.Expires), l.Lost, seatKey}
+}
+
+// apply writes c (without its events) in tx. A refused Grant returns a
+// *seats.NoSeatError.
+func apply(ctx context.Context, tx *sql.Tx, c *Change) error {
+	exec := func(q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	for _, l := range c.PutLicenses {
+		if err := exec(`INSERT INTO licenses (serial, raw, itn, iec, installed) VALUES ($1,$2,$3,$4,$5)
+ON CONFLICT (serial) DO UPDATE SET raw = excluded.raw, itn = excluded.itn, iec = excluded.iec, installed = excluded.installed`,
+			l.Serial, nonNil(l.Raw), l.ITN, l.IEC, nanos(l.Installed)); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.DeleteLicenses {
+		if err := exec(`DELETE FROM licenses WHERE serial = $1`, s); err != nil {
+			return err
+		}
+	}
+	for i := range c.PutLeases {
+		l := &c.PutLeases[i]
+		if err := exec(leaseUpsert, leaseArgs(l, "s:"+l.ID)...); err != nil {
+			return err
+		}
+	}
+	for _, id := range c.DeleteLeases {
+		if err := exec(`DELETE FROM leases WHERE id = $1`, id); err != nil {
+			return err
+		}
+	}
+	for i := range c.Grants {
+		g := &c.Grants[i]
+		if err := checkGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		if err := exec(leaseUpsert+`, seat_key = excluded.seat_key`, leaseArgs(&g.Lease, g.seatKey())...); err != nil {
+			return err
+		}
+	}
+	for _, t := range c.PutTokens {
+		if err := exec(`INSERT INTO tokens (name, role, sha256, created) VALUES ($1,$2,$3,$4)
+ON CONFLICT (name) DO UPDATE SET role = excluded.role, sha256 = excluded.sha256, created = excluded.created`,
+			t.Name, t.Role, t.SHA256[:], nanos(t.Created)); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.DeleteTokens {
+		if err := exec(`DELETE FROM tokens WHERE name = $1`, n); err != nil {
+			return err
+		}
+	}
+	for _, d := range c.PutDevices {
+		limits := ""
+		if len(d.DemoLimits) > 0 {
+			b, err := json.Marshal(d.DemoLimits)
+			if err != nil {
+				return err
+			}
+			limits = string(b)
+		}
+		if err := exec(`INSERT INTO devices (code, name, app, ip, registered, state, decided, decided_by, key_no, demo_limits)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, app = excluded.app, ip = excluded.ip, registered = excluded.registered,
+state = excluded.state, decided = excluded.decided, decided_by = excluded.decided_by, key_no = excluded.key_no,
+demo_limits = excluded.demo_limits`,
+			d.Code, d.Name, d.App, d.IP, nanos(d.Registered), string(d.State), nanos(d.Decided), d.DecidedBy, d.KeyNo, limits); err != nil {
+			return err
+		}
+	}
+	for _, code := range c.DeleteDevices {
+		if err := exec(`DELETE FROM devices WHERE code = $1`, code); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Settings)) {
+		if err := exec(`INSERT INTO settings (name, value) VALUES ($1,$2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+			k, c.Settings[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkGrant refuses g when its product's seats are all held by other
+// seat keys. The caller holds the product's lock (or the database's).
+func checkGrant(ctx context.Context, tx *sql.Tx, g *Grant) error {
+	p, sk := g.Lease.Product, g.seatKey()
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM leases WHERE product = $1 AND lost = '' AND seat_key = $2 AND id <> $3 LIMIT 1`,
+		p, sk, g.Lease.ID).Scan(&one)
+	if err == nil {
+		return nil // the seat is held already (per computer)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var inUse int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT seat_key) FROM leases WHERE product = $1 AND lost = '' AND id <> $2`,
+		p, g.Lease.ID).Scan(&inUse); err != nil {
+		return err
+	}
+	if inUse >= g.Seats {
+		return noSeat(p, inUse, g.Seats)
+	}
+	return nil
+}
+
+// Load implements Store.
+func (s *sqlStore) Load(ctx context.Context) (*State, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, "loading", err)
+	}
+	return st, nil
+}
+
+func (s *sqlStore) load(ctx context.Context) (*State, error) {
+	tx, err := s.rdb.BeginTx(ctx, s.d.loadTx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	st := &State{Settings: map[string]string{}}
+	each := func(q string, scan func(*sql.Rows) error) error {
+		rows, err := tx.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	err = each(`SELECT serial, raw, itn, iec, installed FROM licenses`, func(r *sql.Rows) error {
+		var l LicenseRecord
+		var at sql.NullInt64
+		if err := r.Scan(&l.Serial, &l.Raw, &l.ITN, &l.IEC, &at); err != nil {
+			return err
+		}
+		l.Raw, l.Installed = cloneBytes(l.Raw), fromNanos(at)
+		st.Licenses = append(st.Licenses, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("licenses: %w", err)
+	}
+	err = each(`SELECT `+leaseCols+` FROM leases`, func(r *sql.Rows) error {
+		var l seats.Lease
+		var started, granted, expires sql.NullInt64
+		var mode, sk string
+		if err := r.Scan(&l.ID, &l.Product, &l.ClientSessionID, &l.AppName, &l.UserName, &l.ComputerName, &started,
+			&mode, &granted, &expires, &l.Lost, &sk); err != nil {
+			return err
+		}
+		l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
+		st.Leases = append(st.Leases, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("leases: %w", err)
+	}
+	err = each(`SELECT name, role, sha256, created FROM tokens`, func(r *sql.Rows) error {
+		var t TokenRecord
+		var sum []byte
+		var at sql.NullInt64
+		if err := r.Scan(&t.Name, &t.Role, &sum, &at); err != nil {
+			return err
+		}
+		if len(sum) != len(t.SHA256) {
+			return fmt.Errorf("token %q: sha256 has %d bytes, want 32: the database was changed by hand", t.Name, len(sum))
+		}
+		copy(t.SHA256[:], sum)
+		t.Created = fromNanos(at)
+		st.Tokens = append(st.Tokens, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	err = each(`SELECT code, name, app, ip, registered, state, decided, decided_by, key_no, demo_limits FROM devices`, func(r *sql.Rows) error {
+		var d devices.Device
+		var reg, dec sql.NullInt64
+		var state, limits string
+		if err := r.Scan(&d.Code, &d.Name, &d.App, &d.IP, &reg, &state, &dec, &d.DecidedBy, &d.KeyNo, &limits); err != nil {
+			return err
+		}
+		d.State, d.Registered, d.Decided = devices.State(state), fromNanos(reg), fromNanos(dec)
+		if limits != "" {
+			var fs []license.Feature
+			if err := json.Unmarshal([]byte(limits), &fs); err != nil {
+				return fmt.Errorf("device %q: demo_limits: %w", d.Code, err)
+			}
+			if len(fs) > 0 {
+				d.DemoLimits = fs
+			}
+		}
+		st.Devices = append(st.Devices, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	err = each(`SELECT name, value FROM settings`, func(r *sql.Rows) error {
+		var k, v string
+		if err := r.Scan(&k, &v); err != nil {
+			return err
+		}
+		st.Settings[k] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	// Byte order, whatever the database's collation.
+	slices.SortFunc(st.Licenses, func(a, b LicenseRecord) int { return strings.Compare(a.Serial, b.Serial) })
+	slices.SortFunc(st.Leases, func(a, b seats.Lease) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(st.Tokens, func(a, b TokenRecord) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Devices, func(a, b devices.Device) int { return strings.Compare(a.Code, b.Code) })
+	return st, nil
+}
+
+// Events implements Store: the rows are read as fn takes them.
+func (s *sqlStore) Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	q := `SELECT seq, at, kind, product, lease_id, session_id, user_name, detail, hash FROM events`
+	var args []any
+	var where []string
+	if !from.IsZero() {
+		args = append(args, clampNanos(from))
+		where = append(where, fmt.Sprintf("at >= $%d", len(args)))
+	}
+	if !to.IsZero() {
+		args = append(args, clampNanos(to))
+		where = append(where, fmt.Sprintf("at < $%d", len(args)))
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq"
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return s.fail(ctx, "reading the usage log", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e LoggedEvent
+		var at int64
+		var kind string
+		var hash []byte
+		if err := rows.Scan(&e.Seq, &at, &kind, &e.Product, &e.LeaseID, &e.Session, &e.User, &e.Detail, &hash); err != nil {
+			return s.fail(ctx, "reading the usage log", err)
+		}
+		e.Time, e.Kind = time.Unix(0, at).UTC(), seats.EventKind(kind)
+		copy(e.Hash[:], hash)
+		if err := fn(e); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.fail(ctx, "reading the usage log", err)
+	}
+	return nil
+}
+
+// clampNanos is t in Unix nanoseconds, clamped to what an int64 holds (a
+// bound beyond every stored time stays beyond it).
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return minTime.UnixNano()
+	case t.After(maxTime):
+		return maxTime.UnixNano()
+	}
+	return t.UnixNano()
+}
+
+func (s *sqlStore) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// fail names the store in err, or says it was closed or cancelled.
+func (s *sqlStore) fail(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	return fmt.Errorf("seatstore: %s: %s: %w", s.name, what, err)
+}
+
+// Close implements Store: it waits for the Commits queued, then closes
+// the database.
+func (s *sqlStore) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.done
+		err = s.wdb.Close()
+		if s.rdb != s.wdb {
+			err = errors.Join(err, s.rdb.Close())
+		}
+	})
+	return err
+}
