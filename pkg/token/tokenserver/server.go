@@ -236,6 +236,13 @@ func (s *Server) Reload() error {
 		_, err := s.dir.Clients()
 		return err
 	}
+	// The list held is a floor too, should the floor file have been
+	// deleted or lowered.
+	if cur := s.revs.Load(); cur != nil {
+		if err := s.dir.RaiseRevocationFloor(cur.Seq); err != nil {
+			return fmt.Errorf("recording the revocation list number: %w", err)
+		}
+	}
 	l, err := s.dir.Revocations(s.ring, s.issuer)
 	if err != nil {
 		return err
@@ -690,10 +697,10 @@ func CheckListen(addr string, useTLS, insecure bool) error {
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting
-// requests in flight finish for up to 10 s, and closes s. With certFile and
-// keyFile it serves TLS (1.2 or later). It reloads clients and the
+// requests in flight finish for up to 10 s, and closes s. With a certificate
+// it serves TLS (1.2 or later). It reloads clients and the
 // revocation list every reload interval (0 means 5 s).
-func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) (err error) {
+func (s *Server) Run(ctx context.Context, ln net.Listener, cert *tls.Certificate, reload time.Duration) (err error) {
 	defer func() {
 		if cerr := s.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -708,6 +715,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if cert != nil {
+		srv.TLSConfig.Certificates = []tls.Certificate{*cert}
 	}
 	if reload <= 0 {
 		reload = 5 * time.Second
@@ -730,8 +740,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		if cert != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
