@@ -51,12 +51,39 @@ type LeaseInfo struct {
 	// seat at Expires unless it is renewed.
 	Granted time.Time `json:"granted"`
 	Expires time.Time `json:"expires"`
-	// RenewEvery is how often the lease is renewed.
-	RenewEvery time.Duration `json:"renew_every_ns"`
+	// RenewEvery is how often the lease is renewed (in JSON:
+	// renew_every_seconds).
+	RenewEvery time.Duration `json:"-"`
 	// Features are the entitlements (the demo limits in demo mode).
 	Features map[string]int64 `json:"features"`
 	// ServerTime is the signed time of the server's last answer.
 	ServerTime time.Time `json:"server_time"`
+}
+
+type leaseInfoJSON struct {
+	plainLeaseInfo
+	RenewEvery float64 `json:"renew_every_seconds"`
+}
+
+type plainLeaseInfo LeaseInfo
+
+// MarshalJSON writes RenewEvery in seconds.
+func (i LeaseInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(leaseInfoJSON{plainLeaseInfo(i), i.RenewEvery.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (i *LeaseInfo) UnmarshalJSON(b []byte) error {
+	var v leaseInfoJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*i = LeaseInfo(v.plainLeaseInfo)
+	if v.RenewEvery < 0 || v.RenewEvery > 24*3600 {
+		return fmt.Errorf("renew_every_seconds: %v is not 0 to 86400", v.RenewEvery)
+	}
+	i.RenewEvery = time.Duration(v.RenewEvery * float64(time.Second))
+	return nil
 }
 
 // Lease is a seat (or a demo-mode session) held by this client. Unless
