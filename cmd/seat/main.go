@@ -61,6 +61,7 @@ var rules = []cli.Rule{
 	{Err: seat.ErrLeaseLost, Code: cli.ExitNoSeat, Hint: "the server took the seat away (its license was removed or expired); check out again"},
 	{Err: seat.ErrUnknownLease, Code: cli.ExitNoSeat, Hint: "the lease expired and was reclaimed; check out again"},
 	{Err: seat.ErrBadAddress, Code: cli.ExitUsage, Hint: "give --server https://HOST:9099 or HOST[:PORT]"},
+	{Err: seat.ErrBadRequest, Code: cli.ExitUsage, Hint: "fix the value named in the error"},
 	{Err: seat.ErrUnauthorized, Code: cli.ExitError, Hint: "give --user NAME and the token (--token-file FILE or $" + envToken + ") from 'license-server token add NAME'"},
 	{Err: seat.ErrForbidden, Code: cli.ExitError, Hint: "the server refuses this caller or address: ask the administrator (token role, IP lists)"},
 	{Err: seat.ErrUnreachable, Code: cli.ExitUnreachable, Hint: "check the address and that the server runs; 'seat diagnose --server URL' checks each step"},
@@ -407,8 +408,8 @@ func releaseCmd(g *globals) *cobra.Command {
 
 // statusLease is one row of 'seat status --json'.
 type statusLease struct {
-	seat.LeaseInfo
-	Expired bool `json:"expired"`
+	Lease   seat.LeaseInfo `json:"lease"`
+	Expired bool           `json:"expired"`
 }
 
 func statusCmd(g *globals) *cobra.Command {
@@ -430,7 +431,7 @@ unless renewed. It asks no server: run 'seat renew' to refresh one.`,
 			now := time.Now()
 			rows := []statusLease{}
 			for _, l := range seat.Sorted(m) {
-				rows = append(rows, statusLease{LeaseInfo: l, Expired: l.Mode == seat.ModeLicensed && !now.Before(l.Expires)})
+				rows = append(rows, statusLease{Lease: l, Expired: l.Mode == seat.ModeLicensed && !now.Before(l.Expires)})
 			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
@@ -444,9 +445,10 @@ unless renewed. It asks no server: run 'seat renew' to refresh one.`,
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "SESSION\tPRODUCT\tMODE\tLEASE\tEXPIRES\tSERVER")
-			for _, r := range rows {
+			for _, row := range rows {
+				r := row.Lease
 				exp := r.Expires.UTC().Format(time.RFC3339)
-				if r.Expired {
+				if row.Expired {
 					exp += " (expired)"
 				}
 				if r.Mode != seat.ModeLicensed {

@@ -159,14 +159,14 @@ func (c *Client) checkoutRequest(r Request) (CheckoutRequest, error) {
 		product = c.cfg.Product
 	}
 	if product == "" {
-		return CheckoutRequest{}, errors.New("seat: Product: name the product whose seat to take (Config.Product or Request.Product)")
+		return CheckoutRequest{}, fmt.Errorf("%w: Product: name the product whose seat to take (Config.Product or Request.Product)", ErrBadRequest)
 	}
 	id := r.ClientSessionID
 	if id == "" {
 		id = newQueryID()
 	}
 	if err := seats.CheckSessionID(id); err != nil {
-		return CheckoutRequest{}, fmt.Errorf("seat: ClientSessionID: %v", err)
+		return CheckoutRequest{}, fmt.Errorf("%w: ClientSessionID: %v", ErrBadRequest, err)
 	}
 	app, usr, host := r.AppName, r.UserName, r.ComputerName
 	if app == "" {
