@@ -57,7 +57,7 @@ func TestScripts(t *testing.T) {
 		ln.Close()
 	}
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
+		Dir:  "testdata",
 		Cmds: cmds,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("AIRSEAL_SEAT_LEASES", e.WorkDir+"/leases.json")
