@@ -101,6 +101,7 @@ type Lease struct {
 	err      error
 
 	done     chan struct{}
+	doneOnce sync.Once
 	stop     chan struct{}
 	stopOnce sync.Once
 	loop     sync.WaitGroup
@@ -122,7 +123,8 @@ func (l *Lease) Mode() Mode {
 	return l.info.Mode
 }
 
-// Done is closed when the lease ends: lost (Err says why) or closed.
+// Done is closed when the lease ends: lost (Err says why; after OnLost
+// has returned) or closed.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err returns why the lease ended, or nil while it is held.
@@ -495,21 +497,29 @@ func (l *Lease) Close(ctx context.Context) error {
 
 // end records why the lease ended and closes Done, once.
 func (l *Lease) end(err error) bool {
+	set := l.setErr(err)
+	l.doneOnce.Do(func() { close(l.done) })
+	return set
+}
+
+// setErr records why the lease ended, once.
+func (l *Lease) setErr(err error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return false
 	}
 	l.err = err
-	close(l.done)
 	return true
 }
 
-// lose ends the lease and calls OnLost.
+// lose ends the lease and calls OnLost before Done is closed, so a
+// goroutine waiting on Done sees what OnLost did.
 func (l *Lease) lose(err error) {
-	if l.end(err) && l.c.cfg.OnLost != nil {
+	if l.setErr(err) && l.c.cfg.OnLost != nil {
 		l.c.cfg.OnLost(l, err)
 	}
+	l.doneOnce.Do(func() { close(l.done) })
 }
 
 // start runs the heartbeat goroutine. OnLost is called after the loop has
