@@ -76,7 +76,7 @@ measure() {
 }
 median() { sort -n -k"$2" "$W/times.$1" | awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
 
-rm -f "$W"/times.*
+rm -f "$W"/times.* "$W/pairs"
 for _ in $(seq "$REPS"); do
 	rm -f "$W/base.tar.zst" "$W/rel.bundle"
 	# Exclude the generator's marker file from both.
@@ -96,12 +96,19 @@ for _ in $(seq "$REPS"); do
 	rm -rf "$W/out-tar" "$W/target"
 	measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
 	if [ -n "$BASE_BIN" ]; then
-		# Paired: baseline, this tree, baseline, this tree.
-		for _ in 1 2; do
-			rm -rf "$W/target"
-			measure apply_base "$BASE_BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
-			rm -rf "$W/target"
-			measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+		# Paired, order alternating (A B, then B A) so that neither side
+		# always runs on a warmer or busier machine; each pair's ratio
+		# is kept.
+		for order in ab ba; do
+			for side in $( [ $order = ab ] && echo "base new" || echo "new base"); do
+				rm -rf "$W/target"
+				if [ $side = base ]; then
+					measure apply_base "$BASE_BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+				else
+					measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+				fi
+			done
+			echo "$(tail -1 "$W/times.apply" | cut -d' ' -f1) $(tail -1 "$W/times.apply_base" | cut -d' ' -f1)" >> "$W/pairs"
 		done
 	fi
 done
@@ -124,6 +131,10 @@ awk -v bp="$(median base_pack 1)" -v p="$(median pack 1)" -v s="$(median sha256s
 }'
 if [ -n "$BASE_BIN" ]; then
 	awk -v a="$(median apply 1)" -v b="$(median apply_base 1)" 'BEGIN {
-		printf "apply / apply of %s        = %.3f (paired; target <= 1.00 + noise)\n", ENVIRON["BASELINE_REF"], a / b
+		printf "apply / apply of %s        = %.3f (ratio of medians)\n", ENVIRON["BASELINE_REF"], a / b
+	}'
+	awk '{print $1 / $2}' "$W/pairs" | sort -n | awk '{r[NR]=$1} END {
+		printf "apply / apply of %s, pairs  = %.3f median of %d paired ratios (min %.3f, max %.3f; target <= 1.00 + noise)\n",
+			ENVIRON["BASELINE_REF"], (NR % 2 ? r[(NR+1)/2] : (r[NR/2] + r[NR/2+1]) / 2), NR, r[1], r[NR]
 	}'
 fi

@@ -50,11 +50,11 @@ target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
 key of a successful 'apply --pub' that was trusted only through --pub).
 
 Exit codes follow the one airseal table below (the same in every tool).`,
-		Example: `  bundle pack --key vendor.key --product acme-db --version 2.1.0 --from-dir build/ -o acme-db-2.1.0.bundle
-  bundle verify acme-db-2.1.0.bundle
-  bundle apply --target /opt/acme-db acme-db-2.1.0.bundle
-  bundle status --target /opt/acme-db
-  bundle rollback --target /opt/acme-db`,
+		Example: `  bundle pack --key vendor.key --product "Acme Writer" --version 2.1.0 --from-dir build/ -o acme-writer-2.1.0.bundle
+  bundle verify acme-writer-2.1.0.bundle
+  bundle apply --target /opt/acme-writer acme-writer-2.1.0.bundle
+  bundle status --target /opt/acme-writer
+  bundle rollback --target /opt/acme-writer`,
 	}
 	root.AddCommand(newPack(), newVerify(), newInspect(), newApply(), newStatus(), newRollback())
 	return root
@@ -152,7 +152,7 @@ FAT32 file size limit.
 The key's passphrase comes from --passphrase-file, AIRSEAL_PASSPHRASE or a
 terminal prompt.`,
 		Example: `  bundle pack --key vendor.key --product acme --version 2.1.0 \
-      --release-date 2026-03-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
+      --release-date 2026-12-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
   bundle pack --key vendor.key --product acme --version 2.1.0 --split 700M --from-dir build/ -o acme.bundle
   bundle pack ... --hook post-switch:bin/migrate:600 --include-license customer.lic`,
 		Args: cli.NoArgs,

@@ -55,10 +55,10 @@ rule. A request made in a virtual machine or container is refused unless
 Times (T) are a date (2027-01-31, meaning 00:00 UTC at the start of that day)
 or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 		Example: `  issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
-      --request request.json --seats 5 --feature export=true --updates-until 2027-01-31 -o example.lic
+      --request request.json --seats 5 --feature export=true --updates-until 2030-01-31 -o example.lic
   issue license --key vendor.key --request ASR1-0A1B2-... -o - > example.lic
   issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
-      --unbound --kind demo --expires 2027-06-30 --code --qr demo.png`,
+      --unbound --kind demo --expires 2030-06-30 --code --qr demo.png`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var comment *string

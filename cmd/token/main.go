@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/airseal/airseal/internal/cli"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/internal/typedcode"
@@ -50,13 +52,48 @@ func main() { os.Exit(run()) }
 func run() int { return cli.Main(newRoot()) }
 
 type globals struct {
-	dir      string
+	cmd      *cobra.Command // the command; --dir is read from its flags
 	passFile string
 	json     bool
+	out      string // -o FILE; "" and "-" mean stdout
+	force    bool
+}
+
+// addOutput adds -o FILE and --force: "-" (the default) is standard output,
+// and an existing FILE is replaced only with --force.
+func addOutput(c *cobra.Command, g *globals, what string) {
+	c.Flags().StringVarP(&g.out, "output", "o", "-", "write "+what+" to `FILE` (- for standard output)")
+	c.Flags().BoolVar(&g.force, "force", false, "replace an existing -o FILE")
+}
+
+// checkOutput refuses an existing -o FILE without --force before any work.
+func (g *globals) checkOutput() error {
+	if err := fileio.CheckOutput(g.out, g.force); err != nil {
+		return cli.Fail(cli.ExitError, err, "add --force to replace it, or give -o - for standard output")
+	}
+	return nil
+}
+
+// write writes data to -o (stdout for "-").
+func (g *globals) write(cmd *cobra.Command, data []byte, perm os.FileMode) error {
+	if err := fileio.Write(cmd.OutOrStdout(), g.out, data, perm, g.force); err != nil {
+		return cli.Fail(cli.ExitError, err, "choose another -o FILE, or -o - for standard output")
+	}
+	return nil
+}
+
+// dir is the --dir flag: one persistent flag of the whole token family,
+// given before or after the command (token --dir D mint, token mint --dir D).
+func (g *globals) dir() string {
+	if g.cmd == nil {
+		return ""
+	}
+	d, _ := g.cmd.Flags().GetString("dir")
+	return d
 }
 
 func (g *globals) tokenDir() *tokendir.Dir {
-	d := g.dir
+	d := g.dir()
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
 	}
@@ -93,9 +130,8 @@ func dirErr(err error) error {
 	return err
 }
 
-func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
-}
+// addDir lets command c read the family's persistent --dir (see newRoot).
+func addDir(c *cobra.Command, g *globals) { g.cmd = c }
 
 func addPass(c *cobra.Command, g *globals) {
 	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
@@ -127,6 +163,7 @@ the command line.`,
   token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().String("dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
 	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
 	return root
 }
@@ -265,13 +302,19 @@ the active key, which needs the passphrase.`,
 
 	ge := &globals{}
 	export := &cobra.Command{
-		Use:   "export [--dir DIR]",
-		Short: "Print the public JWKS (RFC 7517) on stdout",
+		Use:   "export [--dir DIR] [-o FILE]",
+		Short: "Print the public JWKS (RFC 7517) on stdout, or write it to -o FILE",
 		Long: `export prints the public keys that verify tokens (active and rotated, not
-retired) as a JWKS, for resource servers and for 'token verify --jwks FILE'.`,
-		Example: `  token keys export > jwks.json`,
-		Args:    cli.NoArgs,
+retired) as a JWKS, for resource servers and for 'token verify --jwks FILE'.
+-o FILE writes it to FILE instead (- is standard output); an existing FILE
+is replaced only with --force.`,
+		Example: `  token keys export > jwks.json
+  token keys export -o jwks.json --force`,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := ge.checkOutput(); err != nil {
+				return err
+			}
 			ring, _, err := ge.tokenDir().Keyring()
 			if err != nil {
 				return dirErr(err)
@@ -280,11 +323,11 @@ retired) as a JWKS, for resource servers and for 'token verify --jwks FILE'.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
-			return err
+			return ge.write(cmd, append(b, '\n'), 0o644)
 		},
 	}
 	addDir(export, ge)
+	addOutput(export, ge, "the JWKS")
 	export.Flags().BoolVar(&ge.json, "json", false, "accepted for symmetry: the JWKS is always JSON")
 
 	gl := &globals{}
@@ -480,6 +523,9 @@ protect the refresh_token like the access token.`,
 			if aud == "" || sub == "" {
 				return cli.Usage("--aud and --sub are required")
 			}
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
 			if format != "jwt" && format != "oauth" && format != "bitrix" {
 				return cli.Usage("--format %q: want jwt, oauth or bitrix", format)
 			}
@@ -507,8 +553,8 @@ protect the refresh_token like the access token.`,
 				data := []byte(licFile) // a typed code, however typed
 				var err error
 				if !typedcode.IsArg(licFile, license.CodePrefix) {
-					if data, err = os.ReadFile(licFile); err != nil {
-						return cli.Fail(cli.ExitError, err, "--license names the customer's license file or its typed code (ASL1-...)")
+					if data, err = fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license"); err != nil {
+						return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin) or its typed code (ASL1-...)")
 					}
 				}
 				l, err := license.Decode(data)
@@ -530,20 +576,25 @@ protect the refresh_token like the access token.`,
 			if err := g.tokenDir().Record(s.KeyID(), claims); err != nil {
 				return cli.Fail(cli.ExitError, fmt.Errorf("ledger: %w", err), "the token was not printed because it could not be recorded; fix the ledger and mint again")
 			}
-			out := cmd.OutOrStdout()
+			var out bytes.Buffer
 			switch {
 			case g.json:
-				return cli.JSON(out, map[string]any{"token": tok, "claims": claims})
+				err = cli.JSON(&out, map[string]any{"token": tok, "claims": claims})
 			case format == "oauth":
-				return cli.JSON(out, token.NewOAuthResponse(tok, claims, "", now))
+				err = cli.JSON(&out, token.NewOAuthResponse(tok, claims, "", now))
 			case format == "bitrix":
 				if serverEndpoint == "" {
 					serverEndpoint = defaultServerEndpoint(s.Issuer())
 				}
-				return cli.JSON(out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
+				err = cli.JSON(&out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
+			default:
+				out.WriteString(tok + "\n")
 			}
-			_, err = fmt.Fprintln(out, tok)
-			return err
+			if err != nil {
+				return err
+			}
+			// A token is a bearer credential: a file of it is private.
+			return g.write(cmd, out.Bytes(), 0o600)
 		},
 	}
 	addDir(c, g)
@@ -557,6 +608,7 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&ttlS, "ttl", "", "lifetime `DURATION`, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
 	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE` or of a typed code (ASL1-...)")
 	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
+	addOutput(c, g, "the token")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
 	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint `URL` of --format bitrix (default: the issuer + /rest/ when it is an https URL, else https://oauth.bitrix.info/rest/)")
 	return c
@@ -603,7 +655,7 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if aud == "" {
 				return cli.Usage("--aud is required: the audience this verifier serves")
 			}
-			if jwksFile != "" && g.dir != "" {
+			if jwksFile != "" && g.dir() != "" {
 				return cli.Usage("give --dir or --jwks, not both")
 			}
 			v := &token.Verifier{Audience: aud, Issuer: iss}
@@ -623,6 +675,9 @@ jti, ...) or {active: false, reason, error_description}.`,
 			tok, err := readToken(cmd, args)
 			if err != nil {
 				return err
+			}
+			if jwksFile != "" && revFile != "" && stateFile == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "token: warning: --revocations without --state: an older list put back in its place cannot be detected; give --state FILE to remember the newest list number")
 			}
 			if err := loadTrust(g, v, jwksFile, revFile, stateFile); err != nil {
 				return err
@@ -686,7 +741,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 			return nil
 		}
 	} else {
-		b, err := os.ReadFile(jwksFile)
+		b, err := fileio.ReadRegular(nil, jwksFile, fileio.LimitJWKS, "JWKS")
 		if err != nil {
 			return cli.Fail(cli.ExitError, fmt.Errorf("--jwks: %w", err), "give the file 'token keys export' wrote on the issuer's machine")
 		}
@@ -763,7 +818,14 @@ sequence number one higher. Revoking a jti also revokes the short-lived
 tokens 'token serve' exchanged from it; revoking a license serial revokes
 every token bound to it. Copy the list to every verifier: they refuse a
 list older than one they have seen, so a revocation cannot be undone by
-putting an old file back.`,
+putting an old file back.
+
+A license serial may be typed in lower case, without dashes or with spaces:
+it is normalised to the spelling licenses carry (7Q2M-4K9T-1XZ3-B8PD). A jti
+or serial that no token in the ledger of minted tokens carries gives a
+warning (a typo revokes nothing). A list holds 100,000 jtis and 100,000
+serials and more (16 MiB); checking a token costs the same whatever its
+length.`,
 		Example: `  token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ --license-serial 7Q2M4K9T1XZ3B8PD`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -779,15 +841,31 @@ putting an old file back.`,
 			if err != nil {
 				return err
 			}
-			l, err := g.tokenDir().Revoke(s, jtis, serials)
+			d := g.tokenDir()
+			l, err := d.Revoke(s, jtis, serials)
 			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
 				return cli.Fail(cli.ExitError, err, "restore the newest "+tokendir.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
 			}
 			if err != nil {
 				return err
 			}
+			// The ledger of minted tokens is at hand: a jti or serial no
+			// minted token carries is probably a typo.
+			unknownJ, unknownS, lerr := d.NotMinted(jtis, serials)
+			if lerr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: could not check the entries against %s: %v\n", tokendir.LedgerFile, lerr)
+			}
+			for _, j := range unknownJ {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s has jti %s; check it for typos (an endpoint token is revoked through its grant's jti)\n", tokendir.LedgerFile, safetext.Clean(j))
+			}
+			for _, x := range unknownS {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s is bound to license serial %s; check it for typos\n", tokendir.LedgerFile, safetext.Clean(x))
+			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), l)
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"iss": l.Issuer, "seq": l.Seq, "iat": l.IssuedAt,
+					"jti_count": len(l.JTIs), "license_serial_count": len(l.LicenseSerials),
+					"revoked_jti": nonNil(jtis), "revoked_license_serial": nonNil(tokendir.NormalizeSerials(serials)),
+					"not_minted_jti": nonNil(unknownJ), "not_minted_license_serial": nonNil(unknownS)})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
@@ -801,6 +879,30 @@ putting an old file back.`,
 	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this `JTI` (repeatable)")
 	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to the license `SERIAL` (repeatable)")
 	return c
+}
+
+// reloadOnSignal calls reload for every signal on sig (SIGHUP) until ctx
+// is done, logging the outcome.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, reload func() error, lg *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			if err := reload(); err != nil {
+				lg.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
+			} else {
+				lg.Info("reloaded clients and revocation list on SIGHUP")
+			}
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func newServe() *cobra.Command {
@@ -887,11 +989,22 @@ the failed-authentication limit). The revocation list is re-read every
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usage("--log-level %q: want debug, info, warn or error", logLevel)
 			}
+			var cert *tls.Certificate
 			if certFile != "" {
-				if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+				certPEM, err := fileio.ReadRegular(nil, certFile, fileio.LimitConfig, "PEM certificate chain")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert: %w", err), "give the PEM certificate chain")
+				}
+				keyPEM, err := fileio.ReadRegular(nil, keyFile, fileio.LimitConfig, "PEM private key")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-key: %w", err), "give the PEM private key of the certificate")
+				}
+				c, err := tls.X509KeyPair(certPEM, keyPEM)
+				if err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
 						"give the PEM certificate chain and its matching PEM private key")
 				}
+				cert = &c
 			}
 			opts.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			s, err := g.signer()
@@ -912,22 +1025,14 @@ the failed-authentication limit). The revocation list is re-read every
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						if err := srv.Reload(); err != nil {
-							opts.Logger.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
-						} else {
-							opts.Logger.Info("reloaded clients and revocation list on SIGHUP")
-						}
-					}
-				}
-			}()
+			go reloadOnSignal(ctx, hup, srv.Reload, opts.Logger)
 			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
-			return srv.Run(ctx, ln, certFile, keyFile, 0)
+			if w := issuerWarning(s.Issuer()); w != "" {
+				opts.Logger.Warn(w)
+			} else if publicURL != "" && strings.TrimSuffix(publicURL, "/") != strings.TrimSuffix(s.Issuer(), "/") {
+				opts.Logger.Warn("the issuer is not --public-url; RFC 8414 clients refuse metadata whose issuer differs from the URL they fetched it from", "issuer", s.Issuer(), "public_url", publicURL)
+			}
+			return srv.Run(ctx, ln, cert, 0)
 		},
 	}
 	addDir(c, g)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,37 @@ func FuzzParse(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+// TestReadsEarlierLedgers: ledgers written by earlier versions (the line
+// format has not changed: the license ledger, a revocation record holding
+// the whole list, and the endpoint's issued.jsonl written by the batched
+// writer that lived in pkg/token) read as before, and appending continues
+// them.
+func TestReadsEarlierLedgers(t *testing.T) {
+	// Lines as earlier versions wrote them (CRC-32 computed independently).
+	old := "" +
+		"9c0314b3 {\"type\":\"license\",\"key_id\":\"3602c5ce218089f6\",\"issued_at\":\"2026-11-30T10:00:00Z\",\"serial\":\"AAAA-0000-0000-0001\"}\n" +
+		"f38c674c {\"type\":\"revocation\",\"key_id\":\"3602c5ce218089f6\",\"issued_at\":\"2026-11-30T11:00:00Z\",\"sequence\":1,\"serials\":[\"AAAA-0000-0000-0001\"]}\n" +
+		"9488da57 {\"jti\":\"AAECAwQFBgcICQoLDA0ODw\",\"kid\":\"3d3b652d529fd51a\",\"sub\":\"1\",\"aud\":[\"https://portal.local/rest/\"],\"client_id\":\"c\",\"iat\":1,\"exp\":2}\n"
+	path := filepath.Join(t.TempDir(), "old.ledger")
+	os.WriteFile(path, []byte(old), 0o600)
+	var types []string
+	torn, err := Scan(path, func(r Record) error {
+		var x map[string]any
+		if err := json.Unmarshal(r, &x); err != nil {
+			return err
+		}
+		types = append(types, fmt.Sprint(x["type"], x["jti"]))
+		return nil
+	})
+	if err != nil || torn || strings.Join(types, ",") != "license<nil>,revocation<nil>,<nil>AAECAwQFBgcICQoLDA0ODw" {
+		t.Fatalf("old ledger: %v torn=%v %v", types, torn, err)
+	}
+	if err := Append(path, rec{Serial: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Read(path); err != nil || len(res.Records) != 4 {
+		t.Fatalf("after append: %v", err)
+	}
 }

@@ -243,7 +243,7 @@ func parseClientFile(name string, b []byte) (*clientFile, error) {
 
 func (d *Dir) loadClients() (*clientFile, error) {
 	name := d.File(ClientsFile)
-	b, err := fileio.Read(nil, name, fileio.LimitClients, "clients file")
+	b, err := fileio.ReadRegular(nil, name, fileio.LimitClients, "clients")
 	if errors.Is(err, os.ErrNotExist) {
 		return &clientFile{Version: 1, Clients: []Client{}}, nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/airseal/airseal/internal/atomicfile"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
 )
 
@@ -181,7 +182,7 @@ func (d *Dir) saveState(st *State) error {
 
 // State reads token.json.
 func (d *Dir) State() (*State, error) {
-	b, err := os.ReadFile(d.File(StateFile))
+	b, err := fileio.ReadRegular(nil, d.File(StateFile), fileio.LimitConfig, "token state")
 	if os.IsNotExist(err) {
 		return nil, fmt.Errorf("%w: %s does not exist; initialise the directory first ('token init')", ErrNotInitialized, d.File(StateFile))
 	}
@@ -210,7 +211,7 @@ func (d *Dir) Keyring() (*keys.Keyring, *State, error) {
 		if ki.Status == KeyRetired {
 			continue
 		}
-		pk, err := keys.LoadPublic(d.keyFile(ki.ID, ".pub"))
+		pk, err := loadPublic(d.keyFile(ki.ID, ".pub"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w; %s lists key %s as %s: restore %s from a backup", err, d.File(StateFile), ki.ID, ki.Status, d.keyFile(ki.ID, ".pub"))
 		}
@@ -232,7 +233,7 @@ func (d *Dir) Signer(passphrase []byte) (*token.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := keys.LoadPrivate(d.keyFile(id, ".key"), passphrase)
+	k, err := loadPrivate(d.keyFile(id, ".key"), passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -324,11 +325,41 @@ func (d *Dir) Retire(id keys.ID, passphrase []byte) error {
 	return d.saveState(st)
 }
 
+// seenLimit bounds the file of the highest revocation list number seen
+// (a decimal number and a newline).
+const seenLimit = 1 << 10
+
+// loadPublic reads a public key file of the directory, bounded.
+func loadPublic(path string) (*keys.PublicKey, error) {
+	b, err := fileio.ReadRegular(nil, path, fileio.LimitPublicKey, "public key")
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.ParsePublic(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// loadPrivate reads and decrypts a sealed key file of the directory, bounded.
+func loadPrivate(path string, passphrase []byte) (*keys.PrivateKey, error) {
+	b, err := fileio.ReadRegular(nil, path, fileio.LimitPrivateKey, "sealed private key")
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.Open(b, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
 // readSeen returns the highest revocation sequence number recorded in path
 // (0 when the file does not exist).
 func readSeen(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, err := fileio.ReadRegular(nil, path, seenLimit, "revocation floor")
+	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
@@ -362,6 +393,14 @@ func markSeen(path string, seq uint64) error {
 	return atomicfile.Write(path, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644)
 }
 
+// RaiseRevocationFloor raises the directory's revocation floor
+// ([SeenFile]) to seq when it is lower, for a verifier that holds list
+// #seq in memory: the floor never falls below a list in use, even when the
+// file was deleted.
+func (d *Dir) RaiseRevocationFloor(seq uint64) error {
+	return markSeen(d.File(SeenFile), seq)
+}
+
 // LoadRevocationFile reads and verifies the revocation list at path. When
 // seenPath is not empty it holds the highest sequence number seen: an older
 // list is refused with [ErrRevocationRollback], a newer one raises it.
@@ -373,7 +412,7 @@ func LoadRevocationFile(ring *keys.Keyring, path, seenPath, issuer string) (*tok
 			return nil, err
 		}
 	}
-	b, err := fileio.Read(nil, path, token.MaxRevocationListSize, "revocation list")
+	b, err := fileio.ReadRegular(nil, path, token.MaxRevocationListSize, "revocation list")
 	if errors.Is(err, os.ErrNotExist) && seen > 0 {
 		return nil, fmt.Errorf("%w: %s is missing, and #%d was seen before; restore it from a backup", token.ErrRevocationRollback, path, seen)
 	}
@@ -419,8 +458,21 @@ func (d *Dir) writeRevocations(s *token.Signer, l *token.RevocationList) error {
 	return markSeen(d.File(SeenFile), l.Seq)
 }
 
+// NormalizeSerials returns serials in the spelling licenses carry
+// (license.NormalizeSerial: a serial typed in lower case, without dashes or
+// with spaces is the same serial), so a revocation always matches the
+// license_serial claim of the tokens bound to it.
+func NormalizeSerials(serials []string) []string {
+	out := make([]string, len(serials))
+	for i, s := range serials {
+		out[i], _ = license.NormalizeSerial(s)
+	}
+	return out
+}
+
 // Revoke adds jtis and license serials to the revocation list, signing a new
-// list with a higher sequence number. It returns the list in force after
+// list with a higher sequence number. Serials are normalised first
+// ([NormalizeSerials]). It returns the list in force after
 // the call (unchanged when every entry was already listed).
 func (d *Dir) Revoke(s *token.Signer, jtis, serials []string) (*token.RevocationList, error) {
 	unlock, err := d.Lock()
@@ -436,7 +488,7 @@ func (d *Dir) Revoke(s *token.Signer, jtis, serials []string) (*token.Revocation
 	if err != nil {
 		return nil, err
 	}
-	next, changed := cur.Next(st.Issuer, jtis, serials, d.now())
+	next, changed := cur.Next(st.Issuer, jtis, NormalizeSerials(serials), d.now())
 	if !changed && cur != nil {
 		return cur, nil
 	}

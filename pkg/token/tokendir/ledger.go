@@ -7,6 +7,7 @@ import (
 
 	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
 )
 
@@ -112,4 +113,43 @@ func eachRecord(path string, fn func(*LedgerRecord) error) (bool, error) {
 		}
 		return fn(&lr)
 	})
+}
+
+// NotMinted returns the jtis and license serials (normalised) that no
+// record of the ledger of minted tokens ([LedgerFile]) carries, reading it
+// as a stream: a revocation of one of them is probably a typo. Tokens of
+// the endpoint ([IssuedFile]) are not looked at: they are short-lived, and
+// revoking the grant they came from revokes them.
+func (d *Dir) NotMinted(jtis, serials []string) (unknownJTIs, unknownSerials []string, err error) {
+	wantJ := map[string]bool{}
+	for _, j := range jtis {
+		wantJ[j] = true
+	}
+	wantS := map[string]bool{}
+	for _, s := range NormalizeSerials(serials) {
+		wantS[s] = true
+	}
+	if _, err := d.EachMinted(func(r *LedgerRecord) error {
+		delete(wantJ, r.JTI)
+		if r.LicenseSerial != "" {
+			n, _ := license.NormalizeSerial(r.LicenseSerial)
+			delete(wantS, n)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	for _, j := range jtis {
+		if wantJ[j] {
+			unknownJTIs = append(unknownJTIs, j)
+			delete(wantJ, j)
+		}
+	}
+	for _, s := range NormalizeSerials(serials) {
+		if wantS[s] {
+			unknownSerials = append(unknownSerials, s)
+			delete(wantS, s)
+		}
+	}
+	return unknownJTIs, unknownSerials, nil
 }

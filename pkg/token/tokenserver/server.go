@@ -179,7 +179,7 @@ func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, 
 
 // NewServer returns a server that issues tokens with signer, reads keys,
 // clients and the revocation list from d and records issued tokens in d's
-// [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
+// [tokendir.IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
 func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
@@ -220,8 +220,8 @@ func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Serv
 }
 
 // Close writes and fsyncs the records already handed to the endpoint's
-// ledger ([IssuedFile]) and closes it; token requests after Close fail with
-// 503. It returns an fsync error met while serving, if any. [Server.Run]
+// ledger ([tokendir.IssuedFile]) and closes it; token requests after Close
+// fail with 500 server_error. It returns an fsync error met while serving, if any. [Server.Run]
 // calls it when it returns.
 func (s *Server) Close() error {
 	return s.issued.Close()
@@ -235,6 +235,13 @@ func (s *Server) Reload() error {
 	if !s.reloadClients(true) {
 		_, err := s.dir.Clients()
 		return err
+	}
+	// The list held is a floor too, should the floor file have been
+	// deleted or lowered.
+	if cur := s.revs.Load(); cur != nil {
+		if err := s.dir.RaiseRevocationFloor(cur.Seq); err != nil {
+			return fmt.Errorf("recording the revocation list number: %w", err)
+		}
 	}
 	l, err := s.dir.Revocations(s.ring, s.issuer)
 	if err != nil {
@@ -690,10 +697,10 @@ func CheckListen(addr string, useTLS, insecure bool) error {
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting
-// requests in flight finish for up to 10 s, and closes s. With certFile and
-// keyFile it serves TLS (1.2 or later). It reloads clients and the
+// requests in flight finish for up to 10 s, and closes s. With a certificate
+// it serves TLS (1.2 or later). It reloads clients and the
 // revocation list every reload interval (0 means 5 s).
-func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string, reload time.Duration) (err error) {
+func (s *Server) Run(ctx context.Context, ln net.Listener, cert *tls.Certificate, reload time.Duration) (err error) {
 	defer func() {
 		if cerr := s.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -708,6 +715,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if cert != nil {
+		srv.TLSConfig.Certificates = []tls.Certificate{*cert}
 	}
 	if reload <= 0 {
 		reload = 5 * time.Second
@@ -730,8 +740,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		if cert != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}

@@ -467,7 +467,7 @@ func TestServerRunShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ts.srv.Run(ctx, ln, "", "", 10*time.Millisecond) }()
+	go func() { done <- ts.srv.Run(ctx, ln, nil, 10*time.Millisecond) }()
 	u := "http://" + ln.Addr().String()
 	req, _ := http.NewRequest(http.MethodPost, u+"/token", strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -504,7 +504,7 @@ func TestServerRunShutdown(t *testing.T) {
 	}
 }
 
-// TestServerTLS serves over TLS from certificate files.
+// TestServerTLS serves over TLS with a certificate read by the caller.
 func TestServerTLS(t *testing.T) {
 	ts := newTestServer(t, ServerOptions{})
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -516,17 +516,17 @@ func TestServerTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kder, _ := x509.MarshalPKCS8PrivateKey(priv)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	pair, err := tls.X509KeyPair(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ts.srv.Run(ctx, ln, certFile, keyFile, 0) }()
+	go func() { done <- ts.srv.Run(ctx, ln, &pair, 0) }()
 	cert, _ := x509.ParseCertificate(der)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
@@ -606,5 +606,197 @@ func TestServerUnknownClientNoReread(t *testing.T) {
 	}
 	if ts.srv.clients.Load() != p || ts.srv.clientsID != before {
 		t.Fatal("clients re-read although the file did not change")
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestServerEndlessBody: a request body that never ends (chunked, no
+// Content-Length) is refused once MaxRequestBody is read, with 413 naming
+// the limit, and the server does not read on (issue 13 item 1).
+func TestServerEndlessBody(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{})
+	req, _ := http.NewRequest(http.MethodPost, ts.http.URL+"/token", io.LimitReader(zeros{}, 1<<30))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.ContentLength = -1
+	start := time.Now()
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("endless body: %v after %s", err, time.Since(start))
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 413 || !strings.Contains(string(b), "16384") {
+		t.Fatalf("endless body: %d %s", r.StatusCode, b)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("refused after %s", d)
+	}
+}
+
+// TestServerMalformedClientNeverAuthenticates (issue 8 item 3): an entry
+// with an empty or malformed secret hash is refused when the file is
+// loaded (the server does not start with it; a running server keeps the
+// clients it had), and it never authenticates, not with the dummy secret
+// an unknown client is compared against, nor with an empty one.
+func TestServerMalformedClientNeverAuthenticates(t *testing.T) {
+	for _, h := range []string{"", "abcd", strings.Repeat("zz", 32), strings.Repeat("AB", 32)} {
+		ts := newTestServer(t, ServerOptions{})
+		bad := fmt.Sprintf("{\"version\":1,\"clients\":[\n{\"client_id\":\"x.1\",\"secret_sha256\":%q,\"created\":\"2026-01-01T00:00:00Z\"}]}\n", h)
+		if err := os.WriteFile(filepath.Join(ts.dir.Path, tokendir.ClientsFile), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"airseal token: no such client", "", "x"} {
+			v := url.Values{"grant_type": {"client_credentials"}, "client_id": {"x.1"}, "client_secret": {secret}}
+			if r := ts.do(ts.form("/token", v, false)); r.status == 200 {
+				t.Fatalf("hash %q: x.1 authenticated with secret %q", h, secret)
+			}
+		}
+		if err := ts.srv.Reload(); !errors.Is(err, tokendir.ErrClientsFile) || !strings.Contains(err.Error(), tokendir.ClientsFile+":2:") {
+			t.Fatalf("hash %q: Reload = %v, want the file and line named", h, err)
+		}
+		s, _ := ts.dir.Signer(testPass)
+		if srv, err := NewServer(ts.dir, s, ServerOptions{}); err == nil {
+			srv.Close()
+			t.Fatalf("hash %q: server started with a malformed clients file", h)
+		}
+		// The clients loaded before still work.
+		if r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 {
+			t.Fatalf("hash %q: loaded client refused: %d %s", h, r.status, r.raw)
+		}
+	}
+}
+
+// TestServerRevocationFloorAcrossKeys (issue 8 item 4): the list that
+// revokes a token is remembered at start even though nothing is verified
+// yet, and a list signed by the older, still valid key with a lower
+// sequence cannot undo a newer list signed by the new key: not at start
+// (the server refuses to start) and not on reload (the newer list is kept
+// and the token stays revoked).
+func TestServerRevocationFloorAcrossKeys(t *testing.T) {
+	d := newTestDir(t)
+	c, secret, _ := d.AddClient("local.itgrix.1", testAud, "crm")
+	oldSigner, _ := d.Signer(testPass)
+	r := testRequest()
+	r.ClientID = c.ID
+	grant, gc := mustMint(t, oldSigner, r)
+	if _, err := d.Revoke(oldSigner, []string{"unrelated"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	oldList, _ := os.ReadFile(filepath.Join(d.Path, tokendir.RevocationsFile)) // #1, old key
+	if _, err := d.Rotate(testPass); err != nil {
+		t.Fatal(err)
+	}
+	newSigner, _ := d.Signer(testPass)
+	if newSigner.KeyID() == oldSigner.KeyID() {
+		t.Fatal("rotate kept the key")
+	}
+	l, err := d.Revoke(newSigner, []string{gc.ID}, nil) // #2, new key, revokes the grant
+	if err != nil || l.Seq != 2 {
+		t.Fatalf("revoke with the new key: %v (#%d)", err, l.Seq)
+	}
+	srv, err := NewServer(d, newSigner, ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	h := httptest.NewServer(srv.Handler())
+	defer h.Close()
+	refresh := func() int {
+		v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {grant}, "client_id": {c.ID}, "client_secret": {secret}}
+		resp, err := http.PostForm(h.URL+"/token", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := refresh(); st != 400 {
+		t.Fatalf("revoked grant exchanged: %d", st)
+	}
+	// The old key's #1 put back (and the floor file deleted): refused on
+	// reload; the server keeps #2 and the grant stays revoked.
+	os.WriteFile(filepath.Join(d.Path, tokendir.RevocationsFile), oldList, 0o644)
+	os.Remove(filepath.Join(d.Path, tokendir.SeenFile))
+	if err := srv.Reload(); !errors.Is(err, token.ErrRevocationRollback) {
+		t.Fatalf("reload of the old key's older list: %v", err)
+	}
+	if st := refresh(); st != 400 {
+		t.Fatalf("rollback across keys un-revoked the grant: %d", st)
+	}
+	// The running server put the floor back to the list it holds, so a
+	// server started now refuses the old list too.
+	if b, _ := os.ReadFile(filepath.Join(d.Path, tokendir.SeenFile)); string(b) != "2\n" {
+		t.Fatalf("floor file %q after the refused reload, want 2", b)
+	}
+	if s2, err := NewServer(d, newSigner, ServerOptions{}); !errors.Is(err, token.ErrRevocationRollback) {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("start with the old key's older list: %v", err)
+	}
+}
+
+// TestServerHundredThousandRevoked (issue 8 item 10): the endpoint starts
+// with a list of 100,000 jtis and 100,000 serials, refuses a grant bound to
+// a listed serial, exchanges one that is not listed, and its /revoke adds
+// to the big list.
+func TestServerHundredThousandRevoked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 + 100,000 entries")
+	}
+	d := newTestDir(t)
+	c, secret, _ := d.AddClient("local.itgrix.1", testAud, "crm")
+	s, _ := d.Signer(testPass)
+	jtis := make([]string, 100_000)
+	serials := make([]string, 100_000)
+	for i := range jtis {
+		jtis[i] = fmt.Sprintf("jti%019d", i)
+		serials[i] = fmt.Sprintf("%04X-%04X-7A3C-%04X", i>>16, i&0xffff, i%9973)
+	}
+	if _, err := d.Revoke(s, jtis, serials); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(d, s, ServerOptions{})
+	if err != nil {
+		t.Fatalf("server with a 100,000-entry list: %v", err)
+	}
+	defer srv.Close()
+	h := httptest.NewServer(srv.Handler())
+	defer h.Close()
+	form := func(path string, v url.Values) int {
+		v.Set("client_id", c.ID)
+		v.Set("client_secret", secret)
+		resp, err := http.PostForm(h.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	r := testRequest()
+	r.ClientID, r.LicenseSerial = c.ID, serials[54_321]
+	revoked, _ := mustMint(t, s, r)
+	r.LicenseSerial = "FREE-0000-0000-0000"
+	good, _ := mustMint(t, s, r)
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {revoked}}); st != 400 {
+		t.Fatalf("grant bound to a revoked serial: %d", st)
+	}
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {good}}); st != 200 {
+		t.Fatalf("grant not revoked: %d", st)
+	}
+	if st := form("/revoke", url.Values{"token": {good}}); st != 200 {
+		t.Fatalf("/revoke on a big list: %d", st)
+	}
+	if st := form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {good}}); st != 400 {
+		t.Fatalf("grant revoked through /revoke still exchanged: %d", st)
+	}
+	if l := srv.revs.Load(); len(l.JTIs) != 100_001 || l.Seq != 2 {
+		t.Fatalf("list after /revoke: #%d with %d jtis", l.Seq, len(l.JTIs))
 	}
 }
