@@ -800,3 +800,38 @@ func TestUpdateScriptLogUnwritable(t *testing.T) {
 		t.Fatalf("unwritable log: exit %d\n%s", code, out)
 	}
 }
+
+// TestReleaseScriptArguments checks release.sh's usage and that relative
+// paths are taken from the caller's directory and checked before building;
+// a build that fails leaves no --out. Fast: the build fails at once.
+func TestReleaseScriptArguments(t *testing.T) {
+	script, err := filepath.Abs("../../release.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, out := runScript(t, dir, script+" --help")
+	if code != 0 {
+		t.Fatalf("release.sh --help: exit %d\n%s", code, out)
+	}
+	checkUsage(t, "release.sh", out)
+	if !strings.Contains(out, "airseal_V_ARCH.deb") || !strings.Contains(out, "--no-deb") {
+		t.Fatalf("release.sh --help does not mention the Debian package:\n%s", out)
+	}
+	env := []string{"SOURCE_DATE_EPOCH=1767225600", "TMPDIR=" + dir}
+	code, out = runScript(t, dir, script+" --version 9.9.9 --key missing.key", env...)
+	if code != 2 || !strings.Contains(out, "release.sh: error: "+dir+"/missing.key: no such readable file (relative paths are taken from "+dir+")") {
+		t.Fatalf("missing --key: exit %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "vendor.key"), []byte("k"), 0o600)
+	os.WriteFile(filepath.Join(dir, "pass.txt"), []byte("p\n"), 0o600)
+	code, out = runScript(t, dir, script+" --version 9.9.9 --key vendor.key --passphrase-file pass.txt --out dist",
+		append(env, "GOCACHE="+filepath.Join(dir, "pass.txt", "cache"))...)
+	if code == 0 || !strings.Contains(out, "release.sh: building") {
+		t.Fatalf("relative --key and --passphrase-file were not accepted, or the build did not fail: exit %d\n%s", code, out)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 2 {
+		t.Fatalf("a failed release.sh left files behind: %v", left)
+	}
+}
