@@ -20,6 +20,7 @@ import (
 // temporary prefix, every run inside a network namespace with no interfaces
 // (unshare -n), to show they need no network.
 func TestInstallAndUpdateScripts(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("slow (~18 s, builds the bundle binary): set AIRSEAL_INTEGRATION=1 (test.sh's integration step does)")
 	}
@@ -199,6 +200,7 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 // that date, and that the Debian package passes lintian, installs, runs and
 // purges cleanly (checkDeb). A failed run leaves no partial --out.
 func TestReleaseScript(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("slow (~55 s, builds every command twice): set AIRSEAL_INTEGRATION=1 (test.sh's integration step does)")
 	}
@@ -568,6 +570,7 @@ func checkUsage(t *testing.T, name, out string) {
 // second run, the PATH advice, --link-dir and a second --uninstall. It uses
 // a release of small stand-in files, so it is fast and runs in every go test.
 func TestInstallScript(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rel := filepath.Join(dir, "rel")
 	for _, f := range []string{"bin/bundle", "bin/verify", "share/man/man1/airseal-verify.1.gz", "share/bash-completion/completions/airseal-verify"} {
@@ -663,6 +666,7 @@ exit 0
 // rules, that nothing is created when nothing changes, the log, --rollback,
 // a missing bundle program, and bundle's stderr staying a terminal.
 func TestUpdateScript(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tools := filepath.Join(dir, "tools")
 	os.MkdirAll(filepath.Join(tools, "bin"), 0o755)
@@ -772,6 +776,7 @@ func TestUpdateScript(t *testing.T) {
 // TestUpdateScriptExitTable checks that update.sh explains every exit code
 // of the airseal table in the table's own words.
 func TestUpdateScriptExitTable(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../../update.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -790,6 +795,7 @@ func TestUpdateScriptExitTable(t *testing.T) {
 // TestUpdateScriptLogUnwritable: a log that cannot be written is said once,
 // and the update goes on (the steps are on stderr).
 func TestUpdateScriptLogUnwritable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
 	copyScript(t, "update.sh", dir)
@@ -805,6 +811,7 @@ func TestUpdateScriptLogUnwritable(t *testing.T) {
 // paths are taken from the caller's directory and checked before building;
 // a build that fails leaves no --out. Fast: the build fails at once.
 func TestReleaseScriptArguments(t *testing.T) {
+	t.Parallel()
 	script, err := filepath.Abs("../../release.sh")
 	if err != nil {
 		t.Fatal(err)
