@@ -64,12 +64,15 @@ func (g *globals) serverDir() (seatserver.Dir, error) {
 }
 
 func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "server directory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
-	c.Flags().StringVar(&g.root, "root", "", "read machine facts from this directory tree instead of the machine (a dump from 'hwid dump', or a test fixture)")
+	c.Flags().StringVar(&g.dir, "dir", "", "server `DIR`ectory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
+}
+
+func addRoot(c *cobra.Command, g *globals) {
+	c.Flags().StringVar(&g.root, "root", "", "read machine facts from the directory tree `TREE` instead of the machine (an unpacked 'hwid dump', or a test fixture)")
 }
 
 func addPass(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
 }
 
 func addJSON(c *cobra.Command, g *globals) {
@@ -128,11 +131,18 @@ tokens with 'license-server token add', and run 'license-server serve'.`,
   license-server token add erp-app --dir DIR
   license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR`,
 	}
-	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses", Example: "  license-server license list --dir DIR"}
+	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses",
+		Long: `license manages the licenses installed on the server (1C "keys"): server
+licenses the vendor issued for this machine and this server's response key.`,
+		Example: "  license-server license list --dir DIR"}
 	lic.AddCommand(newLicenseAdd(), newLicenseList(), newLicenseRemove())
-	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients", Example: "  license-server token add erp-app --dir DIR"}
+	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
+		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
+		Example: "  license-server token add erp-app --dir DIR"}
 	tok.AddCommand(newTokenAdd())
-	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists", Example: "  license-server revocations add revoked.txt --dir DIR"}
+	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists",
+		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
+		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
 	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus())
 	return root
@@ -223,14 +233,15 @@ installed licenses may be signed by (besides those compiled in).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&o.Product, "product", "", "product the server license is for (salts the fingerprint)")
-	f.StringVar(&o.Customer, "customer", "", "your organisation, for the vendor's records")
-	f.StringVar(&o.Node, "node", "", "this server's node name (default: the host name)")
+	f.StringVar(&o.Product, "product", "", "`PRODUCT` the server license is for (salts the fingerprint)")
+	f.StringVar(&o.Customer, "customer", "", "your organisation `NAME`, for the vendor's records")
+	f.StringVar(&o.Node, "node", "", "this server's node `NAME` (default: the host name)")
 	f.BoolVar(&o.AllowVirtual, "allow-virtual", false, "write a request from a virtual machine or container")
-	f.StringArrayVar(&pubs, "pub", nil, "trust this vendor public key file NAME.pub for installed licenses (repeatable)")
+	f.StringArrayVar(&pubs, "pub", nil, "trust the vendor public key file `NAME.pub` for installed licenses (repeatable)")
 	return c
 }
 
@@ -363,9 +374,10 @@ check passes. While the server runs, install through its API instead
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН), as on the order")
-	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП), as on the order")
+	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН) `N`, as on the order")
+	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП) `N`, as on the order")
 	return c
 }
 
@@ -389,8 +401,11 @@ func readLicenseArg(stdin io.Reader, arg string) ([]byte, error) {
 func newLicenseList() *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     "list --dir DIR",
-		Short:   "List the installed licenses",
+		Use:   "list --dir DIR",
+		Short: "List the installed licenses",
+		Long: `list prints the installed licenses: serial, product, kind, seats, seat unit,
+the product's seats in use and peak, expiry and state (ok, expired, revoked,
+not counting). It reads the state also while the server runs.`,
 		Example: "  license-server license list --dir DIR --json",
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -414,6 +429,7 @@ func newLicenseList() *cobra.Command {
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -474,6 +490,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -521,6 +538,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -576,7 +594,7 @@ at its first use.`,
 	}
 	addDir(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&role, "role", seat.RoleClient, "client, integration or admin")
+	c.Flags().StringVar(&role, "role", seat.RoleClient, "`ROLE`: client, integration or admin")
 	return c
 }
 
@@ -691,15 +709,16 @@ given: tokens and passwords would cross the network in clear text.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	f := c.Flags()
-	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address HOST:PORT")
-	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
-	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address `HOST:PORT`")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain `FILE` (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
-	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime (1m to 60m); clients renew every fifth of it")
-	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "how often expired leases are reclaimed")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime `DURATION` (1m to 60m); clients renew every fifth of it")
+	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
+	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
 	return c
 }
@@ -744,6 +763,7 @@ installed licenses.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
