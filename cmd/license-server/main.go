@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
@@ -309,6 +311,25 @@ func open(d seatserver.Dir, g *globals, lock bool) (*opened, error) {
 	return &opened{srv: srv, store: st, unlock: unlock}, nil
 }
 
+// auditCLI records an admin action taken on the command line (the change
+// is made already; a failure to record it is reported on stderr).
+func auditCLI(d seatserver.Dir, what, detail string) {
+	who := "cli"
+	if u, err := user.Current(); err == nil {
+		who = "cli:" + u.Username
+	}
+	w, err := audit.Open(d.AuditPath())
+	if err == nil {
+		err = w.Append(time.Now(), who, what, "local", detail)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "license-server: warning: audit log %s: %v\n", d.AuditPath(), err)
+	}
+}
+
 func keyring(d seatserver.Dir) (*keys.Keyring, error) {
 	builtin, err := embedded.Keyring()
 	if err != nil {
@@ -357,6 +378,9 @@ check passes. While the server runs, install through its API instead
 			}
 			if err != nil {
 				return classify(err)
+			}
+			if res.Created {
+				auditCLI(d, "install license", res.Licence.KeyNo+" ("+res.Licence.KeyID+", "+res.Licence.Kind+")")
 			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
@@ -482,6 +506,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "remove license", args[0])
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]any{"removed": safetext.Clean(args[0])})
 			}
@@ -527,6 +552,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "apply revocation list", fmt.Sprintf("key %s sequence %d, revoked %v", res.KeyID, res.Sequence, res.Revoked))
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), res)
 			}
@@ -686,6 +712,12 @@ given: tokens and passwords would cross the network in clear text.`,
 			} else {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
 			}
+			aud, err := audit.Open(d.AuditPath())
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.AuditPath()+" is writable")
+			}
+			defer aud.Close()
+			cfg.Audit = aud
 			st, err := openStore(d)
 			if err != nil {
 				return err
