@@ -706,7 +706,7 @@ func TestUpdateScript(t *testing.T) {
 	}{
 		{"plan", "app.bundle --plan", nil, 0, "plan only: nothing was changed"},
 		{"missing bundle", "missing.bundle", nil, 1, "bundle missing.bundle not found (or not a regular file); nothing was changed"},
-		{"garbage bundle", "app.bundle", []string{"STUB_RC_verify=10"}, 10, "FAILED: verify exited 10 (not a valid bundle, or its signature does not verify); nothing was changed in " + target},
+		{"garbage bundle", "app.bundle", []string{"STUB_RC_verify=10"}, 10, "FAILED: verify exited 10 (not a valid license, request, token, bundle or list, or its signature does not verify); nothing was changed in " + target},
 		{"apply refused", "app.bundle", []string{"STUB_RC_apply=12"}, 12, "FAILED: apply exited 12"},
 		{"rollback refused", "--rollback", []string{"STUB_RC_rollback=25"}, 25, "FAILED: rollback exited 25 (nothing installed, or nothing to roll back to)"},
 	}
@@ -764,5 +764,37 @@ func TestUpdateScript(t *testing.T) {
 	logData, _ = os.ReadFile(filepath.Join(target, "update.log"))
 	if !strings.Contains(string(logData), "FAILED: apply exited 23 (not newer than installed, or not an allowed from-version)") {
 		t.Fatalf("update.log lacks the failed apply on a terminal:\n%s", logData)
+	}
+}
+
+// TestUpdateScriptExitTable checks that update.sh explains every exit code
+// of the airseal table in the table's own words.
+func TestUpdateScriptExitTable(t *testing.T) {
+	data, err := os.ReadFile("../../update.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cli.ExitCodes {
+		if c.Code == cli.ExitOK {
+			continue
+		}
+		line := fmt.Sprintf("\t%d) echo %q ;;\n", c.Code, c.Meaning)
+		if !strings.Contains(string(data), line) {
+			t.Errorf("update.sh's meaning() lacks %q (internal/cli.ExitCodes changed: update it)", line)
+		}
+	}
+}
+
+// TestUpdateScriptLogUnwritable: a log that cannot be written is said once,
+// and the update goes on (the steps are on stderr).
+func TestUpdateScriptLogUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	copyScript(t, "update.sh", dir)
+	os.WriteFile(filepath.Join(dir, "bin", "bundle"), []byte(stubBundle), 0o755)
+	os.WriteFile(filepath.Join(dir, "app.bundle"), []byte("stand-in"), 0o644)
+	code, out := runScript(t, dir, "./update.sh app.bundle --target t", "AIRSEAL_UPDATE_LOG="+dir+"/no/such/dir/update.log")
+	if code != 0 || strings.Count(out, "cannot write the log") != 1 || strings.Contains(out, "nonexistent") || strings.Contains(out, "cannot create") {
+		t.Fatalf("unwritable log: exit %d\n%s", code, out)
 	}
 }

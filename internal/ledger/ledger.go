@@ -71,7 +71,9 @@ func appendLine(buf, js []byte) ([]byte, error) {
 // reports a torn last line, which is skipped. The record passed to fn is
 // its own copy.
 func Scan(path string, fn func(Record) error) (torn bool, err error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO given as the ledger is refused below instead of
+	// waiting for a writer; it changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if os.IsNotExist(err) {
 		return false, nil
 	}
@@ -82,7 +84,7 @@ func Scan(path string, fn func(Record) error) (torn bool, err error) {
 	if st, err := f.Stat(); err != nil {
 		return false, err
 	} else if !st.Mode().IsRegular() {
-		return false, fmt.Errorf("%s: not a regular file; a ledger is a file", path)
+		return false, fmt.Errorf("%s: not a regular file; a ledger is a regular file written by the tools", path)
 	}
 	return scan(path, f, fn)
 }

@@ -179,7 +179,7 @@ func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, 
 
 // NewServer returns a server that issues tokens with signer, reads keys,
 // clients and the revocation list from d and records issued tokens in d's
-// [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
+// [tokendir.IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
 func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
@@ -220,8 +220,8 @@ func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Serv
 }
 
 // Close writes and fsyncs the records already handed to the endpoint's
-// ledger ([IssuedFile]) and closes it; token requests after Close fail with
-// 503. It returns an fsync error met while serving, if any. [Server.Run]
+// ledger ([tokendir.IssuedFile]) and closes it; token requests after Close
+// fail with 500 server_error. It returns an fsync error met while serving, if any. [Server.Run]
 // calls it when it returns.
 func (s *Server) Close() error {
 	return s.issued.Close()
