@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,18 @@ func main() {
 	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
 	rounds := flag.Int("rounds", 5, "rounds of floor, checkout, renew")
 	dir := flag.String("dir", "", "directory for the SQLite store (default a temporary one)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "seat-bench-")
 		if err != nil {
