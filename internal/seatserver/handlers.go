@@ -1,6 +1,7 @@
 package seatserver
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -277,11 +278,12 @@ func (e *lostError) Error() string { return seats.ErrLost.Error() + ": " + e.why
 func (e *lostError) Unwrap() error { return seats.ErrLost }
 
 // Checkout takes a seat (or returns the lease the session holds, or a
-// demo-mode answer) and makes it durable before returning.
-func (s *Server) Checkout(q *request, r seats.Request) (seat.Session, bool, error) {
+// demo-mode answer) and makes it durable before returning; created is
+// true when a seat was taken now. It is POST /api/sessions without HTTP.
+func (s *Server) Checkout(ctx context.Context, r seats.Request) (sess seat.Session, created bool, err error) {
 	var g seats.Grant
 	var out seat.Session
-	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+	err = s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		var ev []seats.Event
 		var err error
 		g, ev, err = s.core.Checkout(r, now)
@@ -298,7 +300,7 @@ func (s *Server) postSessions(q *request) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	sess, created, err := s.Checkout(q, r)
+	sess, created, err := s.Checkout(q.r.Context(), r)
 	if err != nil {
 		return answer{}, err
 	}

@@ -61,6 +61,9 @@ const (
 	DefaultSweep = 10 * time.Second
 	// MaxBody is the largest request body (413 above).
 	MaxBody = 64 << 10
+	// CommitTimeout bounds how long a request waits for its change to be
+	// durable before it is answered 503.
+	CommitTimeout = 10 * time.Second
 )
 
 // MachineFunc returns the facts of the machine the server runs on, with
@@ -361,7 +364,11 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	}
 	wait := s.commits.enqueue(ch)
 	s.mu.Unlock()
-	if err := wait(ctx); err != nil && ctx.Err() == nil {
+	// A store that hangs must not hold requests until the write timeout:
+	// after CommitTimeout the answer is 503 (the change stays queued).
+	wctx, cancel := context.WithTimeout(ctx, CommitTimeout)
+	defer cancel()
+	if err := wait(wctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", errNotDurable, err)
 	} else if err != nil {
 		return err
