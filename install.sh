@@ -1,26 +1,48 @@
 #!/bin/sh
-# install.sh - install an unpacked airseal release, offline.
-#
-#   install.sh [--prefix DIR]            install (default prefix /opt/airseal)
-#   install.sh [--prefix DIR] --uninstall
-#
-# Run from the unpacked release directory (bin/, install.sh, update.sh,
-# SHA256SUMS). Every file's SHA-256 is checked against SHA256SUMS before
-# anything is copied. Files are replaced atomically (copy to a temporary
-# name, then rename). Running it again is harmless; files that an earlier
-# install put there and this release no longer has are removed. The list of
-# what was installed (with checksums) is kept in DIR/.airseal-installed, and
-# --uninstall removes exactly those files (unless changed since) and the
-# directories it created, if empty. Works without root for a prefix you own.
-# Never uses the network.
-#
-# Exit codes: 0 ok, 1 error, 2 usage, 3 checksum mismatch or missing file.
+# install.sh - install an unpacked airseal release, offline. See usage()
+# below and the README ("Offline updates"). Every file's SHA-256 is checked
+# against SHA256SUMS before anything is copied; files are replaced
+# atomically; the list of what was installed is kept in
+# PREFIX/.airseal-installed so that --uninstall removes exactly that.
 set -eu
 
 prog=install.sh
 prefix=/opt/airseal
 uninstall=0
+linkdir=""
 
+usage() {
+	cat <<'USAGE'
+Usage: install.sh [--prefix DIR] [--link-dir DIR]
+       install.sh [--prefix DIR] --uninstall
+
+Run from the unpacked release directory (bin/, share/, install.sh,
+update.sh, SHA256SUMS). Installs into DIR (default /opt/airseal, the same
+layout as the Debian package):
+  DIR/bin/NAME                the programs (bundle, hwid, issue, token, verify)
+  DIR/update.sh, DIR/install.sh
+  DIR/share/man/man1/         man pages (airseal-NAME.1.gz)
+  DIR/share/bash-completion/completions/, DIR/share/zsh/vendor-completions/,
+  DIR/share/fish/vendor_completions.d/   shell completions for airseal-NAME
+With --link-dir DIR2 (e.g. /usr/local/bin) it also links DIR2/airseal-NAME
+to each program, as the Debian package does in /usr/bin.
+
+Every file is checked against SHA256SUMS before anything is copied; files
+already installed and unchanged are left alone ("unchanged"); files an
+earlier install put there that this release no longer has are removed.
+Works without root for a prefix you own. Never uses the network.
+
+Options:
+  --prefix DIR      where to install (default /opt/airseal)
+  --link-dir DIR    also create DIR/airseal-NAME links to the programs
+  --uninstall       remove exactly what install.sh installed in --prefix
+                    (files changed since are kept, and named)
+  -h, --help        print this help
+
+Exit codes: 0 ok (also: --uninstall with nothing installed), 1 error,
+2 usage, 3 checksum mismatch, unlisted or missing file.
+USAGE
+}
 err() { echo "$prog: error: $*" >&2; }
 hint() { echo "$prog: hint: $*" >&2; }
 say() { echo "$prog: $*" >&2; }
@@ -30,21 +52,41 @@ while [ $# -gt 0 ]; do
 	--prefix) [ $# -ge 2 ] || { err "--prefix needs a directory"; exit 2; }; prefix=$2; shift 2 ;;
 	--prefix=*) prefix=${1#--prefix=}; shift ;;
 	--uninstall) uninstall=1; shift ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) err "unknown argument $1"; hint "usage: install.sh [--prefix DIR] [--uninstall]"; exit 2 ;;
+	--link-dir) [ $# -ge 2 ] || { err "--link-dir needs a directory"; exit 2; }; linkdir=$2; shift 2 ;;
+	--link-dir=*) linkdir=${1#--link-dir=}; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) err "unknown argument $1"; hint "usage: install.sh [--prefix DIR] [--link-dir DIR] [--uninstall] (see --help)"; exit 2 ;;
 	esac
 done
 case $prefix in
 /*) ;;
 *) prefix=$(pwd)/$prefix ;;
 esac
+if [ -n "$linkdir" ]; then
+	case $linkdir in
+	/*) ;;
+	*) linkdir=$(pwd)/$linkdir ;;
+	esac
+	[ "$uninstall" = 0 ] || { err "--link-dir is for installing; --uninstall removes the links it made"; exit 2; }
+	[ -d "$linkdir" ] || { err "--link-dir $linkdir is not a directory"; hint "create it, or give an existing directory on PATH such as /usr/local/bin"; exit 2; }
+fi
 record=$prefix/.airseal-installed
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 if [ "$uninstall" = 1 ]; then
-	[ -f "$record" ] || { err "$record not found: nothing was installed in $prefix by install.sh"; exit 1; }
-	# Files first, then directories deepest first.
+	if [ ! -f "$record" ]; then
+		say "nothing to uninstall: no airseal installation in $prefix ($record not found)"
+		exit 0
+	fi
+	# Links, then files, then directories deepest first.
+	grep '^link ' "$record" | while read -r _ l target; do
+		if [ -L "$l" ] && [ "$(readlink "$l")" = "$target" ]; then
+			rm -f "$l" && say "removed link $l"
+		elif [ -e "$l" ] || [ -L "$l" ]; then
+			say "kept $l: it no longer points to $target"
+		fi
+	done
 	grep '^file ' "$record" | while read -r _ sum path; do
 		f=$prefix/$path
 		if [ ! -e "$f" ]; then
@@ -86,6 +128,18 @@ for f in bin/* install.sh update.sh; do
 		exit 3
 	fi
 done
+# A link that is not ours is never replaced: refuse before copying anything.
+if [ -n "$linkdir" ]; then
+	for f in bin/*; do
+		[ -f "$f" ] || continue
+		l=$linkdir/airseal-$(basename "$f")
+		if { [ -e "$l" ] || [ -L "$l" ]; } && ! { [ -L "$l" ] && [ "$(readlink "$l")" = "$prefix/$f" ]; }; then
+			err "$l exists and is not a link to $prefix/$f"
+			hint "remove or rename it, or install without --link-dir"
+			exit 1
+		fi
+	done
+fi
 
 created=""
 mkdirs() {
@@ -109,6 +163,7 @@ tmp=""
 # An interrupted or failed install leaves no temporary files behind.
 trap 'rm -f "$new_record" ${tmp:+"$tmp"}' EXIT
 : > "$new_record"
+changed=0 same=0
 while read -r sum path; do
 	path=${path#\*}
 	case $path in
@@ -117,7 +172,16 @@ while read -r sum path; do
 	mkdirs "$(dirname "$path")"
 	mode=0644
 	[ -x "$path" ] && mode=0755
-	tmp=$prefix/$path.tmp.$$
+	dest=$prefix/$path
+	echo "file $sum $path" >> "$new_record"
+	# Already installed and the same: leave it alone.
+	if [ -f "$dest" ] && [ ! -L "$dest" ] && [ "$(sha "$dest")" = "$sum" ]; then
+		chmod "$mode" "$dest"
+		say "unchanged $path"
+		same=$((same + 1))
+		continue
+	fi
+	tmp=$dest.tmp.$$
 	cp "$path" "$tmp"
 	# Check the copy, not only the source: the medium may return other bytes
 	# on a second read (bad sector) or the file may have changed since.
@@ -127,19 +191,41 @@ while read -r sum path; do
 		exit 3
 	fi
 	chmod "$mode" "$tmp"
-	mv -f "$tmp" "$prefix/$path"
+	mv -f "$tmp" "$dest"
 	tmp=""
-	echo "file $sum $path" >> "$new_record"
 	say "installed $path"
+	changed=$((changed + 1))
 done < SHA256SUMS
-cp SHA256SUMS "$prefix/SHA256SUMS.tmp.$$" && mv -f "$prefix/SHA256SUMS.tmp.$$" "$prefix/SHA256SUMS"
+if [ -f "$prefix/SHA256SUMS" ] && cmp -s SHA256SUMS "$prefix/SHA256SUMS"; then
+	:
+else
+	cp SHA256SUMS "$prefix/SHA256SUMS.tmp.$$" && mv -f "$prefix/SHA256SUMS.tmp.$$" "$prefix/SHA256SUMS"
+fi
 echo "file $(sha SHA256SUMS) SHA256SUMS" >> "$new_record"
+if [ -n "$linkdir" ]; then
+	for f in bin/*; do
+		[ -f "$f" ] || continue
+		l=$linkdir/airseal-$(basename "$f")
+		if [ -L "$l" ]; then
+			say "unchanged link $l"
+		else
+			ln -s "$prefix/$f" "$l"
+			say "linked $l -> $prefix/$f"
+		fi
+		echo "link $l $prefix/$f" >> "$new_record"
+	done
+fi
 
-# Files an earlier install put here that this release no longer has.
+# Files and links an earlier install put here that this release no longer has.
 if [ -f "$record" ]; then
 	grep '^file ' "$record" | while read -r _ sum path; do
-		if ! awk -v p="$path" '$3 == p { found = 1 } END { exit !found }' "$new_record" && [ -f "$prefix/$path" ] && [ "$(sha "$prefix/$path")" = "$sum" ]; then
+		if ! awk -v p="$path" '$1 == "file" && $3 == p { found = 1 } END { exit !found }' "$new_record" && [ -f "$prefix/$path" ] && [ "$(sha "$prefix/$path")" = "$sum" ]; then
 			rm -f "$prefix/$path" && say "removed $path (not in this release)"
+		fi
+	done
+	grep '^link ' "$record" | while read -r _ l target; do
+		if ! awk -v p="$l" '$1 == "link" && $2 == p { found = 1 } END { exit !found }' "$new_record" && [ -L "$l" ] && [ "$(readlink "$l")" = "$target" ]; then
+			rm -f "$l" && say "removed link $l (not asked for this time)"
 		fi
 	done
 fi
@@ -147,4 +233,18 @@ mv -f "$new_record" "$record"
 # Directories created by any install so far.
 { [ -f "$record.dirs" ] && cat "$record.dirs"; printf '%s' "$created" | sed '/^$/d; s/^/dir /'; } | sort -u > "$record.dirs.new.$$"
 mv -f "$record.dirs.new.$$" "$record.dirs"
-say "installed $(grep -c '^file ' "$record") files into $prefix"
+say "$changed files installed, $same unchanged, in $prefix"
+
+# How to reach the programs.
+case ":$PATH:" in
+*":$prefix/bin:"*) say "$prefix/bin is on your PATH" ;;
+*)
+	if [ -n "$linkdir" ]; then
+		say "the programs are linked as airseal-NAME in $linkdir"
+	else
+		say "to run the programs, put $prefix/bin on PATH, e.g. for every login shell:"
+		say "  echo 'export PATH=\"$prefix/bin:\$PATH\" MANPATH=\"$prefix/share/man:\$MANPATH\"' > /etc/profile.d/airseal.sh"
+		say "or link them as airseal-NAME, as the Debian package does: install.sh --prefix $prefix --link-dir /usr/local/bin"
+	fi
+	;;
+esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # release.sh - reproducible release build.
 #
-#   release.sh --version V --key NAME.key [--product airseal] [--out dist] [--no-bundle]
+#   release.sh --version V --key NAME.key [--product airseal] [--out dist] [--no-bundle] [--no-deb]
 #
 # Builds every command under cmd/ with -trimpath, no build ID and no time
 # stamp (CGO disabled), with --version printing V (-X internal/cli.Version),
@@ -9,8 +9,9 @@
 # second build with -tags gendocs that is not shipped), stages
 # dist/airseal-V/ (bin/, share/, install.sh, update.sh, SHA256SUMS), packs it as dist/airseal-V-GOOS-GOARCH.tar.gz (sorted entries,
 # owner 0, mtimes = SOURCE_DATE_EPOCH, gzip -n), writes dist/SHA256SUMS for
-# the archives, and packs the same tree as a signed bundle
-# dist/airseal-V.bundle with 'bundle pack'.
+# the archives, packs the same tree as a signed bundle
+# dist/airseal-V.bundle with 'bundle pack', and builds the Debian package
+# dist/airseal_V_ARCH.deb (packaging/deb/build.sh, with dpkg-deb).
 #
 # SOURCE_DATE_EPOCH defaults to the time of the last git commit; it is also
 # the bundle's release date. The key's passphrase comes from
@@ -18,7 +19,7 @@
 # source, Go version, SOURCE_DATE_EPOCH and key give byte-identical output.
 set -euo pipefail
 
-version="" key="" product=airseal out=dist bundle=1 passfile=""
+version="" key="" product=airseal out=dist bundle=1 deb=1 passfile=""
 die() { echo "release.sh: error: $1" >&2; exit "${2:-1}"; }
 usage() {
 	cat <<'USAGE'
@@ -28,6 +29,8 @@ Builds every command under cmd/ reproducibly and writes, under --out:
   airseal-V-GOOS-GOARCH.tar.gz   binaries, man pages and completions (share/),
                                  install.sh, update.sh, SHA256SUMS
   airseal-V.bundle               the same tree as a signed bundle (bundle pack)
+  airseal_V_ARCH.deb             Debian package: /opt/airseal/bin, /usr/bin/airseal-NAME
+                                 links, man pages, completions, airseal-token.service
   SHA256SUMS                     checksums of the above
 
 Options:
@@ -36,7 +39,8 @@ Options:
   --passphrase-file FILE   the key's passphrase (else AIRSEAL_PASSPHRASE or a prompt)
   --product NAME           product name in the bundle (default airseal)
   --out DIR                output directory (default dist)
-  --no-bundle              build the archive only, no signed bundle
+  --no-bundle              no signed bundle
+  --no-deb                 no Debian package (needs dpkg-deb otherwise)
   -h, --help               print this help
 
 Relative paths are taken from the directory you run release.sh in.
@@ -53,12 +57,15 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--passphrase-file) passfile=$2; shift 2 ;;
 	--no-bundle) bundle=0; shift ;;
+	--no-deb) deb=0; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" 2 ;;
 	esac
 done
 [ -n "$version" ] || die "--version is required" 2
 [ "$bundle" = 0 ] || [ -n "$key" ] || die "--key NAME.key is required to sign the bundle (or --no-bundle)" 2
+[ "$deb" = 0 ] || command -v dpkg-deb >/dev/null || die "dpkg-deb not found: install dpkg, or build without the Debian package (--no-deb)" 2
+[ "$deb" = 0 ] || [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "--version $version is not a Debian package version (a digit first, then letters, digits, . + ~): use such a version, or --no-deb" 2
 
 # Resolve every path the caller gave before changing directory.
 [ -z "$key" ] || key=$(abspath "$key")
@@ -71,6 +78,12 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 goos=$(go env GOOS) goarch=$(go env GOARCH)
+case $goarch in
+386) debarch=i386 ;;
+arm) debarch=armhf ;;
+ppc64le) debarch=ppc64el ;;
+*) debarch=$goarch ;;
+esac
 name=$product-$version
 
 # Everything is built in a temporary directory and moved into --out only
@@ -83,17 +96,19 @@ mkdir -p "$stage/bin" "$tmp/docs-bin"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 # -X sets the version every binary prints with --version.
 ldflags="-s -w -buildid= -X github.com/airseal/airseal/internal/cli.Version=$version"
-cmds=()
+cmds=() pkgs=()
 for d in cmd/*/; do
 	cmds+=("$(basename "$d")")
+	pkgs+=("./$d")
 done
+# One go build for all commands links them in parallel.
+echo "release.sh: building ${cmds[*]}" >&2
+go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$stage/bin/" "${pkgs[@]}"
+# A second build with -tags gendocs has the hidden __gendocs command that
+# writes the man pages and shell completions (cobra/doc); those binaries
+# are used here and never shipped.
+go build -trimpath -buildvcs=false -tags gendocs -ldflags="$ldflags" -o "$tmp/docs-bin/" "${pkgs[@]}"
 for cmd in "${cmds[@]}"; do
-	echo "release.sh: building $cmd" >&2
-	go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$stage/bin/$cmd" "./cmd/$cmd"
-	# A second build with -tags gendocs has the hidden __gendocs command
-	# that writes the man pages and shell completions (cobra/doc); that
-	# binary is used here and never shipped.
-	go build -trimpath -buildvcs=false -tags gendocs -ldflags="$ldflags" -o "$tmp/docs-bin/$cmd" "./cmd/$cmd"
 	"$tmp/docs-bin/$cmd" __gendocs "$tmp/docs"
 done
 mkdir -p "$stage/share/man/man1" "$stage/share/bash-completion/completions" \
@@ -119,9 +134,13 @@ if [ "$bundle" = 1 ]; then
 	[ -n "$passfile" ] && args+=(--passphrase-file "$passfile")
 	"$stage/bin/bundle" pack "${args[@]}" >&2
 fi
-# With --no-bundle there is no .bundle: list only what was built, so
-# pipefail does not turn a missing glob into a failed release.
-(cd "$tmp/out" && { ls "$name"-*.tar.gz; [ "$bundle" = 0 ] || ls "$name".bundle*; } | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+if [ "$deb" = 1 ]; then
+	echo "release.sh: building airseal_${version}_$debarch.deb" >&2
+	packaging/deb/build.sh "$stage" "$version" "$debarch" "$tmp/out" >/dev/null
+fi
+# With --no-bundle or --no-deb those files are missing: list only what was
+# built, so pipefail does not turn a missing glob into a failed release.
+(cd "$tmp/out" && { ls "$name"-*.tar.gz; [ "$bundle" = 0 ] || ls "$name".bundle*; [ "$deb" = 0 ] || ls airseal_*.deb; } | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 
 # Move into place: only now does --out change.
 mkdir -p "$out"

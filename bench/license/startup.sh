@@ -1,6 +1,9 @@
 #!/bin/sh
 # verify's whole-process start-up against a Go hello-world built the same way
-# (go build -trimpath), in one run, paired A B A B (issue 9, Measures).
+# as release.sh builds what ships (CGO_ENABLED=0, -trimpath, -ldflags "-s -w"),
+# in one run, paired A B A B (issue 9, Measures). BUILD=default builds both
+# with plain `go build -trimpath` instead (cgo on: pflag's net then makes
+# verify dynamically linked, which costs about 1 ms more a start).
 # Target: verify / hello <= 1.5x for `verify --version` and for verifying the
 # golden unbound license.
 #
@@ -14,13 +17,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
 
-go build -trimpath -o "$tmp/hello" ./bench/license/hello
-go build -trimpath -o "$tmp/verify" ./cmd/verify
+if [ "${BUILD:-release}" = default ]; then
+	build() { go build -trimpath "$@"; }
+else
+	build() { CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" "$@"; }
+fi
+build -o "$tmp/hello" ./bench/license/hello
+build -o "$tmp/verify" ./cmd/verify
 go build -trimpath -o "$tmp/startup" ./bench/license/startup
 gold=pkg/license/testdata/golden
 lic="--pub $gold/vendor.pub --state $tmp/verify.state $gold/valid-unbound.code"
 
-echo "== start-up, $rounds interleaved rounds (go $(go env GOVERSION), $(nproc) CPUs, verify $(wc -c <"$tmp/verify") bytes, hello $(wc -c <"$tmp/hello") bytes)"
+echo "== start-up, ${BUILD:-release} build, $rounds interleaved rounds (go $(go env GOVERSION), $(nproc) CPUs, verify $(wc -c <"$tmp/verify") bytes, hello $(wc -c <"$tmp/hello") bytes)"
 # shellcheck disable=SC2086
 "$tmp/startup" "$rounds" -- "$tmp/hello" -- "$tmp/verify" --version -- "$tmp/verify" $lic
 

@@ -9,8 +9,12 @@
 #     sent (fsynced in the background), so the run measures that too.
 #  3. revlist: Verify with an empty revocation list vs one of 100,000 jtis
 #     and 100,000 serials, paired in each of COUNT rounds; ratio of medians
-#     (issue 8 item 10: target about 1.0, i.e. no growth with the list).
-# Usage: bench/token/run.sh [go|load|revlist|all]   (default all)
+#     (issue 8 item 10: target about 1.0, i.e. no growth with the list);
+#     and the license revocation lookup with 1 vs 200,000 serials (item 12).
+#  4. ledger: one ledger append (with fsync) to a ledger of 1 record vs one of
+#     1,000,000 records, paired in each of COUNT rounds; ratio of medians
+#     (issue 8 item 11: target about 1.0, an append checks only the tail).
+# Usage: bench/token/run.sh [go|load|revlist|ledger|all]   (default all)
 set -eu
 cd "$(dirname "$0")/../.."
 what=${1:-all}
@@ -54,7 +58,7 @@ if [ "$what" = revlist ] || [ "$what" = all ]; then
 	go test -c -o "$tmp/bench.test" ./bench/token/
 	i=0
 	while [ $i -lt "$COUNT" ]; do
-		"$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkVerifyRevoked' -test.count 1 | grep '^Benchmark' | tee -a "$tmp/rev.txt"
+		"$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(VerifyRevoked|LicenseRevoked)' -test.count 1 | grep '^Benchmark' | tee -a "$tmp/rev.txt"
 		i=$((i+1))
 	done
 	rmedian() {
@@ -63,8 +67,29 @@ if [ "$what" = revlist ] || [ "$what" = all ]; then
 	}
 	r0=$(rmedian VerifyRevoked0)
 	r1=$(rmedian VerifyRevoked100k)
-	awk -v a="$r0" -v b="$r1" -v n="$COUNT" 'BEGIN {
-		printf "medians of %d paired rounds: revoked 0 = %.0f ns/op, revoked 100k+100k = %.0f ns/op, ratio %.3f\n", n, a, b, b/a
+	l0=$(rmedian LicenseRevoked1)
+	l1=$(rmedian LicenseRevoked200k)
+	awk -v a="$r0" -v b="$r1" -v c="$l0" -v d="$l1" -v n="$COUNT" 'BEGIN {
+		printf "medians of %d paired rounds: token verify, revoked 0 = %.0f ns/op, revoked 100k+100k = %.0f ns/op, ratio %.3f\n", n, a, b, b/a
+		printf "license revocation lookup, list of 1 = %.1f ns/op, of 200,000 = %.1f ns/op, ratio %.2f (binary search)\n", c, d, d/c
+	}'
+fi
+
+if [ "$what" = ledger ] || [ "$what" = all ]; then
+	go test -c -o "$tmp/bench.test" ./bench/token/
+	i=0
+	while [ $i -lt "$COUNT" ]; do
+		TMPDIR="$tmp" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkLedgerAppend' -test.count 1 | grep '^Benchmark' | tee -a "$tmp/ledger.txt"
+		i=$((i+1))
+	done
+	lmedian() {
+		grep "^Benchmark$1-" "$tmp/ledger.txt" | awk '{print $3}' | sort -n |
+			awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
+	}
+	a=$(lmedian LedgerAppend1)
+	b=$(lmedian LedgerAppend1M)
+	awk -v a="$a" -v b="$b" -v n="$COUNT" 'BEGIN {
+		printf "medians of %d paired rounds: append to 1 record = %.0f ns/op, to 1,000,000 records = %.0f ns/op, ratio %.3f (target about 1)\n", n, a, b, b/a
 	}'
 fi
 

@@ -1,6 +1,7 @@
 // Command bundle packs, verifies, inspects and applies signed offline
 // release bundles. See docs/spec/bundle-v1.md and package
-// github.com/airseal/airseal/pkg/bundle.
+// github.com/airseal/airseal/pkg/bundle (the format) and
+// github.com/airseal/airseal/pkg/install (installing into a target).
 package main
 
 import (
@@ -18,9 +19,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/airseal/airseal/internal/cli"
-	"github.com/airseal/airseal/internal/passphrase"
+	"github.com/airseal/airseal/internal/fileio"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 )
@@ -48,39 +50,28 @@ target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
 key of a successful 'apply --pub' that was trusted only through --pub).
 
 Exit codes follow the one airseal table below (the same in every tool).`,
+		Example: `  bundle pack --key vendor.key --product "Acme Writer" --version 2.1.0 --from-dir build/ -o acme-writer-2.1.0.bundle
+  bundle verify acme-writer-2.1.0.bundle
+  bundle apply --target /opt/acme-writer acme-writer-2.1.0.bundle
+  bundle status --target /opt/acme-writer
+  bundle rollback --target /opt/acme-writer`,
 	}
 	root.AddCommand(newPack(), newVerify(), newInspect(), newApply(), newStatus(), newRollback())
 	return root
 }
 
 // trust returns the embedded keys plus --pub files.
-func trust(pubs []string) (*keys.Keyring, error) {
+func trust(cmd *cobra.Command, pubs []string) (*keys.Keyring, error) {
 	ring, err := embedded.Keyring()
 	if err != nil {
 		return nil, err
 	}
-	given, err := loadPubs(pubs)
+	given, err := loadPubs(cmd, "--pub", pubs)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range given.IDs() {
 		k, _ := given.Get(id)
-		ring.Add(k)
-	}
-	return ring, nil
-}
-
-// loadPubs returns the keys of the --pub files.
-func loadPubs(pubs []string) (*keys.Keyring, error) {
-	ring := keys.NewKeyring()
-	for _, p := range pubs {
-		k, err := keys.LoadPublic(p)
-		if errors.Is(err, keys.ErrPrivateKeyGiven) {
-			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--pub %s: %w", p, err), "give the .pub file, never the private key")
-		}
-		if err != nil {
-			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub %s: %w", p, err), "")
-		}
 		ring.Add(k)
 	}
 	return ring, nil
@@ -161,7 +152,7 @@ FAT32 file size limit.
 The key's passphrase comes from --passphrase-file, AIRSEAL_PASSPHRASE or a
 terminal prompt.`,
 		Example: `  bundle pack --key vendor.key --product acme --version 2.1.0 \
-      --release-date 2026-03-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
+      --release-date 2026-12-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
   bundle pack --key vendor.key --product acme --version 2.1.0 --split 700M --from-dir build/ -o acme.bundle
   bundle pack ... --hook post-switch:bin/migrate:600 --include-license customer.lic`,
 		Args: cli.NoArgs,
@@ -174,6 +165,9 @@ terminal prompt.`,
 			}
 			if err := checkFromDir(o.fromDir, o.allowEmpty); err != nil {
 				return err
+			}
+			if o.out == "-" {
+				return cli.Usage("-o -: a bundle cannot be written to standard output (its signed header is written last, and --split writes several files); give -o FILE")
 			}
 			if err := checkOutput(o.out, o.force); err != nil {
 				return err
@@ -221,9 +215,9 @@ terminal prompt.`,
 				po.Hooks = append(po.Hooks, hk)
 			}
 			for _, l := range o.licenses {
-				data, err := os.ReadFile(l)
+				data, err := readInput(cmd, "--include-license", l, fileio.LimitLicense, "license")
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license: %w", err), "")
+					return err
 				}
 				if _, err := license.Decode(data); err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--include-license %s: not an airseal license: %w", l, err), "give a license file issued with the license tool")
@@ -231,11 +225,12 @@ terminal prompt.`,
 				name := l[strings.LastIndex(l, "/")+1:]
 				po.Licenses = append(po.Licenses, bundle.License{Name: name, Data: string(data)})
 			}
-			for _, p := range o.trustKeys {
-				k, err := keys.LoadPublic(p)
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--trust-key %s: %w", p, err), "give a public key file NAME.pub")
-				}
+			tk, err := loadPubs(cmd, "--trust-key", o.trustKeys)
+			if err != nil {
+				return err
+			}
+			for _, id := range tk.IDs() {
+				k, _ := tk.Get(id)
 				po.TrustKeys = append(po.TrustKeys, k)
 			}
 			for _, s := range o.revokeKeys {
@@ -245,13 +240,9 @@ terminal prompt.`,
 				}
 				po.RevokedKeys = append(po.RevokedKeys, id)
 			}
-			pass, err := passphrase.Source{File: o.passFile}.Read("Passphrase for "+o.key, false)
+			k, err := loadPrivate(cmd, o.key, o.passFile)
 			if err != nil {
-				return cli.Fail(cli.ExitError, err, "give --passphrase-file FILE or set "+passphrase.EnvVar)
-			}
-			k, err := keys.LoadPrivate(o.key, pass)
-			if err != nil {
-				return cli.Fail(cli.ExitError, fmt.Errorf("--key %s: %w", o.key, err), "check the key file and its passphrase")
+				return err
 			}
 			po.Key = k
 			res, err := bundle.Pack(po)
@@ -319,13 +310,16 @@ volume can be checked on its own as it is copied.`,
   bundle verify --chunks-only /media/usb/acme.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := trust(pubs)
+			if err := checkVolumes(args); err != nil {
+				return err
+			}
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
 			revoked := map[keys.ID]bool{}
 			if target != "" {
-				if ring, revoked, err = bundle.Trust(target, ring); err != nil {
+				if ring, revoked, err = install.Trust(target, ring); err != nil {
 					return err
 				}
 			}
@@ -396,8 +390,11 @@ does not verify, so treat it as unverified in that case.`,
   bundle inspect --json acme-2.1.0.bundle | jq .manifest.files`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
+				return err
+			}
+			if err := checkVolumes(args); err != nil {
 				return err
 			}
 			f, err := os.Open(args[0])
@@ -417,6 +414,9 @@ does not verify, so treat it as unverified in that case.`,
 					return fail(fmt.Errorf("%w (and %v)", err, verr))
 				}
 			}
+			// Every string of an unverified header is untrusted text.
+			m = cleanManifest(m)
+			sigState = show(sigState)
 			if jsonOut {
 				out := map[string]any{"key_id": h.KeyID, "signature": sigState,
 					"volume": h.VolumeIndex + 1, "volumes": h.VolumeCount, "manifest": m}
@@ -485,38 +485,10 @@ does not verify, so treat it as unverified in that case.`,
 	return c
 }
 
-// loadLicense verifies --license FILE and returns the terms apply checks.
-func loadLicense(path string, ring *keys.Keyring, target string) (*bundle.LicenseTerms, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "")
-	}
-	opts := license.VerifyOptions{Keyring: ring, Now: time.Now()}
-	if m, err := bundle.Installed(target, ring); err == nil {
-		opts.ClockFloor = m.ReleaseDate
-	}
-	l, err := license.Verify(data, opts)
-	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
-		e := cli.Classify(fmt.Errorf("--license %s: %w", path, err), licenseRules).(*cli.Error)
-		e.Hint = "give the license file the vendor issued for this installation"
-		return nil, e
-	}
-	revoked, err := bundle.RevokedLicenses(target)
-	if err != nil {
-		// Fail closed: an unreadable revocation list is not an empty one.
-		return nil, cli.Fail(cli.ExitError, fmt.Errorf("revoked licenses of %s: %w", target, err), "make "+filepath.Join(target, "trust", "revoked-licenses")+" readable, or restore it")
-	}
-	for _, s := range revoked {
-		if s == l.Serial {
-			return nil, cli.Fail(cli.ExitRevoked, fmt.Errorf("--license %s: license %s was revoked by a bundle applied earlier", path, l.Serial), "ask the vendor for a new license")
-		}
-	}
-	return &bundle.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
-}
-
 func newApply() *cobra.Command {
 	var pubs []string
-	var target, lic string
+	var target string
+	var lf licenseFlags
 	var plan, noHooks, jsonOut bool
 	c := &cobra.Command{
 		Use:   "apply [--pub NAME.pub]... --target DIR [--license FILE] [--plan] FILE [FILE.002 ...]",
@@ -531,52 +503,67 @@ When the bundle's signing key is trusted only through --pub, a successful
 apply records it in DIR/trust/keys/ID.pub (and says so): you trusted it for
 this target, so status, rollback and later applies there need no --pub.
 
+apply opens DIR once under its lock, reads its trust store and installed
+release once, and verifies the bundle once. A bundle that rotates keys
+(trust_keys, revoked_keys) takes effect in the same rename that makes its
+release current, so an apply killed at any point leaves a release that
+status, rollback, a new apply and 'verify --installed' accept.
+
 --plan prints the changes, hooks and space needed and touches nothing.
---license FILE refuses releases dated after the license's updates-until.
+--license FILE runs the license check of 'verify' (signature, product, the
+installed release, machine binding, clock, --revocations with the revocation
+sequence floor, kept in --state, by default verify's state file) and
+refuses releases dated after the license's updates-until.
 --no-hooks skips the bundle's hooks (site policy). A progress bar is drawn
 when stderr is a terminal.`,
 		Example: `  bundle apply --target /opt/acme /media/usb/acme-2.1.0.bundle
-  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle`,
+  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle
+  bundle apply --target /opt/acme --license acme.lic --revocations revoked.list acme-2.1.0.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
 				return cli.Usage("apply needs --target DIR")
 			}
-			ring, err := trust(pubs)
-			if err != nil {
+			if lf.license == "" && (lf.revocations != "" || lf.state != "") {
+				return cli.Usage("--revocations and --state are inputs of the --license check: give --license FILE too")
+			}
+			if err := checkVolumes(args); err != nil {
 				return err
 			}
 			builtin, err := embedded.Keyring()
 			if err != nil {
 				return err
 			}
-			pin, err := loadPubs(pubs)
+			pin, err := loadPubs(cmd, "--pub", pubs)
 			if err != nil {
 				return err
 			}
-			opts := bundle.ApplyOptions{Target: target, Keyring: builtin, Pin: pin, Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
-			full, _, err := bundle.Trust(target, ring)
+			// One pass: the target is opened once (under its lock unless
+			// --plan), the bundle verified once with its trust, and the
+			// progress bar's total taken from that verified manifest.
+			tg, err := install.OpenTarget(target, install.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
 			if err != nil {
-				return err
+				return fail(err)
 			}
-			if lic != "" {
-				if opts.License, err = loadLicense(lic, full, target); err != nil {
+			defer tg.Close()
+			b, err := tg.Open(args)
+			if err != nil {
+				return fail(err)
+			}
+			defer b.Close()
+			opts := install.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			if lf.license != "" {
+				if opts.License, err = checkLicense(cmd, lf, tg, b.Manifest, plan); err != nil {
 					return err
 				}
 			}
 			var finish func()
 			if !plan {
-				var total int64 = 1
-				files := 0
-				if b, err := bundle.Open(args, full, nil); err == nil {
-					total, files = b.Manifest.Payload.TarSize, len(b.Manifest.Files)
-					b.Close()
-				}
 				var prog func(int, int64)
-				prog, finish = progress(jsonOut, total, "apply", files)
+				prog, finish = progress(jsonOut, b.Manifest.Payload.TarSize, "apply", len(b.Manifest.Files))
 				opts.Progress = prog
 			}
-			res, err := bundle.Apply(args, opts)
+			res, err := tg.Apply(b, opts)
 			if finish != nil {
 				finish()
 			}
@@ -610,14 +597,16 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lic, "license", "", "refuse releases after this license `FILE`'s update subscription")
+	f.StringVar(&lf.license, "license", "", "check license `FILE` (or typed code ASL1-...) as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
+	f.StringVar(&lf.revocations, "revocations", "", "signed revocation list `FILE` for the --license check")
+	f.StringVar(&lf.state, "state", "", "clock-state `FILE` for the --license check (default: verify's)")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")
 	f.BoolVar(&noHooks, "no-hooks", false, "do not run the bundle's hooks")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	return c
 }
 
-func printPlan(w io.Writer, p *bundle.Plan, target string) {
+func printPlan(w io.Writer, p *install.Plan, target string) {
 	from := "nothing installed"
 	if p.From != "" {
 		from = p.From
@@ -651,19 +640,23 @@ func newStatus() *cobra.Command {
 	var target string
 	var jsonOut bool
 	c := &cobra.Command{
-		Use:     "status --target DIR [--json]",
-		Short:   "Show the installed and previous release of DIR",
+		Use:   "status --target DIR [--json]",
+		Short: "Show the installed and previous release of DIR",
+		Long: `status shows the release DIR/current points to and the one DIR/previous
+keeps for rollback (product, version, release date, signing key, files),
+each re-verified against the trusted keys, and the target's trust store.
+Nothing is changed.`,
 		Example: `  bundle status --target /opt/acme --json`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
 				return cli.Usage("status needs --target DIR")
 			}
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
-			st, err := bundle.TargetStatus(target, ring)
+			st, err := install.TargetStatus(target, ring)
 			if err != nil {
 				return fail(err)
 			}
@@ -706,13 +699,16 @@ it replaces becomes the previous one. Hooks are not run.`,
 			if target == "" {
 				return cli.Usage("rollback needs --target DIR")
 			}
-			ring, err := trust(pubs)
+			ring, err := trust(cmd, pubs)
 			if err != nil {
 				return err
 			}
-			m, err := bundle.Rollback(target, ring)
-			if errors.Is(err, bundle.ErrNotInstalled) {
+			m, err := install.Rollback(target, ring)
+			if errors.Is(err, install.ErrNoPrevious) {
 				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
+			}
+			if errors.Is(err, install.ErrNotInstalled) {
+				return cli.Fail(cli.ExitNotInstalled, err, "nothing is installed in "+target+": check --target, or apply a bundle first")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {
 				return cli.Fail(cli.ExitDamaged, err, "the previous release was changed after it was installed; nothing was switched. Apply that release's bundle again instead (a signed downgrade bundle if it is older)")

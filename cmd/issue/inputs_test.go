@@ -87,9 +87,9 @@ func TestBoundedInputs(t *testing.T) {
 			}
 		}()
 		for _, in := range []struct{ name, path, want string }{
-			{"/dev/zero", "/dev/zero", "limit"},
-			{"FIFO", fifo, "limit"},
-			{"directory", filepath.Join(dir, "adir"), "is a directory"},
+			{"/dev/zero", "/dev/zero", "a device, not a regular file: give a"},
+			{"FIFO", fifo, "a FIFO, not a regular file: give a"},
+			{"directory", filepath.Join(dir, "adir"), "a directory, not a regular file"},
 			{"oversized file", big, "limit"},
 		} {
 			var before, after runtime.MemStats

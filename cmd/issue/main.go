@@ -46,7 +46,7 @@ from the command line. Outputs (-o FILE) are never replaced unless --force;
 		Example: `  issue keygen -o vendor
   issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
       --tax-id 7707083893 --request request.json --seats 5 --feature export=true \
-      --feature max_documents=1000 --updates-until 2027-01-31 -o example.lic --code
+      --feature max_documents=1000 --updates-until 2030-01-31 -o example.lic --code
   issue revoke --key vendor.key --serial 7K3M-Q9TX-4HZP-2W8R -o revoked.list
   issue list
   issue show 7K3M-Q9TX-4HZP-2W8R`,
@@ -116,9 +116,10 @@ var listRules = []cli.Rule{
 	{Err: license.ErrMalformed, Code: cli.ExitMalformed, Hint: "give the revocation list issue wrote"},
 }
 
-// readFile reads a file-taking flag through fileio.Read with its limit.
+// readFile reads a file-taking flag's regular file (or stdin for -),
+// bounded by limit: a FIFO, device or directory is refused before reading.
 func readFile(cmd *cobra.Command, flag, path string, limit int64, what string) ([]byte, error) {
-	data, err := fileio.Read(cmd.InOrStdin(), path, limit, what)
+	data, err := fileio.ReadRegular(cmd.InOrStdin(), path, limit, what)
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", flag, err), "give the "+what)
 	}
@@ -205,7 +206,7 @@ them up; anyone holding both can sign licenses.`,
 }
 
 func loadKey(cmd *cobra.Command, path, passFile string) (*keys.PrivateKey, error) {
-	data, err := fileio.Read(cmd.InOrStdin(), path, fileio.LimitPrivateKey, "private key file")
+	data, err := fileio.ReadRegular(cmd.InOrStdin(), path, fileio.LimitPrivateKey, "private key file")
 	if err != nil {
 		return nil, cli.Fail(1, fmt.Errorf("--key: %w", err), "give the private key file made by 'issue keygen -o NAME' (NAME.key)")
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/airseal/airseal/internal/scripttest"
@@ -31,7 +33,30 @@ func TestScripts(t *testing.T) {
 func cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	m := scripttest.Commands()
 	m["reqcode"] = reqcode
+	m["mkfifo"] = mkfifo
+	m["mkbig"] = mkbig
 	return m
+}
+
+// mkfifo NAME makes a FIFO nobody writes to (opening it to read blocks).
+func mkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo NAME")
+	}
+	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+}
+
+// mkbig NAME SIZE makes a sparse file of SIZE bytes.
+func mkbig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkbig NAME SIZE")
+	}
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Check(f.Truncate(n))
+	ts.Check(f.Close())
 }
 
 // reqcode JSONFILE sets $CODE to the request's typed code, $CODE_LOWER to
@@ -49,6 +74,18 @@ func reqcode(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("CODE", code)
 	ts.Setenv("CODE_LOWER", strings.ToLower(code))
 	ts.Setenv("CODE_BARE", bare)
+	// Line breaks inside, as pasted from a mail; a dash inside the prefix
+	// and dashes every three characters.
+	var folded, moved strings.Builder
+	for i := 0; i < len(bare); i += 7 {
+		folded.WriteString(bare[i:min(i+7, len(bare))] + "\n")
+	}
+	moved.WriteString("as-r")
+	for i := 3; i < len(bare); i += 3 {
+		moved.WriteString(bare[i:min(i+3, len(bare))] + "-")
+	}
+	ts.Setenv("CODE_FOLDED", folded.String())
+	ts.Setenv("CODE_MOVED", moved.String())
 	ts.Check(os.WriteFile(ts.MkAbs("bare.code"), []byte(strings.ToLower(bare)+"\n"), 0o644))
 	spaced := "  " + bare[:6] + "-" + bare[6:30] + "\n " + bare[30:40] + " -- " + bare[40:] + "\n"
 	ts.Check(os.WriteFile(ts.MkAbs("spaced.code"), []byte(spaced), 0o644))

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,9 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,20 +24,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/airseal/airseal/internal/cli"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
+	"github.com/airseal/airseal/pkg/token/tokendir"
+	"github.com/airseal/airseal/pkg/token/tokenserver"
 )
 
-// Exit codes of token verify (0, 1 and 2 are shared by every command).
+// Exit codes of token verify: rows of the one airseal table (internal/cli).
 const (
-	exitMalformed  = 10 // malformed token, refused header or bad signature
-	exitUnknownKey = 11
-	exitAudience   = 12 // wrong audience or issuer
-	exitTime       = 13 // expired or not yet valid
-	exitRevoked    = 14
+	exitMalformed  = cli.ExitMalformed     // malformed token, refused header or bad signature
+	exitUnknownKey = cli.ExitUntrustedKey  // never issued, or retired
+	exitAudience   = cli.ExitWrongAudience // wrong audience or issuer (19; 12 is a wrong machine)
+	exitTime       = cli.ExitExpired       // expired or not yet valid
+	exitRevoked    = cli.ExitRevoked
 )
 
 // defaultDir is used when neither --dir nor AIRSEAL_TOKEN_DIR is set.
@@ -45,20 +52,55 @@ func main() { os.Exit(run()) }
 func run() int { return cli.Main(newRoot()) }
 
 type globals struct {
-	dir      string
+	cmd      *cobra.Command // the command; --dir is read from its flags
 	passFile string
 	json     bool
+	out      string // -o FILE; "" and "-" mean stdout
+	force    bool
 }
 
-func (g *globals) tokenDir() *token.Dir {
-	d := g.dir
+// addOutput adds -o FILE and --force: "-" (the default) is standard output,
+// and an existing FILE is replaced only with --force.
+func addOutput(c *cobra.Command, g *globals, what string) {
+	c.Flags().StringVarP(&g.out, "output", "o", "-", "write "+what+" to `FILE` (- for standard output)")
+	c.Flags().BoolVar(&g.force, "force", false, "replace an existing -o FILE")
+}
+
+// checkOutput refuses an existing -o FILE without --force before any work.
+func (g *globals) checkOutput() error {
+	if err := fileio.CheckOutput(g.out, g.force); err != nil {
+		return cli.Fail(cli.ExitError, err, "add --force to replace it, or give -o - for standard output")
+	}
+	return nil
+}
+
+// write writes data to -o (stdout for "-").
+func (g *globals) write(cmd *cobra.Command, data []byte, perm os.FileMode) error {
+	if err := fileio.Write(cmd.OutOrStdout(), g.out, data, perm, g.force); err != nil {
+		return cli.Fail(cli.ExitError, err, "choose another -o FILE, or -o - for standard output")
+	}
+	return nil
+}
+
+// dir is the --dir flag: one persistent flag of the whole token family,
+// given before or after the command (token --dir D mint, token mint --dir D).
+func (g *globals) dir() string {
+	if g.cmd == nil {
+		return ""
+	}
+	d, _ := g.cmd.Flags().GetString("dir")
+	return d
+}
+
+func (g *globals) tokenDir() *tokendir.Dir {
+	d := g.dir()
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
 	}
 	if d == "" {
 		d = defaultDir
 	}
-	return &token.Dir{Path: d}
+	return &tokendir.Dir{Path: d}
 }
 
 func (g *globals) passphrase(confirm bool) ([]byte, error) {
@@ -82,18 +124,17 @@ func (g *globals) signer() (*token.Signer, error) {
 }
 
 func dirErr(err error) error {
-	if errors.Is(err, token.ErrNotInitialized) {
-		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init'")
+	if errors.Is(err, tokendir.ErrNotInitialized) {
+		return cli.Fail(cli.ExitError, err, "set --dir or AIRSEAL_TOKEN_DIR to the token directory, or create one with 'token init --dir DIR'")
 	}
 	return err
 }
 
-func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "token directory (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
-}
+// addDir lets command c read the family's persistent --dir (see newRoot).
+func addDir(c *cobra.Command, g *globals) { g.cmd = c }
 
 func addPass(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
 }
 
 func addJSON(c *cobra.Command, g *globals) {
@@ -122,6 +163,7 @@ the command line.`,
   token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().String("dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
 	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
 	return root
 }
@@ -151,18 +193,36 @@ a token server will run (RFC 8414), else the default urn:airseal:token:KID.`,
 				return err
 			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"dir": d.Path, "issuer": st.Issuer, "kid": st.Keys[0].ID})
+				out := map[string]any{"dir": d.Path, "issuer": st.Issuer, "kid": st.Keys[0].ID}
+				if w := issuerWarning(st.Issuer); w != "" {
+					out["warning"] = w
+				}
+				return cli.JSON(cmd.OutOrStdout(), out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", st.Keys[0].ID)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: initialised %s (issuer %s); next: 'token client add NAME' or 'token mint'\n", d.Path, st.Issuer)
+			if w := issuerWarning(st.Issuer); w != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: %s\n", w)
+			}
 			return nil
 		},
 	}
 	addDir(c, g)
 	addPass(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&issuer, "issuer", "", "iss claim of every token (default urn:airseal:token:KID)")
+	c.Flags().StringVar(&issuer, "issuer", "", "`URI` in the iss claim of every token (default urn:airseal:token:KID)")
 	return c
+}
+
+// issuerWarning returns a warning when iss cannot be the URL of a token
+// endpoint: RFC 8414 clients fetch ISSUER/.well-known/oauth-authorization-server
+// and refuse metadata whose issuer differs from the URL they asked.
+func issuerWarning(iss string) string {
+	u, err := url.Parse(iss)
+	if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" {
+		return ""
+	}
+	return fmt.Sprintf("the issuer %q is not the URL of a token endpoint; standard OAuth clients (RFC 8414) check that the issuer equals the endpoint's URL, so if 'token serve' will run, create the directory with --issuer https://HOST[:PORT] (the URL clients use)", iss)
 }
 
 func newKeys() *cobra.Command {
@@ -173,15 +233,18 @@ func newKeys() *cobra.Command {
 rotate makes a new key the signer and keeps the old ones verifying; retire
 stops trusting a key (tokens it signed stop verifying and it leaves the
 JWKS); export prints the public JWKS (RFC 7517) for resource servers.`,
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage("name a keys subcommand: rotate, retire KID, export or list")
-		},
+		Example: `  token keys list
+  token keys rotate
+  token keys export > jwks.json
+  token keys retire 1f0c5a2e9b7d4c13`,
 	}
 	g := &globals{}
 	rotate := &cobra.Command{
-		Use:     "rotate [--dir DIR]",
-		Short:   "Create a new signing key; older keys keep verifying",
+		Use:   "rotate [--dir DIR]",
+		Short: "Create a new signing key; older keys keep verifying",
+		Long: `rotate creates a new Ed25519 issuer key and makes it the signer; the older
+keys keep verifying tokens they signed until retired. Restart 'token serve'
+and give resource servers the new JWKS ('token keys export').`,
 		Example: `  token keys rotate --dir /srv/token`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -227,7 +290,7 @@ the active key, which needs the passphrase.`,
 				return dirErr(err)
 			}
 			if gr.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": token.KeyRetired})
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"kid": id, "status": tokendir.KeyRetired})
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: %s retired; re-export the JWKS and restart 'token serve'\n", id)
 			return nil
@@ -239,11 +302,19 @@ the active key, which needs the passphrase.`,
 
 	ge := &globals{}
 	export := &cobra.Command{
-		Use:     "export [--dir DIR]",
-		Short:   "Print the public JWKS (RFC 7517) on stdout",
-		Example: `  token keys export > jwks.json`,
-		Args:    cli.NoArgs,
+		Use:   "export [--dir DIR] [-o FILE]",
+		Short: "Print the public JWKS (RFC 7517) on stdout, or write it to -o FILE",
+		Long: `export prints the public keys that verify tokens (active and rotated, not
+retired) as a JWKS, for resource servers and for 'token verify --jwks FILE'.
+-o FILE writes it to FILE instead (- is standard output); an existing FILE
+is replaced only with --force.`,
+		Example: `  token keys export > jwks.json
+  token keys export -o jwks.json --force`,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := ge.checkOutput(); err != nil {
+				return err
+			}
 			ring, _, err := ge.tokenDir().Keyring()
 			if err != nil {
 				return dirErr(err)
@@ -252,18 +323,23 @@ the active key, which needs the passphrase.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
-			return err
+			return ge.write(cmd, append(b, '\n'), 0o644)
 		},
 	}
 	addDir(export, ge)
+	addOutput(export, ge, "the JWKS")
 	export.Flags().BoolVar(&ge.json, "json", false, "accepted for symmetry: the JWKS is always JSON")
 
 	gl := &globals{}
 	list := &cobra.Command{
 		Use:   "list [--dir DIR] [--json]",
 		Short: "List the issuer keys and their status",
-		Args:  cli.NoArgs,
+		Long: `list prints one line per issuer key: its ID, status (active: signs; valid:
+verifies only; retired) and creation time; --json prints an array of kid, status, created
+and retired.`,
+		Example: `  token keys list
+  token keys list --dir /srv/token --json`,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := gl.tokenDir().State()
 			if err != nil {
@@ -295,10 +371,6 @@ refused, naming the file and line, and never authenticates.`,
 		Example: `  token client add local.itgrix.1 --aud https://portal.local/rest/ --scope telephony,crm
   token client list
   token client disable local.itgrix.1`,
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage("name a client subcommand: add NAME, list, remove NAME, disable NAME or enable NAME")
-		},
 	}
 	g := &globals{}
 	var aud, scope string
@@ -317,22 +389,26 @@ without --aud can only exchange grants (refresh_token).`,
 				return clientErr(err)
 			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret})
+				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "client_secret": secret, "takes_effect": "immediately"})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "client_id=%s\nclient_secret=%s\n", cl.ID, secret)
 			fmt.Fprintln(cmd.ErrOrStderr(), "token: the secret is shown only now; store it in the client's configuration")
+			fmt.Fprintln(cmd.ErrOrStderr(), "token: the client can authenticate at once, also at a 'token serve' that is already running (it re-reads "+tokendir.ClientsFile+" when it changes)")
 			return nil
 		},
 	}
 	addDir(add, g)
 	addJSON(add, g)
-	add.Flags().StringVar(&aud, "aud", "", "audience of this client's client_credentials tokens")
-	add.Flags().StringVar(&scope, "scope", "", "scopes the client may request (space- or comma-separated)")
+	add.Flags().StringVar(&aud, "aud", "", "audience `URI` of this client's client_credentials tokens")
+	add.Flags().StringVar(&scope, "scope", "", "`SCOPES` the client may request (space- or comma-separated)")
 
 	gl := &globals{}
 	list := &cobra.Command{
-		Use:     "list [--json] [--dir DIR]",
-		Short:   "List the registered clients (never their secrets)",
+		Use:   "list [--json] [--dir DIR]",
+		Short: "List the registered clients (never their secrets)",
+		Long: `list prints the clients registered in DIR/clients.json with their audience,
+scopes and whether they are disabled; the secrets are never shown (only
+their hashes are kept).`,
 		Example: `  token client list --json`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -365,13 +441,13 @@ without --aud can only exchange grants (refresh_token).`,
 	addJSON(list, gl)
 
 	c.AddCommand(add, list,
-		clientEdit("remove", "Remove a client: its secret stops working", func(d *token.Dir, id string) (*token.Client, error) { return d.RemoveClient(id) }, "removed"),
-		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
-		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *token.Dir, id string) (*token.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
+		clientEdit("remove", "Remove a client: its secret stops working", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.RemoveClient(id) }, "removed"),
+		clientEdit("disable", "Disable a client: it keeps its entry but never authenticates", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, true) }, "disabled"),
+		clientEdit("enable", "Enable a disabled client again with its old secret", func(d *tokendir.Dir, id string) (*tokendir.Client, error) { return d.SetClientDisabled(id, false) }, "enabled"))
 	return c
 }
 
-func clientStatus(c token.Client) string {
+func clientStatus(c tokendir.Client) string {
 	if c.Disabled {
 		return "disabled"
 	}
@@ -380,19 +456,21 @@ func clientStatus(c token.Client) string {
 
 func clientErr(err error) error {
 	switch {
-	case errors.Is(err, token.ErrClientsFile):
-		return cli.Fail(cli.ExitError, err, "fix the named line of "+token.ClientsFile+", or restore it from a backup")
-	case errors.Is(err, token.ErrNoClient):
+	case errors.Is(err, tokendir.ErrClientsFile):
+		return cli.Fail(cli.ExitError, err, "fix the named line of "+tokendir.ClientsFile+", or restore it from a backup")
+	case errors.Is(err, tokendir.ErrNoClient):
 		return cli.Fail(cli.ExitError, err, "'token client list' shows the registered names")
 	}
 	return dirErr(err)
 }
 
-func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Client, error), done string) *cobra.Command {
+func clientEdit(verb, short string, do func(d *tokendir.Dir, id string) (*tokendir.Client, error), done string) *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     verb + " NAME [--json] [--dir DIR]",
-		Short:   short,
+		Use:   verb + " NAME [--json] [--dir DIR]",
+		Short: short,
+		Long: verb + ` changes client NAME in DIR/clients.json (` + strings.ToLower(short) + `).
+A running 'token serve' applies it within 5 s, or at once on SIGHUP.`,
 		Example: "  token client " + verb + " local.itgrix.1",
 		Args:    cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -403,7 +481,7 @@ func clientEdit(verb, short string, do func(d *token.Dir, id string) (*token.Cli
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]string{"client_id": cl.ID, "status": done})
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "token: client %s %s; a running 'token serve' applies it within 5 s or at once on SIGHUP\n", cl.ID, done)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token: client %s %s; this takes effect at once, also at a 'token serve' that is already running\n", cl.ID, done)
 			return nil
 		},
 	}
@@ -428,9 +506,11 @@ serial ('token revoke --license-serial') revokes the token. The file is
 read for its serial only; its signature is not checked here.
 
 --format jwt prints the bare token; oauth an RFC 6749 token response;
-bitrix the Bitrix24 OAuth response (client_endpoint = --aud, domain = its
-host, user_id = --sub, member_id = --member-id, server_endpoint =
---server-endpoint or empty, status "L"). Its refresh_token is the same
+bitrix the Bitrix24 OAuth response in the shape oauth.bitrix.info
+answers (client_endpoint = --aud, server_endpoint = --server-endpoint,
+by default the issuer + /rest/ when the issuer is an https URL, else
+https://oauth.bitrix.info/rest/; domain = the host of server_endpoint;
+user_id = --sub, member_id = --member-id, status "L"). Its refresh_token is the same
 long-lived token: a Bitrix24 client stores both fields and, should its
 access token be refused, refreshes with grant_type=refresh_token, which
 'token serve --bitrix' answers with a short-lived token and the same
@@ -442,6 +522,9 @@ protect the refresh_token like the access token.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if aud == "" || sub == "" {
 				return cli.Usage("--aud and --sub are required")
+			}
+			if err := g.checkOutput(); err != nil {
+				return err
 			}
 			if format != "jwt" && format != "oauth" && format != "bitrix" {
 				return cli.Usage("--format %q: want jwt, oauth or bitrix", format)
@@ -467,9 +550,12 @@ protect the refresh_token like the access token.`,
 			}
 			var serial string
 			if licFile != "" {
-				data, err := os.ReadFile(licFile)
-				if err != nil {
-					return cli.Fail(cli.ExitError, err, "--license names the customer's license file")
+				data := []byte(licFile) // a typed code, however typed
+				var err error
+				if !typedcode.IsArg(licFile, license.CodePrefix) {
+					if data, err = fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license"); err != nil {
+						return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin) or its typed code (ASL1-...)")
+					}
 				}
 				l, err := license.Decode(data)
 				if err != nil {
@@ -490,33 +576,52 @@ protect the refresh_token like the access token.`,
 			if err := g.tokenDir().Record(s.KeyID(), claims); err != nil {
 				return cli.Fail(cli.ExitError, fmt.Errorf("ledger: %w", err), "the token was not printed because it could not be recorded; fix the ledger and mint again")
 			}
-			out := cmd.OutOrStdout()
+			var out bytes.Buffer
 			switch {
 			case g.json:
-				return cli.JSON(out, map[string]any{"token": tok, "claims": claims})
+				err = cli.JSON(&out, map[string]any{"token": tok, "claims": claims})
 			case format == "oauth":
-				return cli.JSON(out, token.NewOAuthResponse(tok, claims, "", now))
+				err = cli.JSON(&out, token.NewOAuthResponse(tok, claims, "", now))
 			case format == "bitrix":
-				return cli.JSON(out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
+				if serverEndpoint == "" {
+					serverEndpoint = defaultServerEndpoint(s.Issuer())
+				}
+				err = cli.JSON(&out, token.NewBitrixResponse(tok, claims, tok, serverEndpoint, now))
+			default:
+				out.WriteString(tok + "\n")
 			}
-			_, err = fmt.Fprintln(out, tok)
-			return err
+			if err != nil {
+				return err
+			}
+			// A token is a bearer credential: a file of it is private.
+			return g.write(cmd, out.Bytes(), 0o600)
 		},
 	}
 	addDir(c, g)
 	addPass(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&aud, "aud", "", "audience: the resource server, e.g. https://portal.local/rest/ (required)")
-	f.StringVar(&sub, "sub", "", "subject: the user or service the token acts as (required)")
-	f.StringVar(&scope, "scope", "", "scopes, space- or comma-separated")
-	f.StringVar(&clientID, "client-id", "", "client_id claim; the client that may exchange this token at the endpoint (default: --sub)")
-	f.StringVar(&ttlS, "ttl", "", "lifetime, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of this license file")
-	f.StringVar(&format, "format", "jwt", "output: jwt, oauth or bitrix")
-	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal member_id (kept in the token for --format bitrix and the endpoint)")
-	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint of --format bitrix")
+	f.StringVar(&aud, "aud", "", "audience `URI`: the resource server, e.g. https://portal.local/rest/ (required)")
+	f.StringVar(&sub, "sub", "", "subject `S`: the user or service the token acts as (required)")
+	f.StringVar(&scope, "scope", "", "`SCOPES`, space- or comma-separated")
+	f.StringVar(&clientID, "client-id", "", "`CLIENT_ID` claim; the client that may exchange this token at the endpoint (default: --sub)")
+	f.StringVar(&ttlS, "ttl", "", "lifetime `DURATION`, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE` or of a typed code (ASL1-...)")
+	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
+	addOutput(c, g, "the token")
+	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
+	f.StringVar(&serverEndpoint, "server-endpoint", "", "server_endpoint `URL` of --format bitrix (default: the issuer + /rest/ when it is an https URL, else https://oauth.bitrix.info/rest/)")
 	return c
+}
+
+// defaultServerEndpoint is the server_endpoint of 'mint --format bitrix'
+// without --server-endpoint: the issuer's /rest/ when the issuer is the
+// endpoint's https URL, else the one real Bitrix24 answers carry.
+func defaultServerEndpoint(iss string) string {
+	if u, err := url.Parse(iss); err == nil && u.Scheme == "https" && u.Host != "" && u.RawQuery == "" {
+		return strings.TrimSuffix(iss, "/") + "/rest/"
+	}
+	return token.DefaultBitrixServerEndpoint
 }
 
 func newVerify() *cobra.Command {
@@ -532,7 +637,7 @@ order; the first failure decides the exit code and reason:
      than {alg: EdDSA, kid, typ: at+jwt} (none, HS256, crit, jwk... refused),
      bad signature, or required claims missing
   11 unknown_key: the kid is not a trusted key (never issued, or retired)
-  12 wrong_issuer / wrong_audience
+  19 wrong_issuer / wrong_audience
   13 expired / not_yet_valid (beyond --leeway, default 300s)
   14 revoked: its jti, its grant or its license serial is on the list
    0 valid; 1 other errors (unreadable key set or revocation list, a
@@ -550,7 +655,7 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if aud == "" {
 				return cli.Usage("--aud is required: the audience this verifier serves")
 			}
-			if jwksFile != "" && g.dir != "" {
+			if jwksFile != "" && g.dir() != "" {
 				return cli.Usage("give --dir or --jwks, not both")
 			}
 			v := &token.Verifier{Audience: aud, Issuer: iss}
@@ -571,6 +676,9 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if err != nil {
 				return err
 			}
+			if jwksFile != "" && revFile != "" && stateFile == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "token: warning: --revocations without --state: an older list put back in its place cannot be detected; give --state FILE to remember the newest list number")
+			}
 			if err := loadTrust(g, v, jwksFile, revFile, stateFile); err != nil {
 				return err
 			}
@@ -581,12 +689,12 @@ jti, ...) or {active: false, reason, error_description}.`,
 	addDir(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&aud, "aud", "", "audience the token must carry (required)")
-	f.StringVar(&iss, "iss", "", "issuer the token must carry (default with --dir: the directory's issuer)")
-	f.StringVar(&leewayS, "leeway", "", "tolerated clock skew (default 300s)")
-	f.StringVar(&jwksFile, "jwks", "", "trusted keys from this JWKS file instead of --dir")
-	f.StringVar(&revFile, "revocations", "", "signed revocation list (default with --dir: DIR/revocations.jwt)")
-	f.StringVar(&stateFile, "state", "", "file remembering the highest revocation list number seen (default with --dir: DIR/revocations.seq)")
+	f.StringVar(&aud, "aud", "", "audience `URI` the token must carry (required)")
+	f.StringVar(&iss, "iss", "", "issuer `URI` the token must carry (default with --dir: the directory's issuer)")
+	f.StringVar(&leewayS, "leeway", "", "tolerated clock skew `DURATION` (default 300s)")
+	f.StringVar(&jwksFile, "jwks", "", "trusted keys from the JWKS `FILE` instead of --dir")
+	f.StringVar(&revFile, "revocations", "", "signed revocation list `FILE` (default with --dir: DIR/revocations.jwt)")
+	f.StringVar(&stateFile, "state", "", "`FILE` remembering the highest revocation list number seen (default with --dir: DIR/revocations.seq)")
 	return c
 }
 
@@ -618,11 +726,11 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 			v.Issuer = st.Issuer
 		}
 		if revFile == "" && stateFile != "" {
-			revFile = filepath.Join(d.Path, token.RevocationsFile)
+			revFile = filepath.Join(d.Path, tokendir.RevocationsFile)
 		}
 		if stateFile == "" {
 			// One floor per directory, whichever list file is checked.
-			stateFile = filepath.Join(d.Path, token.SeenFile)
+			stateFile = filepath.Join(d.Path, tokendir.SeenFile)
 		}
 		if revFile == "" {
 			l, err := d.Revocations(ring, st.Issuer)
@@ -633,7 +741,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 			return nil
 		}
 	} else {
-		b, err := os.ReadFile(jwksFile)
+		b, err := fileio.ReadRegular(nil, jwksFile, fileio.LimitJWKS, "JWKS")
 		if err != nil {
 			return cli.Fail(cli.ExitError, fmt.Errorf("--jwks: %w", err), "give the file 'token keys export' wrote on the issuer's machine")
 		}
@@ -649,7 +757,7 @@ func loadTrust(g *globals, v *token.Verifier, jwksFile, revFile, stateFile strin
 		}
 		return nil
 	}
-	l, err := token.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
+	l, err := tokendir.LoadRevocationFile(v.Keys, revFile, stateFile, v.Issuer)
 	if err != nil {
 		return cli.Fail(cli.ExitError, err, "use the newest revocation list signed by the issuer ('token revoke' writes it)")
 	}
@@ -684,6 +792,7 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 			return err
 		}
 	}
+	reported := asJSON // --json: the introspection object is the one JSON result
 	hint := map[token.Reason]string{
 		token.ReasonUnknownKey:    "the key is not trusted here: it was retired, or the JWKS is out of date ('token keys export')",
 		token.ReasonWrongAudience: "the token was minted for another resource server (--aud)",
@@ -691,7 +800,11 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 		token.ReasonNotYetValid:   "check this machine's clock (--leeway widens the tolerance)",
 		token.ReasonRevoked:       "the token was revoked; mint a new one if access should continue",
 	}[ve.Reason]
-	return cli.Fail(code, fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail), hint)
+	msg := fmt.Errorf("invalid token (%s): %s", ve.Reason, ve.Detail)
+	if reported {
+		return cli.Reported(code, msg, hint)
+	}
+	return cli.Fail(code, msg, hint)
 }
 
 func newRevoke() *cobra.Command {
@@ -705,7 +818,14 @@ sequence number one higher. Revoking a jti also revokes the short-lived
 tokens 'token serve' exchanged from it; revoking a license serial revokes
 every token bound to it. Copy the list to every verifier: they refuse a
 list older than one they have seen, so a revocation cannot be undone by
-putting an old file back.`,
+putting an old file back.
+
+A license serial may be typed in lower case, without dashes or with spaces:
+it is normalised to the spelling licenses carry (7Q2M-4K9T-1XZ3-B8PD). A jti
+or serial that no token in the ledger of minted tokens carries gives a
+warning (a typo revokes nothing). A list holds 100,000 jtis and 100,000
+serials and more (16 MiB); checking a token costs the same whatever its
+length.`,
 		Example: `  token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ --license-serial 7Q2M4K9T1XZ3B8PD`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -721,34 +841,75 @@ putting an old file back.`,
 			if err != nil {
 				return err
 			}
-			l, err := g.tokenDir().Revoke(s, jtis, serials)
+			d := g.tokenDir()
+			l, err := d.Revoke(s, jtis, serials)
 			if errors.Is(err, token.ErrRevocationList) || errors.Is(err, token.ErrRevocationRollback) {
-				return cli.Fail(cli.ExitError, err, "restore the newest "+token.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
+				return cli.Fail(cli.ExitError, err, "restore the newest "+tokendir.RevocationsFile+" from a backup (or a verifier's copy); nothing was changed")
 			}
 			if err != nil {
 				return err
 			}
+			// The ledger of minted tokens is at hand: a jti or serial no
+			// minted token carries is probably a typo.
+			unknownJ, unknownS, lerr := d.NotMinted(jtis, serials)
+			if lerr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: could not check the entries against %s: %v\n", tokendir.LedgerFile, lerr)
+			}
+			for _, j := range unknownJ {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s has jti %s; check it for typos (an endpoint token is revoked through its grant's jti)\n", tokendir.LedgerFile, safetext.Clean(j))
+			}
+			for _, x := range unknownS {
+				fmt.Fprintf(cmd.ErrOrStderr(), "token: warning: no token in %s is bound to license serial %s; check it for typos\n", tokendir.LedgerFile, safetext.Clean(x))
+			}
 			if g.json {
-				return cli.JSON(cmd.OutOrStdout(), l)
+				return cli.JSON(cmd.OutOrStdout(), map[string]any{"iss": l.Issuer, "seq": l.Seq, "iat": l.IssuedAt,
+					"jti_count": len(l.JTIs), "license_serial_count": len(l.LicenseSerials),
+					"revoked_jti": nonNil(jtis), "revoked_license_serial": nonNil(tokendir.NormalizeSerials(serials)),
+					"not_minted_jti": nonNil(unknownJ), "not_minted_license_serial": nonNil(unknownS)})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d\n", l.Seq)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token: revocation list #%d holds %d jti and %d license serials; copy %s to every verifier\n",
-				l.Seq, len(l.JTIs), len(l.LicenseSerials), token.RevocationsFile)
+				l.Seq, len(l.JTIs), len(l.LicenseSerials), tokendir.RevocationsFile)
 			return nil
 		},
 	}
 	addDir(c, g)
 	addPass(c, g)
 	addJSON(c, g)
-	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this jti (repeatable)")
-	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to this license serial (repeatable)")
+	c.Flags().StringArrayVar(&jtis, "jti", nil, "revoke the token with this `JTI` (repeatable)")
+	c.Flags().StringArrayVar(&serials, "license-serial", nil, "revoke every token bound to the license `SERIAL` (repeatable)")
 	return c
+}
+
+// reloadOnSignal calls reload for every signal on sig (SIGHUP) until ctx
+// is done, logging the outcome.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, reload func() error, lg *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			if err := reload(); err != nil {
+				lg.Error("reload on SIGHUP failed; keeping the previous clients and revocation list", "err", err)
+			} else {
+				lg.Info("reloaded clients and revocation list on SIGHUP")
+			}
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func newServe() *cobra.Command {
 	g := &globals{}
-	var addr, certFile, keyFile, ttlS, publicURL, logLevel string
+	var addr, certFile, keyFile, ttlS, publicURL, logLevel, issuedMaxS string
 	var insecure, bitrix bool
+	var issuedKeep int
 	c := &cobra.Command{
 		Use:   "serve --addr HOST:PORT [--tls-cert F --tls-key F] [--dir DIR]",
 		Short: "Serve the OAuth token endpoint",
@@ -764,8 +925,13 @@ func newServe() *cobra.Command {
   GET|POST /oauth/token/   with --bitrix: Bitrix24-shaped responses
 
 Every token issued is written to DIR/issued.jsonl before it is sent (if
-that fails: 503 and no token) and fsynced about 10 ms later, so a crash of
-the server loses no record, a power cut those of the last ~10 ms.
+that fails: 500 server_error and no token) and fsynced about 10 ms later,
+so a crash of the server loses no record, a power cut those of the last
+~10 ms. issued.jsonl is rotated when it reaches --issued-max-size (default
+256MiB, about a million tokens): it becomes issued.jsonl.1, older files
+move up one number, and only --issued-keep of them (default 8) are kept,
+so the ledger never takes more than (keep + 1) x max-size of disk.
+--issued-max-size 0 never rotates (then archive it yourself).
 
 Clients authenticate with HTTP Basic or client_id and client_secret in the
 body. After 10 failed authentications in a minute an IP address (an IPv6
@@ -776,8 +942,12 @@ The signing key is decrypted once at start: the passphrase comes from
 --passphrase-file (read once; e.g. a systemd credential) or
 $AIRSEAL_PASSPHRASE, never from the command line. Without --tls-cert and
 --tls-key, --addr must be a loopback address unless --insecure-listen is
-given. Clients and the revocation list are re-read every 5 s; restart after
-'token keys rotate' or 'retire'.`,
+given. clients.json is re-read as soon as it changes: a client added,
+disabled or removed while the server runs takes effect on its next
+request (a refusal of a client_id not loaded yet does not count toward
+the failed-authentication limit). The revocation list is re-read every
+5 s; SIGHUP re-reads both at once. Restart after 'token keys rotate' or
+'retire'.`,
 		Example: `  token serve --addr 127.0.0.1:8089 --passphrase-file /run/credentials/token.service/passphrase
   token serve --addr 0.0.0.0:8443 --tls-cert auth.crt --tls-key auth.key --bitrix`,
 		Args: cli.NoArgs,
@@ -788,12 +958,23 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if (certFile == "") != (keyFile == "") {
 				return cli.Usage("give both --tls-cert and --tls-key, or neither")
 			}
-			if err := token.CheckListen(addr, certFile != "", insecure); errors.Is(err, token.ErrBadAddress) {
+			if err := tokenserver.CheckListen(addr, certFile != "", insecure); errors.Is(err, tokenserver.ErrBadAddress) {
 				return cli.Fail(cli.ExitUsage, fmt.Errorf("--addr: %w", err), "give --addr as HOST:PORT, e.g. 127.0.0.1:8089 or [::1]:8089")
 			} else if err != nil {
 				return cli.Fail(cli.ExitUsage, err, "give --tls-cert and --tls-key, listen on 127.0.0.1, or accept the risk with --insecure-listen")
 			}
-			opts := token.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			opts := tokenserver.ServerOptions{Bitrix: bitrix, PublicURL: publicURL}
+			maxSize, err := parseSize(issuedMaxS)
+			if err != nil {
+				return cli.Usage("--issued-max-size: %v", err)
+			}
+			if issuedKeep < 1 || issuedKeep > 1000 {
+				return cli.Usage("--issued-keep %d: give 1 to 1000 rotated files", issuedKeep)
+			}
+			opts.IssuedMaxSize, opts.IssuedKeep = maxSize, issuedKeep
+			if maxSize == 0 {
+				opts.IssuedMaxSize = -1 // never rotate
+			}
 			if ttlS != "" {
 				d, err := token.ParseDuration(ttlS)
 				if err != nil {
@@ -808,18 +989,29 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usage("--log-level %q: want debug, info, warn or error", logLevel)
 			}
+			var cert *tls.Certificate
 			if certFile != "" {
-				if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+				certPEM, err := fileio.ReadRegular(nil, certFile, fileio.LimitConfig, "PEM certificate chain")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert: %w", err), "give the PEM certificate chain")
+				}
+				keyPEM, err := fileio.ReadRegular(nil, keyFile, fileio.LimitConfig, "PEM private key")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-key: %w", err), "give the PEM private key of the certificate")
+				}
+				c, err := tls.X509KeyPair(certPEM, keyPEM)
+				if err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
 						"give the PEM certificate chain and its matching PEM private key")
 				}
+				cert = &c
 			}
 			opts.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			s, err := g.signer()
 			if err != nil {
 				return err
 			}
-			srv, err := token.NewServer(g.tokenDir(), s, opts)
+			srv, err := tokenserver.NewServer(g.tokenDir(), s, opts)
 			if err != nil {
 				return dirErr(err)
 			}
@@ -830,20 +1022,53 @@ given. Clients and the revocation list are re-read every 5 s; restart after
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go reloadOnSignal(ctx, hup, srv.Reload, opts.Logger)
 			opts.Logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "issuer", s.Issuer(), "kid", s.KeyID(), "bitrix", bitrix)
-			return srv.Run(ctx, ln, certFile, keyFile, 0)
+			if w := issuerWarning(s.Issuer()); w != "" {
+				opts.Logger.Warn(w)
+			} else if publicURL != "" && strings.TrimSuffix(publicURL, "/") != strings.TrimSuffix(s.Issuer(), "/") {
+				opts.Logger.Warn("the issuer is not --public-url; RFC 8414 clients refuse metadata whose issuer differs from the URL they fetched it from", "issuer", s.Issuer(), "public_url", publicURL)
+			}
+			return srv.Run(ctx, ln, cert, 0)
 		},
 	}
 	addDir(c, g)
 	addPass(c, g)
 	f := c.Flags()
-	f.StringVar(&addr, "addr", "", "listen address HOST:PORT (required)")
-	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
-	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&addr, "addr", "", "listen address `HOST:PORT` (required)")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain `FILE` (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
 	f.BoolVar(&bitrix, "bitrix", false, "also serve /oauth/token/ in the Bitrix24 shape (GET with query allowed)")
-	f.StringVar(&ttlS, "access-ttl", "", "lifetime of issued tokens (default 1h)")
-	f.StringVar(&publicURL, "public-url", "", "base URL advertised in metadata (default: from each request)")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&ttlS, "access-ttl", "", "lifetime `DURATION` of issued tokens (default 1h)")
+	f.StringVar(&publicURL, "public-url", "", "base `URL` advertised in metadata (default: from each request)")
+	f.StringVar(&logLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")
+	f.StringVar(&issuedMaxS, "issued-max-size", "256MiB", "rotate issued.jsonl at this `SIZE` (bytes, or with KiB, MiB, GiB); 0 never rotates")
+	f.IntVar(&issuedKeep, "issued-keep", 8, "keep this many rotated issued.jsonl.`N` files; the oldest is deleted")
 	return c
+}
+
+// parseSize reads a size such as 1048576, 64KiB, 256MiB or 1GiB.
+func parseSize(s string) (int64, error) {
+	num, mult := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q: want a size such as 256MiB, 1GiB or a number of bytes", s)
+	}
+	if n*mult != 0 && n*mult < 64<<10 {
+		return 0, fmt.Errorf("%q: give at least 64KiB (or 0 to never rotate)", s)
+	}
+	return n * mult, nil
 }

@@ -2,20 +2,27 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -40,6 +47,21 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": scripttest.Commands()["status"],
+			"mode":   scripttest.Commands()["mode"],
+			// mkfifo NAME makes a FIFO nobody writes to.
+			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+			},
+			// mkbig NAME SIZE makes a sparse file of SIZE bytes.
+			"mkbig": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.ParseInt(args[1], 10, 64)
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(f.Truncate(n))
+				ts.Check(f.Close())
+			},
 			// freeport VAR sets VAR to a free loopback HOST:PORT.
 			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -192,4 +214,36 @@ func post() {
 	defer r.Body.Close()
 	b, _ := io.ReadAll(r.Body)
 	fmt.Printf("%d\n%s", r.StatusCode, b)
+}
+
+// TestReloadOnSignal: SIGHUP makes 'token serve' reload its clients and
+// revocation list at once, and a failed reload is logged (issue 8 item 19).
+func TestReloadOnSignal(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal)
+	var logs bytes.Buffer
+	lg := slog.New(slog.NewJSONHandler(&logs, nil))
+	calls := make(chan struct{}, 2)
+	var fail atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		reloadOnSignal(ctx, sig, func() error {
+			defer func() { calls <- struct{}{} }()
+			if fail.Load() {
+				return errors.New("broken clients.json")
+			}
+			return nil
+		}, lg)
+		close(done)
+	}()
+	sig <- syscall.SIGHUP
+	<-calls
+	fail.Store(true)
+	sig <- syscall.SIGHUP
+	<-calls
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "reloaded clients and revocation list on SIGHUP") || !strings.Contains(logs.String(), "broken clients.json") {
+		t.Fatalf("logs: %s", logs.String())
+	}
 }

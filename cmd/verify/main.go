@@ -88,13 +88,13 @@ falls back to those signed times.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return verify(cmd, &f, args) },
 	}
 	fl := root.Flags()
-	fl.StringArrayVar(&f.pubs, "pub", nil, "also trust this public key file NAME.pub (repeatable)")
-	fl.StringVar(&f.product, "product", "", "require the license to be for product P")
-	fl.StringVar(&f.revocations, "revocations", "", "signed revocation list FILE from the vendor")
-	fl.StringVar(&f.version, "product-version", "", "version of the running build (shown; needs --release-date or --installed)")
-	fl.StringVar(&f.rel, "release-date", "", "release date T of the running build: after the update subscription means demo mode (17)")
-	fl.StringVar(&f.statePath, "state", "", "state file remembering the newest time seen (default: see above)")
-	fl.StringVar(&f.installed, "installed", "", "product installed by 'bundle apply' in DIR: its signed release date is a clock floor and the build's release date")
+	fl.StringArrayVar(&f.pubs, "pub", nil, "also trust the public key file `NAME.pub` (repeatable)")
+	fl.StringVar(&f.product, "product", "", "require the license to be for product `P`")
+	fl.StringVar(&f.revocations, "revocations", "", "signed revocation list `FILE` from the vendor")
+	fl.StringVar(&f.version, "product-version", "", "`VERSION` of the running build (shown; needs --release-date or --installed)")
+	fl.StringVar(&f.rel, "release-date", "", "release date `T` of the running build: after the update subscription means demo mode (17)")
+	fl.StringVar(&f.statePath, "state", "", "state `FILE` remembering the newest time seen (default: see above)")
+	fl.StringVar(&f.installed, "installed", "", "product installed by 'bundle apply' in `DIR`: its signed release date is a clock floor and the build's release date")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON on stdout (also on failure)")
 	return root
 }
@@ -117,6 +117,8 @@ type result struct {
 	ProductVersion string              `json:"product_version"`
 	ReleaseDate    *time.Time          `json:"release_date"`
 	Entitlements   *entitlementsResult `json:"entitlements"`
+
+	inForce []license.Feature // the features in force, in order, for the text output
 }
 
 type machineResult struct {
@@ -161,14 +163,16 @@ func source(arg string) string {
 	switch {
 	case arg == "-":
 		return "license from stdin"
-	case typedcode.HasPrefix(arg, license.CodePrefix):
+	case typedcode.IsArg(arg, license.CodePrefix):
 		return "license code"
 	}
 	return arg
 }
 
 func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
-	if typedcode.HasPrefix(arg, license.CodePrefix) {
+	// A code however typed (dashes left out or moved, spaces, line
+	// breaks): the one test every tool uses.
+	if typedcode.IsArg(arg, license.CodePrefix) {
 		return []byte(arg), nil
 	}
 	return readInput(cmd, arg, fileio.LimitLicense, "license")
@@ -404,6 +408,7 @@ func verify(cmd *cobra.Command, f *flags, args []string) error {
 	}
 	ent := license.Entitle(rep.License, err, nil)
 	res.Entitlements = &entitlementsResult{Demo: ent.Demo, Seats: ent.Seats, Features: license.FeatureMap(ent.Features)}
+	res.inForce = ent.Features
 	res.ExitCode, res.Demo = code, ent.Demo
 	hint := ""
 	switch {
@@ -465,13 +470,23 @@ func printSummary(w io.Writer, res *result, l *license.License) {
 		cust += ", tax ID " + l.Customer.TaxID
 	}
 	row("customer", "%s", cust)
-	row("seats", "%d", l.Seats)
-	if len(l.Features) > 0 {
-		var fs []string
-		for _, f := range l.Features {
-			fs = append(fs, f.String())
+	licensed := featureList(l.Features)
+	if e := res.Entitlements; e != nil && e.Demo {
+		// What is in force is the demo limits, not what was licensed.
+		inForce := featureList(res.inForce)
+		if inForce == "" {
+			inForce = "none"
 		}
-		row("features", "%s", strings.Join(fs, ", "))
+		if licensed == "" {
+			licensed = "none"
+		}
+		row("seats", "%d in force (demo mode; licensed: %d)", e.Seats, l.Seats)
+		row("features", "%s in force (demo limits; licensed: %s)", inForce, licensed)
+	} else {
+		row("seats", "%d", l.Seats)
+		if licensed != "" {
+			row("features", "%s", licensed)
+		}
 	}
 	row("issued", "%s", l.IssuedAt.Format(time.DateOnly))
 	valid := "from " + l.NotBefore.Format(time.DateOnly) + ", perpetual"
@@ -505,6 +520,15 @@ func printSummary(w io.Writer, res *result, l *license.License) {
 	if l.Comment != "" {
 		row("comment", "%q (UNSIGNED: anyone can edit it)", l.Comment)
 	}
+}
+
+// featureList is features as "a=true, b=3" ("" for none).
+func featureList(fs []license.Feature) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, f.String())
+	}
+	return strings.Join(s, ", ")
 }
 
 func daysLeft(d *int) string {

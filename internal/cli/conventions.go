@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"strings"
 
@@ -63,8 +64,9 @@ func Prepare(root *cobra.Command) {
 				return nil
 			}
 			c.RunE = func(cmd *cobra.Command, args []string) error {
-				cmd.SetOut(cmd.ErrOrStderr())
-				_ = cmd.Usage()
+				// The usage goes to stderr; the command's own output
+				// stays as it was (UsageString restores it).
+				fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
 				return &Error{Code: ExitUsage, Err: errNoSub(cmd), Hint: "run '" + cmd.CommandPath() + " --help' for its commands"}
 			}
 		}

@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,8 +90,47 @@ func TestDamagedMiddleIsAnError(t *testing.T) {
 	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("got %v, want an error naming line 1", err)
 	}
-	if err := Append(path, rec{Serial: "c"}); err == nil {
-		t.Fatal("append to a damaged ledger succeeded")
+	// Append checks the tail only (issue 8 item 11): it does not read line
+	// 1, so it succeeds, and the damage is still reported by the next read.
+	if err := Append(path, rec{Serial: "c"}); err != nil {
+		t.Fatalf("append read beyond the tail: %v", err)
+	}
+	if _, err := Scan(path, func(Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("got %v, want an error naming line 1", err)
+	}
+}
+
+// A damaged last line that ends in a newline is torn too: Scan skips it and
+// Append replaces it.
+func TestDamagedLastLineWithNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	Append(path, rec{Serial: "a"})
+	Append(path, rec{Serial: "b"})
+	data, _ := os.ReadFile(path)
+	data[len(data)-4] ^= 1
+	os.WriteFile(path, data, 0o600)
+	if got, torn := serials(t, path); strings.Join(got, ",") != "a" || !torn {
+		t.Fatalf("got %v torn=%v", got, torn)
+	}
+	Append(path, rec{Serial: "c"})
+	if got, torn := serials(t, path); strings.Join(got, ",") != "a,c" || torn {
+		t.Fatalf("got %v torn=%v", got, torn)
+	}
+}
+
+// Lines above MaxRecord are refused when written and reported when read,
+// in bounded memory.
+func TestRecordLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	if err := Append(path, rec{Serial: strings.Repeat("x", MaxRecord)}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized record: %v", err)
+	}
+	os.WriteFile(path, []byte(strings.Repeat("y", MaxRecord+10)+"\n0000000a {}\n"), 0o600)
+	if _, err := Scan(path, func(Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("Scan of a huge line: %v", err)
+	}
+	if err := Append(path, rec{Serial: "z"}); err != nil {
+		t.Fatalf("append after a huge line: %v", err)
 	}
 }
 
@@ -115,14 +157,44 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("0000000a {}\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := parse("fuzz", data)
-		if err != nil {
-			return
-		}
-		for _, r := range res.Records {
+		scan("fuzz", bytes.NewReader(data), func(r Record) error {
 			if !json.Valid(r) {
 				t.Fatalf("invalid JSON record %q accepted", r)
 			}
-		}
+			return nil
+		})
 	})
+}
+
+// TestReadsEarlierLedgers: ledgers written by earlier versions (the line
+// format has not changed: the license ledger, a revocation record holding
+// the whole list, and the endpoint's issued.jsonl written by the batched
+// writer that lived in pkg/token) read as before, and appending continues
+// them.
+func TestReadsEarlierLedgers(t *testing.T) {
+	// Lines as earlier versions wrote them (CRC-32 computed independently).
+	old := "" +
+		"9c0314b3 {\"type\":\"license\",\"key_id\":\"3602c5ce218089f6\",\"issued_at\":\"2026-11-30T10:00:00Z\",\"serial\":\"AAAA-0000-0000-0001\"}\n" +
+		"f38c674c {\"type\":\"revocation\",\"key_id\":\"3602c5ce218089f6\",\"issued_at\":\"2026-11-30T11:00:00Z\",\"sequence\":1,\"serials\":[\"AAAA-0000-0000-0001\"]}\n" +
+		"9488da57 {\"jti\":\"AAECAwQFBgcICQoLDA0ODw\",\"kid\":\"3d3b652d529fd51a\",\"sub\":\"1\",\"aud\":[\"https://portal.local/rest/\"],\"client_id\":\"c\",\"iat\":1,\"exp\":2}\n"
+	path := filepath.Join(t.TempDir(), "old.ledger")
+	os.WriteFile(path, []byte(old), 0o600)
+	var types []string
+	torn, err := Scan(path, func(r Record) error {
+		var x map[string]any
+		if err := json.Unmarshal(r, &x); err != nil {
+			return err
+		}
+		types = append(types, fmt.Sprint(x["type"], x["jti"]))
+		return nil
+	})
+	if err != nil || torn || strings.Join(types, ",") != "license<nil>,revocation<nil>,<nil>AAECAwQFBgcICQoLDA0ODw" {
+		t.Fatalf("old ledger: %v torn=%v %v", types, torn, err)
+	}
+	if err := Append(path, rec{Serial: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Read(path); err != nil || len(res.Records) != 4 {
+		t.Fatalf("after append: %v", err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // EnvVar is the environment variable that may hold the passphrase.
@@ -21,7 +23,8 @@ var ErrNone = errors.New("no passphrase: use --passphrase-file FILE, set " + Env
 
 // Source says where to look for a passphrase.
 type Source struct {
-	// File is the --passphrase-file value; empty for none.
+	// File is the --passphrase-file value; empty for none. It is read
+	// bounded (fileio.LimitPassphrase); "-" reads standard input.
 	File string
 	// Getenv looks up environment variables; nil means os.Getenv.
 	Getenv func(string) string
@@ -31,7 +34,8 @@ type Source struct {
 // the answers must match (for creating a key). An empty passphrase is refused.
 func (s Source) Read(prompt string, confirm bool) ([]byte, error) {
 	if s.File != "" {
-		data, err := os.ReadFile(s.File)
+		// Bounded, and a FIFO or device is refused before it is read.
+		data, err := fileio.ReadRegular(nil, s.File, fileio.LimitPassphrase, "passphrase file")
 		if err != nil {
 			return nil, fmt.Errorf("--passphrase-file: %w", err)
 		}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestFileThenEnv(t *testing.T) {
@@ -42,5 +44,36 @@ func TestNoSource(t *testing.T) {
 	_, err := Source{Getenv: func(string) string { return "" }}.Read("Passphrase", false)
 	if !errors.Is(err, ErrNone) {
 		t.Fatalf("got %v, want ErrNone", err)
+	}
+}
+
+// --passphrase-file is read bounded: /dev/zero, a FIFO nobody writes to, a
+// directory and an oversized file are refused promptly, naming the limit.
+func TestFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	f, _ := os.Create(big)
+	f.Truncate(1 << 30)
+	f.Close()
+	for path, want := range map[string]string{
+		"/dev/zero": "a device, not a regular file: give a passphrase file of at most 4 KiB",
+		fifo:        "a FIFO, not a regular file",
+		dir:         "a directory, not a regular file",
+		big:         "passphrase file is larger than its 4 KiB limit",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := (Source{File: path}).Read("Passphrase", false); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "--passphrase-file: ") {
+				t.Errorf("%s: %v, want %q", path, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Read blocked", path)
+		}
 	}
 }

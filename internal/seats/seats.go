@@ -386,6 +386,20 @@ func (c *Core) Lease(id string) (Lease, bool) {
 	return *l, true
 }
 
+// Lost returns a lease taken away because its license went (Lease.Lost
+// says why). It is kept until the session renews (and is told), releases
+// it, or it expires.
+func (c *Core) Lost(id string) (Lease, bool) {
+	l, ok := c.lost[id]
+	if !ok {
+		return Lease{}, false
+	}
+	return *l, true
+}
+
+// ReclaimUntil returns the end of the reclaim window (zero before Restore).
+func (c *Core) ReclaimUntil() time.Time { return c.reclaimUntil }
+
 // Reclaiming reports whether now is inside the reclaim window.
 func (c *Core) Reclaiming(now time.Time) bool { return now.Before(c.reclaimUntil) }
 
@@ -432,7 +446,7 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 	held := c.seats[r.Product]
 	if held[sk] == 0 && len(held) >= cp.Seats {
 		ev = append(ev, event(now, EventRefuse, l, fmt.Sprintf("%d of %d seats in use", len(held), cp.Seats)))
-		if c.Reclaiming(now) {
+		if c.Reclaiming(now) && c.holdsExpired(r.Product, now) {
 			return Grant{}, ev, fmt.Errorf("%w: try again after %s", ErrStarting, c.reclaimUntil.UTC().Format(time.RFC3339))
 		}
 		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: len(held), Seats: cp.Seats, Holders: c.Leases(r.Product)}
@@ -440,6 +454,17 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 	c.add(l, sk)
 	ev = append(ev, event(now, EventGrant, l, ""))
 	return Grant{Lease: *l, Created: true, Features: cp.Features}, ev, nil
+}
+
+// holdsExpired reports whether a lease of product past its expiry still
+// holds a seat (only in the reclaim window): a seat the restart may free.
+func (c *Core) holdsExpired(product string, now time.Time) bool {
+	for _, l := range c.leases {
+		if l.Product == product && !now.Before(l.Expires) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Core) add(l *Lease, sk string) {

@@ -6,13 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/airseal/airseal/internal/safetext"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -235,7 +237,7 @@ func signedMessage(manifest []byte) []byte {
 // Errors match ErrUnknownKey, ErrBadSignature, ErrMalformed or ErrUnsafe.
 func (h *Header) Verify(ring *keys.Keyring, revoked map[keys.ID]bool) (*Manifest, error) {
 	if revoked[h.KeyID] {
-		return nil, fmt.Errorf("%w: key %s was revoked by an installed release", ErrUnknownKey, h.KeyID)
+		return nil, fmt.Errorf("%w: %w: key %s was revoked by a release applied to this target", ErrUnknownKey, ErrRevokedKey, h.KeyID)
 	}
 	k, ok := ring.Get(h.KeyID)
 	if !ok {
@@ -247,6 +249,11 @@ func (h *Header) Verify(ring *keys.Keyring, revoked map[keys.ID]bool) (*Manifest
 	m, err := ParseManifest(h.Manifest)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(m.RevokedKeys, string(h.KeyID)) {
+		// Current, such a release would revoke its own key: refused at
+		// pack time, and here.
+		return nil, fmt.Errorf("%w: manifest: revoked_keys lists %s, the key that signed it", ErrMalformed, h.KeyID)
 	}
 	if h.VolumeCount != m.Payload.Volumes {
 		return nil, fmt.Errorf("%w: preamble says %d volumes, manifest says %d", ErrVolume, h.VolumeCount, m.Payload.Volumes)
@@ -506,12 +513,36 @@ func checkPath(p string) error {
 	if p == MetaDir || strings.HasPrefix(p, MetaDir+"/") {
 		return fmt.Errorf("path %q is reserved for bundle metadata", p)
 	}
+	return checkChars("path", p)
+}
+
+// checkChars applies the one signed-text rule (internal/safetext) to a
+// path or link target, which are printed by inspect, plan and errors:
+// valid UTF-8 without control characters (C0 U+0000–U+001F, DEL U+007F,
+// C1 U+0080–U+009F) or bidirectional formatting characters, so that a
+// file name cannot repaint a terminal or disguise itself. No length limit
+// beyond the path's own.
+func checkChars(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", what, s)
+	}
+	for _, r := range s {
+		if safetext.IsControl(r) {
+			return fmt.Errorf("%s %q contains control character %U (terminal escape sequences are refused)", what, s, r)
+		}
+		if safetext.IsBidi(r) {
+			return fmt.Errorf("%s %q contains bidirectional formatting character %U", what, s, r)
+		}
+	}
 	return nil
 }
 
 func checkLinkTarget(p, target string) error {
 	if target == "" || len(target) > 4096 || strings.ContainsAny(target, "\x00\\") {
 		return fmt.Errorf("symlink %q: target %q is empty, too long or has NUL/backslash", p, target)
+	}
+	if err := checkChars("symlink "+strconv.Quote(p)+": target", target); err != nil {
+		return err
 	}
 	if strings.HasPrefix(target, "/") {
 		return fmt.Errorf("symlink %q points to absolute path %q, outside the release", p, target)

@@ -93,6 +93,7 @@ func Pack(opts PackOptions) (*PackResult, error) {
 		Hooks:           opts.Hooks,
 		Licenses:        opts.Licenses,
 		RevokedLicenses: opts.RevokedLicenses,
+		Files:           []File{}, // "files": [] for an empty release, never null
 		Payload:         Payload{Compression: "zstd"},
 	}
 	for _, k := range opts.TrustKeys {
@@ -227,7 +228,7 @@ func walkRelease(dir string) ([]packEntry, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		if err := checkPath(rel); err != nil {
-			return fmt.Errorf("pack: %s: %v", p, err)
+			return fmt.Errorf("pack: --from-dir %q: %v; rename the file", dir, err)
 		}
 		fi, err := os.Lstat(p)
 		if err != nil {
@@ -235,7 +236,7 @@ func walkRelease(dir string) ([]packEntry, error) {
 		}
 		mode := fi.Mode()
 		if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
-			return fmt.Errorf("pack: %s: setuid, setgid and sticky bits are not allowed in a bundle; chmod the file", p)
+			return fmt.Errorf("pack: %q: setuid, setgid and sticky bits are not allowed in a bundle; chmod the file", p)
 		}
 		e := packEntry{File: File{Path: rel, Mode: Mode(mode.Perm())}, abs: p}
 		switch {
@@ -250,10 +251,10 @@ func walkRelease(dir string) ([]packEntry, error) {
 			}
 			e.Type, e.Target, e.Mode = TypeSymlink, filepath.ToSlash(t), 0o777
 			if err := checkLinkTarget(rel, e.Target); err != nil {
-				return fmt.Errorf("pack: %s: %v; replace it with a copy or a relative link inside the release", p, err)
+				return fmt.Errorf("pack: %q: %v; replace it with a copy or a relative link inside the release", p, err)
 			}
 		default:
-			return fmt.Errorf("pack: %s: %s files cannot be bundled (only files, directories and symlinks)", p, mode.Type())
+			return fmt.Errorf("pack: %q: %s cannot be bundled (only files, directories and symlinks); remove it from the release tree", p, kindName(mode))
 		}
 		out = append(out, e)
 		return nil
@@ -262,6 +263,21 @@ func walkRelease(dir string) ([]packEntry, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// kindName names a file type that cannot be bundled.
+func kindName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 type frameJob struct {

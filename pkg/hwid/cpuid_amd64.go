@@ -1,19 +1,18 @@
 package hwid
 
-import (
-	"encoding/binary"
-
-	"github.com/klauspost/cpuid/v2"
-)
+import "encoding/binary"
 
 func rawCPUID(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
-// liveCPUID reads the hypervisor bit and the signatures of leaves 0x40000000
-// and 0x40000100. klauspost/cpuid supplies the bit and the first signature;
-// the second leaf, where QEMU moves the KVM signature when Hyper-V
-// enlightenments take over 0x40000000, is read with a small assembly stub.
+// liveCPUID reads the hypervisor bit (leaf 1, ECX bit 31) and the
+// signatures of leaves 0x40000000 and 0x40000100 (where QEMU moves the KVM
+// signature when Hyper-V enlightenments take over 0x40000000) with a small
+// assembly stub. A CPUID library is not linked: its package init probes
+// every feature leaf on each start of every binary that imports hwid,
+// verify included (issue 9, Measures).
 func liveCPUID() *cpuidFacts {
-	c := &cpuidFacts{HypervisorBit: cpuid.CPU.VM()}
+	_, _, ecx, _ := rawCPUID(1, 0)
+	c := &cpuidFacts{HypervisorBit: ecx&(1<<31) != 0}
 	if !c.HypervisorBit {
 		// Leaves 0x4000xxxx are only defined under a hypervisor; on bare
 		// metal they echo unrelated data.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // collapse trims a value and collapses runs of white space to one space.
@@ -12,10 +13,12 @@ func collapse(s string) string {
 }
 
 // placeholders are values firmware fills in when a field was never set
-// (compared case-insensitively after collapse).
-var placeholders = map[string]bool{}
-
-func init() {
+// (compared case-insensitively after collapse), and placeholderRE the
+// patterns of more of them. Both are built on first use, not at package
+// init: verify imports hwid and pays for every init on each start, also
+// when the license is not bound to a machine.
+var placeholders = sync.OnceValues(func() (map[string]bool, *regexp.Regexp) {
+	m := map[string]bool{}
 	for _, p := range []string{
 		"To Be Filled By O.E.M.", "To be filled by O.E.M", "Default string", "O.E.M.", "OEM",
 		"N/A", "NA", "None", "Not Specified", "Not Applicable", "Not Available", "Not Present",
@@ -27,20 +30,20 @@ func init() {
 		"123456789", "12345678", "SN12345678", "xxxxxxxxxxxx", "Serial", "SerialNumber",
 		"Empty", "Chassis Serial", "Board Serial", "Not Set", "$SerialNumber$",
 	} {
-		placeholders[strings.ToLower(p)] = true
+		m[strings.ToLower(p)] = true
 	}
-}
-
-var (
-	placeholderRE = regexp.MustCompile(`(?i)^(none|0+|0?1234567(8(90?)?)?)$|to be filled|sernum|part[_-]?number|not (specified|applicable|available|present|defined|provided)|^unknown$|unspecified|mkf_.*_no_`)
-)
+	return m, regexp.MustCompile(`(?i)^(none|0+|0?1234567(8(90?)?)?)$|to be filled|sernum|part[_-]?number|not (specified|applicable|available|present|defined|provided)|^unknown$|unspecified|mkf_.*_no_`)
+})
 
 // normalizeString collapses white space and returns "" for placeholders and
 // values that cannot identify a machine (shorter than 4 characters, or one
 // character repeated).
 func normalizeString(s string) string {
 	s = collapse(s)
-	if s == "" || placeholders[strings.ToLower(s)] || placeholderRE.MatchString(s) {
+	if s == "" {
+		return ""
+	}
+	if names, re := placeholders(); names[strings.ToLower(s)] || re.MatchString(s) {
 		return ""
 	}
 	if len(s) < 4 || strings.Count(s, s[:1]) == len(s) {
@@ -67,9 +70,9 @@ func normalizeSerial(s string) string {
 
 // bogusUUIDs are shared by many machines (vendor defaults); a UUID is
 // rejected when either of its byte orders is listed.
-var bogusUUIDs = map[string]bool{
-	"03000200-0400-0500-0006-000700080009": true, // AMI default
-	"8a95d198-7f46-11e5-bf8b-08002704d48e": true, // SolidRun LX2160A
+var bogusUUIDs = table[bool]{
+	{"03000200-0400-0500-0006-000700080009", true}, // AMI default
+	{"8a95d198-7f46-11e5-bf8b-08002704d48e", true}, // SolidRun LX2160A
 }
 
 // normalizeUUID returns the canonical form of an SMBIOS UUID, or "" when it
@@ -99,7 +102,7 @@ func normalizeUUID(s string) string {
 		return ""
 	}
 	a, w := formatUUID(b), formatUUID(swapUUID(b))
-	if bogusUUIDs[a] || bogusUUIDs[w] {
+	if bogusUUIDs.has(a) || bogusUUIDs.has(w) {
 		return ""
 	}
 	return min(a, w)

@@ -130,3 +130,18 @@ func TestDefaultNeed(t *testing.T) {
 		}
 	}
 }
+
+// The placeholder tables are built on first use, not at package init:
+// every binary that imports hwid (verify among them) would otherwise pay
+// for the regexp compilation on each start (issue 9, Measures).
+func TestPlaceholdersBuiltLazily(t *testing.T) {
+	if got := normalizeString("To Be Filled By O.E.M."); got != "" {
+		t.Fatalf("placeholder kept: %q", got)
+	}
+	if got := normalizeString("not specified by vendor"); got != "" {
+		t.Fatalf("pattern placeholder kept: %q", got)
+	}
+	if got := normalizeString("PF2ABCDE"); got != "PF2ABCDE" {
+		t.Fatalf("serial dropped: %q", got)
+	}
+}

@@ -316,7 +316,7 @@ func TestParseRequestCode(t *testing.T) {
 			t.Fatalf("%q: wrong request", c)
 		}
 	}
-	if _, ok := RequestCode("request.json"); ok {
+	if _, err := ParseRequest([]byte("request.json")); err == nil {
 		t.Fatal("a file name taken for a code")
 	}
 }
@@ -348,5 +348,47 @@ func TestIssueRefusesOutputsReadersRefuse(t *testing.T) {
 	}
 	if _, err := os.Stat(is.Ledger.Path); err == nil {
 		t.Fatal("a refused license was recorded")
+	}
+}
+
+// TestRevokeNumberingAcrossKeys (issue 8 item 4): after a key rotation the
+// new key's ledger continues the old key's numbering when the newest list
+// is carried forward, so verifiers (one floor across keys) accept it; a
+// first list without one is numbered 1 and the vendor is warned.
+func TestRevokeNumberingAcrossKeys(t *testing.T) {
+	oldIs := testIssuer(t)
+	var last *Revocation
+	for i := range 3 {
+		r, err := oldIs.Revoke(RevokeOptions{Serials: []string{fmt.Sprintf("OLD-%d", i)}, Now: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && len(r.Warnings) != 1 {
+			t.Errorf("first list of a ledger: warnings %q, want the numbering warning", r.Warnings)
+		}
+		if i > 0 && len(r.Warnings) != 0 {
+			t.Errorf("list %d: unexpected warnings %q", r.List.Sequence, r.Warnings)
+		}
+		last = r
+	}
+	k2, _ := keys.NewPrivateKey(bytes.Repeat([]byte{2}, 32))
+	newIs := &Issuer{Key: k2, Ledger: &Ledger{Path: filepath.Join(t.TempDir(), "vendor2.ledger")}}
+	r, err := newIs.Revoke(RevokeOptions{Serials: []string{"NEW-1"}, Previous: last.Armored, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.List.Sequence != 4 || r.List.KeyID != k2.ID() || !r.List.Contains("OLD-0") || !r.List.Contains("NEW-1") {
+		t.Fatalf("new key's list: #%d by %s, %v", r.List.Sequence, r.List.KeyID, r.List.Serials)
+	}
+	// Its ledger now continues on its own.
+	r2, err := newIs.Revoke(RevokeOptions{Serials: []string{"NEW-2"}, Now: testNow})
+	if err != nil || r2.List.Sequence != 5 || len(r2.List.Serials) != 5 {
+		t.Fatalf("next list of the new key: %v", err)
+	}
+	// Without the previous list, the new key's first list is #1: warned.
+	fresh := &Issuer{Key: k2, Ledger: &Ledger{Path: filepath.Join(t.TempDir(), "vendor3.ledger")}}
+	r3, err := fresh.Revoke(RevokeOptions{Serials: []string{"NEW-3"}, Now: testNow})
+	if err != nil || r3.List.Sequence != 1 || len(r3.Warnings) != 1 || !strings.Contains(r3.Warnings[0], "numbering continues") {
+		t.Fatalf("first list of a new ledger: %v %q", err, r3.Warnings)
 	}
 }

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -60,26 +61,22 @@ func DefaultLedger(keyPath string) string {
 	return strings.TrimSuffix(keyPath, filepath.Ext(keyPath)) + ".ledger"
 }
 
-// Each calls fn for every record in order, stopping at the first error fn
+// Each calls fn for every record in order, reading the ledger as a stream
+// (memory does not grow with its length), stopping at the first error fn
 // returns. torn reports a torn last line (an interrupted write), which is
 // skipped and replaced by the next append.
 //
 // Each and append are the only places that touch the ledger's storage.
 func (lg *Ledger) Each(fn func(*Record) error) (torn bool, err error) {
-	res, err := ledger.Read(lg.Path)
-	if err != nil {
-		return false, err
-	}
-	for i, raw := range res.Records {
+	i := 0
+	return ledger.Scan(lg.Path, func(raw ledger.Record) error {
+		i++
 		var r Record
 		if err := json.Unmarshal(raw, &r); err != nil {
-			return res.Torn, fmt.Errorf("%s: record %d: %w", lg.Path, i+1, err)
+			return fmt.Errorf("%s: record %d: %w", lg.Path, i, err)
 		}
-		if err := fn(&r); err != nil {
-			return res.Torn, err
-		}
-	}
-	return res.Torn, nil
+		return fn(&r)
+	})
 }
 
 func (lg *Ledger) append(r *Record) error {
@@ -95,15 +92,21 @@ func (lg *Ledger) Find(serial string) (*Record, bool, error) {
 	want, _ := license.NormalizeSerial(serial)
 	var found *Record
 	torn, err := lg.Each(func(r *Record) error {
-		if r.Type == TypeLicense && found == nil {
+		if r.Type == TypeLicense {
 			if s, _ := license.NormalizeSerial(r.Serial); s == want {
 				found = r
+				return errFound // stop reading: the ledger may be long
 			}
 		}
 		return nil
 	})
+	if err == errFound {
+		err = nil
+	}
 	return found, torn, err
 }
+
+var errFound = errors.New("found")
 
 // state is what a revocation needs from the ledger: the serials issued and
 // the newest revocation list, rebuilt from the records' additions.

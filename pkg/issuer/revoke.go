@@ -85,6 +85,12 @@ func (is *Issuer) Revoke(opts RevokeOptions) (*Revocation, error) {
 	var base0 *license.RevocationList
 	if base.Sequence > 0 {
 		base0 = base
+	} else {
+		// Sequence numbers are one floor across the vendor's keys
+		// (docs/spec/license-v1.md): a first list of a new key's ledger
+		// numbered 1 is refused by every verifier that saw a higher one.
+		res.Warnings = append(res.Warnings, "this is revocation list 1 of ledger "+is.Ledger.Path+
+			": if lists were issued before (with another key or ledger), carry the newest forward as the previous list, so that the numbering continues; verifiers refuse a list numbered below the highest they have seen, whichever key signed it")
 	}
 	rl := base0.Next(typed, opts.Now)
 	if opts.Replaces != nil {

@@ -64,13 +64,3 @@ func testVerifier(ks ...*keys.PrivateKey) *Verifier {
 	}
 	return &Verifier{Keys: ring, Issuer: testIssuer, Audience: testAud}
 }
-
-// newTestDir initialises a token directory with cheap key sealing.
-func newTestDir(t testing.TB) *Dir {
-	t.Helper()
-	d := &Dir{Path: t.TempDir(), Seal: &keys.SealOptions{LogN: 10}}
-	if _, err := d.Init(testIssuer, []byte("test passphrase")); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}

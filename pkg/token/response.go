@@ -43,17 +43,28 @@ type BitrixResponse struct {
 	Status         string `json:"status"`
 }
 
-// NewBitrixResponse describes tok in the Bitrix24 shape. client_endpoint is
-// the audience (the portal's REST base, such as https://portal.local/rest/),
-// domain is its host, user_id is the subject (a number when it is one),
-// member_id comes from the token, and server_endpoint is serverEndpoint.
+// DefaultBitrixServerEndpoint is the server_endpoint of a Bitrix24-shaped
+// answer when the caller has none: the one real Bitrix24 OAuth answers
+// carry. Clients store it; none of our tools serve under it.
+const DefaultBitrixServerEndpoint = "https://oauth.bitrix.info/rest/"
+
+// NewBitrixResponse describes tok in the Bitrix24 shape, as the real
+// oauth.bitrix.info answers: client_endpoint is the audience (the portal's
+// REST base, such as https://portal.local/rest/), server_endpoint is
+// serverEndpoint (the authorization server's REST base;
+// DefaultBitrixServerEndpoint when empty), domain is the host of
+// server_endpoint (oauth.bitrix.info in a real answer), user_id is the
+// subject (a number when it is one) and member_id comes from the token.
 func NewBitrixResponse(tok string, c *Claims, refresh, serverEndpoint string, now time.Time) *BitrixResponse {
 	aud := ""
 	if len(c.Audience) > 0 {
 		aud = c.Audience[0]
 	}
-	domain := aud
-	if u, err := url.Parse(aud); err == nil && u.Host != "" {
+	if serverEndpoint == "" {
+		serverEndpoint = DefaultBitrixServerEndpoint
+	}
+	domain := serverEndpoint
+	if u, err := url.Parse(serverEndpoint); err == nil && u.Host != "" {
 		domain = u.Host
 	}
 	var user any = c.Subject

@@ -1,0 +1,190 @@
+package seatserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"sync"
+
+	"github.com/airseal/airseal/internal/seatstore"
+)
+
+// errCommitterClosed is returned for changes queued after close.
+var errCommitterClosed = errors.New("the server is shutting down")
+
+// committer makes queued changes durable in order. While one Store.Commit
+// runs, new changes queue; the next commit merges all of them (later
+// records of a key replace earlier ones, events keep their order), so N
+// concurrent requests cost one transaction, not N.
+type committer struct {
+	store seatstore.Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*pendingChange
+	closed  bool
+	done    chan struct{}
+}
+
+type pendingChange struct {
+	ch   seatstore.Change
+	err  error
+	done chan struct{}
+}
+
+func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
+	c := &committer{store: st, log: log, done: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	go c.loop()
+	return c
+}
+
+// enqueue queues ch and returns a function that waits until it is durable
+// (or failed). Waiting gives up when ctx ends, but the change stays queued:
+// the core already holds it, and the store must follow the core.
+func (c *committer) enqueue(ch seatstore.Change) func(context.Context) error {
+	p := &pendingChange{ch: ch, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return func(context.Context) error { return errCommitterClosed }
+	}
+	c.pending = append(c.pending, p)
+	c.cond.Signal()
+	c.mu.Unlock()
+	return func(ctx context.Context) error {
+		select {
+		case <-p.done:
+			return p.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// commit queues ch and waits for it.
+func (c *committer) commit(ctx context.Context, ch seatstore.Change) error {
+	return c.enqueue(ch)(ctx)
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		for len(c.pending) == 0 && !c.closed {
+			c.cond.Wait()
+		}
+		batch := c.pending
+		c.pending = nil
+		closed := c.closed
+		c.mu.Unlock()
+		if len(batch) > 0 {
+			merged := batch[0].ch
+			if len(batch) > 1 {
+				merged = seatstore.Change{}
+				for _, p := range batch {
+					mergeInto(&merged, p.ch)
+				}
+			}
+			// The commit is not tied to any one request: a client that
+			// gave up must not abort the others' changes.
+			err := c.store.Commit(context.Background(), merged)
+			if err != nil {
+				c.log.Error("commit failed", "changes", len(batch), "err", err)
+			}
+			for _, p := range batch {
+				p.err = err
+				close(p.done)
+			}
+			continue
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// close commits what is queued and stops the loop.
+func (c *committer) close() error {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.cond.Signal()
+	}
+	c.mu.Unlock()
+	<-c.done
+	return nil
+}
+
+// mergeInto appends b's changes to a, b after a: for every keyed record
+// the later put or delete wins, and a key ends as exactly one put or one
+// delete (a store applies puts before deletes).
+func mergeInto(a *seatstore.Change, b seatstore.Change) {
+	if b.Empty() {
+		return
+	}
+	if a.Empty() && a.Settings == nil {
+		*a = b
+		return
+	}
+	a.PutLeases, a.DeleteLeases = mergeKeyed(a.PutLeases, a.DeleteLeases, b.PutLeases, b.DeleteLeases, leaseKey)
+	a.PutLicenses, a.DeleteLicenses = mergeKeyed(a.PutLicenses, a.DeleteLicenses, b.PutLicenses, b.DeleteLicenses, licenseKey)
+	a.PutTokens, a.DeleteTokens = mergeKeyed(a.PutTokens, a.DeleteTokens, b.PutTokens, b.DeleteTokens, tokenKey)
+	a.Grants = append(a.Grants, b.Grants...)
+	a.PutDevices = append(a.PutDevices, b.PutDevices...)
+	a.DeleteDevices = append(a.DeleteDevices, b.DeleteDevices...)
+	a.Events = append(a.Events, b.Events...)
+	if len(b.Settings) > 0 {
+		if a.Settings == nil {
+			a.Settings = map[string]string{}
+		}
+		maps.Copy(a.Settings, b.Settings)
+	}
+}
+
+func mergeKeyed[T any](aPut []T, aDel []string, bPut []T, bDel []string, key func(T) string) ([]T, []string) {
+	if len(bPut) == 0 && len(bDel) == 0 {
+		return aPut, aDel
+	}
+	type slot struct {
+		put *T
+		del bool
+	}
+	order := []string{}
+	m := map[string]*slot{}
+	get := func(k string) *slot {
+		s, ok := m[k]
+		if !ok {
+			s = &slot{}
+			m[k] = s
+			order = append(order, k)
+		}
+		return s
+	}
+	// Within one change puts come before deletes, as a store applies them.
+	for _, group := range []struct {
+		puts []T
+		dels []string
+	}{{aPut, aDel}, {bPut, bDel}} {
+		for i := range group.puts {
+			s := get(key(group.puts[i]))
+			s.put, s.del = &group.puts[i], false
+		}
+		for _, k := range group.dels {
+			s := get(k)
+			s.put, s.del = nil, true
+		}
+	}
+	var puts []T
+	var dels []string
+	for _, k := range order {
+		if s := m[k]; s.del {
+			dels = append(dels, k)
+		} else {
+			puts = append(puts, *s.put)
+		}
+	}
+	return puts, dels
+}

@@ -1,0 +1,336 @@
+package seatserver
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/seat"
+)
+
+func (s *Server) getAPI(q *request) (answer, error) {
+	seen := map[string]bool{}
+	var urns []string
+	for _, rt := range routes {
+		if rt.Pattern != seat.PathAPI && !seen[rt.Pattern] {
+			seen[rt.Pattern] = true
+			urns = append(urns, rt.Pattern)
+		}
+	}
+	return answer{http.StatusOK, seat.APIInfo{Version: s.cfg.Version, Protocol: seat.Protocol, Urns: urns}}, nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return safetext.Clean(h)
+}
+
+// Mode returns "reclaim" inside the reclaim window after a start, "demo"
+// when no license is installed, else "licensed".
+func (s *Server) Mode() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modeLocked(s.now())
+}
+
+func (s *Server) modeLocked(now time.Time) string {
+	switch {
+	case s.core.Reclaiming(now) && !s.cfg.ReadOnly:
+		return "reclaim"
+	case len(s.records) == 0:
+		return seat.ModeDemo
+	}
+	return seat.ModeLicensed
+}
+
+func (s *Server) getServerInfo(q *request) (answer, error) {
+	lics := s.ServerLicences()
+	info := seat.ServerInfo{
+		ComputerName: hostname(), OSType: runtime.GOOS, CPU: runtime.GOARCH, PID: os.Getpid(),
+		Version: s.cfg.Version, Started: wireTime(s.started), Time: wireTime(s.now()),
+		ComputerID: s.cfg.ComputerID, Node: s.cfg.Node, ResponseKey: s.keyID,
+		ServerLicences: lics, Mode: s.Mode(), LeaseSeconds: int(s.cfg.Lease / time.Second),
+	}
+	if len(lics) > 0 {
+		info.ServerLicence = lics[0]
+	}
+	return answer{http.StatusOK, info}, nil
+}
+
+func (s *Server) getLicences(q *request) (answer, error) {
+	return answer{http.StatusOK, seat.Licences{Licences: s.Licences()}}, nil
+}
+
+func (s *Server) getLicence(q *request) (answer, error) {
+	id := q.params["KeyNo"]
+	if err := checkPathID("KeyNo", id); err != nil {
+		return answer{}, err
+	}
+	l, ok := s.Licence(id)
+	if !ok {
+		return answer{}, &statusError{http.StatusNotFound, "no license " + safetext.Clean(id) + " is installed; GET /api/licences lists them"}
+	}
+	return answer{http.StatusOK, l}, nil
+}
+
+func (s *Server) postLicences(q *request) (answer, error) {
+	w, err := ParseInstall(q.body)
+	if err != nil {
+		return answer{}, err
+	}
+	res, err := s.Install(q.r.Context(), []byte(w.ActivationCodeString), string(w.ITN), string(w.IEC))
+	if err != nil {
+		return answer{}, err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		s.log.Info("admin action", "caller", q.caller.name, "what", "install license", "serial", res.Licence.KeyNo)
+	}
+	return answer{status, res.Licence}, nil
+}
+
+func (s *Server) deleteLicence(q *request) (answer, error) {
+	id := q.params["KeyNo"]
+	if err := checkPathID("KeyNo", id); err != nil {
+		return answer{}, err
+	}
+	l, ok := s.Licence(id)
+	if !ok {
+		return answer{}, &statusError{http.StatusNotFound, "no license " + safetext.Clean(id) + " is installed; GET /api/licences lists them"}
+	}
+	if err := s.Remove(q.r.Context(), l.KeyNo); err != nil {
+		return answer{}, err
+	}
+	s.log.Info("admin action", "caller", q.caller.name, "what", "remove license", "serial", l.KeyNo)
+	l.Enabled, l.Workable = false, false
+	return answer{http.StatusOK, l}, nil
+}
+
+func (s *Server) postRevocations(q *request) (answer, error) {
+	data, err := ParseRevocations(q.body)
+	if err != nil {
+		return answer{}, err
+	}
+	res, err := s.AddRevocations(q.r.Context(), data)
+	if err != nil {
+		return answer{}, err
+	}
+	s.log.Info("admin action", "caller", q.caller.name, "what", "apply revocation list", "sequence", res.Sequence)
+	return answer{http.StatusOK, res}, nil
+}
+
+// connectionID names a computer in /api/connections.
+func connectionID(computer string) string {
+	h := sha256.Sum256([]byte("airseal connection\x00" + computer))
+	return strings.ToUpper(hex.EncodeToString(h[:16]))
+}
+
+// Connections returns the computers holding seats, by name.
+func (s *Server) Connections() []seat.Connection {
+	s.mu.Lock()
+	ls := s.core.Leases("")
+	s.mu.Unlock()
+	by := map[string]*seat.Connection{}
+	products := map[string]map[string]bool{}
+	for _, l := range ls {
+		c := by[l.ComputerName]
+		if c == nil {
+			c = &seat.Connection{ID: connectionID(l.ComputerName), ComputerName: l.ComputerName, Created: wireTime(l.Granted)}
+			by[l.ComputerName] = c
+			products[l.ComputerName] = map[string]bool{}
+		}
+		c.Sessions++
+		if g := wireTime(l.Granted); g.Before(c.Created) {
+			c.Created = g
+		}
+		if e := wireTime(l.Expires); e.After(c.ExpireTime) {
+			c.ExpireTime = e
+		}
+		if !products[l.ComputerName][l.Product] {
+			products[l.ComputerName][l.Product] = true
+			c.Products = append(c.Products, l.Product)
+		}
+	}
+	out := make([]seat.Connection, 0, len(by))
+	for _, c := range by {
+		sort.Strings(c.Products)
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ComputerName < out[j].ComputerName })
+	return out
+}
+
+func (s *Server) getConnections(q *request) (answer, error) {
+	return answer{http.StatusOK, seat.Connections{Connections: s.Connections()}}, nil
+}
+
+func (s *Server) getConnection(q *request) (answer, error) {
+	id := q.params["ID"]
+	if err := checkPathID("ID", id); err != nil {
+		return answer{}, err
+	}
+	for _, c := range s.Connections() {
+		if strings.EqualFold(c.ID, id) {
+			return answer{http.StatusOK, c}, nil
+		}
+	}
+	return answer{}, &statusError{http.StatusNotFound, "no computer with connection ID " + safetext.Clean(id) + " holds a seat; GET /api/connections lists them"}
+}
+
+// sessionLocked describes a lease. The caller holds s.mu.
+func (s *Server) sessionLocked(l seats.Lease, features []license.Feature, now time.Time) seat.Session {
+	out := seat.Session{
+		ID: l.ID, ClientSessionID: l.ClientSessionID, Product: l.Product, KeyID: l.Product, Mode: string(l.Mode),
+		AppName: l.AppName, UserName: l.UserName, ComputerName: l.ComputerName,
+		Granted: wireTime(l.Granted), Expires: wireTime(l.Expires), ExpireTime: wireTime(l.Expires),
+		Expired:    !now.Before(l.Expires),
+		RenewEvery: int(s.cfg.Lease / 5 / time.Second),
+		Features:   featureMap(features),
+	}
+	if !l.SessionStarted.IsZero() {
+		t := wireTime(l.SessionStarted)
+		out.SessionStarted = &t
+	}
+	if l.Mode == seats.ModeLicensed {
+		out.UsedLicence = s.usedLicenceLocked(l.Product, now)
+	}
+	return out
+}
+
+// usedLicenceLocked names the license a product's seats come from: its
+// valid main (or demo) license.
+func (s *Server) usedLicenceLocked(product string, now time.Time) string {
+	for _, l := range s.core.Licenses() {
+		if l.Product == product && l.Kind != license.KindAdditional && !l.Revoked &&
+			!now.Before(l.NotBefore) && (l.Expires == nil || now.Before(*l.Expires)) {
+			return l.Serial
+		}
+	}
+	return ""
+}
+
+func (s *Server) getSessions(q *request) (answer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	ls := s.core.Leases("")
+	out := make([]seat.Session, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now))
+	}
+	return answer{http.StatusOK, seat.Sessions{Sessions: out}}, nil
+}
+
+func (s *Server) getSession(q *request) (answer, error) {
+	id := q.params["ID"]
+	if err := checkPathID("ID", id); err != nil {
+		return answer{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if l, ok := s.core.Lease(id); ok {
+		return answer{http.StatusOK, s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now)}, nil
+	}
+	if l, ok := s.core.Lost(id); ok {
+		return answer{}, seatsLost(l.Lost)
+	}
+	return answer{}, seats.ErrUnknownLease
+}
+
+func seatsLost(why string) error {
+	return &lostError{why}
+}
+
+type lostError struct{ why string }
+
+func (e *lostError) Error() string { return seats.ErrLost.Error() + ": " + e.why }
+func (e *lostError) Unwrap() error { return seats.ErrLost }
+
+// Checkout takes a seat (or returns the lease the session holds, or a
+// demo-mode answer) and makes it durable before returning.
+func (s *Server) Checkout(q *request, r seats.Request) (seat.Session, bool, error) {
+	var g seats.Grant
+	var out seat.Session
+	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+		var ev []seats.Event
+		var err error
+		g, ev, err = s.core.Checkout(r, now)
+		if err == nil {
+			out = s.sessionLocked(g.Lease, g.Features, now)
+		}
+		return ev, seatstore.Change{}, err
+	})
+	return out, g.Created, err
+}
+
+func (s *Server) postSessions(q *request) (answer, error) {
+	r, err := ParseCheckout(q.body)
+	if err != nil {
+		return answer{}, err
+	}
+	sess, created, err := s.Checkout(q, r)
+	if err != nil {
+		return answer{}, err
+	}
+	if created {
+		return answer{http.StatusCreated, sess}, nil
+	}
+	return answer{http.StatusOK, sess}, nil
+}
+
+func (s *Server) renewSession(q *request) (answer, error) {
+	id := q.params["ID"]
+	if err := checkPathID("ID", id); err != nil {
+		return answer{}, err
+	}
+	var out seat.Session
+	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+		l, ev, err := s.core.Renew(id, now)
+		if err == nil {
+			out = s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now)
+		}
+		return ev, seatstore.Change{}, err
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{http.StatusOK, out}, nil
+}
+
+func (s *Server) deleteSession(q *request) (answer, error) {
+	id := q.params["ID"]
+	if err := checkPathID("ID", id); err != nil {
+		return answer{}, err
+	}
+	detail := "released by " + q.caller.name
+	if q.caller.role == seat.RoleAdmin {
+		detail = "force-released by admin " + q.caller.name
+	}
+	var released bool
+	err := s.apply(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change) {
+		var ev []seats.Event
+		released, ev = s.core.Release(id, now, detail)
+		return ev, seatstore.Change{}
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	if !released {
+		return answer{http.StatusAccepted, seat.Release{ID: id, Released: false}}, nil
+	}
+	return answer{http.StatusOK, seat.Release{ID: id, Released: true}}, nil
+}

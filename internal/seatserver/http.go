@@ -1,0 +1,419 @@
+package seatserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/users"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/seat"
+)
+
+// RoleViewer may read the admin lists but change nothing (a console user
+// of internal/users).
+const RoleViewer = "viewer"
+
+// caller is who made a request.
+type caller struct {
+	name string
+	role string // seat.RoleClient, RoleIntegration, RoleAdmin or RoleViewer
+}
+
+// request is what a handler gets.
+type request struct {
+	r      *http.Request
+	caller caller
+	params map[string]string
+	body   []byte
+}
+
+// answer is what a handler returns: a status and a value to encode.
+type answer struct {
+	status int
+	body   any
+}
+
+type handlerFunc func(s *Server, q *request) (answer, error)
+
+// Route is one endpoint of the API: method, path pattern ({Name} matches
+// one segment), the roles allowed (nil: no authentication) and a summary.
+type Route struct {
+	Method  string
+	Pattern string
+	Roles   []string
+	Summary string
+	handle  handlerFunc
+}
+
+var (
+	anyCaller = []string{seat.RoleClient, seat.RoleIntegration, seat.RoleAdmin, RoleViewer}
+	seatUsers = []string{seat.RoleClient, seat.RoleIntegration, seat.RoleAdmin}
+	readers   = []string{seat.RoleAdmin, RoleViewer}
+	admins    = []string{seat.RoleAdmin}
+)
+
+// routes is the API. docs/api.md documents exactly these (TestAPIDocs).
+// (Set in init: getAPI reads it.)
+var routes []Route
+
+func init() {
+	routes = []Route{
+		{"GET", seat.PathAPI, nil, "protocol version and endpoints", (*Server).getAPI},
+		{"GET", seat.PathServerInfo, anyCaller, "the server, its time and its licenses", (*Server).getServerInfo},
+		{"GET", seat.PathLicences, readers, "installed licenses", (*Server).getLicences},
+		{"POST", seat.PathLicences, admins, "install a license", (*Server).postLicences},
+		{"GET", seat.PathLicences + "/{KeyNo}", readers, "one installed license", (*Server).getLicence},
+		{"DELETE", seat.PathLicences + "/{KeyNo}", admins, "remove a license", (*Server).deleteLicence},
+		{"POST", seat.PathRevocations, admins, "apply a signed revocation list", (*Server).postRevocations},
+		{"GET", seat.PathConnections, readers, "computers holding seats", (*Server).getConnections},
+		{"GET", seat.PathConnections + "/{ID}", readers, "one computer", (*Server).getConnection},
+		{"GET", seat.PathSessions, readers, "every lease", (*Server).getSessions},
+		{"POST", seat.PathSessions, seatUsers, "check out a seat", (*Server).postSessions},
+		{"GET", seat.PathSessions + "/{ID}", anyCaller, "one lease", (*Server).getSession},
+		{"DELETE", seat.PathSessions + "/{ID}", seatUsers, "release a lease (admin: force-release)", (*Server).deleteSession},
+		{"POST", seat.PathSessions + "/{ID}/renew", seatUsers, "renew a lease", (*Server).renewSession},
+	}
+}
+
+// Routes returns the API's endpoints (for docs and tests).
+func Routes() []Route { return append([]Route(nil), routes...) }
+
+func match(pattern, path string) (map[string]string, bool) {
+	ps := strings.Split(pattern, "/")
+	xs := strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, p := range ps {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if xs[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[p[1:len(p)-1]] = xs[i]
+			continue
+		}
+		if p != xs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// Handler returns the HTTP handler: /healthz, and the API under /api.
+// A server opened without its private key (Config.PublicKey) cannot sign
+// and answers every request with an unsigned 503.
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Key == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "license server opened without its response key", http.StatusServiceUnavailable)
+		})
+	}
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if path == seat.PathHealth {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+		return
+	}
+	if path != seat.PathAPI && !strings.HasPrefix(path, seat.PathAPI+"/") {
+		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
+		return
+	}
+	qid := r.Header.Get(seat.HeaderQueryID)
+	if qid != "" {
+		if err := CheckQueryID(qid); err != nil {
+			s.fail(w, r, "", caller{}, err)
+			return
+		}
+	}
+	var rt *Route
+	var params map[string]string
+	var allow []string
+	for i := range routes {
+		if p, ok := match(routes[i].Pattern, path); ok {
+			allow = append(allow, routes[i].Method)
+			if routes[i].Method == r.Method {
+				rt, params = &routes[i], p
+			}
+		}
+	}
+	if rt == nil {
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, qid, caller{}, &statusError{http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; use %s", safetext.Clean(r.Method), safetext.Clean(path), strings.Join(allow, " or "))})
+			return
+		}
+		s.fail(w, r, qid, caller{}, &statusError{http.StatusNotFound, fmt.Sprintf("no endpoint %s; GET /api lists them", safetext.Clean(path))})
+		return
+	}
+	q := &request{r: r, params: params}
+	if rt.Roles != nil {
+		c, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="airseal license server", charset="UTF-8"`)
+			s.fail(w, r, qid, caller{}, err)
+			return
+		}
+		q.caller = c
+		allowed := false
+		for _, role := range rt.Roles {
+			allowed = allowed || role == c.role
+		}
+		if !allowed {
+			s.fail(w, r, qid, c, &statusError{http.StatusForbidden, fmt.Sprintf("%s %s needs the role %s; %s has the role %s", rt.Method, rt.Pattern, strings.Join(rt.Roles, " or "), c.name, c.role)})
+			return
+		}
+	}
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.fail(w, r, qid, q.caller, &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBody)})
+				return
+			}
+			s.fail(w, r, qid, q.caller, badRequest("reading the body: %v", err))
+			return
+		}
+		q.body = body
+	}
+	a, err := rt.handle(s, q)
+	if err != nil {
+		s.fail(w, r, qid, q.caller, err)
+		return
+	}
+	s.writeJSON(w, r, qid, true, a.status, a.body)
+}
+
+// statusError is an error with its HTTP status.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+func errBody(status int, msg string) *seat.Error {
+	return &seat.Error{Code: status, Text: http.StatusText(status), Message: msg}
+}
+
+// fail answers err as the 1C error body with the status its kind maps to.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, qid string, c caller, err error) {
+	e := s.errorBody(err, c)
+	if e.Code == http.StatusServiceUnavailable && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	lvl := "client error"
+	if e.Code >= 500 {
+		lvl = "server error"
+		s.log.Error(lvl, "method", r.Method, "path", safetext.Clean(r.URL.Path), "status", e.Code, "caller", c.name, "err", safetext.Clean(err.Error()))
+	} else {
+		s.log.Info(lvl, "method", r.Method, "path", safetext.Clean(r.URL.Path), "status", e.Code, "caller", c.name, "msg", e.Message)
+	}
+	s.writeJSON(w, r, qid, true, e.Code, e)
+}
+
+// errorBody maps an error to the 1C error body.
+func (s *Server) errorBody(err error, c caller) *seat.Error {
+	status := http.StatusInternalServerError
+	msg := err.Error()
+	var se *statusError
+	var nse *seats.NoSeatError
+	var e *seat.Error
+	switch {
+	case errors.As(err, &se):
+		status = se.status
+	case errors.As(err, &nse):
+		e = errBody(http.StatusConflict, fmt.Sprintf("%s; try again later, or ask the administrator to free a seat", nse.Error()))
+		e.Product, e.InUse, e.Seats = nse.Product, nse.InUse, nse.Seats
+		if c.role == seat.RoleAdmin {
+			e.Holders = make([]seat.Holder, 0, len(nse.Holders))
+			for _, h := range nse.Holders {
+				e.Holders = append(e.Holders, seat.Holder{ID: h.ID, UserName: h.UserName, ComputerName: h.ComputerName, AppName: h.AppName, Since: wireTime(h.Granted)})
+			}
+		}
+	case errors.Is(err, seats.ErrStarting):
+		status = http.StatusServiceUnavailable
+		e = errBody(status, "the server restarted and is waiting one lease lifetime for its sessions to renew before it hands out freed seats; retry after Retry-After seconds")
+		if d := s.ReclaimUntil().Sub(s.now()); d > 0 {
+			e.RetryAfter = int(d.Seconds()) + 1
+		} else {
+			e.RetryAfter = 1
+		}
+	case errors.Is(err, seats.ErrUnknownLease):
+		status = http.StatusNotFound
+		msg = "no such lease: it was released, or it expired and was reclaimed; check out a new seat"
+	case errors.Is(err, seats.ErrLost):
+		e = errBody(http.StatusGone, "the seat was taken away: "+strings.TrimPrefix(msg, seats.ErrLost.Error()+": "))
+		e.Reason = strings.TrimPrefix(msg, seats.ErrLost.Error()+": ")
+	case errors.Is(err, ErrNoLicense), errors.Is(err, errNoSuch):
+		status = http.StatusNotFound
+	case errors.Is(err, ErrBadRequest), errors.Is(err, seats.ErrRequest), errors.Is(err, seats.ErrInstall),
+		errors.Is(err, ErrTaxID), errors.Is(err, ErrNotServerLicense),
+		errors.Is(err, license.ErrMalformed), errors.Is(err, license.ErrUnknownKey), errors.Is(err, license.ErrBadSignature),
+		errors.Is(err, license.ErrExpired), errors.Is(err, license.ErrNotYetValid), errors.Is(err, license.ErrRevoked),
+		errors.Is(err, license.ErrWrongMachine), errors.Is(err, license.ErrVirtualMachine), errors.Is(err, license.ErrWrongProduct),
+		errors.Is(err, license.ErrClockRollback):
+		status = http.StatusBadRequest
+	case errors.Is(err, errUnauthorized):
+		status = http.StatusUnauthorized
+	case errors.Is(err, errCommitterClosed), errors.Is(err, errNotDurable):
+		e = errBody(http.StatusServiceUnavailable, "the change could not be saved; nothing was acknowledged, retry")
+		e.RetryAfter = 1
+	}
+	if e == nil {
+		if status == http.StatusInternalServerError {
+			msg = "internal error; the server log has the details"
+		}
+		e = errBody(status, safetext.Clean(msg))
+	} else {
+		e.Message = safetext.Clean(e.Message)
+	}
+	if s.cfg.Debug {
+		e.Exception = fmt.Sprintf("%T: %s", errors.Unwrap(err), safetext.Clean(err.Error()))
+	}
+	return e
+}
+
+var (
+	errUnauthorized = errors.New("unauthorized")
+	errNoSuch       = errors.New("not found")
+	errNotDurable   = errors.New("not durable")
+)
+
+// writeJSON writes v as the response; signed adds the signature headers.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, qid string, signed bool, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encoding a response", "err", err)
+		status, body = http.StatusInternalServerError, []byte(`{"Code":500,"Text":"Internal Server Error","Message":"internal error; the server log has the details","Exception":""}`)
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if signed {
+		t := s.now().UTC().Format(seat.TimeFormat)
+		resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
+		if qid != "" {
+			h.Set(seat.HeaderQueryID, qid)
+		}
+		h.Set(seat.HeaderTime, t)
+		h.Set(seat.HeaderKey, s.keyID)
+		h.Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// authenticate checks HTTP Basic credentials: an API token, else a user
+// of internal/users.
+func (s *Server) authenticate(r *http.Request) (caller, error) {
+	name, secret, ok := r.BasicAuth()
+	if !ok {
+		return caller{}, &statusError{http.StatusUnauthorized, "authentication required: HTTP Basic with a token name and token (license-server token add NAME), or an admin user"}
+	}
+	bad := &statusError{http.StatusUnauthorized, "wrong name or token"}
+	if len(name) > 64 || len(secret) > 256 {
+		return caller{}, bad
+	}
+	sum := sha256.Sum256([]byte(secret))
+	s.mu.Lock()
+	t, found := s.tokens[name]
+	s.mu.Unlock()
+	if !found {
+		s.reloadTokens(r.Context())
+		s.mu.Lock()
+		t, found = s.tokens[name]
+		s.mu.Unlock()
+	}
+	if found {
+		if subtle.ConstantTimeCompare(sum[:], t.SHA256[:]) == 1 {
+			return caller{name: name, role: t.Role}, nil
+		}
+		return caller{}, bad
+	}
+	if s.cfg.Users == nil {
+		return caller{}, bad
+	}
+	// argon2id costs 64 MiB and tens of milliseconds: at most two at a
+	// time, so password guessing cannot starve the seat API.
+	select {
+	case s.loginSem <- struct{}{}:
+	case <-r.Context().Done():
+		return caller{}, bad
+	}
+	u, err := users.Login(s.cfg.Users, name, secret)
+	<-s.loginSem
+	if errors.Is(err, users.ErrMustChange) {
+		return caller{}, &statusError{http.StatusForbidden, fmt.Sprintf("user %s must change the one-time password before using the API", safetext.Clean(name))}
+	}
+	if err != nil {
+		return caller{}, bad
+	}
+	switch u.Role {
+	case users.Admin:
+		return caller{name: u.Name, role: seat.RoleAdmin}, nil
+	case users.Integration:
+		return caller{name: u.Name, role: seat.RoleIntegration}, nil
+	case users.Device:
+		return caller{name: u.Name, role: seat.RoleClient}, nil
+	case users.Viewer:
+		return caller{name: u.Name, role: RoleViewer}, nil
+	}
+	return caller{}, bad
+}
+
+// tokenReload is the shortest time between two reloads of the tokens
+// from the store (a token added by `license-server token add` while the
+// server runs is found at its first use).
+const tokenReload = 5 * time.Second
+
+func (s *Server) reloadTokens(ctx context.Context) {
+	s.mu.Lock()
+	if s.now().Sub(s.lastLoad) < tokenReload {
+		s.mu.Unlock()
+		return
+	}
+	s.lastLoad = s.now()
+	s.mu.Unlock()
+	st, err := s.cfg.Store.Load(ctx)
+	if err != nil {
+		s.log.Error("reloading tokens", "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.tokens = make(map[string]seatstore.TokenRecord, len(st.Tokens))
+	for _, t := range st.Tokens {
+		s.tokens[t.Name] = t
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,370 @@
+// Package seatserver is the license server's HTTP API
+// (docs/spec/seat-protocol-v1.md, docs/api.md): licenses installed on one
+// machine, seats leased to sessions, every answer signed with the server's
+// response key over the client's query ID.
+//
+// The server keeps one seats.Core in memory behind a mutex. Every change
+// (a grant, a renewal, a release, an expiry, a license installed) is made
+// in the core under the mutex, queued to the committer in the same order,
+// and answered only once the committer has made it durable in the
+// seatstore.Store. The committer merges whatever queued while the previous
+// commit ran into one Store.Commit (group commit), so many clients share
+// one transaction and one fsync.
+//
+// # Security
+//
+// The customer runs the server and controls its machine, files and clock;
+// clients trust only the vendor's keys. Installed licenses must be v2
+// server licenses, signed by a vendor key the server trusts, naming this
+// server's response key and bound to this machine (MatchNode): a license
+// copied to another machine, or a server with another key, is refused at
+// installation and at every start. What the server cannot stop (a customer
+// editing its binary to count wrong) the client still catches: it accepts
+// only answers signed by a response key that a vendor-signed license names.
+//
+// Callers authenticate with HTTP Basic: API tokens (256 random bits, only
+// their SHA-256 stored, compared in constant time) or users of
+// internal/users (argon2id, at most two checks at a time so a flood of
+// logins cannot starve checkouts). Bodies are limited to MaxBody; client
+// text is checked with internal/safetext before it is stored, logged or
+// signed.
+package seatserver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/users"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/seat"
+)
+
+// Defaults and limits.
+const (
+	// DefaultLease is the lease lifetime when Config.Lease is zero.
+	DefaultLease = 5 * time.Minute
+	// MinLease and MaxLease bound Config.Lease.
+	MinLease = time.Minute
+	MaxLease = time.Hour
+	// DefaultSweep is how often expired leases are reclaimed.
+	DefaultSweep = 10 * time.Second
+	// MaxBody is the largest request body (413 above).
+	MaxBody = 64 << 10
+)
+
+// MachineFunc returns the facts of the machine the server runs on, with
+// the component hashes salted for product (hwid.Collect with
+// Options.Product). Tests pass fixture trees.
+type MachineFunc func(product string) (*license.Machine, error)
+
+// Config is what New needs.
+type Config struct {
+	// Store is the durable state. Required.
+	Store seatstore.Store
+	// Key is the server's response-signing key. Required to serve; the
+	// CLI's offline commands (license add, list, status) give PublicKey
+	// instead and never answer a request.
+	Key ed25519.PrivateKey
+	// PublicKey is the response key's public half, used when Key is nil.
+	PublicKey ed25519.PublicKey
+	// Keyring holds the vendor keys installed licenses must be signed by.
+	Keyring *keys.Keyring
+	// Machine gives this machine's facts for the node check. Required.
+	Machine MachineFunc
+	// Users are people who may log in with a password (nil: tokens only).
+	Users users.Store
+	// Node and ComputerID describe this server in /api/serverinfo (from
+	// its server request).
+	Node, ComputerID string
+	// Lease is the lease lifetime (0: DefaultLease).
+	Lease time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Logger gets structured logs (nil: discarded).
+	Logger *slog.Logger
+	// Version is the server version for /api.
+	Version string
+	// Debug puts Go error texts in the Exception field of errors.
+	Debug bool
+	// NewLeaseID makes lease IDs (nil: 80 random bits).
+	NewLeaseID func() string
+	// ReadOnly loads the state without writing anything (for
+	// `license-server status` beside a running server): every change is
+	// refused with ErrReadOnly.
+	ReadOnly bool
+}
+
+// Server is a running seat server's state. Use New, then Handler or Run.
+type Server struct {
+	cfg      Config
+	pub      ed25519.PublicKey
+	keyID    string
+	now      func() time.Time
+	log      *slog.Logger
+	started  time.Time
+	loginSem chan struct{}
+
+	mu      sync.Mutex // guards core, records, tokens, peak, revSeen
+	core    *seats.Core
+	records map[string]seatstore.LicenseRecord
+	armored map[string]string // serial → armored license
+	tokens  map[string]seatstore.TokenRecord
+	peak    map[string]int
+	revSeen map[keys.ID]uint64
+	// revokedExtra is every serial on the revocation lists applied, so a
+	// revoked license cannot be installed later.
+	revokedExtra []string
+	lastLoad     time.Time
+
+	commits *committer
+}
+
+// Errors New returns; the CLI maps them to exit codes.
+var (
+	// ErrConfig: a required Config field is missing or out of range.
+	ErrConfig = errors.New("seat server configuration")
+	// ErrReadOnly: a change asked of a server opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("the server state was opened read-only")
+)
+
+// New loads the state from cfg.Store, checks every installed license
+// against this machine and key (an error matching license.ErrWrongMachine,
+// ErrVirtualMachine, ErrUnknownKey or ErrBadSignature refuses to start),
+// restores the leases and opens the reclaim window.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Machine == nil {
+		return nil, fmt.Errorf("%w: Store and Machine are required", ErrConfig)
+	}
+	var pub ed25519.PublicKey
+	switch {
+	case len(cfg.Key) == ed25519.PrivateKeySize:
+		pub = cfg.Key.Public().(ed25519.PublicKey)
+	case cfg.Key == nil && len(cfg.PublicKey) == ed25519.PublicKeySize:
+		pub = cfg.PublicKey
+	default:
+		return nil, fmt.Errorf("%w: give the Ed25519 response Key (or, to change state offline, its PublicKey)", ErrConfig)
+	}
+	if cfg.Keyring == nil {
+		cfg.Keyring = keys.NewKeyring()
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Lease < MinLease || cfg.Lease > MaxLease {
+		return nil, fmt.Errorf("%w: lease lifetime %s: give 1m to 60m", ErrConfig, cfg.Lease)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
+		loginSem: make(chan struct{}, 2),
+		core:     seats.New(cfg.Lease, cfg.NewLeaseID),
+		records:  map[string]seatstore.LicenseRecord{}, armored: map[string]string{},
+		tokens: map[string]seatstore.TokenRecord{}, peak: map[string]int{}, revSeen: map[keys.ID]uint64{},
+	}
+	s.keyID = seat.ResponseKeyID(s.pub)
+	st, err := cfg.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the server state: %w", err)
+	}
+	now := s.now()
+	s.started = now
+	var revoked []string
+	// Main and demo licenses first: an additional license needs its main
+	// license installed.
+	sort.SliceStable(st.Licenses, func(i, j int) bool {
+		return !isAdditional(st.Licenses[i].Raw) && isAdditional(st.Licenses[j].Raw)
+	})
+	for _, rec := range st.Licenses {
+		il, err := s.checkInstalled(rec.Raw, now)
+		if err != nil {
+			return nil, fmt.Errorf("installed license %s: %w", rec.Serial, err)
+		}
+		if _, err := s.core.Install(il.core, now); err != nil {
+			return nil, fmt.Errorf("installed license %s: %w", rec.Serial, err)
+		}
+		s.records[rec.Serial] = rec
+		s.armored[rec.Serial] = il.armored
+	}
+	for _, t := range st.Tokens {
+		s.tokens[t.Name] = t
+	}
+	for k, v := range st.Settings {
+		switch {
+		case len(k) > len(settingPeak) && k[:len(settingPeak)] == settingPeak:
+			if n, err := strconv.Atoi(v); err == nil {
+				s.peak[k[len(settingPeak):]] = n
+			}
+		case len(k) > len(settingRevSeq) && k[:len(settingRevSeq)] == settingRevSeq:
+			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+				s.revSeen[keys.ID(k[len(settingRevSeq):])] = n
+			}
+		case k == settingRevSerials:
+			revoked = splitList(v)
+		}
+	}
+	s.revokedExtra = revoked
+	ev := s.core.Revoke(revoked, now)
+	// Lost leases long past their expiry are forgotten (the core drops
+	// them silently when they expire).
+	var live []seats.Lease
+	var gone []string
+	for _, l := range st.Leases {
+		if l.Lost != "" && now.After(l.Expires.Add(cfg.Lease)) {
+			gone = append(gone, l.ID)
+			continue
+		}
+		live = append(live, l)
+	}
+	ev = append(ev, s.core.Restore(live, now)...)
+	s.commits = newCommitter(cfg.Store, s.log)
+	ch := s.changeFor(ev)
+	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
+	if !ch.Empty() && !cfg.ReadOnly {
+		if err := s.commits.commit(ctx, ch); err != nil {
+			s.commits.close()
+			return nil, fmt.Errorf("saving the restored state: %w", err)
+		}
+	}
+	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
+		"reclaim_until", s.core.ReclaimUntil().UTC().Format(seat.TimeFormat), "response_key", s.keyID)
+	return s, nil
+}
+
+// isAdditional reports whether raw is an additional license (for the
+// load order; a license that does not decode fails later, named).
+func isAdditional(raw []byte) bool {
+	sl, err := license.DecodeServer(raw)
+	return err == nil && sl.Kind == license.KindAdditional
+}
+
+// Settings keys in the store.
+const (
+	settingPeak       = "peak."            // + product: the most seats ever in use
+	settingRevSeq     = "revocations.seq." // + key ID: highest list sequence seen
+	settingRevSerials = "revocations.serials"
+)
+
+func splitList(v string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == ',' {
+			if i > start {
+				out = append(out, v[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// Close stops the committer after the changes queued are durable. The
+// leases stay in the store: a restart restores them.
+func (s *Server) Close() error {
+	return s.commits.close()
+}
+
+// KeyID returns the response key's ID (the Licence-Key header).
+func (s *Server) KeyID() string { return s.keyID }
+
+// ReclaimUntil returns the end of the reclaim window after the start.
+func (s *Server) ReclaimUntil() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.ReclaimUntil()
+}
+
+// changeFor turns core events into the store change that makes them
+// durable: the events themselves, and for each lease they name its
+// current record (live, or lost with its reason) or its deletion. The
+// caller holds s.mu.
+func (s *Server) changeFor(ev []seats.Event) seatstore.Change {
+	var ch seatstore.Change
+	if len(ev) == 0 {
+		return ch
+	}
+	ch.Events = ev
+	seen := map[string]bool{}
+	products := map[string]bool{}
+	for _, e := range ev {
+		products[e.Product] = true
+		if e.LeaseID == "" || seen[e.LeaseID] {
+			continue
+		}
+		seen[e.LeaseID] = true
+		if l, ok := s.core.Lease(e.LeaseID); ok {
+			ch.PutLeases = append(ch.PutLeases, l)
+		} else if l, ok := s.core.Lost(e.LeaseID); ok {
+			ch.PutLeases = append(ch.PutLeases, l)
+		} else {
+			ch.DeleteLeases = append(ch.DeleteLeases, e.LeaseID)
+		}
+	}
+	for p := range products {
+		if n := s.core.InUse(p); n > s.peak[p] {
+			s.peak[p] = n
+			if ch.Settings == nil {
+				ch.Settings = map[string]string{}
+			}
+			ch.Settings[settingPeak+p] = strconv.Itoa(n)
+		}
+	}
+	return ch
+}
+
+// apply runs op on the core under the mutex, queues the change its events
+// make, and waits until that change is durable. The change is queued
+// before the mutex is released, so changes reach the store in the order
+// the core made them.
+func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change)) error {
+	s.mu.Lock()
+	ev, extra := op(s.now())
+	ch := s.changeFor(ev)
+	mergeInto(&ch, extra)
+	if ch.Empty() {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.cfg.ReadOnly {
+		s.mu.Unlock()
+		return ErrReadOnly
+	}
+	wait := s.commits.enqueue(ch)
+	s.mu.Unlock()
+	if err := wait(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w: %w", errNotDurable, err)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// Sweep reclaims expired leases now and makes that durable.
+func (s *Server) Sweep(ctx context.Context) error {
+	return s.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
+		return s.core.Sweep(now), seatstore.Change{}
+	})
+}
+
+// CheckInvariants runs the core's self-check (seats in use never exceed
+// seats licensed) at the current time.
+func (s *Server) CheckInvariants() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Check(s.now())
+}
