@@ -96,17 +96,19 @@ mkdir -p "$stage/bin" "$tmp/docs-bin"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 # -X sets the version every binary prints with --version.
 ldflags="-s -w -buildid= -X github.com/airseal/airseal/internal/cli.Version=$version"
-cmds=()
+cmds=() pkgs=()
 for d in cmd/*/; do
 	cmds+=("$(basename "$d")")
+	pkgs+=("./$d")
 done
+# One go build for all commands links them in parallel.
+echo "release.sh: building ${cmds[*]}" >&2
+go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$stage/bin/" "${pkgs[@]}"
+# A second build with -tags gendocs has the hidden __gendocs command that
+# writes the man pages and shell completions (cobra/doc); those binaries
+# are used here and never shipped.
+go build -trimpath -buildvcs=false -tags gendocs -ldflags="$ldflags" -o "$tmp/docs-bin/" "${pkgs[@]}"
 for cmd in "${cmds[@]}"; do
-	echo "release.sh: building $cmd" >&2
-	go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$stage/bin/$cmd" "./cmd/$cmd"
-	# A second build with -tags gendocs has the hidden __gendocs command
-	# that writes the man pages and shell completions (cobra/doc); that
-	# binary is used here and never shipped.
-	go build -trimpath -buildvcs=false -tags gendocs -ldflags="$ldflags" -o "$tmp/docs-bin/$cmd" "./cmd/$cmd"
 	"$tmp/docs-bin/$cmd" __gendocs "$tmp/docs"
 done
 mkdir -p "$stage/share/man/man1" "$stage/share/bash-completion/completions" \

@@ -145,25 +145,35 @@ flushlog() {
 		fi
 	fi
 }
-# meaning CODE: what an exit code of bundle means (the airseal exit table).
+# meaning CODE: what an exit code of bundle means; the airseal exit-code
+# table word for word (internal/cli.ExitCodes; TestUpdateScriptExitTable
+# keeps the two equal).
 meaning() {
 	case $1 in
-	1) echo "error (I/O, unreadable input)" ;;
+	1) echo "error not listed below: I/O, unreadable input, wrong passphrase, output exists" ;;
 	2) echo "bad flags or arguments" ;;
-	10) echo "not a valid bundle, or its signature does not verify" ;;
-	11) echo "signed by a key this target does not trust" ;;
+	10) echo "not a valid license, request, token, bundle or list, or its signature does not verify" ;;
+	11) echo "signed by a key this program does not trust (unknown, retired or revoked)" ;;
 	12) echo "the license is bound to another machine" ;;
-	13) echo "the license expired or is not yet valid" ;;
-	14) echo "revoked" ;;
+	13) echo "expired or not yet valid" ;;
+	14) echo "revoked by a signed revocation list" ;;
+	15) echo "the clock is earlier than a time already seen" ;;
+	16) echo "a virtual machine or container that is not allowed" ;;
+	17) echo "released after the update subscription ended (demo mode)" ;;
 	18) echo "for another product" ;;
-	20) echo "damaged: content does not match its signed hash" ;;
-	21) echo "unsafe content" ;;
-	22) echo "a volume is missing, duplicated or from another bundle" ;;
+	19) echo "token for another audience or issuer" ;;
+	20) echo "content does not match its signed hash or checksum" ;;
+	21) echo "unsafe content: path traversal, device, setuid, link escape, bomb" ;;
+	22) echo "a bundle volume is missing, duplicated or from another bundle" ;;
 	23) echo "not newer than installed, or not an allowed from-version" ;;
 	24) echo "an install hook failed" ;;
 	25) echo "nothing installed, or nothing to roll back to" ;;
 	26) echo "not enough free space" ;;
-	27) echo "another update holds the target's lock" ;;
+	27) echo "another process holds the lock" ;;
+	28) echo "no free seat on the license server (demo mode applies)" ;;
+	29) echo "no license server could be reached" ;;
+	30) echo "the license server's license or response signature does not verify" ;;
+	31) echo "the device is pending or denied by the administrator" ;;
 	126|127) echo "the bundle program $bundle could not be run" ;;
 	*) echo "see 'bundle --help'" ;;
 	esac

@@ -191,13 +191,25 @@ func TestFieldSeparatorRules(t *testing.T) {
 	if _, err := pkeys.Open(sealed, []byte("pw")); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.SplitN(string(sealed), "\n", 4)
-	for i, l := range lines {
-		if strings.HasPrefix(l, "airseal-private-key-v1 ") {
-			lines[i] = strings.Replace(l, " scrypt ", "  scrypt ", 1)
+	// One rule for both files: runs of spaces and tabs separate fields; a
+	// re-spaced private key header still opens (its canonical form is the
+	// authenticated data), other white space is not a separator.
+	respace := func(old, new string) []byte {
+		lines := strings.SplitN(string(sealed), "\n", 4)
+		for i, l := range lines {
+			if strings.HasPrefix(l, "airseal-private-key-v1 ") {
+				lines[i] = strings.Replace(l, " scrypt ", old+"scrypt"+new, 1)
+			}
 		}
+		return []byte(strings.Join(lines, "\n"))
 	}
-	if _, err := pkeys.Open([]byte(strings.Join(lines, "\n")), []byte("pw")); err == nil {
-		t.Error("a private key header with a double space was opened")
+	if _, err := pkeys.Open(respace("  ", "\t"), []byte("pw")); err != nil {
+		t.Errorf("a private key header with a double space and a tab: %v", err)
+	}
+	if _, err := pkeys.Open(respace("\u00a0", " "), []byte("pw")); err == nil {
+		t.Error("a private key header with a no-break space was opened")
+	}
+	if _, err := pkeys.ParsePublic([]byte(strings.Replace(line, " ", "\u0085", 1) + "\n")); err == nil {
+		t.Error("U+0085 taken for a field separator")
 	}
 }

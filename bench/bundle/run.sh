@@ -2,6 +2,9 @@
 # Benchmark of bundle pack / verify / apply against the plain tools, in one run.
 #
 #   bench/bundle/run.sh [SIZE_MIB] [REPS]      (defaults: 1024 MiB, 1 repetition)
+#   BASELINE_REF=main bench/bundle/run.sh 256 5
+#       also builds bundle from git REF and times its apply paired with this
+#       tree's (A B A B in each repetition), printing the ratio of medians.
 #
 # Generates a release of SIZE_MIB in $BENCH_DIR (default /tmp/bundle-bench): half
 # compressible text (Go sources), half incompressible binaries, then measures
@@ -27,6 +30,13 @@ command -v zstd >/dev/null || { echo "needs zstd (apt-get install -y zstd)"; exi
 mkdir -p "$W"
 BIN=$W/bundle
 (cd "$ROOT" && go build -trimpath -o "$BIN" ./cmd/bundle)
+BASE_BIN=""
+if [ -n "${BASELINE_REF:-}" ]; then
+	BASE_BIN=$W/bundle-base
+	rm -rf "$W/base-src"; mkdir -p "$W/base-src"
+	(cd "$ROOT" && git archive "$BASELINE_REF") | tar -x -C "$W/base-src"
+	(cd "$W/base-src" && go build -trimpath -o "$BASE_BIN" ./cmd/bundle)
+fi
 [ -f "$W/bench.key" ] || (cd "$ROOT" && go run bench/bundle/keygen.go "$W/bench" >/dev/null)
 
 REL=$W/release-$SIZE
@@ -66,7 +76,7 @@ measure() {
 }
 median() { sort -n -k"$2" "$W/times.$1" | awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
 
-rm -f "$W"/times.*
+rm -f "$W"/times.* "$W/pairs"
 for _ in $(seq "$REPS"); do
 	rm -f "$W/base.tar.zst" "$W/rel.bundle"
 	# Exclude the generator's marker file from both.
@@ -85,12 +95,30 @@ for _ in $(seq "$REPS"); do
 	measure base_apply_sync bash -c "zstd -d -c -q '$W/base.tar.zst' | tar -x -C '$W/out-tar' && sync"
 	rm -rf "$W/out-tar" "$W/target"
 	measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+	if [ -n "$BASE_BIN" ]; then
+		# Paired, order alternating (A B, then B A) so that neither side
+		# always runs on a warmer or busier machine; each pair's ratio
+		# is kept.
+		for order in ab ba; do
+			for side in $( [ $order = ab ] && echo "base new" || echo "new base"); do
+				rm -rf "$W/target"
+				if [ $side = base ]; then
+					measure apply_base "$BASE_BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+				else
+					measure apply "$BIN" apply --pub "$W/bench.pub" --target "$W/target" "$W/rel.bundle"
+				fi
+			done
+			echo "$(tail -1 "$W/times.apply" | cut -d' ' -f1) $(tail -1 "$W/times.apply_base" | cut -d' ' -f1)" >> "$W/pairs"
+		done
+	fi
 done
 
 bsize=$(stat -c %s "$W/rel.bundle"); zsize=$(stat -c %s "$W/base.tar.zst")
 printf 'release %d MiB; bundle %d bytes; tar.zst %d bytes; medians of %d run(s)\n' "$SIZE" "$bsize" "$zsize" "$REPS"
 printf '%-15s %9s %12s\n' step wall_s peak_rss_MiB
-for s in base_pack pack sha256sum verify verify_chunks base_apply base_apply_sync apply; do
+steps="base_pack pack sha256sum verify verify_chunks base_apply base_apply_sync apply"
+[ -n "$BASE_BIN" ] && steps="$steps apply_base"
+for s in $steps; do
 	printf '%-15s %9s %12s\n' "$s" "$(median $s 1)" "$(awk -v k="$(median $s 2)" 'BEGIN{printf "%.1f", k/1024}')"
 done
 awk -v bp="$(median base_pack 1)" -v p="$(median pack 1)" -v s="$(median sha256sum 1)" \
@@ -101,3 +129,12 @@ awk -v bp="$(median base_pack 1)" -v p="$(median pack 1)" -v s="$(median sha256s
 	printf "apply / baseline extract      = %.2f (target <= 1.30)\n", a / ba
 	printf "apply / baseline extract+sync = %.2f (apply makes the release durable before switching)\n", a / bas
 }'
+if [ -n "$BASE_BIN" ]; then
+	awk -v a="$(median apply 1)" -v b="$(median apply_base 1)" 'BEGIN {
+		printf "apply / apply of %s        = %.3f (ratio of medians)\n", ENVIRON["BASELINE_REF"], a / b
+	}'
+	awk '{print $1 / $2}' "$W/pairs" | sort -n | awk '{r[NR]=$1} END {
+		printf "apply / apply of %s, pairs  = %.3f median of %d paired ratios (min %.3f, max %.3f; target <= 1.00 + noise)\n",
+			ENVIRON["BASELINE_REF"], (NR % 2 ? r[(NR+1)/2] : (r[NR/2] + r[NR/2+1]) / 2), NR, r[1], r[NR]
+	}'
+fi

@@ -10,7 +10,7 @@ import (
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
-	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -122,7 +122,7 @@ func checkVolumes(args []string) error {
 		}
 		if !st.Mode().IsRegular() {
 			return cli.Fail(cli.ExitError, fmt.Errorf("%s: %s, not a regular file: give the bundle file (its header is read up to %s, then only the chunks its signed manifest lists)",
-				a, kindOf(st.Mode()), human(bundle.HeaderLimit)), "")
+				a, kindOf(st.Mode()), human(install.HeaderLimit)), "")
 		}
 	}
 	return nil

@@ -11,8 +11,10 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/license"
 )
 
@@ -63,10 +65,13 @@ func (readOnlyState) Save(license.State) error { return nil }
 // and returns the terms apply enforces. A license whose update
 // subscription ended before m's release date is returned, not refused:
 // apply refuses it as a subscription error (17) naming both dates.
-func checkLicense(cmd *cobra.Command, f licenseFlags, tg *bundle.Target, m *bundle.Manifest, plan bool) (*bundle.LicenseTerms, error) {
-	input, err := readInput(cmd, "--license", f.license, fileio.LimitLicense, "license")
-	if err != nil {
-		return nil, err
+func checkLicense(cmd *cobra.Command, f licenseFlags, tg *install.Target, m *bundle.Manifest, plan bool) (*install.LicenseTerms, error) {
+	input := []byte(f.license) // a typed code, however typed
+	if !typedcode.IsArg(f.license, license.CodePrefix) {
+		var err error
+		if input, err = readInput(cmd, "--license", f.license, fileio.LimitLicense, "license"); err != nil {
+			return nil, err
+		}
 	}
 	statePath := f.state
 	if statePath == "" {
@@ -126,5 +131,5 @@ func checkLicense(cmd *cobra.Command, f licenseFlags, tg *bundle.Target, m *bund
 		return nil, e
 	}
 	l := rep.License
-	return &bundle.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
+	return &install.LicenseTerms{Serial: l.Serial, Product: l.Product, UpdatesUntil: l.UpdatesUntil}, nil
 }

@@ -1,6 +1,7 @@
 // Command bundle packs, verifies, inspects and applies signed offline
 // release bundles. See docs/spec/bundle-v1.md and package
-// github.com/airseal/airseal/pkg/bundle.
+// github.com/airseal/airseal/pkg/bundle (the format) and
+// github.com/airseal/airseal/pkg/install (installing into a target).
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/airseal/airseal/internal/fileio"
 	embedded "github.com/airseal/airseal/keys"
 	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 )
@@ -48,11 +50,11 @@ target's trust store DIR/trust/keys/ (keys added by applied bundles, and the
 key of a successful 'apply --pub' that was trusted only through --pub).
 
 Exit codes follow the one airseal table below (the same in every tool).`,
-		Example: `  bundle pack --key vendor.key --product acme-db --version 2.1.0 --from-dir build/ -o acme-db-2.1.0.bundle
-  bundle verify acme-db-2.1.0.bundle
-  bundle apply --target /opt/acme-db acme-db-2.1.0.bundle
-  bundle status --target /opt/acme-db
-  bundle rollback --target /opt/acme-db`,
+		Example: `  bundle pack --key vendor.key --product "Acme Writer" --version 2.1.0 --from-dir build/ -o acme-writer-2.1.0.bundle
+  bundle verify acme-writer-2.1.0.bundle
+  bundle apply --target /opt/acme-writer acme-writer-2.1.0.bundle
+  bundle status --target /opt/acme-writer
+  bundle rollback --target /opt/acme-writer`,
 	}
 	root.AddCommand(newPack(), newVerify(), newInspect(), newApply(), newStatus(), newRollback())
 	return root
@@ -150,7 +152,7 @@ FAT32 file size limit.
 The key's passphrase comes from --passphrase-file, AIRSEAL_PASSPHRASE or a
 terminal prompt.`,
 		Example: `  bundle pack --key vendor.key --product acme --version 2.1.0 \
-      --release-date 2026-03-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
+      --release-date 2026-12-01 --from-version 2.0.0 --from-dir build/ -o acme-2.1.0.bundle
   bundle pack --key vendor.key --product acme --version 2.1.0 --split 700M --from-dir build/ -o acme.bundle
   bundle pack ... --hook post-switch:bin/migrate:600 --include-license customer.lic`,
 		Args: cli.NoArgs,
@@ -317,7 +319,7 @@ volume can be checked on its own as it is copied.`,
 			}
 			revoked := map[keys.ID]bool{}
 			if target != "" {
-				if ring, revoked, err = bundle.Trust(target, ring); err != nil {
+				if ring, revoked, err = install.Trust(target, ring); err != nil {
 					return err
 				}
 			}
@@ -501,12 +503,22 @@ When the bundle's signing key is trusted only through --pub, a successful
 apply records it in DIR/trust/keys/ID.pub (and says so): you trusted it for
 this target, so status, rollback and later applies there need no --pub.
 
+apply opens DIR once under its lock, reads its trust store and installed
+release once, and verifies the bundle once. A bundle that rotates keys
+(trust_keys, revoked_keys) takes effect in the same rename that makes its
+release current, so an apply killed at any point leaves a release that
+status, rollback, a new apply and 'verify --installed' accept.
+
 --plan prints the changes, hooks and space needed and touches nothing.
---license FILE refuses releases dated after the license's updates-until.
+--license FILE runs the license check of 'verify' (signature, product, the
+installed release, machine binding, clock, --revocations with the revocation
+sequence floor, kept in --state, by default verify's state file) and
+refuses releases dated after the license's updates-until.
 --no-hooks skips the bundle's hooks (site policy). A progress bar is drawn
 when stderr is a terminal.`,
 		Example: `  bundle apply --target /opt/acme /media/usb/acme-2.1.0.bundle
-  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle`,
+  bundle apply --target /opt/acme --license /etc/acme/license.lic --plan acme-2.1.0.bundle
+  bundle apply --target /opt/acme --license acme.lic --revocations revoked.list acme-2.1.0.bundle`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
@@ -529,7 +541,7 @@ when stderr is a terminal.`,
 			// One pass: the target is opened once (under its lock unless
 			// --plan), the bundle verified once with its trust, and the
 			// progress bar's total taken from that verified manifest.
-			tg, err := bundle.OpenTarget(target, bundle.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
+			tg, err := install.OpenTarget(target, install.TargetOptions{Keyring: builtin, Pin: pin, Lock: !plan})
 			if err != nil {
 				return fail(err)
 			}
@@ -539,7 +551,7 @@ when stderr is a terminal.`,
 				return fail(err)
 			}
 			defer b.Close()
-			opts := bundle.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
+			opts := install.ApplyOptions{Plan: plan, NoHooks: noHooks, HookOutput: cmd.ErrOrStderr()}
 			if lf.license != "" {
 				if opts.License, err = checkLicense(cmd, lf, tg, b.Manifest, plan); err != nil {
 					return err
@@ -585,7 +597,7 @@ when stderr is a terminal.`,
 	f := c.Flags()
 	f.StringArrayVar(&pubs, "pub", nil, "also trust public key `NAME.pub` (repeatable)")
 	f.StringVar(&target, "target", "", "install into `DIR` (DIR/current, DIR/releases/)")
-	f.StringVar(&lf.license, "license", "", "check license `FILE` as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
+	f.StringVar(&lf.license, "license", "", "check license `FILE` (or typed code ASL1-...) as 'verify' does (machine, installed product, revocations, clock) and refuse releases after its update subscription")
 	f.StringVar(&lf.revocations, "revocations", "", "signed revocation list `FILE` for the --license check")
 	f.StringVar(&lf.state, "state", "", "clock-state `FILE` for the --license check (default: verify's)")
 	f.BoolVar(&plan, "plan", false, "print what would change and touch nothing")
@@ -594,7 +606,7 @@ when stderr is a terminal.`,
 	return c
 }
 
-func printPlan(w io.Writer, p *bundle.Plan, target string) {
+func printPlan(w io.Writer, p *install.Plan, target string) {
 	from := "nothing installed"
 	if p.From != "" {
 		from = p.From
@@ -644,7 +656,7 @@ Nothing is changed.`,
 			if err != nil {
 				return err
 			}
-			st, err := bundle.TargetStatus(target, ring)
+			st, err := install.TargetStatus(target, ring)
 			if err != nil {
 				return fail(err)
 			}
@@ -691,11 +703,11 @@ it replaces becomes the previous one. Hooks are not run.`,
 			if err != nil {
 				return err
 			}
-			m, err := bundle.Rollback(target, ring)
-			if errors.Is(err, bundle.ErrNoPrevious) {
+			m, err := install.Rollback(target, ring)
+			if errors.Is(err, install.ErrNoPrevious) {
 				return cli.Fail(cli.ExitNotInstalled, err, "a previous release exists only after a second apply; see 'bundle status --target "+target+"'")
 			}
-			if errors.Is(err, bundle.ErrNotInstalled) {
+			if errors.Is(err, install.ErrNotInstalled) {
 				return cli.Fail(cli.ExitNotInstalled, err, "nothing is installed in "+target+": check --target, or apply a bundle first")
 			}
 			if errors.Is(err, bundle.ErrDamaged) {

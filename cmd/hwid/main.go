@@ -72,8 +72,8 @@ The SMBIOS UUID and serial numbers can be read only by root; run as an
 unprivileged user, hwid leaves them out and says so.`,
 		Example: `  hwid                      # report this machine
   hwid --json               # the same as JSON
-  sudo hwid request --product acme-db --customer "Example Corp" -o request.json
-  hwid request --product acme-db --qr -     # a QR code on the terminal
+  sudo hwid request --product "Acme Writer" --customer "Example LLC" -o request.json
+  hwid request --product "Acme Writer" --qr -     # a QR code on the terminal
   sudo hwid dump -o facts.tar.gz            # raw facts for support
   hwid --root facts/                        # replay an unpacked dump`,
 		Args: cli.NoArgs,
@@ -266,10 +266,10 @@ several minutes. Typos are caught and located by group when it is typed.
 Run it as root: the SMBIOS UUID and serials are root-only, and a request made
 without them binds the license to fewer components. When the rule needs every
 component, hwid warns that one change would break the license.`,
-		Example: `  sudo hwid request --product acme-db --customer "Example Corp" -o request.json
-  sudo hwid request --product acme-db -o request.json --code --qr request.png
-  sudo hwid request --product acme-db --qr -        # QR code on the terminal
-  sudo hwid request --product acme-db -o - | ssh vendor 'cat > request.json'`,
+		Example: `  sudo hwid request --product "Acme Writer" --customer "Example LLC" -o request.json
+  sudo hwid request --product "Acme Writer" -o request.json --code --qr request.png
+  sudo hwid request --product "Acme Writer" --qr -        # QR code on the terminal
+  sudo hwid request --product "Acme Writer" -o - | ssh vendor 'cat > request.json'`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(product) == "" {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/typedcode"
+	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/airseal/airseal/pkg/issuer"
 	"github.com/airseal/airseal/pkg/license"
 )
@@ -34,6 +36,13 @@ a QR code (--qr FILE.png, or --qr - to draw it on the terminal). All of them
 carry the same signed license. Every license is recorded in the ledger before
 anything is written, and nothing is made that verify would refuse.
 
+Which code is for what: an unbound license's code (about 360 characters, 60
+groups, two minutes aloud) can be typed or read over the phone. A bound
+license's code (about 700 characters with 5 components, 1,090 with 11) and a
+request's code are for a QR code or for copying and pasting; type them only
+in an emergency (the group checks say which group to retype). A code is
+accepted with its dashes left out or moved, in any case, across lines.
+
 A license is bound to the machine described by a license request (--request,
 the JSON file or ASR1 code that 'hwid request' makes on the customer's
 machine), or to no machine (--unbound: site licenses, license servers). The
@@ -46,10 +55,10 @@ rule. A request made in a virtual machine or container is refused unless
 Times (T) are a date (2027-01-31, meaning 00:00 UTC at the start of that day)
 or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 		Example: `  issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
-      --request request.json --seats 5 --feature export=true --updates-until 2027-01-31 -o example.lic
+      --request request.json --seats 5 --feature export=true --updates-until 2030-01-31 -o example.lic
   issue license --key vendor.key --request ASR1-0A1B2-... -o - > example.lic
   issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
-      --unbound --kind demo --expires 2027-06-30 --code --qr demo.png`,
+      --unbound --kind demo --expires 2030-06-30 --code --qr demo.png`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var comment *string
@@ -82,7 +91,7 @@ or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 	fl.StringVar(&f.comment, "comment", "", "unsigned comment `TEXT` in the file (default: customer, product and serial)")
 	fl.StringVarP(&f.out, "output", "o", "", "write the license file to `FILE` (- for stdout)")
 	fl.BoolVar(&f.force, "force", false, "replace existing output files")
-	fl.BoolVar(&f.code, "code", false, "print the typed code on stdout")
+	fl.BoolVar(&f.code, "code", false, "print the typed code on stdout (unbound: for typing or reading aloud; bound: for QR or copy and paste)")
 	fl.StringVar(&f.qr, "qr", "", "write a QR code of the typed code to `FILE.png`, or draw it on stdout with -")
 	fl.BoolVar(&f.qrTerminal, "qr-terminal", false, "same as --qr -")
 	_ = fl.MarkDeprecated("qr-terminal", "use --qr - (the spelling hwid uses)")
@@ -135,13 +144,14 @@ func licenseOrder(cmd *cobra.Command, f *licenseFlags, comment *string) (issuer.
 	}
 	if f.request != "" {
 		var data []byte
-		if code, ok := issuer.RequestCode(f.request); ok {
-			data = []byte(code)
+		if typedcode.IsArg(f.request, hwid.CodePrefix) {
+			data = []byte(f.request) // a typed code, however typed
 		} else if data, err = readFile(cmd, "--request", f.request, fileio.LimitRequest, "license request"); err != nil {
 			return o, err
 		}
 		if o.Request, err = issuer.ParseRequest(data); err != nil {
-			return o, cli.Fail(cli.ExitError, fmt.Errorf("--request %s: %w", f.request, err), "ask the customer for a new request made by 'hwid request'")
+			// Not a valid request: 10 in the one table, as for a license.
+			return o, cli.Fail(cli.ExitMalformed, fmt.Errorf("--request %s: %w", f.request, err), "ask the customer for a new request made by 'hwid request'")
 		}
 	}
 	return o, nil

@@ -46,7 +46,7 @@ from the command line. Outputs (-o FILE) are never replaced unless --force;
 		Example: `  issue keygen -o vendor
   issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
       --tax-id 7707083893 --request request.json --seats 5 --feature export=true \
-      --feature max_documents=1000 --updates-until 2027-01-31 -o example.lic --code
+      --feature max_documents=1000 --updates-until 2030-01-31 -o example.lic --code
   issue revoke --key vendor.key --serial 7K3M-Q9TX-4HZP-2W8R -o revoked.list
   issue list
   issue show 7K3M-Q9TX-4HZP-2W8R`,

@@ -74,6 +74,18 @@ func reqcode(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("CODE", code)
 	ts.Setenv("CODE_LOWER", strings.ToLower(code))
 	ts.Setenv("CODE_BARE", bare)
+	// Line breaks inside, as pasted from a mail; a dash inside the prefix
+	// and dashes every three characters.
+	var folded, moved strings.Builder
+	for i := 0; i < len(bare); i += 7 {
+		folded.WriteString(bare[i:min(i+7, len(bare))] + "\n")
+	}
+	moved.WriteString("as-r")
+	for i := 3; i < len(bare); i += 3 {
+		moved.WriteString(bare[i:min(i+3, len(bare))] + "-")
+	}
+	ts.Setenv("CODE_FOLDED", folded.String())
+	ts.Setenv("CODE_MOVED", moved.String())
 	ts.Check(os.WriteFile(ts.MkAbs("bare.code"), []byte(strings.ToLower(bare)+"\n"), 0o644))
 	spaced := "  " + bare[:6] + "-" + bare[6:30] + "\n " + bare[30:40] + " -- " + bare[40:] + "\n"
 	ts.Check(os.WriteFile(ts.MkAbs("spaced.code"), []byte(spaced), 0o644))

@@ -27,6 +27,7 @@ import (
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/token"
@@ -51,7 +52,7 @@ func main() { os.Exit(run()) }
 func run() int { return cli.Main(newRoot()) }
 
 type globals struct {
-	dir      string
+	cmd      *cobra.Command // the command; --dir is read from its flags
 	passFile string
 	json     bool
 	out      string // -o FILE; "" and "-" mean stdout
@@ -81,8 +82,18 @@ func (g *globals) write(cmd *cobra.Command, data []byte, perm os.FileMode) error
 	return nil
 }
 
+// dir is the --dir flag: one persistent flag of the whole token family,
+// given before or after the command (token --dir D mint, token mint --dir D).
+func (g *globals) dir() string {
+	if g.cmd == nil {
+		return ""
+	}
+	d, _ := g.cmd.Flags().GetString("dir")
+	return d
+}
+
 func (g *globals) tokenDir() *tokendir.Dir {
-	d := g.dir
+	d := g.dir()
 	if d == "" {
 		d = os.Getenv("AIRSEAL_TOKEN_DIR")
 	}
@@ -119,9 +130,8 @@ func dirErr(err error) error {
 	return err
 }
 
-func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
-}
+// addDir lets command c read the family's persistent --dir (see newRoot).
+func addDir(c *cobra.Command, g *globals) { g.cmd = c }
 
 func addPass(c *cobra.Command, g *globals) {
 	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
@@ -153,6 +163,7 @@ the command line.`,
   token revoke --jti 3mJr7AoUXx7Wqd5pA6C9SQ`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().String("dir", "", "token directory `DIR` (default $AIRSEAL_TOKEN_DIR, then "+defaultDir+")")
 	root.AddCommand(newInit(), newKeys(), newClient(), newMint(), newVerify(), newRevoke(), newServe())
 	return root
 }
@@ -539,9 +550,12 @@ protect the refresh_token like the access token.`,
 			}
 			var serial string
 			if licFile != "" {
-				data, err := fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license")
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin)")
+				data := []byte(licFile) // a typed code, however typed
+				var err error
+				if !typedcode.IsArg(licFile, license.CodePrefix) {
+					if data, err = fileio.ReadRegular(cmd.InOrStdin(), licFile, fileio.LimitLicense, "license"); err != nil {
+						return cli.Fail(cli.ExitError, fmt.Errorf("--license: %w", err), "--license names the customer's license file (- for stdin) or its typed code (ASL1-...)")
+					}
 				}
 				l, err := license.Decode(data)
 				if err != nil {
@@ -592,7 +606,7 @@ protect the refresh_token like the access token.`,
 	f.StringVar(&scope, "scope", "", "`SCOPES`, space- or comma-separated")
 	f.StringVar(&clientID, "client-id", "", "`CLIENT_ID` claim; the client that may exchange this token at the endpoint (default: --sub)")
 	f.StringVar(&ttlS, "ttl", "", "lifetime `DURATION`, e.g. 3650d or 87600h (default 3650d, at most 3653d)")
-	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE`")
+	f.StringVar(&licFile, "license", "", "bind the token to the serial of the license in `FILE` or of a typed code (ASL1-...)")
 	f.StringVar(&format, "format", "jwt", "output `FORMAT`: jwt, oauth or bitrix")
 	addOutput(c, g, "the token")
 	f.StringVar(&memberID, "member-id", "", "Bitrix24 portal `MEMBER_ID` (kept in the token for --format bitrix and the endpoint)")
@@ -641,7 +655,7 @@ jti, ...) or {active: false, reason, error_description}.`,
 			if aud == "" {
 				return cli.Usage("--aud is required: the audience this verifier serves")
 			}
-			if jwksFile != "" && g.dir != "" {
+			if jwksFile != "" && g.dir() != "" {
 				return cli.Usage("give --dir or --jwks, not both")
 			}
 			v := &token.Verifier{Audience: aud, Issuer: iss}

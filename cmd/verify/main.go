@@ -163,14 +163,16 @@ func source(arg string) string {
 	switch {
 	case arg == "-":
 		return "license from stdin"
-	case typedcode.HasPrefix(arg, license.CodePrefix):
+	case typedcode.IsArg(arg, license.CodePrefix):
 		return "license code"
 	}
 	return arg
 }
 
 func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
-	if typedcode.HasPrefix(arg, license.CodePrefix) {
+	// A code however typed (dashes left out or moved, spaces, line
+	// breaks): the one test every tool uses.
+	if typedcode.IsArg(arg, license.CodePrefix) {
 		return []byte(arg), nil
 	}
 	return readInput(cmd, arg, fileio.LimitLicense, "license")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -156,7 +157,7 @@ func mkinstalled() {
 		Dir: src, Output: out, RevokedLicenses: a[4:]}); err != nil {
 		panic(err)
 	}
-	if _, err := bundle.Apply([]string{out}, bundle.ApplyOptions{Target: a[1], Keyring: keys.NewKeyring(k.Public())}); err != nil {
+	if _, err := install.Apply([]string{out}, install.ApplyOptions{Target: a[1], Keyring: keys.NewKeyring(k.Public())}); err != nil {
 		panic(err)
 	}
 	os.Exit(0)

@@ -3,12 +3,12 @@
 // trust store (docs/spec/bundle-v1.md, "Target layout" and "Keys, rotation
 // and revocation").
 //
-// It exists apart from pkg/bundle so that a license verifier does not link
+// It exists apart from pkg/bundle and pkg/install so that a license verifier does not link
 // the bundle format's decompressor and archive code (issue 9: start-up pays
 // for every linked package's init). The full format rules stay in
-// pkg/bundle; this package checks the header's framing and signature and
+// pkg/bundle and pkg/install; this package checks the header's framing and signature and
 // decodes only the fields a verifier uses. A test checks that it agrees
-// with bundle.Installed on an applied release.
+// with install.Installed on an applied release.
 //
 // # Security
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/pkg/bundle"
+	"github.com/airseal/airseal/pkg/install"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -26,7 +27,7 @@ func apply(t *testing.T, k *keys.PrivateKey, target, version string, date time.T
 		Dir: src, Output: out, RevokedLicenses: revoked}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bundle.Apply([]string{out}, bundle.ApplyOptions{Target: target, Keyring: keys.NewKeyring(k.Public())}); err != nil {
+	if _, err := install.Apply([]string{out}, install.ApplyOptions{Target: target, Keyring: keys.NewKeyring(k.Public())}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -39,7 +40,7 @@ func testKey(t *testing.T, b byte) *keys.PrivateKey {
 	return k
 }
 
-// Read agrees with bundle.Installed and bundle.RevokedLicenses, the full
+// Read agrees with install.Installed and install.RevokedLicenses, the full
 // implementation of the format.
 func TestReadAgreesWithBundle(t *testing.T) {
 	k := testKey(t, 1)
@@ -52,11 +53,11 @@ func TestReadAgreesWithBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := bundle.Installed(target, ring)
+	m, err := install.Installed(target, ring)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serials, err := bundle.RevokedLicenses(target)
+	serials, err := install.RevokedLicenses(target)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,6 +132,7 @@ func mergeInto(a *seatstore.Change, b seatstore.Change) {
 	a.PutLeases, a.DeleteLeases = mergeKeyed(a.PutLeases, a.DeleteLeases, b.PutLeases, b.DeleteLeases, leaseKey)
 	a.PutLicenses, a.DeleteLicenses = mergeKeyed(a.PutLicenses, a.DeleteLicenses, b.PutLicenses, b.DeleteLicenses, licenseKey)
 	a.PutTokens, a.DeleteTokens = mergeKeyed(a.PutTokens, a.DeleteTokens, b.PutTokens, b.DeleteTokens, tokenKey)
+	a.Grants = append(a.Grants, b.Grants...)
 	a.PutDevices = append(a.PutDevices, b.PutDevices...)
 	a.DeleteDevices = append(a.DeleteDevices, b.DeleteDevices...)
 	a.Events = append(a.Events, b.Events...)

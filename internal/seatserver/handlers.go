@@ -47,7 +47,7 @@ func (s *Server) Mode() string {
 
 func (s *Server) modeLocked(now time.Time) string {
 	switch {
-	case s.core.Reclaiming(now):
+	case s.core.Reclaiming(now) && !s.cfg.ReadOnly:
 		return "reclaim"
 	case len(s.records) == 0:
 		return seat.ModeDemo

@@ -198,6 +198,15 @@ func (s *Server) Remove(ctx context.Context, serial string) error {
 			return nil, seatstore.Change{}, fmt.Errorf("%w: %s (license-server license list shows what is installed)", ErrNoLicense, safetext.Clean(serial))
 		}
 		serial = l.Serial
+		var deps []string
+		for _, o := range s.core.Licenses() {
+			if o.Kind == license.KindAdditional && o.MainSerial == serial {
+				deps = append(deps, o.Serial)
+			}
+		}
+		if len(deps) > 0 {
+			return nil, seatstore.Change{}, fmt.Errorf("%w: main license %s has additional licenses installed (%s); remove them first", seats.ErrInstall, serial, strings.Join(deps, ", "))
+		}
 		ev, err := s.core.Remove(serial, now)
 		if err != nil {
 			return ev, seatstore.Change{}, err

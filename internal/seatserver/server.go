@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -183,6 +184,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	now := s.now()
 	s.started = now
 	var revoked []string
+	// Main and demo licenses first: an additional license needs its main
+	// license installed.
+	sort.SliceStable(st.Licenses, func(i, j int) bool {
+		return !isAdditional(st.Licenses[i].Raw) && isAdditional(st.Licenses[j].Raw)
+	})
 	for _, rec := range st.Licenses {
 		il, err := s.checkInstalled(rec.Raw, now)
 		if err != nil {
@@ -211,7 +217,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revoked = splitList(v)
 		}
 	}
-	s.lastLoad = now
 	s.revokedExtra = revoked
 	ev := s.core.Revoke(revoked, now)
 	// Lost leases long past their expiry are forgotten (the core drops
@@ -238,6 +243,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
 		"reclaim_until", s.core.ReclaimUntil().UTC().Format(seat.TimeFormat), "response_key", s.keyID)
 	return s, nil
+}
+
+// isAdditional reports whether raw is an additional license (for the
+// load order; a license that does not decode fails later, named).
+func isAdditional(raw []byte) bool {
+	sl, err := license.DecodeServer(raw)
+	return err == nil && sl.Kind == license.KindAdditional
 }
 
 // Settings keys in the store.

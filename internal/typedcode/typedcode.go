@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"strings"
 )
 
@@ -37,8 +38,11 @@ func init() {
 		value[i] = -1
 	}
 	for i := 0; i < len(alphabet); i++ {
-		value[alphabet[i]] = int8(i)
-		value[strings.ToLower(alphabet[i : i+1])[0]] = int8(i)
+		c := alphabet[i]
+		value[c] = int8(i)
+		if c >= 'A' && c <= 'Z' {
+			value[c|0x20] = int8(i) // lower case, without allocating at init
+		}
 	}
 	for _, p := range []struct {
 		c byte
@@ -155,45 +159,98 @@ func Len(prefix string, n int) int {
 	return len(prefix) + groups + digits + groups
 }
 
-// HasPrefix reports whether s starts, after white space, with the prefix
-// (in any case) followed by a dash or a space: the strict form a code is
-// written in. LooksLike also accepts a code whose dashes were left out.
-func HasPrefix(s, prefix string) bool {
-	s = strings.TrimSpace(s)
-	return len(s) > len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) && (s[len(prefix)] == '-' || s[len(prefix)] == ' ')
-}
-
-// LooksLike reports whether s is meant as a code with the given prefix
-// rather than, say, a file name: after white space it starts with the
-// prefix (in any case) and every other character is a code character
-// (Crockford base32, its look-alikes O, I and L, in either case), a dash or
-// white space, with at least one code character. Tools use it to tell a
-// code given on the command line from a file name; a file name with a dot,
-// a slash or an underscore never looks like a code.
-func LooksLike(s, prefix string) bool {
-	s = strings.TrimSpace(s)
-	if len(s) <= len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
-		return false
-	}
-	n := 0
-	for i := len(prefix); i < len(s); i++ {
-		switch c := s[i]; {
-		case isSeparator(c):
-		case value[c] >= 0:
-			n++
-		default:
-			return false
-		}
-	}
-	return n > 0
-}
-
-func isSeparator(c byte) bool {
-	switch c {
-	case '-', ' ', '\t', '\r', '\n':
+// isSeparator reports whether r is ignored wherever it stands in a code: a
+// dash, ASCII white space, a no-break space, or a Unicode hyphen or dash
+// (what word processors turn "-" into when a code is pasted through them).
+func isSeparator(r rune) bool {
+	switch r {
+	case '-', ' ', '\t', '\r', '\n', '\v', '\f',
+		'\u00a0', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212':
 		return true
 	}
 	return false
+}
+
+// compact returns s with every separator removed, the prefix checked (in
+// any case) and upper-cased, and the rest unchanged; ok is false when s
+// without separators does not start with the prefix.
+func compact(s, prefix string) (rest string, ok bool) {
+	var b strings.Builder
+	for _, r := range s {
+		if isSeparator(r) {
+			continue
+		}
+		if b.Len() == len(prefix) {
+			// The prefix is complete: check it before copying the rest,
+			// so that a large input that is not a code costs little.
+			if !strings.EqualFold(b.String(), prefix) {
+				return "", false
+			}
+			b.Grow(len(s))
+		}
+		b.WriteRune(r)
+	}
+	c := b.String()
+	if len(c) < len(prefix) || !strings.EqualFold(c[:len(prefix)], prefix) {
+		return "", false
+	}
+	return c[len(prefix):], true
+}
+
+// Normalize is the one test of whether s is meant as a code with the given
+// prefix, and its canonical spelling: every tool that takes a code, or a
+// file name or a code, decides with it (through LooksLike or IsArg).
+//
+// s is a code when, with every separator (dashes, white space and line
+// breaks, wherever they stand, also inside the prefix) removed, it starts
+// with the prefix in any case and every other character is a code
+// character (Crockford base32 or its look-alikes O, I and L, in either
+// case), with at least one of them. A file name with a dot, a slash or an
+// underscore is never a code.
+//
+// The canonical spelling is the prefix, then groups of five characters in
+// upper case with look-alikes replaced, each after a dash: what Encode
+// writes for a correctly typed code. Normalize does not check the code;
+// Decode does.
+func Normalize(s, prefix string) (string, bool) {
+	rest, ok := compact(s, prefix)
+	if !ok || rest == "" {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(prefix) + len(rest) + len(rest)/5 + 1)
+	b.WriteString(prefix)
+	for i := 0; i < len(rest); i++ {
+		v := value[rest[i]]
+		if v < 0 {
+			return "", false
+		}
+		if i%(GroupData+1) == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(alphabet[v])
+	}
+	return b.String(), true
+}
+
+// LooksLike reports whether s is meant as a code with the given prefix
+// rather than, say, a file name or JSON (see Normalize).
+func LooksLike(s, prefix string) bool {
+	_, ok := Normalize(s, prefix)
+	return ok
+}
+
+// IsArg decides whether a command-line argument that takes a file name or
+// a code is a code: it looks like one (Normalize) and no file of that name
+// exists. A file wins over a code-shaped name ("asl1-license" is a valid
+// short code and a plausible file name); a real code is far longer than any
+// file name a system allows, so the file test never hides one.
+func IsArg(arg, prefix string) bool {
+	if !LooksLike(arg, prefix) {
+		return false
+	}
+	_, err := os.Lstat(arg)
+	return err != nil
 }
 
 // group is one group of a code as typed: its text and digit values.
@@ -203,19 +260,14 @@ type group struct {
 }
 
 // Decode checks and decodes a code with the given prefix. Case, white space
-// and dashes (missing, doubled or misplaced) do not matter: after the
-// prefix, the characters are read in groups of five.
+// and dashes (missing, doubled or misplaced, also inside the prefix) do not
+// matter: after the prefix, the characters are read in groups of five.
 func Decode(prefix, code string) ([]byte, error) {
-	code = strings.TrimSpace(code)
-	if len(code) < len(prefix) || !strings.EqualFold(code[:len(prefix)], prefix) {
+	rest, ok := compact(code, prefix)
+	if !ok {
 		return nil, fmt.Errorf("not a code of this kind: it must start with %q", prefix+"-")
 	}
-	clean := make([]byte, 0, len(code))
-	for i := len(prefix); i < len(code); i++ {
-		if c := code[i]; !isSeparator(c) {
-			clean = append(clean, c)
-		}
-	}
+	clean := []byte(rest)
 	const gl = GroupData + 1
 	ngroups := (len(clean) + gl - 1) / gl
 	if ngroups == 0 || len(clean)%gl == 1 {

@@ -3,6 +3,7 @@ package typedcode
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -134,7 +135,7 @@ func TestEveryAdjacentSwapLocated(t *testing.T) {
 // different digits, and every substitution, changes the check. This covers
 // 0<->Z, which Luhn mod 32 missed.
 func TestGroupCheckExhaustive(t *testing.T) {
-	for index := 0; index < 64; index++ {
+	for _, index := range append(seq(64), 32767) {
 		for length := 2; length <= GroupData+1; length++ {
 			for pos := 0; pos+1 < length; pos++ {
 				for x := 0; x < 32; x++ {
@@ -168,6 +169,42 @@ func TestGroupCheckExhaustive(t *testing.T) {
 			}
 		}
 	}
+	// Every single substitution, exhaustively: at every position of every
+	// group length (data digits and the check digit), every original value
+	// x and every other value y, for the first 64 group numbers and the
+	// last one the position digits distinguish.
+	for _, index := range append(seq(64), 32767) {
+		for length := 2; length <= GroupData+1; length++ {
+			for pos := 0; pos < length; pos++ {
+				for x := 0; x < 32; x++ {
+					data := make([]int, length-1)
+					if pos < length-1 {
+						data[pos] = x
+					}
+					check := checkChar(index, data)
+					if pos == length-1 && x != check {
+						continue // the check digit's original value is the check
+					}
+					for y := 0; y < 32; y++ {
+						if y == x {
+							continue
+						}
+						if pos == length-1 {
+							if y == check {
+								t.Fatalf("group %d length %d: check digit %c typed as %c accepted", index, length, alphabet[x], alphabet[y])
+							}
+							continue
+						}
+						bad := append([]int(nil), data...)
+						bad[pos] = y
+						if checkChar(index, bad) == check {
+							t.Fatalf("group %d length %d: %c typed as %c at %d not seen", index, length, alphabet[x], alphabet[y], pos)
+						}
+					}
+				}
+			}
+		}
+	}
 	// The old check missed 0<->Z; the new one does not.
 	if legacyCheckChar(0, []int{0, 31}) != legacyCheckChar(0, []int{31, 0}) {
 		t.Fatal("the legacy check was expected to miss 0<->Z (the reason for the change)")
@@ -175,6 +212,14 @@ func TestGroupCheckExhaustive(t *testing.T) {
 	if checkChar(0, []int{0, 31}) == checkChar(0, []int{31, 0}) {
 		t.Fatal("0<->Z missed")
 	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 // The worked example of docs/spec/typedcode-v1.md, computed by hand there.
@@ -282,5 +327,61 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode("ASL1", code); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Issue 8 item 15: Normalize is the one test and the canonical spelling;
+// separators count nowhere, not even inside the prefix, and word
+// processors' dashes and no-break spaces are separators too.
+func TestNormalize(t *testing.T) {
+	data := []byte("normalise me")
+	code := Encode("ASL1", data)
+	bare := strings.ReplaceAll(code, "-", "")
+	for _, s := range []string{
+		code,
+		bare,
+		strings.ToLower(bare),
+		"AS-L1" + bare[4:],
+		"A S L 1 " + strings.Join(strings.Split(bare[4:], ""), " "),
+		strings.ReplaceAll(code, "-", "\u2013"),     // en dash
+		strings.ReplaceAll(code, "-", "\u00a0"),     // no-break space
+		strings.ReplaceAll(code, "-", "\u2011\r\n"), // non-breaking hyphen, CRLF
+		"ASL1" + strings.ReplaceAll(strings.ReplaceAll(code[4:], "0", "O"), "1", "l"),
+	} {
+		got, ok := Normalize(s, "ASL1")
+		if !ok || got != code {
+			t.Errorf("Normalize(%q) = %q, %v; want %q", s, got, ok, code)
+		}
+		if d, err := Decode("ASL1", s); err != nil || !bytes.Equal(d, data) {
+			t.Errorf("Decode(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "ASL1", " - ", "ASL1-\n", "ASR1" + bare[4:], "ASL1 é", "{\"format\":1}", "ASL1-0U"} {
+		if got, ok := Normalize(s, "ASL1"); ok {
+			t.Errorf("Normalize(%q) = %q, true", s, got)
+		}
+	}
+}
+
+// IsArg: a code-shaped argument is a code unless a file of that name
+// exists.
+func TestIsArg(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code := strings.ReplaceAll(Encode("ASL1", []byte("x")), "-", "")
+	if !IsArg(code, "ASL1") || !IsArg(strings.ToLower(code), "ASL1") {
+		t.Fatal("a code without dashes taken for a file name")
+	}
+	if IsArg("license.lic", "ASL1") || IsArg("./ASL1-ABC", "ASL1") {
+		t.Fatal("a file name taken for a code")
+	}
+	if !IsArg("asl1-license", "ASL1") {
+		t.Fatal("asl1-license is code-shaped")
+	}
+	if err := os.WriteFile("asl1-license", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if IsArg("asl1-license", "ASL1") {
+		t.Fatal("an existing file taken for a code")
 	}
 }

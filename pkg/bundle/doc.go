@@ -1,7 +1,10 @@
-// Package bundle packs, verifies and applies signed offline release bundles:
-// one file (or several volumes) carrying everything an update needs into a
-// closed network, applied atomically with the previous release kept for
-// rollback.
+// Package bundle is the format of signed offline release bundles: one file
+// (or several volumes) carrying everything an update needs into a closed
+// network. It packs a release tree into a bundle, and opens and verifies
+// one: header, manifest, every chunk and every file. Installing a verified
+// bundle into a target directory (the I/O on the customer's machine: lock,
+// trust store, staging, switch, rollback) is package
+// github.com/airseal/airseal/pkg/install, which calls this one.
 //
 // A bundle is a signed header followed by a zstd-compressed tar payload cut
 // into chunks. The header holds an Ed25519 signature (key from pkg/keys, key
@@ -27,26 +30,15 @@
 //     size, mode); each file's SHA-256 is computed on the bytes written and
 //     compared before the release is switched in. The bundle file is never
 //     re-read after a chunk was verified (no check-then-use race).
-//   - Apply stages into DIR/releases/, fsyncs, and switches DIR/current with
-//     one rename; a crash at any point leaves the old or the new release in
-//     place, never a mix. Hooks from the signed manifest run only after the
-//     whole payload was verified.
-//   - Trusted keys are the caller's keyring plus the target's trust store,
-//     DIR/trust/keys: keys introduced by applied bundles (trust_keys) and
-//     the signer of a successful apply that the administrator trusted
-//     explicitly ([ApplyOptions.Pin], bundle apply --pub). The policy
-//     checks are repeated under the target's lock, so a concurrent apply
-//     or rollback cannot turn a bundle into an unsigned downgrade.
-//   - Refusals: unknown or revoked key, bad signature, other product, a
-//     version not newer than the installed one (unless the manifest is a
-//     signed downgrade), an installed version not in the signed from-list,
-//     a release dated after the license's updates-until date.
+//   - File names and link targets follow the one signed-text rule
+//     (internal/safetext): no control or bidirectional formatting
+//     characters, valid UTF-8, refused by [Pack] and by the reader, so
+//     printing a manifest cannot repaint a terminal.
+//   - Refusals: unknown or revoked key (the caller passes the revoked IDs),
+//     bad signature, a manifest revoking its own signing key, and every
+//     format rule of docs/spec/bundle-v1.md.
 //
-// What is not guaranteed: protection from whoever can write to the target
-// directory (they can add keys to DIR/trust or replace releases; keep it
-// owned by the administrator). Freshness: an air-gapped site cannot learn
-// that a newer release exists, so an attacker holding an old, validly
-// signed bundle can withhold updates (but cannot downgrade). Key rotation
-// relies on the vendor shipping the new key inside a bundle signed by the
-// old one before using it; revocation is monotonic per target directory.
+// What is not guaranteed: freshness (an air-gapped site cannot learn that
+// a newer release exists) and the policy of installing (versions,
+// products, licenses), which is pkg/install's.
 package bundle

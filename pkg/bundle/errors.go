@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Every error returned by this package that is a refusal
-// matches exactly one of them with errors.Is; cmd/bundle maps each to a
-// documented exit code.
+// Sentinel errors of the format. Every error returned by this package that
+// is a refusal matches one of them with errors.Is; cmd/bundle maps each to a
+// documented exit code. Refusals of installing into a target (version,
+// product, subscription, hooks, space, lock) are in pkg/install.
 var (
 	// ErrMalformed: the preamble or manifest does not follow the format
 	// (wrong magic, bad lengths, non-zero padding, invalid JSON).
@@ -16,6 +17,9 @@ var (
 	ErrBadSignature = errors.New("bad signature")
 	// ErrUnknownKey: the signing key is not trusted (or was revoked).
 	ErrUnknownKey = errors.New("signed by an untrusted key")
+	// ErrRevokedKey: the signing key was revoked for the target by a
+	// bundle applied there. Errors matching it match ErrUnknownKey too.
+	ErrRevokedKey = errors.New("key revoked")
 	// ErrDamaged: a payload chunk, the payload length or a file's content
 	// does not match the signed manifest.
 	ErrDamaged = errors.New("bundle is damaged")
@@ -24,25 +28,6 @@ var (
 	ErrUnsafe = errors.New("unsafe bundle content")
 	// ErrVolume: a volume is missing, duplicated or belongs to another bundle.
 	ErrVolume = errors.New("bundle volume problem")
-	// ErrWrongProduct: the bundle is for a different product.
-	ErrWrongProduct = errors.New("bundle is for a different product")
-	// ErrVersion: the version is not newer than the installed one, or the
-	// installed version is not one the bundle may update from.
-	ErrVersion = errors.New("version refused")
-	// ErrSubscription: the release date is after the license's updates-until.
-	ErrSubscription = errors.New("update subscription ended")
-	// ErrHook: a hook from the manifest failed.
-	ErrHook = errors.New("hook failed")
-	// ErrNotInstalled: no release is installed in the target (or nothing to
-	// roll back to).
-	ErrNotInstalled = errors.New("no release installed")
-	// ErrNoPrevious: a release is installed, but there is no previous
-	// release to roll back to.
-	ErrNoPrevious = errors.New("nothing to roll back to")
-	// ErrNoSpace: the target file system lacks the space the manifest needs.
-	ErrNoSpace = errors.New("not enough free space")
-	// ErrBusy: another apply or rollback holds the target's lock.
-	ErrBusy = errors.New("target is busy")
 )
 
 // ChunkError reports a payload chunk whose SHA-256 differs from the signed

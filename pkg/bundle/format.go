@@ -237,7 +237,7 @@ func signedMessage(manifest []byte) []byte {
 // Errors match ErrUnknownKey, ErrBadSignature, ErrMalformed or ErrUnsafe.
 func (h *Header) Verify(ring *keys.Keyring, revoked map[keys.ID]bool) (*Manifest, error) {
 	if revoked[h.KeyID] {
-		return nil, fmt.Errorf("%w: key %s was revoked by an installed release", ErrUnknownKey, h.KeyID)
+		return nil, fmt.Errorf("%w: %w: key %s was revoked by a release applied to this target", ErrUnknownKey, ErrRevokedKey, h.KeyID)
 	}
 	k, ok := ring.Get(h.KeyID)
 	if !ok {

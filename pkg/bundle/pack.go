@@ -93,6 +93,7 @@ func Pack(opts PackOptions) (*PackResult, error) {
 		Hooks:           opts.Hooks,
 		Licenses:        opts.Licenses,
 		RevokedLicenses: opts.RevokedLicenses,
+		Files:           []File{}, // "files": [] for an empty release, never null
 		Payload:         Payload{Compression: "zstd"},
 	}
 	for _, k := range opts.TrustKeys {
@@ -253,7 +254,7 @@ func walkRelease(dir string) ([]packEntry, error) {
 				return fmt.Errorf("pack: %q: %v; replace it with a copy or a relative link inside the release", p, err)
 			}
 		default:
-			return fmt.Errorf("pack: %q: %s files cannot be bundled (only files, directories and symlinks)", p, mode.Type())
+			return fmt.Errorf("pack: %q: %s cannot be bundled (only files, directories and symlinks); remove it from the release tree", p, kindName(mode))
 		}
 		out = append(out, e)
 		return nil
@@ -262,6 +263,21 @@ func walkRelease(dir string) ([]packEntry, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// kindName names a file type that cannot be bundled.
+func kindName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 type frameJob struct {

@@ -327,14 +327,14 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// visitFunc visits one manifest entry during a payload walk. For files, r
+// VisitFunc visits one manifest entry during [Bundle.Walk]. For files, r
 // yields exactly f.Size bytes; the visitor must read all of them and return
-// their SHA-256, which walk compares with the manifest. For other entries r
+// their SHA-256, which Walk compares with the manifest. For other entries r
 // is nil and the sum is ignored.
-type visitFunc func(f *File, r io.Reader) (sum []byte, err error)
+type VisitFunc func(f *File, r io.Reader) (sum []byte, err error)
 
 // hashVisit is the visitor of a verification: it only hashes.
-func hashVisit() visitFunc {
+func hashVisit() VisitFunc {
 	h := sha256.New()
 	buf := make([]byte, 256<<10)
 	return func(f *File, r io.Reader) ([]byte, error) {
@@ -349,11 +349,14 @@ func hashVisit() visitFunc {
 	}
 }
 
-// walk streams the payload of a complete bundle and calls visit for each
-// manifest entry in order, after checking that the tar entry matches it. A
-// file's SHA-256 is checked after visit returns; visit must not treat the
-// content as trusted before walk returns nil.
-func (b *Bundle) walk(visit visitFunc, progress func(int64)) (err error) {
+// Walk streams the payload of a complete bundle and calls visit for each
+// manifest entry in order, after checking that the tar entry matches it:
+// every chunk is verified before it is decompressed, the decompressed
+// size is bounded by the signed tar size, and each tar entry must match
+// its manifest entry. A file's SHA-256 is checked after visit returns, so
+// visit must not treat the content as trusted before Walk returns nil.
+// progress, if set, is called with the file bytes done so far.
+func (b *Bundle) Walk(visit VisitFunc, progress func(int64)) (err error) {
 	if err := b.MissingError(); err != nil {
 		return err
 	}
@@ -549,7 +552,7 @@ func (b *Bundle) Verify(opts VerifyOptions) (*VerifyResult, error) {
 	}
 	sort.Ints(present)
 	if res.Complete && !opts.ChunksOnly {
-		err := b.walk(hashVisit(), opts.Progress)
+		err := b.Walk(hashVisit(), opts.Progress)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/fingerprint"
 )
@@ -86,6 +87,15 @@ func NewRequest(rep *Report, product, customer string, now time.Time, rnd io.Rea
 	return r, r.Validate()
 }
 
+// maxUnixTime is the one bound of every time in airseal's formats (license
+// MaxUnixTime): 9999-12-31T23:59:59Z, the last second RFC 3339 writes.
+const maxUnixTime = 253402300799
+
+func createdOffset(t time.Time) int {
+	_, off := t.Zone()
+	return off
+}
+
 // Validate checks that a request is complete and within limits.
 func (r *Request) Validate() error {
 	switch {
@@ -99,6 +109,10 @@ func (r *Request) Validate() error {
 		return errors.New("license request: nonce must be 32 lower-case hex characters")
 	case r.Created.IsZero():
 		return errors.New("license request: created time is missing")
+	case r.Created.Unix() < 1 || r.Created.Unix() > maxUnixTime || r.Created.Nanosecond() != 0:
+		return fmt.Errorf("license request: created %s: want a whole second from 1970-01-01T00:00:01Z to 9999-12-31T23:59:59Z (the code form carries whole seconds only)", r.Created.Format(time.RFC3339Nano))
+	case createdOffset(r.Created) != 0:
+		return fmt.Errorf("license request: created %s: write it in UTC, ending in Z", r.Created.Format(time.RFC3339))
 	case r.Virtualization.Type != TypeNone && r.Virtualization.Type != TypeVM && r.Virtualization.Type != TypeContainer:
 		return fmt.Errorf("license request: virtualization type %q; want none, vm or container", r.Virtualization.Type)
 	case r.Virtualization.Technology == "":
@@ -168,6 +182,11 @@ func ParseRequest(data []byte) (*Request, error) {
 	if !strings.HasPrefix(text, "{") {
 		return nil, errors.New("not a license request: want the JSON file written by hwid request, or its code starting with " + CodePrefix + "-")
 	}
+	// One member name once: Go would keep the last of two "need" members
+	// (or of "need" and "Need"), another reader the first.
+	if err := strictjson.Check(data); err != nil {
+		return nil, fmt.Errorf("license request: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Request
@@ -206,7 +225,13 @@ func (r *Request) marshalBinary() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	b := []byte{1}
+	return r.appendBinary(nil), nil
+}
+
+// appendBinary encodes r without validating it (the rule vectors encode
+// requests that break a rule, to check that readers refuse them).
+func (r *Request) appendBinary(b []byte) []byte {
+	b = append(b, 1)
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -247,7 +272,7 @@ func (r *Request) marshalBinary() ([]byte, error) {
 		h, _ := hex.DecodeString(c.Hash)
 		b = append(b, h...)
 	}
-	return b, nil
+	return b
 }
 
 type reader struct {
@@ -317,7 +342,10 @@ func unmarshalBinary(b []byte) (*Request, error) {
 	}
 	req.Virtualization.Technology = rd.str("virtualization technology")
 	req.Virtualization.Evidence = []string{}
-	req.Fingerprint.Need = int(rd.uvarint("need", maxComponents*fingerprint.MaxWeight))
+	// need and weights are read with a parse bound above the rule, so that
+	// a code breaking the rule gets the same message as a file breaking it
+	// (fingerprint.Validate, below).
+	req.Fingerprint.Need = int(rd.uvarint("need", 1<<20))
 	n := int(rd.uvarint("component count", maxComponents))
 	for i := 0; i < n && rd.err == nil; i++ {
 		flags := rd.bytes(1, "component")[0]
@@ -332,7 +360,7 @@ func unmarshalBinary(b []byte) (*Request, error) {
 		default:
 			rd.fail("component name")
 		}
-		c.Weight = int(rd.uvarint("component weight", fingerprint.MaxWeight))
+		c.Weight = int(rd.uvarint("component weight", 1<<20))
 		c.Hash = hex.EncodeToString(rd.bytes(16, "component hash"))
 		req.Fingerprint.Components = append(req.Fingerprint.Components, c)
 	}

@@ -316,7 +316,7 @@ func TestParseRequestCode(t *testing.T) {
 			t.Fatalf("%q: wrong request", c)
 		}
 	}
-	if _, ok := RequestCode("request.json"); ok {
+	if _, err := ParseRequest([]byte("request.json")); err == nil {
 		t.Fatal("a file name taken for a code")
 	}
 }

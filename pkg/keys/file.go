@@ -37,18 +37,28 @@ func (p *PublicKey) MarshalPublic() []byte {
 	return b.Bytes()
 }
 
-// keyLine returns the single non-comment, non-blank line of a key file and the
-// lines after it.
+// keyLines returns the non-comment, non-blank lines of a key file, each
+// with the spaces, tabs and CR around it removed.
 func keyLines(data []byte) []string {
 	var out []string
 	for _, l := range strings.Split(string(data), "\n") {
-		l = strings.TrimSpace(l)
+		l = strings.Trim(l, blanks+"\r")
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
 		out = append(out, l)
 	}
 	return out
+}
+
+// blanks are the field separators of both key files (docs/spec/keys-v1.md,
+// one rule): runs of spaces and tabs. Other white space (U+00A0, U+0085,
+// ...) is not a separator, so a field containing it is refused.
+const blanks = " \t"
+
+// fields splits a key file line into its fields on runs of spaces and tabs.
+func fields(line string) []string {
+	return strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
 }
 
 // ParsePublic parses a public key file. Given a private key file it returns
@@ -61,7 +71,7 @@ func ParsePublic(data []byte) (*PublicKey, error) {
 	if len(lines) != 1 {
 		return nil, fmt.Errorf("%w: want one line %q, found %d lines", ErrMalformed, publicTag+" ID KEY", len(lines))
 	}
-	f := strings.Fields(lines[0])
+	f := fields(lines[0])
 	if len(f) != 3 || f[0] != publicTag {
 		return nil, fmt.Errorf("%w: want %q", ErrMalformed, publicTag+" ID KEY")
 	}
@@ -151,7 +161,7 @@ func PrivateID(data []byte) (ID, error) {
 	if len(lines) == 0 {
 		return "", fmt.Errorf("%w: empty file", ErrMalformed)
 	}
-	f := strings.Fields(lines[0])
+	f := fields(lines[0])
 	if len(f) < 2 || f[0] != privateTag {
 		return "", fmt.Errorf("%w: not an airseal private key (want a line starting %q)", ErrMalformed, privateTag)
 	}
@@ -167,7 +177,7 @@ func Open(data, passphrase []byte) (*PrivateKey, error) {
 	if len(lines) != 2 {
 		return nil, fmt.Errorf("%w: want a header line and a sealed key line, found %d lines", ErrMalformed, len(lines))
 	}
-	f := strings.Fields(lines[0])
+	f := fields(lines[0])
 	if len(f) != 8 || f[0] != privateTag || f[2] != "scrypt" {
 		return nil, fmt.Errorf("%w: header must be %q", ErrMalformed, privateTag+" ID scrypt LOGN R P SALT NONCE")
 	}
@@ -198,10 +208,10 @@ func Open(data, passphrase []byte) (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The associated data is the header in its canonical form, fields
+	// joined by one space: what Seal wrote and authenticated. A header
+	// re-spaced by an editor still opens; changing any field does not.
 	header := strings.Join(f, " ")
-	if header != lines[0] {
-		return nil, fmt.Errorf("%w: header has extra spaces", ErrMalformed)
-	}
 	seed, err := aead.Open(nil, nonce, ct, []byte(header))
 	if err != nil {
 		return nil, ErrDecrypt

@@ -125,7 +125,9 @@ func TestSealOpen(t *testing.T) {
 		{"short nonce", strings.Replace(header, f[7], "AAAA", 1) + "\n" + ct, "x", ErrMalformed},
 		{"bad ciphertext base64", header + "\n!!!!", "x", ErrMalformed},
 		{"flipped ciphertext", header + "\n" + flipB64(ct), "correct horse", ErrDecrypt},
-		{"double space", strings.Replace(header, " ", "  ", 1) + "\n" + ct, "correct horse", ErrMalformed},
+		{"double space", strings.Replace(header, " ", "  ", 1) + "\n" + ct, "correct horse", nil},
+		{"tabs", strings.ReplaceAll(header, " ", "\t") + "\r\n" + ct, "correct horse", nil},
+		{"no-break space", strings.Replace(header, " ", "\u00a0", 1) + "\n" + ct, "correct horse", ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

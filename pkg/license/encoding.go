@@ -173,24 +173,16 @@ const (
 
 // Detect reports which encoding input is in: armored file, typed code or raw.
 func Detect(input []byte) Encoding {
-	// The code test comes first: it looks at a few bytes only, while the
-	// armor test scans the whole input.
-	if hasCodePrefix(input) {
+	// The code test is typedcode's, the one every tool uses: a code with
+	// its dashes left out or moved, or broken over lines, is still a code.
+	// It stops at the first characters of anything else.
+	if typedcode.LooksLike(string(input), CodePrefix) {
 		return EncodingCode
 	}
 	if isArmored(armorLabel, input) {
 		return EncodingFile
 	}
 	return EncodingRaw
-}
-
-// hasCodePrefix is typedcode.HasPrefix(string(input), CodePrefix) without
-// copying input to a string (verification is on a product's hot path). A
-// raw license never matches: its first byte is the version, 1.
-func hasCodePrefix(input []byte) bool {
-	s := bytes.TrimSpace(input)
-	n := len(CodePrefix)
-	return len(s) > n && bytes.EqualFold(s[:n], []byte(CodePrefix)) && (s[n] == '-' || s[n] == ' ')
 }
 
 // splitRaw decodes input in any encoding to the payload and signature.

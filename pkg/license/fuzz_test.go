@@ -62,9 +62,9 @@ func FuzzCode(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, code string) {
-		// Detect's byte-level prefix test agrees with typedcode's.
-		if got, want := hasCodePrefix([]byte(code)), typedcode.HasPrefix(code, CodePrefix); got != want {
-			t.Fatalf("hasCodePrefix(%q) = %v, typedcode.HasPrefix = %v", code, got, want)
+		// Detect takes for a code exactly what the tools' one test does.
+		if got, want := Detect([]byte(code)) == EncodingCode, typedcode.LooksLike(code, CodePrefix); got != want {
+			t.Fatalf("Detect(%q) is code: %v, typedcode.LooksLike = %v", code, got, want)
 		}
 		l, err := Decode([]byte(code))
 		if err != nil || Detect([]byte(code)) != EncodingCode {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -45,11 +46,79 @@ var sentinelNames = map[string]error{
 	"ErrUpdatesExpired": ErrUpdatesExpired, "ErrWrongProduct": ErrWrongProduct,
 }
 
+// publishedMachine is testdata/golden/machine.json: the test machine's
+// component values in clear, published beside the vectors so that an
+// implementer can recompute every hash, the bound licenses' bindings and
+// the live machine of each vector without Go (issue 8 item 18).
+type publishedMachine struct {
+	Comment       string               `json:"comment"`
+	Product       string               `json:"product"`
+	ChangedSuffix string               `json:"changed_suffix"`
+	RootRead      bool                 `json:"root_read"`
+	Components    []publishedComponent `json:"components"`
+	Need          int                  `json:"need"`
+	ID            string               `json:"id"`
+}
+
+type publishedComponent struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Weight    int    `json:"weight"`
+	NeedsRoot bool   `json:"needs_root"`
+	Hash      string `json:"hash"`
+}
+
+// machineFile returns machine.json for the test machine, as the vectors
+// use it.
+func machineFile(t *testing.T) []byte {
+	bound := sampleLicense(0, true).Machine
+	m := publishedMachine{
+		Comment: "The test machine of the golden vectors. hash = first 16 bytes of HMAC-SHA-256(key = \"airseal fingerprint v1\\x00\" + product, " +
+			"msg = name + \"\\x00\" + value), hex. A vector's \"changed\" components have the value + changed_suffix. need and id are those of the binding in the bound licenses.",
+		Product: testProduct, ChangedSuffix: "-changed", RootRead: true, Need: bound.Need, ID: bound.ID(),
+	}
+	for _, v := range machineValues {
+		m.Components = append(m.Components, publishedComponent{Name: v.name, Value: v.value, Weight: v.weight,
+			NeedsRoot: v.root, Hash: fingerprint.HashValue(testProduct, v.name, v.value)})
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// loadMachine reads machine.json as data and returns the live machine of a
+// vector: every hash recomputed from the published value, the named
+// components changed by the published rule.
+func loadMachine(t *testing.T, changed []string) (*Machine, publishedMachine) {
+	data, err := os.ReadFile(filepath.Join(goldenDir, "machine.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm publishedMachine
+	if err := json.Unmarshal(data, &pm); err != nil {
+		t.Fatalf("machine.json: %v", err)
+	}
+	m := &Machine{RootRead: pm.RootRead, Virtualization: "none"}
+	for _, c := range pm.Components {
+		v := c.Value
+		for _, n := range changed {
+			if n == c.Name {
+				v += pm.ChangedSuffix
+			}
+		}
+		m.Components = append(m.Components, fingerprint.Component{Name: c.Name, Weight: c.Weight, NeedsRoot: c.NeedsRoot,
+			Hash: fingerprint.HashValue(pm.Product, c.Name, v)})
+	}
+	return m, pm
+}
+
 // makeGolden builds every vector deterministically: fixed key seeds, fixed
 // times, Ed25519's deterministic signatures.
 func makeGolden(t *testing.T) (files map[string][]byte, vecs []vector) {
 	k, other := testKey(t, 1), testKey(t, 2)
-	files = map[string][]byte{"vendor.pub": k.Public().MarshalPublic()}
+	files = map[string][]byte{"vendor.pub": k.Public().MarshalPublic(), "machine.json": machineFile(t)}
 	real := &vecMach{Virtualization: "none"}
 	add := func(v vector, l *License, signer *keys.PrivateKey, enc Encoding, edit func([]byte) []byte) {
 		if l != nil {
@@ -166,7 +235,8 @@ func TestGolden(t *testing.T) {
 			}
 			opts := VerifyOptions{Keyring: keys.NewKeyring(pub), Now: v.Now, Product: v.Product}
 			if v.Machine != nil {
-				opts.Machine = liveMachine(v.Machine.Changed...)
+				// The live machine from the published values, not from Go.
+				opts.Machine, _ = loadMachine(t, v.Machine.Changed)
 				opts.Machine.Virtualization = v.Machine.Virtualization
 			}
 			if v.Revocations != "" {
@@ -187,5 +257,39 @@ func TestGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The published component values are the ones the vectors were made from:
+// each published hash is HashValue of the published value, and the binding
+// signed into every bound golden license is exactly the published
+// components (names, weights, needs_root, hashes), need and ID.
+func TestGoldenMachineValues(t *testing.T) {
+	live, pm := loadMachine(t, nil)
+	if pm.Product != testProduct || len(pm.Components) != len(machineValues) {
+		t.Fatalf("machine.json: product %q, %d components", pm.Product, len(pm.Components))
+	}
+	for i, c := range pm.Components {
+		if got := fingerprint.HashValue(pm.Product, c.Name, c.Value); got != c.Hash || live.Components[i].Hash != c.Hash {
+			t.Errorf("%s: published hash %s, HashValue of the published value %s", c.Name, c.Hash, got)
+		}
+	}
+	for _, name := range []string{"valid-bound.lic", "valid-virtual.lic", "expired.lic", "not-yet-valid.lic"} {
+		in, err := os.ReadFile(filepath.Join(goldenDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := Decode(in)
+		if err != nil || l.Machine == nil {
+			t.Fatalf("%s: %v, bound %v", name, err, l != nil && l.Machine != nil)
+		}
+		if len(l.Machine.Components) != len(live.Components) || l.Machine.Need != pm.Need || l.Machine.ID() != pm.ID {
+			t.Fatalf("%s: binding need %d id %s, published need %d id %s", name, l.Machine.Need, l.Machine.ID(), pm.Need, pm.ID)
+		}
+		for i, c := range l.Machine.Components {
+			if c != live.Components[i] {
+				t.Errorf("%s: component %d is %+v, published %+v", name, i, c, live.Components[i])
+			}
+		}
 	}
 }

@@ -21,6 +21,14 @@ const (
 	// SignatureSize is the size of the Ed25519 signature after the payload.
 	SignatureSize = 64
 
+	// MaxUnixTime is the latest time a license (or revocation list, or
+	// request) can carry, in Unix seconds: 9999-12-31T23:59:59Z, the last
+	// second RFC 3339 (four-digit years) can write, so that every time can
+	// be shown in JSON (verify --json, the request file). The earliest is 1
+	// (1970-01-01T00:00:01Z). One rule for every time in every airseal
+	// format.
+	MaxUnixTime = 253402300799
+
 	maxString     = 256
 	maxList       = 256
 	hashBytes     = 16
@@ -48,7 +56,7 @@ func (l *License) Validate() error {
 	if err := checkText("edition", l.Edition, false); err != nil {
 		return err
 	}
-	if _, ok := kindNames[l.Kind]; !ok {
+	if !l.Kind.known() {
 		return fmt.Errorf("kind: %d is not main (1), additional (2) or demo (3)", l.Kind)
 	}
 	if err := checkText("main_serial", l.MainSerial, false); err != nil {
@@ -73,8 +81,8 @@ func (l *License) Validate() error {
 		if t.t == nil {
 			continue
 		}
-		if t.t.Unix() <= 0 || t.t.Nanosecond() != 0 {
-			return fmt.Errorf("%s: %v must be a whole second after 1970", t.name, *t.t)
+		if u := t.t.Unix(); u < 1 || u > MaxUnixTime || t.t.Nanosecond() != 0 {
+			return fmt.Errorf("%s: %v must be a whole second from 1970-01-01T00:00:01Z to 9999-12-31T23:59:59Z", t.name, *t.t)
 		}
 	}
 	if l.Expires != nil && !l.Expires.After(l.NotBefore) {
@@ -300,7 +308,7 @@ func (r *reader) string(field string) string {
 }
 
 func (r *reader) time(field string) time.Time {
-	return time.Unix(int64(r.uvarint(field, 1<<40)), 0).UTC()
+	return time.Unix(int64(r.uvarint(field, MaxUnixTime)), 0).UTC()
 }
 
 func (r *reader) features(field string) []Feature {

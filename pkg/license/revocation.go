@@ -79,8 +79,8 @@ func (r *RevocationList) marshalPayload() ([]byte, error) {
 	if r.Sequence < 1 {
 		return nil, reasonf(ErrMalformed, "malformed revocation list: sequence must be at least 1")
 	}
-	if r.IssuedAt.Unix() <= 0 || r.IssuedAt.Nanosecond() != 0 {
-		return nil, reasonf(ErrMalformed, "malformed revocation list: issued_at must be a whole second after 1970")
+	if u := r.IssuedAt.Unix(); u < 1 || u > MaxUnixTime || r.IssuedAt.Nanosecond() != 0 {
+		return nil, reasonf(ErrMalformed, "malformed revocation list: issued_at must be a whole second from 1970-01-01T00:00:01Z to 9999-12-31T23:59:59Z")
 	}
 	if len(r.Serials) > MaxRevokedSerials {
 		return nil, reasonf(ErrMalformed, "malformed revocation list: %d serials, at most %d", len(r.Serials), MaxRevokedSerials)

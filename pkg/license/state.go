@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/strictjson"
 )
 
 // StateLimit is the largest clock-state file read (docs/spec/clock-state-v1.md).
@@ -98,6 +99,9 @@ func (f StateFile) Load() (State, error) {
 	}
 	var s stateJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := strictjson.Check(data); err != nil {
+		return State{}, fmt.Errorf("state file %s is damaged (%v); delete it (the signed times still apply)", f.Path, err)
+	}
 	if err := dec.Decode(&s); err != nil || s.Version != 1 {
 		return State{}, fmt.Errorf("state file %s is damaged; delete it (the signed times still apply)", f.Path)
 	}

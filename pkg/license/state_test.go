@@ -28,6 +28,7 @@ func TestClockStateVectors(t *testing.T) {
 		{"missing.state", State{}, nil},
 		{"version2.state", State{}, isDamaged},
 		{"damaged.state", State{}, isDamaged},
+		{"duplicate.state", State{}, isDamaged},
 		{"not-state.state", State{}, isNotState},
 	}
 	for _, tc := range tests {

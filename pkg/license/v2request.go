@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/hwid"
 )
 
@@ -67,6 +68,9 @@ func ParseServerRequest(data []byte) (*ServerRequest, error) {
 	}
 	if !strings.HasPrefix(strings.TrimSpace(string(data)), "{") {
 		return nil, errors.New("not a server license request: want the server-request.json written by license-server init")
+	}
+	if err := strictjson.Check(data); err != nil {
+		return nil, fmt.Errorf("server license request: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -6,8 +6,10 @@ package clitest
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,10 +25,15 @@ import (
 //     its usage (`--key NAME.key`, `-o FILE`), not pflag's bare type name;
 //   - every line of Example that runs a command names the program (no
 //     example copied from another tool);
+//   - no example gives --expires or --updates-until a date in the past
+//     (an example that fails as soon as it is copied);
 //   - the text printed by "CMD --help" ends with cli.ExitTableText();
 //   - a command group (a command with subcommands and nothing to run of
 //     its own) run without a subcommand exits 2 and prints its usage, and
-//     run with an unknown subcommand exits 2 with a hint.
+//     run with an unknown subcommand exits 2 with a hint;
+//   - a command that checks its arguments, given far too many, exits 2
+//     with a hint (never 1 with cobra's bare text); commands whose usage
+//     line takes any number ("FILE [FILE.002 ...]") are skipped.
 //
 // It applies cli.Prepare to root (as cli.Main does) and runs --help on each
 // command, so root must be a fresh tree that is not used afterwards.
@@ -35,10 +42,15 @@ func CheckHelp(t testing.TB, root *cobra.Command) {
 	t.Helper()
 	// Groups are told apart before Prepare gives them their usage RunE.
 	groups := map[*cobra.Command]bool{}
+	checksArgs := map[*cobra.Command]bool{}
 	var find func(c *cobra.Command)
 	find = func(c *cobra.Command) {
 		if c.HasSubCommands() && !c.Runnable() {
 			groups[c] = true
+		} else if c.Args != nil && !strings.Contains(c.Use, "...]") {
+			// A command whose usage line ends in "...]" takes any
+			// number of arguments (bundle verify FILE [FILE.002 ...]).
+			checksArgs[c] = true
 		}
 		for _, s := range c.Commands() {
 			find(s)
@@ -74,8 +86,23 @@ func CheckHelp(t testing.TB, root *cobra.Command) {
 			}
 			continued = strings.HasSuffix(l, "\\")
 		}
+		today := time.Now().UTC().Format(time.DateOnly)
+		for _, m := range pastDate.FindAllStringSubmatch(c.Example, -1) {
+			if m[2] < today {
+				t.Errorf("%s: example gives --%s %s, a date in the past (today is %s); use one years ahead", path, m[1], m[2], today)
+			}
+		}
 		if groups[c] {
 			checkGroup(t, root, c)
+		}
+		if checksArgs[c] {
+			args := strings.Fields(path)[1:]
+			for i := 0; i < 20; i++ {
+				args = append(args, "no-such-argument")
+			}
+			if code, out := runMain(root, args); code != cli.ExitUsage || !strings.Contains(out, ": hint: ") {
+				t.Errorf("%s with 20 extra arguments: exit %d, want %d and a hint; it printed:\n%s", path, code, cli.ExitUsage, tail(out, 5))
+			}
 		}
 		if out := help(root, c); !strings.HasSuffix(strings.TrimRight(out, "\n")+"\n", cli.ExitTableText()) {
 			t.Errorf("%s --help does not end with the exit-code table; it ends:\n%s", path, tail(out, 5))
@@ -86,6 +113,9 @@ func CheckHelp(t testing.TB, root *cobra.Command) {
 	}
 	visit(root)
 }
+
+// pastDate finds the dates examples give to flags that must lie ahead.
+var pastDate = regexp.MustCompile(`--(expires|updates-until|not-after)[ =]"?(\d{4}-\d{2}-\d{2})`)
 
 // checkGroup runs group c without a subcommand and with an unknown one.
 func checkGroup(t testing.TB, root, c *cobra.Command) {

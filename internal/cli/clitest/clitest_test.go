@@ -76,3 +76,29 @@ func TestCheckHelpExamplesAndGroups(t *testing.T) {
 		t.Fatalf("group without usage: %q", r.errs)
 	}
 }
+
+// An example whose license would already have expired is reported.
+func TestCheckHelpPastDates(t *testing.T) {
+	r := &recorder{TB: t}
+	CheckHelp(r, tree("  tool sub --key a.key --expires 2020-06-30\n  tool sub --key a.key --updates-until 2999-01-31", "`FILE`"))
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "tool sub: example gives --expires 2020-06-30, a date in the past") {
+		t.Fatalf("past date: %q", r.errs)
+	}
+}
+
+// A command whose argument check exits 1 with bare text is reported.
+func TestCheckHelpArgErrors(t *testing.T) {
+	r := &recorder{TB: t}
+	root := tree("  tool sub", "`FILE`")
+	root.Commands()[0].Args = func(*cobra.Command, []string) error { return nil }
+	root.Commands()[0].RunE = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("too many")
+		}
+		return nil
+	}
+	CheckHelp(r, root)
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "tool sub with 20 extra arguments: exit 1, want 2 and a hint") {
+		t.Fatalf("bare argument error: %q", r.errs)
+	}
+}

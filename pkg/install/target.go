@@ -1,4 +1,4 @@
-package bundle
+package install
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -36,7 +38,7 @@ const (
 	trustDir       = "trust"
 	revokedKeys    = "revoked-keys"
 	revokedSerials = "revoked-licenses"
-	headerFile     = MetaDir + "/header"
+	headerFile     = bundle.MetaDir + "/header"
 	lockFile       = ".lock"
 )
 
@@ -46,8 +48,8 @@ const (
 // refused before it is opened.
 const (
 	// HeaderLimit bounds a stored header: the preamble and a manifest of at
-	// most MaxManifestSize bytes.
-	HeaderLimit = PreambleSize + MaxManifestSize
+	// most bundle.MaxManifestSize bytes.
+	HeaderLimit = bundle.PreambleSize + bundle.MaxManifestSize
 	// PublicKeyLimit bounds one DIR/trust/keys/ID.pub.
 	PublicKeyLimit = 4 << 10
 	// ListLimit bounds DIR/trust/revoked-keys and DIR/trust/revoked-licenses.
@@ -87,8 +89,8 @@ type Target struct {
 
 	ring    *keys.Keyring    // Keyring ∪ Pin ∪ store ∪ current trust_keys
 	revoked map[keys.ID]bool // store ∪ current revoked_keys
-	current *Manifest        // nil: nothing installed, or currentErr
-	curHdr  *Header
+	current *bundle.Manifest // nil: nothing installed, or currentErr
+	curHdr  *bundle.Header
 	curErr  error // why the current release cannot be used; nil if none or verified
 	reads   map[string]int
 }
@@ -140,15 +142,7 @@ func (t *Target) Dir() string { return t.dir }
 // Reads returns how often each file or directory of the target was read
 // since it was opened, by path relative to the target: the seam that
 // shows an apply reads its trust store and installed header once.
-func (t *Target) Reads() map[string]int { return maps(t.reads) }
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func (t *Target) Reads() map[string]int { return maps.Clone(t.reads) }
 
 // Keyring returns every key trusted for this target: the given keyrings,
 // the trust store, and the keys the current release introduced.
@@ -157,11 +151,7 @@ func (t *Target) Keyring() *keys.Keyring { return union(t.ring) }
 // Revoked returns the key IDs revoked for this target: the trust store's
 // and the current release's.
 func (t *Target) Revoked() map[keys.ID]bool {
-	out := make(map[keys.ID]bool, len(t.revoked))
-	for k := range t.revoked {
-		out[k] = true
-	}
-	return out
+	return maps.Clone(t.revoked)
 }
 
 // RevokedLicenses returns the license serials revoked for this target: the
@@ -181,7 +171,7 @@ func (t *Target) RevokedLicenses() []string {
 // Installed returns the verified manifest of the current release, an
 // error matching ErrNotInstalled when none is installed, or why the
 // installed release cannot be used.
-func (t *Target) Installed() (*Manifest, error) {
+func (t *Target) Installed() (*bundle.Manifest, error) {
 	if t.curErr != nil {
 		return nil, t.curErr
 	}
@@ -190,7 +180,7 @@ func (t *Target) Installed() (*Manifest, error) {
 
 // InstalledHeader returns the verified header of the current release (nil
 // when none is installed or it does not verify).
-func (t *Target) InstalledHeader() *Header { return t.curHdr }
+func (t *Target) InstalledHeader() *bundle.Header { return t.curHdr }
 
 // lock creates the target (and DIR/releases) if needed and takes its lock.
 func (t *Target) lock() error {
@@ -272,7 +262,7 @@ func (t *Target) load() error {
 
 // verifyRelease reads and verifies the header of the release link points
 // to, with the target's trust.
-func (t *Target) verifyRelease(link string) (*Manifest, *Header, error) {
+func (t *Target) verifyRelease(link string) (*bundle.Manifest, *bundle.Header, error) {
 	p := filepath.Join(t.dir, link)
 	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w in %s (no %s)", ErrNotInstalled, t.dir, link)
@@ -281,7 +271,7 @@ func (t *Target) verifyRelease(link string) (*Manifest, *Header, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
 	}
-	h, err := ReadHeader(bytes.NewReader(data))
+	h, err := bundle.ReadHeader(bytes.NewReader(data))
 	if err != nil {
 		return nil, nil, fmt.Errorf("installed release %s: %w", p, err)
 	}
@@ -366,7 +356,7 @@ func RevokedLicenses(target string) ([]string, error) {
 // target/current: its signed header is read and checked against ring plus
 // the keys trusted for target. It returns an error matching ErrNotInstalled
 // when no release is installed.
-func Installed(target string, ring *keys.Keyring) (*Manifest, error) {
+func Installed(target string, ring *keys.Keyring) (*bundle.Manifest, error) {
 	t, err := OpenTarget(target, TargetOptions{Keyring: ring})
 	if err != nil {
 		return nil, err
@@ -420,7 +410,7 @@ func (t *Target) Status() (*Status, error) {
 		st.RevokedKeys = append(st.RevokedKeys, id)
 	}
 	sort.Slice(st.RevokedKeys, func(i, j int) bool { return st.RevokedKeys[i] < st.RevokedKeys[j] })
-	info := func(link string, m *Manifest, h *Header) *ReleaseInfo {
+	info := func(link string, m *bundle.Manifest, h *bundle.Header) *ReleaseInfo {
 		dest, _ := os.Readlink(filepath.Join(t.dir, link))
 		ri := &ReleaseInfo{Product: m.Product, Version: m.Version, ReleaseDate: m.ReleaseDate, KeyID: h.KeyID, Path: dest, Files: len(m.Files)}
 		for _, f := range m.Files {
@@ -447,35 +437,35 @@ func (t *Target) Status() (*Status, error) {
 }
 
 // checkTree compares the release tree at dir with m: every entry present with
-// its type, mode, size, link target and SHA-256, and nothing else but MetaDir.
-func checkTree(dir string, m *Manifest) error {
+// its type, mode, size, link target and SHA-256, and nothing else but bundle.MetaDir.
+func checkTree(dir string, m *bundle.Manifest) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	seen := map[string]bool{MetaDir: true}
+	seen := map[string]bool{bundle.MetaDir: true}
 	buf := make([]byte, 256<<10)
 	for _, f := range m.Files {
 		seen[f.Path] = true
 		fi, err := root.Lstat(f.Path)
 		if err != nil {
-			return fmt.Errorf("%w: release %s: %v", ErrDamaged, dir, err)
+			return fmt.Errorf("%w: release %s: %v", bundle.ErrDamaged, dir, err)
 		}
 		bad := func(what string) error {
-			return fmt.Errorf("%w: release %s: %s: %s differs from its manifest", ErrDamaged, dir, f.Path, what)
+			return fmt.Errorf("%w: release %s: %s: %s differs from its manifest", bundle.ErrDamaged, dir, f.Path, what)
 		}
 		switch f.Type {
-		case TypeDir:
+		case bundle.TypeDir:
 			if !fi.IsDir() || uint32(fi.Mode().Perm()) != uint32(f.Mode) {
 				return bad("type or mode")
 			}
-		case TypeSymlink:
+		case bundle.TypeSymlink:
 			t, err := root.Readlink(f.Path)
 			if err != nil || fi.Mode()&fs.ModeSymlink == 0 || t != f.Target {
 				return bad("link")
 			}
-		case TypeFile:
+		case bundle.TypeFile:
 			if !fi.Mode().IsRegular() || uint32(fi.Mode().Perm()) != uint32(f.Mode) || fi.Size() != f.Size {
 				return bad("type, mode or size")
 			}
@@ -502,13 +492,13 @@ func checkTree(dir string, m *Manifest) error {
 		if !seen[p] && extra == "" {
 			extra = p
 		}
-		if d.IsDir() && p == MetaDir {
+		if d.IsDir() && p == bundle.MetaDir {
 			return fs.SkipDir
 		}
 		return nil
 	})
 	if extra != "" {
-		return fmt.Errorf("%w: release %s: %s is not in its manifest", ErrDamaged, dir, extra)
+		return fmt.Errorf("%w: release %s: %s is not in its manifest", bundle.ErrDamaged, dir, extra)
 	}
 	return nil
 }
@@ -544,7 +534,7 @@ func swapLink(target, name, dest string) error {
 // Rollback makes the previous release current again, after checking its
 // signature and every file against its manifest. The release it replaces
 // becomes the previous one. Hooks are not run.
-func Rollback(target string, ring *keys.Keyring) (*Manifest, error) {
+func Rollback(target string, ring *keys.Keyring) (*bundle.Manifest, error) {
 	if _, err := os.Stat(target); err != nil {
 		return nil, fmt.Errorf("%w in %s (%v)", ErrNotInstalled, target, err)
 	}
@@ -561,7 +551,7 @@ func Rollback(target string, ring *keys.Keyring) (*Manifest, error) {
 // away, the trust changes of the current release are recorded in the
 // trust store, so that rolling back never undoes a key or license
 // revocation.
-func (t *Target) Rollback() (*Manifest, error) {
+func (t *Target) Rollback() (*bundle.Manifest, error) {
 	if !t.locked {
 		return nil, errors.New("rollback: the target was not opened with its lock")
 	}

@@ -1,4 +1,4 @@
-package bundle
+package install
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -70,12 +71,12 @@ type Change struct {
 
 // Plan is what an apply would do.
 type Plan struct {
-	Product   string   `json:"product"`
-	From      string   `json:"from,omitempty"` // installed version, "" if none
-	To        string   `json:"to"`
-	Changes   []Change `json:"changes"`
-	Unchanged int      `json:"unchanged"`
-	Hooks     []Hook   `json:"hooks,omitempty"`
+	Product   string        `json:"product"`
+	From      string        `json:"from,omitempty"` // installed version, "" if none
+	To        string        `json:"to"`
+	Changes   []Change      `json:"changes"`
+	Unchanged int           `json:"unchanged"`
+	Hooks     []bundle.Hook `json:"hooks,omitempty"`
 	// PinKey is the signing key that apply records in the target's trust
 	// store (see [ApplyOptions.Pin]); "" if none.
 	PinKey      keys.ID  `json:"pin_key,omitempty"`
@@ -87,10 +88,10 @@ type Plan struct {
 
 // ApplyResult is what [Apply] did.
 type ApplyResult struct {
-	Manifest *Manifest `json:"-"`
-	Plan     *Plan     `json:"plan"`
-	Applied  bool      `json:"applied"`
-	Release  string    `json:"release,omitempty"` // path of the new release, relative to the target
+	Manifest *bundle.Manifest `json:"-"`
+	Plan     *Plan            `json:"plan"`
+	Applied  bool             `json:"applied"`
+	Release  string           `json:"release,omitempty"` // path of the new release, relative to the target
 	// PinnedKey is the signing key recorded in the target's trust store
 	// because it was trusted through [ApplyOptions.Pin]; "" if none.
 	PinnedKey keys.ID `json:"pinned_key,omitempty"`
@@ -125,8 +126,8 @@ func Apply(names []string, opts ApplyOptions) (*ApplyResult, error) {
 // Open opens and verifies the bundle in volume files names with the
 // target's trust: the given keyrings, the trust store and the current
 // release's trust changes, refusing revoked keys.
-func (t *Target) Open(names []string) (*Bundle, error) {
-	return Open(names, t.ring, t.revoked)
+func (t *Target) Open(names []string) (*bundle.Bundle, error) {
+	return bundle.Open(names, t.ring, t.revoked)
 }
 
 // Apply installs the bundle b, opened with [Target.Open], into the
@@ -152,7 +153,7 @@ func (t *Target) Open(names []string) (*Bundle, error) {
 // A crash at any point leaves a working target: the old or the new release
 // current, verifiable, with status, rollback and a new apply working.
 // opts.Target, opts.Keyring and opts.Pin are ignored: the target's are used.
-func (t *Target) Apply(b *Bundle, opts ApplyOptions) (*ApplyResult, error) {
+func (t *Target) Apply(b *bundle.Bundle, opts ApplyOptions) (*ApplyResult, error) {
 	plan, pin, err := t.check(b, opts)
 	res := &ApplyResult{Manifest: b.Manifest, Plan: plan}
 	if err != nil {
@@ -174,7 +175,7 @@ func (t *Target) Apply(b *Bundle, opts ApplyOptions) (*ApplyResult, error) {
 	m := b.Manifest
 	env := hookEnv(t.dir, final, m, t.current)
 	if !opts.NoHooks {
-		if err := runHooks(m, PhasePreSwitch, final, env, opts.HookOutput); err != nil {
+		if err := runHooks(m, bundle.PhasePreSwitch, final, env, opts.HookOutput); err != nil {
 			// Nothing was switched: put the target back as it was.
 			os.RemoveAll(final)
 			if trash != "" {
@@ -195,15 +196,16 @@ func (t *Target) Apply(b *Bundle, opts ApplyOptions) (*ApplyResult, error) {
 		return nil, err
 	}
 	res.Applied, res.Release = true, filepath.Join(releasesDir, m.Version)
+	t.current, t.curHdr, t.curErr = m, b.Header, nil
 	if err := t.addRevocations(m); err != nil {
-		return res, fmt.Errorf("%s %s is current, but its revocations could not be recorded in %s: %w (they are in force while it is current; run 'bundle status' to retry)",
+		return res, fmt.Errorf("%s %s is current, but its revocations could not be recorded in %s: %w (they are in force while it is current; the next apply or rollback records them)",
 			m.Product, m.Version, filepath.Join(t.dir, trustDir), err)
 	}
 	crashpoint()
 	collectGarbage(t.dir)
 	crashpoint()
 	if !opts.NoHooks {
-		res.PostHookErr = runHooks(m, PhasePostSwitch, final, env, opts.HookOutput)
+		res.PostHookErr = runHooks(m, bundle.PhasePostSwitch, final, env, opts.HookOutput)
 		if res.PostHookErr != nil {
 			res.PostHookError = res.PostHookErr.Error()
 		}
@@ -213,7 +215,7 @@ func (t *Target) Apply(b *Bundle, opts ApplyOptions) (*ApplyResult, error) {
 
 // check is step 1 of [Target.Apply]: the refusals, the plan and the key
 // to pin (nil: none).
-func (t *Target) check(b *Bundle, opts ApplyOptions) (*Plan, *keys.PublicKey, error) {
+func (t *Target) check(b *bundle.Bundle, opts ApplyOptions) (*Plan, *keys.PublicKey, error) {
 	if err := b.MissingError(); err != nil {
 		return nil, nil, err
 	}
@@ -296,7 +298,7 @@ func (t *Target) prepare() error {
 // stage is step 3 of [Target.Apply]: the verified, durable release in
 // releases/VERSION. trash is where an earlier release of the same version
 // was moved ("" if none).
-func (t *Target) stage(b *Bundle, progress func(int, int64)) (final, trash string, err error) {
+func (t *Target) stage(b *bundle.Bundle, progress func(int, int64)) (final, trash string, err error) {
 	m := b.Manifest
 	rel := filepath.Join(t.dir, releasesDir)
 	staging := filepath.Join(rel, ".staging-"+m.Version)
@@ -348,7 +350,7 @@ func (t *Target) switchTo(version string) error {
 
 // checkPolicy applies the refusals that compare the bundle with the
 // installed release and the license.
-func checkPolicy(m, installed *Manifest, lic *LicenseTerms) error {
+func checkPolicy(m, installed *bundle.Manifest, lic *LicenseTerms) error {
 	if lic != nil {
 		if lic.Product != "" && lic.Product != m.Product {
 			return fmt.Errorf("%w: the bundle is for %q, the license for %q", ErrWrongProduct, m.Product, lic.Product)
@@ -364,7 +366,7 @@ func checkPolicy(m, installed *Manifest, lic *LicenseTerms) error {
 	if installed.Product != m.Product {
 		return fmt.Errorf("%w: the bundle is for %q, the target has %q installed", ErrWrongProduct, m.Product, installed.Product)
 	}
-	switch c := CompareVersions(m.Version, installed.Version); {
+	switch c := bundle.CompareVersions(m.Version, installed.Version); {
 	case c == 0:
 		return fmt.Errorf("%w: version %s is already installed", ErrVersion, m.Version)
 	case c < 0 && !m.Downgrade:
@@ -377,9 +379,9 @@ func checkPolicy(m, installed *Manifest, lic *LicenseTerms) error {
 	return nil
 }
 
-func makePlan(m, installed *Manifest) *Plan {
+func makePlan(m, installed *bundle.Manifest) *Plan {
 	p := &Plan{Product: m.Product, To: m.Version, TrustKeys: m.TrustKeys, RevokeKeys: m.RevokedKeys}
-	old := map[string]File{}
+	old := map[string]bundle.File{}
 	if installed != nil {
 		p.From = installed.Version
 		for _, f := range installed.Files {
@@ -433,7 +435,7 @@ func freeSpace(target string) (int64, error) {
 // owner-only modes until their content is complete; directories get their
 // manifest modes at the end. Every file and directory is fsynced (after its
 // writeback was started early) before unpack returns.
-func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
+func unpack(b *bundle.Bundle, staging string, progress func(int, int64)) (err error) {
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return err
@@ -447,15 +449,15 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 	}()
 	files := 0
 	var written int64
-	err = b.walk(func(f *File, r io.Reader) ([]byte, error) {
+	err = b.Walk(func(f *bundle.File, r io.Reader) ([]byte, error) {
 		var err error
 		var sum []byte
 		switch f.Type {
-		case TypeDir:
+		case bundle.TypeDir:
 			err = root.Mkdir(f.Path, 0o700)
-		case TypeSymlink:
+		case bundle.TypeSymlink:
 			err = root.Symlink(f.Target, f.Path)
-		case TypeFile:
+		case bundle.TypeFile:
 			var out *os.File
 			out, err = root.OpenFile(f.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
@@ -485,23 +487,23 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 	}
 	// Metadata: the signed header, so the release can be re-verified, and
 	// the carried licenses.
-	meta := []string{MetaDir, headerFile}
-	if err := root.Mkdir(MetaDir, 0o755); err != nil {
+	meta := []string{bundle.MetaDir, headerFile}
+	if err := root.Mkdir(bundle.MetaDir, 0o755); err != nil {
 		return err
 	}
 	if err := root.WriteFile(headerFile, b.Header.Marshal(), 0o644); err != nil {
 		return err
 	}
 	if len(b.Manifest.Licenses) > 0 {
-		if err := root.Mkdir(MetaDir+"/licenses", 0o755); err != nil {
+		if err := root.Mkdir(bundle.MetaDir+"/licenses", 0o755); err != nil {
 			return err
 		}
-		meta = append(meta, MetaDir+"/licenses")
+		meta = append(meta, bundle.MetaDir+"/licenses")
 		for _, l := range b.Manifest.Licenses {
-			if err := root.WriteFile(MetaDir+"/licenses/"+l.Name, []byte(l.Data), 0o644); err != nil {
+			if err := root.WriteFile(bundle.MetaDir+"/licenses/"+l.Name, []byte(l.Data), 0o644); err != nil {
 				return err
 			}
-			meta = append(meta, MetaDir+"/licenses/"+l.Name)
+			meta = append(meta, bundle.MetaDir+"/licenses/"+l.Name)
 		}
 	}
 	// Directory modes, deepest first so a read-only directory does not
@@ -509,7 +511,7 @@ func unpack(b *Bundle, staging string, progress func(int, int64)) (err error) {
 	fl := b.Manifest.Files
 	var dirs []string
 	for i := len(fl) - 1; i >= 0; i-- {
-		if fl[i].Type != TypeDir {
+		if fl[i].Type != bundle.TypeDir {
 			continue
 		}
 		dirs = append(dirs, fl[i].Path)
@@ -598,7 +600,7 @@ func (t *Target) addKeys(trust []string, pin *keys.PublicKey) error {
 
 // addRevocations records the key IDs and license serials m revokes in
 // DIR/trust/revoked-keys and DIR/trust/revoked-licenses.
-func (t *Target) addRevocations(m *Manifest) error {
+func (t *Target) addRevocations(m *bundle.Manifest) error {
 	merge := func(name string, have *[]string, add []string) error {
 		var missing []string
 		for _, a := range add {
@@ -660,7 +662,7 @@ func collectGarbage(target string) {
 	}
 }
 
-func hookEnv(target, dir string, m, installed *Manifest) []string {
+func hookEnv(target, dir string, m, installed *bundle.Manifest) []string {
 	prev := ""
 	if installed != nil {
 		prev = installed.Version
@@ -670,7 +672,7 @@ func hookEnv(target, dir string, m, installed *Manifest) []string {
 		"AIRSEAL_VERSION="+m.Version, "AIRSEAL_PREVIOUS_VERSION="+prev)
 }
 
-func runHooks(m *Manifest, phase, dir string, env []string, out io.Writer) error {
+func runHooks(m *bundle.Manifest, phase, dir string, env []string, out io.Writer) error {
 	if out == nil {
 		out = os.Stderr
 	}

@@ -1,9 +1,10 @@
-package bundle
+package install
 
 import (
 	"path/filepath"
 	"testing"
 
+	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -19,7 +20,7 @@ func TestApplyReadsTargetOnce(t *testing.T) {
 		src := filepath.Join(dir, "src-"+v)
 		makeTree(t, src, v, (i+1)*10<<10)
 		out := filepath.Join(dir, v+".bundle")
-		pack(t, k1, src, out, v, func(o *PackOptions) {
+		pack(t, k1, src, out, v, func(o *bundle.PackOptions) {
 			if v == "1.0.0" {
 				// Give the trust store every kind of file.
 				o.TrustKeys = []*keys.PublicKey{k2.Public()}

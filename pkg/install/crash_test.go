@@ -1,4 +1,4 @@
-package bundle
+package install
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/airseal/airseal/internal/installed"
+	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -167,9 +168,9 @@ func TestCrashSafetyKeyRotation(t *testing.T) {
 		case "0.9.0":
 			pack(t, kA, src, bundles[v], v, nil)
 		case "1.0.0":
-			pack(t, kA, src, bundles[v], v, func(o *PackOptions) { o.TrustKeys = []*keys.PublicKey{kB.Public()} })
+			pack(t, kA, src, bundles[v], v, func(o *bundle.PackOptions) { o.TrustKeys = []*keys.PublicKey{kB.Public()} })
 		case "2.0.0":
-			pack(t, kB, src, bundles[v], v, func(o *PackOptions) {
+			pack(t, kB, src, bundles[v], v, func(o *bundle.PackOptions) {
 				o.TrustKeys = []*keys.PublicKey{kC.Public()}
 				o.RevokedKeys = []keys.ID{kA.ID()}
 				o.RevokedLicenses = []string{"L-1"}
@@ -219,7 +220,7 @@ func TestCrashSafetyKeyRotation(t *testing.T) {
 			}
 			// Rollback to 1.0.0 (signed by the revoked A) is refused
 			// cleanly and records the revocation; the target stays usable.
-			if _, err := Rollback(target, ring); !errors.Is(err, ErrUnknownKey) {
+			if _, err := Rollback(target, ring); !errors.Is(err, bundle.ErrUnknownKey) {
 				t.Fatalf("step %d: rollback to a release of a revoked key: %v", n, err)
 			}
 			if lines, _ := RevokedLicenses(target); !slices.Contains(lines, "L-1") {

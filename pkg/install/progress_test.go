@@ -1,4 +1,4 @@
-package bundle
+package install
 
 import (
 	"os"

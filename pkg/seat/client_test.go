@@ -1,0 +1,708 @@
+package seat
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airseal/airseal/pkg/issuer"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+)
+
+// rig is a vendor, a fake clock and fake servers, each with its own
+// response key and license.
+type rig struct {
+	t      *testing.T
+	vendor *keys.PrivateKey
+	clock  *FakeClock
+	srvs   []*FakeServer
+}
+
+func newRig(t *testing.T, n, seats int) *rig {
+	t.Helper()
+	rg := &rig{t: t, vendor: FakeVendor(1), clock: NewFakeClock(FakeEpoch)}
+	for i := 0; i < n; i++ {
+		key := FakeResponseKey(byte(0x40 + i))
+		lic, err := IssueFakeServerLicense(rg.vendor, "srv"+string(rune('1'+i)), key.Public().(ed25519.PublicKey), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := NewFakeServer(rg.clock, key, lic, seats)
+		t.Cleanup(f.Close)
+		rg.srvs = append(rg.srvs, f)
+	}
+	return rg
+}
+
+func (rg *rig) config(edit func(*Config)) Config {
+	cfg := Config{Keyring: keys.NewKeyring(rg.vendor.Public()), Product: "acme-db", Clock: rg.clock, Backoff: time.Second,
+		ConnectTimeout: time.Second, RequestTimeout: 5 * time.Second, Attempts: 1}
+	for _, f := range rg.srvs {
+		cfg.Servers = append(cfg.Servers, f.URL)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return cfg
+}
+
+func (rg *rig) client(edit func(*Config)) *Client {
+	rg.t.Helper()
+	c, err := New(rg.config(edit))
+	if err != nil {
+		rg.t.Fatal(err)
+	}
+	return c
+}
+
+func manual(c *Config) { c.ManualRenew = true }
+
+const testSession = "session-0123456789abcdef"
+
+func TestCheckoutRenewRelease(t *testing.T) {
+	rg := newRig(t, 1, 2)
+	c := rg.client(manual)
+	ctx := context.Background()
+	l, err := c.Checkout(ctx, Request{ClientSessionID: testSession, UserName: "ivanov", ComputerName: "ws-17"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := l.Info()
+	if info.Mode != ModeLicensed || info.ID == "" || info.Product != "acme-db" || info.Server != rg.srvs[0].URL ||
+		info.RenewEvery != time.Minute || info.Features["lines"] != 1000 || !info.ServerTime.Equal(FakeEpoch) {
+		t.Fatalf("lease %+v", info)
+	}
+	if got := l.Deadline(); !got.Equal(FakeEpoch.Add(5 * time.Minute)) {
+		t.Fatalf("deadline %v", got)
+	}
+	if !c.ClockFloor().Equal(FakeEpoch) {
+		t.Fatalf("clock floor %v", c.ClockFloor())
+	}
+	// A retry with the same session ID keeps the one seat (idempotent).
+	l2, err := c.Checkout(ctx, Request{ClientSessionID: testSession})
+	if err != nil || l2.Info().ID != info.ID || rg.srvs[0].InUse() != 1 {
+		t.Fatalf("retry: %v, %+v, in use %d", err, l2.Info(), rg.srvs[0].InUse())
+	}
+	rg.clock.Advance(time.Minute)
+	if err := c.Renew(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Info().Expires; !got.Equal(FakeEpoch.Add(6 * time.Minute)) {
+		t.Fatalf("renewed expiry %v", got)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rg.srvs[0].InUse() != 0 || !errors.Is(l.Err(), ErrClosed) {
+		t.Fatalf("after close: in use %d, err %v", rg.srvs[0].InUse(), l.Err())
+	}
+	// Release of a lease the server no longer holds is not an error.
+	if err := c.Release(ctx, l2); err != nil {
+		t.Fatal(err)
+	}
+	// The trust check ran once per server, not per request.
+	if n := rg.srvs[0].Calls("GET serverinfo"); n != 1 {
+		t.Fatalf("serverinfo fetched %d times", n)
+	}
+}
+
+func TestNoSeat(t *testing.T) {
+	rg := newRig(t, 1, 1)
+	c := rg.client(manual)
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Checkout(context.Background(), Request{})
+	var ns *NoSeatError
+	if !errors.Is(err, ErrNoSeat) || !errors.As(err, &ns) || ns.InUse != 1 || ns.Seats != 1 || ns.Product != "acme-db" || !ns.Verified {
+		t.Fatalf("got %v (%+v)", err, ns)
+	}
+	if !strings.Contains(err.Error(), "1 of 1 seats of acme-db in use") {
+		t.Fatalf("message %q", err)
+	}
+}
+
+func TestDemoMode(t *testing.T) {
+	rg := newRig(t, 1, 1)
+	rg.srvs[0].SetDemo(true)
+	c := rg.client(manual)
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil || l.Mode() != ModeDemo || l.Info().Features["lines"] != 3 {
+		t.Fatalf("got %v, %+v", err, l)
+	}
+}
+
+func TestUnauthorized(t *testing.T) {
+	rg := newRig(t, 1, 1)
+	rg.srvs[0].Token = "right-token"
+	c := rg.client(func(c *Config) { c.ManualRenew, c.User, c.Token = true, "app", "wrong" })
+	_, err := c.Checkout(context.Background(), Request{})
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("got %v", err)
+	}
+	c = rg.client(func(c *Config) { c.ManualRenew, c.User, c.Token = true, "app", "right-token" })
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefusedResponses: every forged, replayed, altered or stale answer is
+// refused, and a server whose license is not the vendor's is never trusted.
+func TestRefusedResponses(t *testing.T) {
+	otherVendor := FakeVendor(9)
+	selfKey := FakeResponseKey(0x77)
+	selfLic, err := IssueFakeServerLicense(otherVendor, "fake", selfKey.Public().(ed25519.PublicKey), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := func(o *issuer.Order) {
+		e := FakeEpoch.Add(-time.Hour)
+		o.NotBefore = FakeEpoch.Add(-48 * time.Hour)
+		o.Expires = &e
+	}
+	var recorded *Answer
+	var recordMu sync.Mutex
+	cases := []struct {
+		name   string
+		setup  func(rg *rig)
+		want   []error
+		detail string
+	}{
+		{"replayed answer (another query ID)", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.QueryID = "an-older-query-id-0000" // signed for another query
+				}
+			})
+		}, []error{ErrReplay}, "answers query"},
+		{"recorded answer played back", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path != PathSessions {
+					return
+				}
+				recordMu.Lock()
+				defer recordMu.Unlock()
+				if recorded == nil {
+					cp := *a
+					recorded = &cp
+					return
+				}
+				*a = *recorded // the whole signed answer of an earlier query
+			})
+		}, []error{ErrReplay}, "answers query"},
+		{"altered body", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.SentBody = bytes.Replace(a.Body, []byte(`"lines":1000`), []byte(`"lines":9999`), 1)
+				}
+			})
+		}, []error{ErrUntrustedServer}, "signature does not verify"},
+		{"altered status", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.SentStatus = 200
+				}
+			})
+		}, []error{ErrUntrustedServer}, "signature does not verify"},
+		{"stale time", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.Time = FakeEpoch.Add(-6 * time.Minute).Format(TimeFormat)
+				}
+			})
+		}, []error{ErrReplay, ErrClockSkew}, "from this machine's clock"},
+		{"future time", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) { a.Time = FakeEpoch.Add(6 * time.Minute).Format(TimeFormat) })
+		}, []error{ErrReplay, ErrClockSkew}, "from this machine's clock"},
+		{"unknown key", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.Key = selfKey
+					a.KeyID = ResponseKeyID(selfKey.Public().(ed25519.PublicKey))
+				}
+			})
+		}, []error{ErrUntrustedServer}, "does not name"},
+		{"right key ID, other key", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.Key = selfKey
+				}
+			})
+		}, []error{ErrUntrustedServer}, "signature does not verify"},
+		{"unsigned", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) { a.Unsigned = true })
+		}, []error{ErrUntrustedServer}, "no Licence-QueryID"},
+		{"fake server: self-made vendor key and license", func(rg *rig) {
+			rg.srvs[0].Key, rg.srvs[0].Licence = selfKey, selfLic
+		}, []error{ErrUntrustedServer, license.ErrUnknownKey}, "the server's license"},
+		{"fake server: genuine license, own key", func(rg *rig) {
+			rg.srvs[0].Key = selfKey
+		}, []error{ErrUntrustedServer}, "does not name"},
+		{"license seats raised", func(rg *rig) {
+			rg.srvs[0].Licence = alterLicense(t, rg.srvs[0].Licence)
+		}, []error{ErrUntrustedServer}, "the server's license"},
+		{"v1 license", func(rg *rig) {
+			rg.srvs[0].Licence = v1License(t, rg.vendor)
+		}, []error{ErrUntrustedServer, license.ErrMalformed}, "v1 license"},
+		{"no license", func(rg *rig) { rg.srvs[0].Licence = nil }, []error{ErrUntrustedServer}, "no ServerLicence"},
+		{"expired license", func(rg *rig) {
+			lic, err := IssueFakeServerLicense(rg.vendor, "srv1", rg.srvs[0].Key.Public().(ed25519.PublicKey), expired)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rg.srvs[0].Licence = lic
+		}, []error{ErrUntrustedServer, license.ErrExpired}, "expired"},
+		{"oversized body", func(rg *rig) {
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == PathSessions {
+					a.Body = bytes.Repeat([]byte{' '}, MaxResponseSize+1)
+				}
+			})
+		}, []error{ErrUntrustedServer}, "over"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newRig(t, 1, 5)
+			tc.setup(rg)
+			c := rg.client(manual)
+			ctx := context.Background()
+			if tc.name == "recorded answer played back" {
+				if _, err := c.Checkout(ctx, Request{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := c.Checkout(ctx, Request{})
+			if err == nil {
+				t.Fatalf("accepted: %+v", l.Info())
+			}
+			for _, w := range tc.want {
+				if !errors.Is(err, w) {
+					t.Errorf("err = %v, want %v", err, w)
+				}
+			}
+			if errors.Is(err, ErrNoSeat) || errors.Is(err, ErrUnreachable) && !errors.Is(err, ErrUntrustedServer) {
+				t.Errorf("err = %v: a forged answer must be reported as untrusted", err)
+			}
+			if !strings.Contains(err.Error(), tc.detail) {
+				t.Errorf("err = %v, want it to say %q", err, tc.detail)
+			}
+		})
+	}
+}
+
+// alterLicense raises the seat count of a genuine license and keeps its
+// signature.
+func alterLicense(t *testing.T, arm []byte) []byte {
+	t.Helper()
+	s, err := license.DecodeServer(arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Seats = 1000
+	out, err := s.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func v1License(t *testing.T, vendor *keys.PrivateKey) []byte {
+	t.Helper()
+	is := &issuer.Issuer{Key: vendor, Ledger: &issuer.Ledger{Path: filepath.Join(t.TempDir(), "l")}}
+	d, err := issuer.Prepare(issuer.Order{Customer: "c", Product: "acme-db", Seats: 5}, FakeEpoch.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := is.Issue(d, issuer.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Armored
+}
+
+func TestFailoverAtCheckout(t *testing.T) {
+	rg := newRig(t, 2, 5)
+	rg.srvs[0].SetDown(true)
+	c := rg.client(manual)
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Info().Server != rg.srvs[1].URL {
+		t.Fatalf("held by %s", l.Info().Server)
+	}
+	// A fake first server does not stop the client from reaching the real
+	// second one, and is not trusted for anything.
+	rg.srvs[0].SetDown(false)
+	rg.srvs[0].Key = FakeResponseKey(0x77)
+	c = rg.client(manual)
+	l, err = c.Checkout(context.Background(), Request{})
+	if err != nil || l.Info().Server != rg.srvs[1].URL {
+		t.Fatalf("got %v", err)
+	}
+	// Every server down: unreachable, naming each.
+	rg.srvs[1].SetDown(true)
+	rg.srvs[0].Key = FakeResponseKey(0x40)
+	rg.srvs[0].SetDown(true)
+	_, err = rg.client(manual).Checkout(context.Background(), Request{})
+	var le *ListError
+	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &le) || len(le.Failures) != 2 {
+		t.Fatalf("got %v", err)
+	}
+	// A list with an untrusted server among dead ones reports untrusted.
+	rg.srvs[0].SetDown(false)
+	rg.srvs[0].Key = FakeResponseKey(0x77)
+	_, err = rg.client(manual).Checkout(context.Background(), Request{})
+	if !errors.Is(err, ErrUntrustedServer) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCheckoutRetriesWithBackoff(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	rg.srvs[0].SetDown(true)
+	c := rg.client(func(c *Config) { c.ManualRenew, c.Attempts = true, 3 })
+	done := make(chan error, 1)
+	go func() { _, err := c.Checkout(context.Background(), Request{}); done <- err }()
+	// First pass fails, the client waits Backoff (1 s) then 2 s.
+	for _, want := range []time.Duration{time.Second, 2 * time.Second} {
+		d, ok := rg.clock.NextTimer()
+		if !ok || d != want {
+			t.Fatalf("backoff %v (%v), want %v", d, ok, want)
+		}
+		if want == 2*time.Second {
+			rg.srvs[0].SetDown(false) // back before the last pass
+		}
+		rg.clock.Advance(d)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// events collects the callbacks of a client.
+type events struct {
+	mu    sync.Mutex
+	lost  []error
+	at    []time.Time
+	modes []string
+	lostC chan struct{}
+}
+
+func (e *events) install(clock Clock) func(*Config) {
+	e.lostC = make(chan struct{}, 1)
+	return func(c *Config) {
+		c.OnLost = func(l *Lease, err error) {
+			e.mu.Lock()
+			e.lost = append(e.lost, err)
+			e.at = append(e.at, clock.Now())
+			e.mu.Unlock()
+			e.lostC <- struct{}{}
+		}
+		c.OnModeChange = func(l *Lease, from, to Mode) {
+			e.mu.Lock()
+			e.modes = append(e.modes, string(from)+"->"+string(to))
+			e.mu.Unlock()
+		}
+	}
+}
+
+// step advances the fake clock to the heartbeat's next timer and waits
+// until the heartbeat has acted (set its next timer or ended).
+func step(t *testing.T, clock *FakeClock, l *Lease) time.Duration {
+	t.Helper()
+	d, ok := clock.NextTimer()
+	if !ok {
+		t.Fatal("the heartbeat set no timer")
+	}
+	clock.Advance(d)
+	for i := 0; i < 5000; i++ {
+		if clock.Waiters() > 0 {
+			return d
+		}
+		select {
+		case <-l.Done():
+			return d
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the heartbeat did not act")
+	return 0
+}
+
+func TestHeartbeatFailoverKeepsSeat(t *testing.T) {
+	rg := newRig(t, 2, 5)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{ClientSessionID: testSession})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if d := step(t, rg.clock, l); d != time.Minute || rg.srvs[0].Calls("POST renew") != 1 {
+		t.Fatalf("renewed after %v, %d renewals", d, rg.srvs[0].Calls("POST renew"))
+	}
+	rg.srvs[0].SetDown(true)
+	step(t, rg.clock, l)
+	info := l.Info()
+	if info.Server != rg.srvs[1].URL || info.Mode != ModeLicensed || info.ClientSessionID != testSession || l.Err() != nil {
+		t.Fatalf("after failover: %+v, %v", info, l.Err())
+	}
+	if rg.srvs[1].InUse() != 1 || rg.srvs[1].Calls("POST sessions") != 1 {
+		t.Fatalf("second server: in use %d", rg.srvs[1].InUse())
+	}
+	// The lease stays on the second server: renewals go there.
+	step(t, rg.clock, l)
+	if rg.srvs[1].Calls("POST renew") != 1 {
+		t.Fatalf("renewals on the second server: %d", rg.srvs[1].Calls("POST renew"))
+	}
+	if len(ev.lost) != 0 {
+		t.Fatalf("lost: %v", ev.lost)
+	}
+}
+
+func TestGraceBoundedByExpires(t *testing.T) {
+	for _, grace := range []time.Duration{0, 90 * time.Second, time.Hour} {
+		t.Run(grace.String(), func(t *testing.T) {
+			rg := newRig(t, 2, 5)
+			var ev events
+			c := rg.client(func(c *Config) { ev.install(rg.clock)(c); c.Grace = grace })
+			l, err := c.Checkout(context.Background(), Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := rg.clock.Now()
+			// One renewal at +1 min moves the deadline to +6 min.
+			step(t, rg.clock, l)
+			renewed := rg.clock.Now()
+			want := renewed.Add(5 * time.Minute) // the signed Expires
+			if grace > 0 && grace < 5*time.Minute {
+				want = renewed.Add(grace)
+			}
+			if !l.Deadline().Equal(want) {
+				t.Fatalf("deadline %v, want %v", l.Deadline(), want)
+			}
+			rg.srvs[0].SetDown(true)
+			rg.srvs[1].SetDown(true)
+			for i := 0; i < 100 && l.Err() == nil; i++ {
+				step(t, rg.clock, l)
+				if l.Err() == nil && rg.clock.Now().After(want) {
+					t.Fatalf("still held at %v, past %v", rg.clock.Now(), want)
+				}
+			}
+			<-ev.lostC
+			if len(ev.lost) != 1 || !errors.Is(ev.lost[0], ErrGraceEnded) || !errors.Is(ev.lost[0], ErrUnreachable) {
+				t.Fatalf("lost: %v", ev.lost)
+			}
+			if !ev.at[0].Equal(want) {
+				t.Fatalf("lost at %v (+%v), want %v", ev.at[0], ev.at[0].Sub(start), want)
+			}
+			if !errors.Is(l.Err(), ErrGraceEnded) {
+				t.Fatal(l.Err())
+			}
+			select {
+			case <-l.Done():
+			default:
+				t.Fatal("Done not closed")
+			}
+			if err := l.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestGraceRecovers(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	rg.srvs[0].SetDown(true)
+	step(t, rg.clock, l) // +60 s: fails
+	step(t, rg.clock, l) // +1 s backoff: fails
+	rg.srvs[0].SetDown(false)
+	step(t, rg.clock, l) // +2 s: renewed
+	if l.Err() != nil || !l.Deadline().Equal(rg.clock.Now().Add(5*time.Minute)) {
+		t.Fatalf("err %v deadline %v now %v", l.Err(), l.Deadline(), rg.clock.Now())
+	}
+	if d := step(t, rg.clock, l); d != time.Minute {
+		t.Fatalf("next heartbeat after %v, want the normal minute", d)
+	}
+}
+
+func TestLostBySever(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.srvs[0].SetLost("license 7K3M-Q9TX was removed")
+	step(t, rg.clock, l)
+	<-ev.lostC
+	if !errors.Is(ev.lost[0], ErrLeaseLost) || !strings.Contains(ev.lost[0].Error(), "7K3M-Q9TX was removed") {
+		t.Fatalf("lost: %v", ev.lost)
+	}
+}
+
+// The server reclaimed the lease while the client was away: the heartbeat
+// asks again with the same session ID and gets a seat if one is free, or
+// loses the lease with ErrNoSeat.
+func TestReclaimedLease(t *testing.T) {
+	rg := newRig(t, 1, 1)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := l.Info().ID
+	rg.srvs[0].Reclaim()
+	step(t, rg.clock, l)
+	if l.Err() != nil || l.Info().ID == first || rg.srvs[0].InUse() != 1 || rg.srvs[0].Calls("POST sessions") != 2 {
+		t.Fatalf("after reclaim: %v, %+v, in use %d", l.Err(), l.Info(), rg.srvs[0].InUse())
+	}
+	// Reclaimed again, and another session takes the only seat meanwhile.
+	rg.srvs[0].Reclaim()
+	if _, err := rg.client(manual).Checkout(context.Background(), Request{}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, rg.clock, l)
+	<-ev.lostC
+	if !errors.Is(ev.lost[0], ErrNoSeat) {
+		t.Fatalf("lost: %v", ev.lost)
+	}
+}
+
+func TestModeChange(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	rg.srvs[0].SetDemo(true)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil || l.Mode() != ModeDemo {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	rg.srvs[0].SetDemo(false) // a license installed
+	step(t, rg.clock, l)
+	if l.Mode() != ModeLicensed || len(ev.modes) != 1 || ev.modes[0] != "demo->licensed" {
+		t.Fatalf("mode %s, changes %v", l.Mode(), ev.modes)
+	}
+	rg.srvs[0].SetDemo(true)
+	rg.srvs[0].SetLost("") // renewals still succeed: the lease stays licensed
+	step(t, rg.clock, l)
+	if l.Mode() != ModeLicensed {
+		t.Fatal(l.Mode())
+	}
+}
+
+func TestClockFloorSaved(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	st := license.StateFile{Path: filepath.Join(t.TempDir(), "state.json")}
+	c := rg.client(func(c *Config) { c.ManualRenew, c.State = true, st })
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load()
+	if err != nil || !got.NewestSeen.Equal(FakeEpoch) {
+		t.Fatalf("state %+v, %v", got, err)
+	}
+	// A client whose clock was set back before the floor refuses the
+	// server license (a rolled-back clock cannot revive an expired one).
+	rg.clock.Advance(-2 * time.Hour) // beyond license.DefaultSkew
+	c2 := rg.client(func(c *Config) { c.ManualRenew, c.State = true, st })
+	if _, err := c2.Checkout(context.Background(), Request{}); !errors.Is(err, license.ErrClockRollback) || !errors.Is(err, ErrUntrustedServer) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	ring := keys.NewKeyring(FakeVendor(1).Public())
+	bad := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Keyring: ring}, "Servers"},
+		{Config{Servers: []string{"lic1"}}, "Keyring"},
+		{Config{Servers: []string{"ftp://lic1"}, Keyring: ring}, "scheme"},
+		{Config{Servers: []string{"http://10.0.0.5:9099"}, Keyring: ring}, "clear text"},
+		{Config{Servers: []string{"https://u:p@lic1"}, Keyring: ring}, "credentials"},
+		{Config{Servers: []string{"lic1", "https://lic1:9099/"}, Keyring: ring}, "twice"},
+		{Config{Servers: []string{"lic1:99999"}, Keyring: ring}, "port"},
+		{Config{Servers: []string{"lic1"}, Keyring: ring, CAFile: "/nonexistent/ca.pem"}, "CAFile"},
+		{Config{Servers: []string{"lic1"}, Keyring: ring, Grace: -1}, "Grace"},
+	}
+	for _, b := range bad {
+		if _, err := New(b.cfg); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%+v: err = %v, want %q", b.cfg.Servers, err, b.want)
+		}
+	}
+	c, err := New(Config{Servers: []string{"lic1", "lic2:9100", "[::1]", "http://127.0.0.1:8080/", "http://10.0.0.5", "https://lic3/base/"},
+		Keyring: ring, AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://lic1:9099", "https://lic2:9100", "https://[::1]:9099", "http://127.0.0.1:8080", "http://10.0.0.5", "https://lic3/base"}
+	if got := c.Servers(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("servers %v", got)
+	}
+}
+
+func TestRequestValidation(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	c := rg.client(manual)
+	if _, err := c.Checkout(context.Background(), Request{ClientSessionID: "short"}); err == nil || !strings.Contains(err.Error(), "ClientSessionID") {
+		t.Fatalf("got %v", err)
+	}
+	c2 := rg.client(func(c *Config) { c.ManualRenew, c.Product = true, "" })
+	if _, err := c2.Checkout(context.Background(), Request{}); err == nil || !strings.Contains(err.Error(), "Product") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A server that accepts the connection and never answers costs at most
+// the request timeout, then the next server is asked.
+func TestHangingServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	rg := newRig(t, 1, 5)
+	c := rg.client(func(c *Config) {
+		c.ManualRenew, c.RequestTimeout = true, 200*time.Millisecond
+		c.Servers = append([]string{"http://" + ln.Addr().String()}, c.Servers...)
+	})
+	start := time.Now()
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil || l.Info().Server != rg.srvs[0].URL {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
