@@ -247,3 +247,16 @@ func TestReloadOnSignal(t *testing.T) {
 		t.Fatalf("logs: %s", logs.String())
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "65536": 65536, "64KiB": 64 << 10, "256MiB": 256 << 20, "2GiB": 2 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1KiB", "100", "1.5GiB", "1TB", "99999999999GiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}

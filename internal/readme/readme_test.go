@@ -254,8 +254,7 @@ func judge() (virtual, judged bool) {
 }
 
 // baseEnv is the environment of the blocks: a fresh HOME, Go's caches as
-// they are (so the build is not a cold one), the passphrase, and
-// SOURCE_DATE_EPOCH for release.sh (the copy has no git history).
+// they are (so the build is not a cold one) and the passphrase.
 func baseEnv(t *testing.T, scratch, shim string) []string {
 	goEnv := func(k string) string {
 		out, err := exec.Command("go", "env", k).Output()
@@ -267,10 +266,6 @@ func baseEnv(t *testing.T, scratch, shim string) []string {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal(err)
-	}
-	epoch := fmt.Sprint(time.Now().Unix())
-	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
-		epoch = strings.TrimSpace(string(out))
 	}
 	return []string{
 		"PATH=" + shim + ":" + filepath.Dir(goBin) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -284,7 +279,6 @@ func baseEnv(t *testing.T, scratch, shim string) []string {
 		"GOFLAGS=" + goEnv("GOFLAGS"),
 		"GOTOOLCHAIN=local",
 		"AIRSEAL_PASSPHRASE=readme-example-passphrase",
-		"SOURCE_DATE_EPOCH=" + epoch,
 	}
 }
 
@@ -337,4 +331,23 @@ func copyRepo(t *testing.T, dst string) {
 	if _, err := os.Stat(filepath.Join(dst, "go.mod")); err != nil {
 		t.Fatalf("the copy of the repository has no go.mod: %v", err)
 	}
+	// A checkout has history: release.sh takes SOURCE_DATE_EPOCH and the
+	// package maintainer from the last commit. The copy gets one commit,
+	// dated as the repository's last one.
+	date := fmt.Sprint(time.Now().Unix())
+	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+		date = strings.TrimSpace(string(out))
+	}
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dst}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=README test", "GIT_AUTHOR_EMAIL=readme@example.invalid",
+			"GIT_COMMITTER_NAME=README test", "GIT_COMMITTER_EMAIL=readme@example.invalid",
+			"GIT_AUTHOR_DATE=@"+date+" +0000", "GIT_COMMITTER_DATE=@"+date+" +0000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s in the copy: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "checkout for the README test")
 }
