@@ -209,6 +209,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, qid, true, a.status, a.body)
+	s.log.Debug("request", "method", r.Method, "path", safetext.Clean(path), "status", a.status, "caller", q.caller.name)
 }
 
 // statusError is an error with its HTTP status.
@@ -294,7 +295,7 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 		e.Message = safetext.Clean(e.Message)
 	}
 	if s.cfg.Debug {
-		e.Exception = fmt.Sprintf("%T: %s", errors.Unwrap(err), safetext.Clean(err.Error()))
+		e.Exception = fmt.Sprintf("%T: %s", err, safetext.Clean(err.Error()))
 	}
 	return e
 }

@@ -843,3 +843,14 @@ func TestCheckListen(t *testing.T) {
 		t.Errorf("bad address: %v", err)
 	}
 }
+
+// TestDebugException: Exception is empty unless the server runs with Debug.
+func TestDebugException(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		e := newEnv(t, func(c *Config) { c.Debug = debug })
+		ae := e.do("POST", "/api/sessions", client, `{"Product":"p"}`).apiErr(t)
+		if (ae.Exception != "") != debug {
+			t.Errorf("debug %v: Exception %q", debug, ae.Exception)
+		}
+	}
+}
