@@ -321,7 +321,8 @@ func (s *Server) changeFor(ev []seats.Event) seatstore.Change {
 	products := map[string]bool{}
 	for _, e := range ev {
 		products[e.Product] = true
-		if e.LeaseID == "" || seen[e.LeaseID] {
+		// A refusal names the lease that was not granted: nothing to store.
+		if e.LeaseID == "" || e.Kind == seats.EventRefuse || seen[e.LeaseID] {
 			continue
 		}
 		seen[e.LeaseID] = true
