@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -690,4 +692,57 @@ func jsonString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestAuditLog: admin actions over the API go to the audit log with who,
+// what and from where, hash-chained.
+func TestAuditLog(t *testing.T) {
+	path := t.TempDir() + "/audit.log"
+	w, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e := newEnv(t, func(c *Config) { c.Audit = w })
+	arm, serial := e.v.issue(t, e.pub, lic{})
+	e.install(arm, 201)
+	var s seat.Session
+	e.checkout(client, "acme-erp", sid(1), "ws-1").decode(t, &s)
+	e.do("DELETE", seat.SessionPath(s.ID), admin, nil)
+	e.do("DELETE", "/api/licences/"+serial, admin, nil)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var whats []string
+	if _, err := audit.Read(f, func(_ int, r audit.Record) error {
+		if r.Who != "admin1" || r.From != "127.0.0.1" {
+			t.Errorf("record %+v", r)
+		}
+		whats = append(whats, r.What)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(whats, ",") != "install license,force-release seat,remove license" {
+		t.Fatalf("audit log: %v", whats)
+	}
+}
+
+// TestClockRollback: a server that ran at some time refuses to start with
+// the clock set back before it (so an expired license cannot be revived).
+func TestClockRollback(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Add(time.Hour)
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.clock.Add(-2 * time.Hour)
+	if _, err := New(context.Background(), e.cfg); !errors.Is(err, license.ErrClockRollback) {
+		t.Fatalf("clock set back: %v", err)
+	}
+	e.clock.Add(2 * time.Hour)
+	e.start()
 }

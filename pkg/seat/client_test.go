@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -704,5 +705,36 @@ func TestHangingServer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+func TestLeaseFile(t *testing.T) {
+	f := LeaseFile{Path: filepath.Join(t.TempDir(), "sub", "leases.json")}
+	if m, err := f.Load(); err != nil || len(m) != 0 {
+		t.Fatalf("missing file: %v %v", m, err)
+	}
+	info := LeaseInfo{Server: "https://lic1:9099", ID: "L-1", ClientSessionID: testSession, Product: "acme-db", Mode: ModeLicensed,
+		Expires: FakeEpoch.Add(5 * time.Minute), RenewEvery: 90 * time.Second, Features: map[string]int64{"lines": 3}}
+	if err := f.Put(info); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(f.Path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v %v", st, err)
+	}
+	m, err := f.Load()
+	if err != nil || m[testSession].RenewEvery != 90*time.Second || m[testSession].ID != "L-1" || m[testSession].Features["lines"] != 3 {
+		t.Fatalf("round trip: %+v %v", m, err)
+	}
+	if err := f.Delete(testSession); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := f.Load(); len(m) != 0 {
+		t.Fatal(m)
+	}
+	if err := os.WriteFile(f.Path, []byte(`{"leases":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Load(); !errors.Is(err, ErrNotLeaseFile) {
+		t.Fatalf("got %v", err)
 	}
 }

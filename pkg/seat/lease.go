@@ -51,12 +51,39 @@ type LeaseInfo struct {
 	// seat at Expires unless it is renewed.
 	Granted time.Time `json:"granted"`
 	Expires time.Time `json:"expires"`
-	// RenewEvery is how often the lease is renewed.
-	RenewEvery time.Duration `json:"renew_every_ns"`
+	// RenewEvery is how often the lease is renewed (in JSON:
+	// renew_every_seconds).
+	RenewEvery time.Duration `json:"-"`
 	// Features are the entitlements (the demo limits in demo mode).
 	Features map[string]int64 `json:"features"`
 	// ServerTime is the signed time of the server's last answer.
 	ServerTime time.Time `json:"server_time"`
+}
+
+type leaseInfoJSON struct {
+	plainLeaseInfo
+	RenewEvery float64 `json:"renew_every_seconds"`
+}
+
+type plainLeaseInfo LeaseInfo
+
+// MarshalJSON writes RenewEvery in seconds.
+func (i LeaseInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(leaseInfoJSON{plainLeaseInfo(i), i.RenewEvery.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (i *LeaseInfo) UnmarshalJSON(b []byte) error {
+	var v leaseInfoJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*i = LeaseInfo(v.plainLeaseInfo)
+	if v.RenewEvery < 0 || v.RenewEvery > 24*3600 {
+		return fmt.Errorf("renew_every_seconds: %v is not 0 to 86400", v.RenewEvery)
+	}
+	i.RenewEvery = time.Duration(v.RenewEvery * float64(time.Second))
+	return nil
 }
 
 // Lease is a seat (or a demo-mode session) held by this client. Unless
@@ -74,6 +101,7 @@ type Lease struct {
 	err      error
 
 	done     chan struct{}
+	doneOnce sync.Once
 	stop     chan struct{}
 	stopOnce sync.Once
 	loop     sync.WaitGroup
@@ -95,7 +123,8 @@ func (l *Lease) Mode() Mode {
 	return l.info.Mode
 }
 
-// Done is closed when the lease ends: lost (Err says why) or closed.
+// Done is closed when the lease ends: lost (Err says why; after OnLost
+// has returned) or closed.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err returns why the lease ended, or nil while it is held.
@@ -132,14 +161,14 @@ func (c *Client) checkoutRequest(r Request) (CheckoutRequest, error) {
 		product = c.cfg.Product
 	}
 	if product == "" {
-		return CheckoutRequest{}, errors.New("seat: Product: name the product whose seat to take (Config.Product or Request.Product)")
+		return CheckoutRequest{}, fmt.Errorf("%w: Product: name the product whose seat to take (Config.Product or Request.Product)", ErrBadRequest)
 	}
 	id := r.ClientSessionID
 	if id == "" {
 		id = newQueryID()
 	}
 	if err := seats.CheckSessionID(id); err != nil {
-		return CheckoutRequest{}, fmt.Errorf("seat: ClientSessionID: %v", err)
+		return CheckoutRequest{}, fmt.Errorf("%w: ClientSessionID: %v", ErrBadRequest, err)
 	}
 	app, usr, host := r.AppName, r.UserName, r.ComputerName
 	if app == "" {
@@ -468,21 +497,29 @@ func (l *Lease) Close(ctx context.Context) error {
 
 // end records why the lease ended and closes Done, once.
 func (l *Lease) end(err error) bool {
+	set := l.setErr(err)
+	l.doneOnce.Do(func() { close(l.done) })
+	return set
+}
+
+// setErr records why the lease ended, once.
+func (l *Lease) setErr(err error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return false
 	}
 	l.err = err
-	close(l.done)
 	return true
 }
 
-// lose ends the lease and calls OnLost.
+// lose ends the lease and calls OnLost before Done is closed, so a
+// goroutine waiting on Done sees what OnLost did.
 func (l *Lease) lose(err error) {
-	if l.end(err) && l.c.cfg.OnLost != nil {
+	if l.setErr(err) && l.c.cfg.OnLost != nil {
 		l.c.cfg.OnLost(l, err)
 	}
+	l.doneOnce.Do(func() { close(l.done) })
 }
 
 // start runs the heartbeat goroutine. OnLost is called after the loop has
