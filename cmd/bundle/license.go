@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,18 +36,7 @@ func defaultStatePath() string {
 	if testStatePath != "" {
 		return testStatePath
 	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/airseal/verify.state"
-	}
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return filepath.Join(os.TempDir(), "airseal-verify.state")
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "airseal", "verify.state")
+	return license.DefaultStatePath()
 }
 
 // readOnlyState loads a clock state but never saves it (apply --plan
