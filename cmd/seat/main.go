@@ -581,7 +581,12 @@ func printDiagnosis(out io.Writer, ds []*seat.Diagnosis) {
 		fmt.Fprintln(w, "STEP\tRESULT\tDETAIL / CAUSE")
 		for _, s := range d.Steps {
 			text := s.Detail
-			if s.Result == seat.StepFail || s.Result == seat.StepWarn {
+			switch {
+			case s.Result == seat.StepFail:
+				text = s.Cause
+			case s.Result == seat.StepWarn && s.Detail != "":
+				text = s.Cause + " (" + s.Detail + ")"
+			case s.Result == seat.StepWarn:
 				text = s.Cause
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\n", s.Name, s.Result, safetext.Clean(text))
