@@ -612,6 +612,34 @@ func TestModeChange(t *testing.T) {
 	}
 }
 
+// A demo-mode session holds no seat, so an unreachable server never ends
+// it; it keeps asking and becomes licensed when a seat appears.
+func TestDemoNeverLost(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	rg.srvs[0].SetDemo(true)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil || l.Mode() != ModeDemo {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	rg.srvs[0].SetDown(true)
+	start := rg.clock.Now()
+	for rg.clock.Now().Sub(start) < time.Hour {
+		step(t, rg.clock, l)
+	}
+	if l.Err() != nil {
+		t.Fatalf("demo session ended: %v", l.Err())
+	}
+	rg.srvs[0].SetDown(false)
+	rg.srvs[0].SetDemo(false)
+	step(t, rg.clock, l)
+	if l.Mode() != ModeLicensed {
+		t.Fatalf("mode %s", l.Mode())
+	}
+}
+
 func TestClockFloorSaved(t *testing.T) {
 	rg := newRig(t, 1, 5)
 	st := license.StateFile{Path: filepath.Join(t.TempDir(), "state.json")}

@@ -594,9 +594,10 @@ func (l *Lease) heartbeat() error {
 		if !retryable(err) {
 			return err
 		}
-		if !c.clock.Now().Before(deadline) {
+		if l.Mode() == ModeLicensed && !c.clock.Now().Before(deadline) {
 			return fmt.Errorf("%w (last failure: %w)", ErrGraceEnded, err)
 		}
+		// A demo-mode session holds no seat: it keeps asking, never lost.
 		if backoff == 0 {
 			backoff = c.cfg.Backoff
 		} else {
