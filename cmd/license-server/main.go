@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
@@ -64,12 +66,15 @@ func (g *globals) serverDir() (seatserver.Dir, error) {
 }
 
 func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "server directory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
-	c.Flags().StringVar(&g.root, "root", "", "read machine facts from this directory tree instead of the machine (a dump from 'hwid dump', or a test fixture)")
+	c.Flags().StringVar(&g.dir, "dir", "", "server `DIR`ectory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
+}
+
+func addRoot(c *cobra.Command, g *globals) {
+	c.Flags().StringVar(&g.root, "root", "", "read machine facts from the directory tree `TREE` instead of the machine (an unpacked 'hwid dump', or a test fixture)")
 }
 
 func addPass(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
 }
 
 func addJSON(c *cobra.Command, g *globals) {
@@ -128,11 +133,18 @@ tokens with 'license-server token add', and run 'license-server serve'.`,
   license-server token add erp-app --dir DIR
   license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR`,
 	}
-	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses", Example: "  license-server license list --dir DIR"}
+	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses",
+		Long: `license manages the licenses installed on the server (1C "keys"): server
+licenses the vendor issued for this machine and this server's response key.`,
+		Example: "  license-server license list --dir DIR"}
 	lic.AddCommand(newLicenseAdd(), newLicenseList(), newLicenseRemove())
-	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients", Example: "  license-server token add erp-app --dir DIR"}
+	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
+		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
+		Example: "  license-server token add erp-app --dir DIR"}
 	tok.AddCommand(newTokenAdd())
-	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists", Example: "  license-server revocations add revoked.txt --dir DIR"}
+	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists",
+		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
+		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
 	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus())
 	return root
@@ -223,14 +235,15 @@ installed licenses may be signed by (besides those compiled in).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&o.Product, "product", "", "product the server license is for (salts the fingerprint)")
-	f.StringVar(&o.Customer, "customer", "", "your organisation, for the vendor's records")
-	f.StringVar(&o.Node, "node", "", "this server's node name (default: the host name)")
+	f.StringVar(&o.Product, "product", "", "`PRODUCT` the server license is for (salts the fingerprint)")
+	f.StringVar(&o.Customer, "customer", "", "your organisation `NAME`, for the vendor's records")
+	f.StringVar(&o.Node, "node", "", "this server's node `NAME` (default: the host name)")
 	f.BoolVar(&o.AllowVirtual, "allow-virtual", false, "write a request from a virtual machine or container")
-	f.StringArrayVar(&pubs, "pub", nil, "trust this vendor public key file NAME.pub for installed licenses (repeatable)")
+	f.StringArrayVar(&pubs, "pub", nil, "trust the vendor public key file `NAME.pub` for installed licenses (repeatable)")
 	return c
 }
 
@@ -298,6 +311,25 @@ func open(d seatserver.Dir, g *globals, lock bool) (*opened, error) {
 	return &opened{srv: srv, store: st, unlock: unlock}, nil
 }
 
+// auditCLI records an admin action taken on the command line (the change
+// is made already; a failure to record it is reported on stderr).
+func auditCLI(d seatserver.Dir, what, detail string) {
+	who := "cli"
+	if u, err := user.Current(); err == nil {
+		who = "cli:" + u.Username
+	}
+	w, err := audit.Open(d.AuditPath())
+	if err == nil {
+		err = w.Append(time.Now(), who, what, "local", detail)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "license-server: warning: audit log %s: %v\n", d.AuditPath(), err)
+	}
+}
+
 func keyring(d seatserver.Dir) (*keys.Keyring, error) {
 	builtin, err := embedded.Keyring()
 	if err != nil {
@@ -347,6 +379,9 @@ check passes. While the server runs, install through its API instead
 			if err != nil {
 				return classify(err)
 			}
+			if res.Created {
+				auditCLI(d, "install license", res.Licence.KeyNo+" ("+res.Licence.KeyID+", "+res.Licence.Kind+")")
+			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
 					Installed bool         `json:"installed"`
@@ -363,9 +398,10 @@ check passes. While the server runs, install through its API instead
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН), as on the order")
-	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП), as on the order")
+	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН) `N`, as on the order")
+	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП) `N`, as on the order")
 	return c
 }
 
@@ -389,8 +425,11 @@ func readLicenseArg(stdin io.Reader, arg string) ([]byte, error) {
 func newLicenseList() *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     "list --dir DIR",
-		Short:   "List the installed licenses",
+		Use:   "list --dir DIR",
+		Short: "List the installed licenses",
+		Long: `list prints the installed licenses: serial, product, kind, seats, seat unit,
+the product's seats in use and peak, expiry and state (ok, expired, revoked,
+not counting). It reads the state also while the server runs.`,
 		Example: "  license-server license list --dir DIR --json",
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -414,6 +453,7 @@ func newLicenseList() *cobra.Command {
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -466,6 +506,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "remove license", args[0])
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]any{"removed": safetext.Clean(args[0])})
 			}
@@ -474,6 +515,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -510,6 +552,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "apply revocation list", fmt.Sprintf("key %s sequence %d, revoked %v", res.KeyID, res.Sequence, res.Revoked))
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), res)
 			}
@@ -521,6 +564,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -576,7 +620,7 @@ at its first use.`,
 	}
 	addDir(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&role, "role", seat.RoleClient, "client, integration or admin")
+	c.Flags().StringVar(&role, "role", seat.RoleClient, "`ROLE`: client, integration or admin")
 	return c
 }
 
@@ -668,6 +712,12 @@ given: tokens and passwords would cross the network in clear text.`,
 			} else {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
 			}
+			aud, err := audit.Open(d.AuditPath())
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.AuditPath()+" is writable")
+			}
+			defer aud.Close()
+			cfg.Audit = aud
 			st, err := openStore(d)
 			if err != nil {
 				return err
@@ -691,15 +741,16 @@ given: tokens and passwords would cross the network in clear text.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	f := c.Flags()
-	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address HOST:PORT")
-	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
-	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address `HOST:PORT`")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain `FILE` (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
-	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime (1m to 60m); clients renew every fifth of it")
-	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "how often expired leases are reclaimed")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime `DURATION` (1m to 60m); clients renew every fifth of it")
+	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
+	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
 	return c
 }
@@ -744,6 +795,7 @@ installed licenses.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }

@@ -327,21 +327,21 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	}
 	var events []seats.Event
 	for i, r := range batch {
-		sp := len(r.c.Grants) > 0
+		sp := len(r.c.Grants) > 0 || len(r.c.Renewals) > 0
 		if sp {
 			if err := tx.exec(ctx, qSavepoint); err != nil {
 				return err
 			}
 		}
 		err := apply(ctx, tx, r.c)
-		if ns := (*seats.NoSeatError)(nil); errors.As(err, &ns) {
+		if err != nil && refusal(err) {
 			if err := tx.exec(ctx, qRollbackTo); err != nil {
 				return err
 			}
 			if err := tx.exec(ctx, qRelease); err != nil {
 				return err
 			}
-			results[i] = ns
+			results[i] = err
 			continue
 		}
 		if err != nil {
@@ -454,6 +454,8 @@ ON CONFLICT (serial) DO UPDATE SET raw = excluded.raw, itn = excluded.itn, iec =
 	qLicenseDelete = `DELETE FROM licenses WHERE serial = $1`
 	qLeaseDelete   = `DELETE FROM leases WHERE id = $1 RETURNING product, lost, seat_key`
 	qLeaseRead     = `SELECT product, lost, seat_key FROM leases WHERE id = $1`
+	qLeaseLost     = `SELECT lost FROM leases WHERE id = $1`
+	qLeaseRenew    = `UPDATE leases SET expires = $2 WHERE id = $1`
 	qHoldRead      = `SELECT leases FROM seat_holds WHERE product = $1 AND seat_key = $2`
 	qHoldTake      = `INSERT INTO seat_holds (product, seat_key, leases) VALUES ($1, $2, 1)
 ON CONFLICT (product, seat_key) DO UPDATE SET leases = seat_holds.leases + 1 RETURNING leases`
@@ -483,7 +485,7 @@ demo_limits = excluded.demo_limits`
 
 // writerQueries are prepared once per store (SQLite). The two that
 // depend on the dialect (FOR UPDATE) run unprepared.
-var writerQueries = []string{qLicenseUpsert, qLicenseDelete, qLeaseDelete, qLeaseRead, qHoldRead, qHoldTake, qHoldRelease, qHoldDelete, qProductRead, qProductTake, qProductRelease, qGrantUpsert, qTokenUpsert, qTokenDelete, qDeviceUpsert, qDeviceDelete, qSettingUpsert, qHeadUpdate, qSavepoint, qRollbackTo, qRelease}
+var writerQueries = []string{qLicenseUpsert, qLicenseDelete, qLeaseDelete, qLeaseRead, qLeaseLost, qLeaseRenew, qHoldRead, qHoldTake, qHoldRelease, qHoldDelete, qProductRead, qProductTake, qProductRelease, qGrantUpsert, qTokenUpsert, qTokenDelete, qDeviceUpsert, qDeviceDelete, qSettingUpsert, qHeadUpdate, qSavepoint, qRollbackTo, qRelease}
 
 // apply writes c (without its events) in tx. A refused Grant returns a
 // *seats.NoSeatError.
@@ -521,6 +523,20 @@ func apply(ctx context.Context, tx wtx, c *Change) error {
 	for i := range c.Grants {
 		g := &c.Grants[i]
 		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Renewals {
+		var lost string
+		switch err := tx.queryRow(ctx, qLeaseLost, r.ID).Scan(&lost); {
+		case errors.Is(err, sql.ErrNoRows):
+			return renewRefused(r.ID, false, "")
+		case err != nil:
+			return err
+		case lost != "":
+			return renewRefused(r.ID, true, lost)
+		}
+		if err := exec(qLeaseRenew, r.ID, nanos(r.Expires)); err != nil {
 			return err
 		}
 	}
@@ -810,6 +826,26 @@ func (s *sqlStore) load(ctx context.Context) (*State, error) {
 	slices.SortFunc(st.Tokens, func(a, b TokenRecord) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(st.Devices, func(a, b devices.Device) int { return strings.Compare(a.Code, b.Code) })
 	return st, nil
+}
+
+// Lease implements Store.
+func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return seats.Lease{}, false, err
+	}
+	var l seats.Lease
+	var started, granted, expires sql.NullInt64
+	var mode, sk string
+	err := s.rdb.QueryRowContext(ctx, `SELECT `+leaseCols+` FROM leases WHERE id = $1`, id).Scan(&l.ID, &l.Product, &l.ClientSessionID,
+		&l.AppName, &l.UserName, &l.ComputerName, &started, &mode, &granted, &expires, &l.Lost, &sk)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return seats.Lease{}, false, nil
+	case err != nil:
+		return seats.Lease{}, false, s.fail(ctx, "reading lease "+id, err)
+	}
+	l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
+	return l, true, nil
 }
 
 // Events implements Store: the rows are read as fn takes them.

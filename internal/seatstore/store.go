@@ -50,8 +50,8 @@ type TokenRecord struct {
 // device code, setting name); deletes of a missing key are not errors.
 //
 // The parts are applied in this order: licenses, leases (puts, then
-// deletes), grants, tokens, devices, settings, events. A Grant therefore
-// sees the leases the same Change puts or deletes.
+// deletes), grants, renewals, tokens, devices, settings, events. A Grant
+// therefore sees the leases the same Change puts or deletes.
 type Change struct {
 	PutLicenses    []LicenseRecord
 	DeleteLicenses []string // serials
@@ -60,7 +60,10 @@ type Change struct {
 	// Grants insert leases only while the seats in use stay within a
 	// capacity, checked by the store itself (see Grant): the guard that
 	// keeps several server nodes sharing one database from over-granting.
-	Grants        []Grant
+	Grants []Grant
+	// Renewals extend stored leases, and only those: a lease released or
+	// lost meanwhile (on another node) is not brought back (see Renewal).
+	Renewals      []Renewal
 	Events        []seats.Event
 	PutTokens     []TokenRecord
 	DeleteTokens  []string // names
@@ -72,7 +75,7 @@ type Change struct {
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
 	return len(c.PutLicenses) == 0 && len(c.DeleteLicenses) == 0 &&
-		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Grants) == 0 && len(c.Events) == 0 &&
+		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Grants) == 0 && len(c.Renewals) == 0 && len(c.Events) == 0 &&
 		len(c.PutTokens) == 0 && len(c.DeleteTokens) == 0 &&
 		len(c.PutDevices) == 0 && len(c.DeleteDevices) == 0 && len(c.Settings) == 0
 }
@@ -108,6 +111,18 @@ type Grant struct {
 	SeatKey string
 	// Seats is the product's capacity, from its valid licenses now.
 	Seats int
+}
+
+// Renewal sets the expiry of a stored lease that is not lost. When the
+// lease is not stored (released, expired and swept, or never granted)
+// Commit stores nothing of the Change and returns an error wrapping
+// seats.ErrUnknownLease; when it is stored as lost, one wrapping
+// seats.ErrLost with the reason. As with a refused Grant, the other
+// Commits of the group go on. A node renews through Renewals, not
+// PutLeases, when another node may have released the lease.
+type Renewal struct {
+	ID      string
+	Expires time.Time
 }
 
 // SeatKey returns the seat key of l under unit, as internal/seats counts
@@ -148,6 +163,10 @@ type Store interface {
 	Commit(ctx context.Context, c Change) error
 	// Load returns the current state, each list sorted by its key.
 	Load(ctx context.Context) (*State, error)
+	// Lease returns one stored lease (lost ones too) and whether it is
+	// stored: a node asked to renew or release a lease another node
+	// granted reads it here.
+	Lease(ctx context.Context, id string) (seats.Lease, bool, error)
 	// Events calls fn for each usage-log entry with from <= Time < to, in
 	// log order, streaming (memory does not grow with the log). A zero
 	// from or to is unbounded. fn's error stops the walk and is returned.

@@ -168,3 +168,43 @@ func TestFailLimiterBounded(t *testing.T) {
 		t.Fatalf("after expiry: %d entries, %d sweeps", len(l.m), l.sweeps)
 	}
 }
+
+// TestServerRotatesIssued (issue 8 item 11): the endpoint's issued.jsonl is
+// rotated at IssuedMaxSize, IssuedKeep rotated files are kept, and
+// Dir.Issued reads the kept records oldest first.
+func TestServerRotatesIssued(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{IssuedMaxSize: 2000, IssuedKeep: 2})
+	var sent []string
+	for range 30 {
+		r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		c, err := ts.verifier().Verify(r.body["access_token"].(string), ts.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, c.ID)
+	}
+	base := filepath.Join(ts.dir.Path, tokendir.IssuedFile)
+	for _, p := range []string{base, base + ".1", base + ".2"} {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() > 2000+300 {
+			t.Fatalf("%s: %v (%d bytes)", p, err, st.Size())
+		}
+	}
+	if _, err := os.Stat(base + ".3"); !os.IsNotExist(err) {
+		t.Fatalf("%s.3 kept beyond IssuedKeep", base)
+	}
+	recs, torn, err := ts.dir.Issued()
+	if err != nil || torn || len(recs) == 0 || len(recs) >= len(sent) {
+		t.Fatalf("%d records kept of %d, torn %v, %v", len(recs), len(sent), torn, err)
+	}
+	// The kept records are the newest, in order.
+	off := len(sent) - len(recs)
+	for i, r := range recs {
+		if r.JTI != sent[off+i] {
+			t.Fatalf("record %d is %s, want %s", i, r.JTI, sent[off+i])
+		}
+	}
+}
