@@ -766,3 +766,43 @@ func TestLeaseFile(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// One client, many sessions at once: each gets its own seat, heartbeats
+// run side by side, and closing them all frees every seat.
+func TestConcurrentSessions(t *testing.T) {
+	rg := newRig(t, 2, 20)
+	c := rg.client(nil)
+	var wg sync.WaitGroup
+	leases := make([]*Lease, 20)
+	errs := make([]error, 20)
+	for i := range leases {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			leases[i], errs[i] = c.Checkout(context.Background(), Request{})
+		}(i)
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[leases[i].Info().ID] = true
+	}
+	if len(ids) != 20 || rg.srvs[0].InUse() != 20 {
+		t.Fatalf("%d distinct leases, %d in use", len(ids), rg.srvs[0].InUse())
+	}
+	_, err := c.Checkout(context.Background(), Request{})
+	if !errors.Is(err, ErrNoSeat) {
+		t.Fatalf("21st: %v", err)
+	}
+	for _, l := range leases {
+		wg.Add(1)
+		go func(l *Lease) { defer wg.Done(); _ = l.Close(context.Background()) }(l)
+	}
+	wg.Wait()
+	if rg.srvs[0].InUse() != 0 {
+		t.Fatalf("%d in use after close", rg.srvs[0].InUse())
+	}
+}
