@@ -254,7 +254,7 @@ func (c *Client) order(first *server) []*server {
 }
 
 // pass sends one request to each server in turn until one gives an answer
-// that is not retryable. fn returns (done, err).
+// that is not retryable (success, or a verdict of a trusted server).
 func (c *Client) pass(ctx context.Context, list []*server, fn func(*server) error) (*server, error) {
 	var fails []ServerFailure
 	for _, s := range list {
