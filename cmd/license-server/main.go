@@ -707,10 +707,13 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
-			if u, err := users.OpenFile(d.UsersPath()); err == nil {
-				cfg.Users = u
-			} else {
+			u, err := users.OpenFile(d.UsersPath())
+			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
+			}
+			// With no users, a wrong password costs no argon2id at all.
+			if list, err := u.List(); err == nil && len(list) > 0 {
+				cfg.Users = u
 			}
 			aud, err := audit.Open(d.AuditPath())
 			if err != nil {
