@@ -854,3 +854,30 @@ func TestDebugException(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepSchedule: Run reclaims expired leases on its own schedule.
+func TestSweepSchedule(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.sweep = 20 * time.Millisecond
+	e.start()
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 1})
+	e.install(arm, 201)
+	e.clock.Add(6 * time.Minute) // out of the reclaim window
+	if r := e.checkout(client, "acme-erp", sid(1), "ws-1"); r.status != 201 {
+		t.Fatalf("checkout: %d", r.status)
+	}
+	e.clock.Add(6 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ss seat.Sessions
+		e.do("GET", "/api/sessions", admin, nil).decode(t, &ss)
+		if len(ss.Sessions) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired lease was not reclaimed by the schedule")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
