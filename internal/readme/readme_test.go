@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -65,6 +66,27 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// Normalize keeps what an example promises and drops what depends on the
+// run or the machine.
+func TestNormalize(t *testing.T) {
+	a := "license 4HZP-7K3M-2W8R-Q9TX: VALID\n  issued     2026-12-02\n  updates    until 2030-01-31 (1155 days left)  \n" +
+		"  machine    bound to 8D1E0-2C325-C35E1-7232F: 7 of 7 components match; weight 11, 8 needed\nkey 48e576d5603e5fe2\n"
+	b := "license F9QF-BNQN-3N4T-6YJW: VALID\n  issued     2027-01-05\n  updates    until 2030-01-31 (1 day left)\n" +
+		"  machine    bound to 022E2-D256C-EC228-5EE53: 3 of 3 components match; weight 3, 3 needed\nkey 0067f0d8fccd949a\n\n"
+	if Normalize(a) != Normalize(b) {
+		t.Errorf("run-dependent parts left:\n%s\n%s", Normalize(a), Normalize(b))
+	}
+	for _, differ := range []string{
+		strings.Replace(b, "VALID", "NOT VALID", 1),
+		strings.Replace(b, "until", "from", 1),
+		b + "  seats      5\n",
+	} {
+		if Normalize(a) == Normalize(differ) {
+			t.Errorf("a real difference was filtered away:\n%s", differ)
+		}
+	}
+}
+
 var (
 	productRe = regexp.MustCompile(`--product[ =]("[^"]*"|'[^']*'|\S+)`)
 	dateRe    = regexp.MustCompile(`\b(20\d\d-[01]\d-[0-3]\d)\b`)
@@ -78,6 +100,22 @@ var (
 func TestConventions(t *testing.T) {
 	blocks := readme(t)
 	runnable := 0
+	var last *Block // the last runnable block
+	for i, b := range blocks {
+		switch {
+		case b.Runnable():
+			last = &blocks[i]
+		case b.Output():
+			if last == nil {
+				t.Errorf("README.md:%d: an output block with no sh block before it", b.Line)
+				continue
+			}
+			if w, _ := last.Want(); w.Exit != w.VMExit {
+				t.Errorf("README.md:%d: the output of README.md:%d depends on the machine (vm-exit); it cannot be checked", b.Line, last.Line)
+			}
+			last = nil // one output block per sh block
+		}
+	}
 	products := map[string][]int{}
 	known := map[int]bool{}
 	for _, c := range cli.ExitCodes {
@@ -190,7 +228,17 @@ func TestExamples(t *testing.T) {
 	virtual, judged := judge()
 	env := baseEnv(t, scratch, shim)
 
+	var lastOut string // stdout of the last runnable block
+	lastLine := 0
 	for _, b := range blocks {
+		if b.Output() {
+			if got, want := Normalize(lastOut), Normalize(b.Text); got != want {
+				t.Errorf("README.md:%d: README.md:%d printed, after filtering what depends on the run and the machine:\n%s\nthe README shows:\n%s", b.Line, lastLine, got, want)
+			} else {
+				t.Logf("README.md:%d: the output of README.md:%d is as shown", b.Line, lastLine)
+			}
+			continue
+		}
 		if !b.Runnable() {
 			continue
 		}
@@ -213,8 +261,8 @@ func TestExamples(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(env, "READMESTATE="+state)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		var out, stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
 		start := time.Now()
 		err = cmd.Run()
 		cancel()
@@ -235,6 +283,7 @@ func TestExamples(t *testing.T) {
 		if got != want[0] && (len(want) == 1 || got != want[1]) {
 			t.Fatalf("README.md:%d: the block exited %d, want %v (virtual machine: %v, judged: %v); it printed:\n%s", b.Line, got, want, virtual, judged, out.String())
 		}
+		lastOut, lastLine = stdout.String(), b.Line
 		t.Logf("README.md:%d: exit %d in %v", b.Line, got, time.Since(start).Round(10*time.Millisecond))
 		if os.Getenv("AIRSEAL_README_OUTPUT") != "" {
 			t.Logf("README.md:%d printed:\n%s", b.Line, out.String())
