@@ -63,11 +63,17 @@ func TestServerInfo(t *testing.T) {
 	r := e.do("GET", "/api/serverinfo", client, nil)
 	var info seat.ServerInfo
 	r.decode(t, &info)
-	if r.status != 200 || info.Mode != "reclaim" || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
+	if r.status != 200 || info.Mode != seat.ModeDemo || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
 		t.Fatalf("serverinfo: %d %+v", r.status, info)
 	}
 	arm, _ := e.v.issue(t, e.pub, lic{})
 	e.install(arm, 201)
+	e.checkout(client, "acme-erp", sid(1), "ws-1")
+	e.restart()
+	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
+	if info.Mode != "reclaim" {
+		t.Fatalf("after a restart with leases: mode %q", info.Mode)
+	}
 	e.clock.Add(6 * time.Minute)
 	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
 	if info.Mode != seat.ModeLicensed || info.ServerLicence == "" || len(info.ServerLicences) != 1 || info.LeaseSeconds != 300 {
