@@ -806,3 +806,52 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Fatalf("%d in use after close", rg.srvs[0].InUse())
 	}
 }
+
+// clusterLicense signs a license naming one node per key (the HA case).
+func clusterLicense(t *testing.T, vendor *keys.PrivateKey, ks ...ed25519.PrivateKey) []byte {
+	t.Helper()
+	nb := FakeEpoch.Add(-24 * time.Hour)
+	sl := &license.ServerLicense{
+		License:  license.License{Serial: "CLUSTER-0001", Product: "acme-db", Kind: license.KindMain, Customer: license.Customer{Name: "c"}, IssuedAt: nb, NotBefore: nb, Seats: 10},
+		SeatUnit: license.PerSession,
+	}
+	for i, k := range ks {
+		sl.Nodes = append(sl.Nodes, license.Node{Name: "node" + string(rune('1'+i)), ResponseKey: k.Public().(ed25519.PublicKey)})
+	}
+	if err := sl.Sign(vendor); err != nil {
+		t.Fatal(err)
+	}
+	arm, err := sl.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arm
+}
+
+// Every node named by the license is trusted; a node key the cached
+// license does not name makes the client fetch the license again (a node
+// added to the cluster), and one that the new license does not name either
+// is refused.
+func TestClusterKeys(t *testing.T) {
+	rg := newRig(t, 1, 10)
+	k1, k2, k3 := FakeResponseKey(0x51), FakeResponseKey(0x52), FakeResponseKey(0x53)
+	f := rg.srvs[0]
+	f.Key, f.Licence = k2, clusterLicense(t, rg.vendor, k1, k2)
+	c := rg.client(manual)
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatalf("second node's key: %v", err)
+	}
+	// The cluster grows: a new license names node 3, which now answers.
+	f.Key, f.Licence = k3, clusterLicense(t, rg.vendor, k1, k2, k3)
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatalf("new node: %v", err)
+	}
+	if n := f.Calls("GET serverinfo"); n != 2 {
+		t.Fatalf("serverinfo fetched %d times, want 2 (once more for the new key)", n)
+	}
+	// A key no license names is refused even after fetching again.
+	f.Key = FakeResponseKey(0x77)
+	if _, err := c.Checkout(context.Background(), Request{}); !errors.Is(err, ErrUntrustedServer) {
+		t.Fatalf("unnamed key: %v", err)
+	}
+}
