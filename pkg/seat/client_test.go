@@ -855,3 +855,33 @@ func TestClusterKeys(t *testing.T) {
 		t.Fatalf("unnamed key: %v", err)
 	}
 }
+
+// The server license is verified again every TrustTTL and at its expiry:
+// an expired server license stops being trusted by a running client.
+func TestTrustRechecked(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	f := rg.srvs[0]
+	lic, err := IssueFakeServerLicense(rg.vendor, "srv1", f.Key.Public().(ed25519.PublicKey), func(o *issuer.Order) {
+		e := FakeEpoch.Add(2*time.Hour + 30*time.Minute)
+		o.Expires = &e
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Licence = lic
+	c := rg.client(manual)
+	ctx := context.Background()
+	for i, step := range []time.Duration{0, 30 * time.Minute, 40 * time.Minute} {
+		rg.clock.Advance(step)
+		if _, err := c.Checkout(ctx, Request{}); err != nil {
+			t.Fatalf("checkout %d: %v", i, err)
+		}
+	}
+	if n := f.Calls("GET serverinfo"); n != 2 {
+		t.Fatalf("serverinfo fetched %d times in 70 minutes, want 2", n)
+	}
+	rg.clock.Advance(90 * time.Minute) // past the license's expiry
+	if _, err := c.Checkout(ctx, Request{}); !errors.Is(err, ErrUntrustedServer) || !errors.Is(err, license.ErrExpired) {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
