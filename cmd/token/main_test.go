@@ -159,7 +159,7 @@ func fixture() {
 }
 
 // mklicense SERIAL OUT writes an armored license with that serial, signed
-// by a fixed test key.
+// by a fixed test key (its typed code when OUT ends in .code).
 func mklicense() {
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := &license.License{Serial: os.Args[1], Product: "itgrix", Kind: license.KindMain,
@@ -170,6 +170,13 @@ func mklicense() {
 	b, err := l.Armor()
 	if err != nil {
 		die(err)
+	}
+	if strings.HasSuffix(os.Args[2], ".code") { // the typed code instead
+		code, err := l.Code()
+		if err != nil {
+			die(err)
+		}
+		b = []byte(code + "\n")
 	}
 	if err := os.WriteFile(os.Args[2], b, 0o644); err != nil {
 		die(err)

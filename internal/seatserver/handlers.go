@@ -245,8 +245,14 @@ func (s *Server) getSessions(q *request) (answer, error) {
 	now := s.now()
 	ls := s.core.Leases("")
 	out := make([]seat.Session, 0, len(ls))
+	features := map[string][]license.Feature{} // per product, computed once
 	for _, l := range ls {
-		out = append(out, s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now))
+		f, ok := features[l.Product]
+		if !ok {
+			f = s.core.Capacity(l.Product, now).Features
+			features[l.Product] = f
+		}
+		out = append(out, s.sessionLocked(l, f, now))
 	}
 	return answer{http.StatusOK, seat.Sessions{Sessions: out}}, nil
 }

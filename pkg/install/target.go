@@ -109,12 +109,16 @@ func OpenTarget(dir string, opts TargetOptions) (*Target, error) {
 		return nil, err
 	}
 	t := &Target{dir: abs, opts: opts, reads: map[string]int{}, unlock: func() {}}
-	if opts.Lock {
-		if _, err := os.Stat(abs); err == nil {
-			if err := t.lock(); err != nil {
-				return nil, err
-			}
+	st, err := os.Stat(abs)
+	switch {
+	case err == nil && !st.IsDir():
+		return nil, fmt.Errorf("target %s is not a directory: give the directory to install into (it is created if missing)", dir)
+	case err == nil && opts.Lock:
+		if err := t.lock(); err != nil {
+			return nil, err
 		}
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	if err := t.load(); err != nil {
 		t.Close()
