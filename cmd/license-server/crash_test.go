@@ -149,6 +149,9 @@ func TestCrash(t *testing.T) {
 	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
 	waitUp(t, hc, base)
 	for _, c := range cs {
+		if c.doubt != nil {
+			inDoubt++
+		}
 		c.resolve(t, hc, base)
 	}
 	checkLeases(t, hc, base, admin, cs, seats, kills)
