@@ -191,11 +191,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		limit := int64(MaxBody)
+		switch rt.Pattern {
+		case seat.PathLicences:
+			limit = MaxLicenceBody
+		case seat.PathRevocations:
+			limit = MaxRevocationsBody
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				s.fail(w, r, qid, q.caller, &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBody)})
+				s.fail(w, r, qid, q.caller, &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", limit)})
 				return
 			}
 			s.fail(w, r, qid, q.caller, badRequest("reading the body: %v", err))

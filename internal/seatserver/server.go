@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/audit"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -59,8 +60,13 @@ const (
 	MaxLease = time.Hour
 	// DefaultSweep is how often expired leases are reclaimed.
 	DefaultSweep = 10 * time.Second
-	// MaxBody is the largest request body (413 above).
+	// MaxBody is the largest request body (413 above), except for:
 	MaxBody = 64 << 10
+	// MaxLicenceBody: POST /api/licences (a license file JSON-escaped).
+	MaxLicenceBody = 2*fileio.LimitLicense + 4<<10
+	// MaxRevocationsBody: POST /api/revocations (a list of up to about a
+	// million serials, JSON-escaped).
+	MaxRevocationsBody = fileio.LimitRevocations + 1<<20
 	// CommitTimeout bounds how long a request waits for its change to be
 	// durable before it is answered 503.
 	CommitTimeout = 10 * time.Second

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -528,6 +529,14 @@ func TestRevocations(t *testing.T) {
 	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(4)}); r.status != 400 {
 		t.Fatalf("older list: %d %s", r.status, r.body)
 	}
+	// A long list (over the 64 KiB of other bodies) is taken.
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = fmt.Sprintf("BULK-%06d", i)
+	}
+	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(6, many...)}); r.status != 200 || len(r.body) == 0 {
+		t.Fatalf("long list: %d %s", r.status, r.body)
+	}
 	// A revoked license cannot be installed again, even after a restart.
 	e.do("DELETE", "/api/licences/"+serial, admin, nil)
 	e.restart()
@@ -593,6 +602,7 @@ func TestErrorsShape(t *testing.T) {
 		{"GET", "/api/nothing", client, nil, 404},
 		{"PUT", "/api/sessions", client, nil, 405},
 		{"POST", "/api/sessions", client, strings.Repeat(" ", MaxBody+1), 413},
+		{"POST", "/api/licences", admin, strings.Repeat(" ", MaxLicenceBody+1), 413},
 		{"GET", "/api/sessions/%1b%5b31m", client, nil, 400},
 	} {
 		r := e.do(c.method, c.path, c.who, c.body)
