@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
@@ -43,6 +44,7 @@ import (
 
 	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -112,6 +114,14 @@ type Config struct {
 	// applied, seat force-released): who, what, when, from where. nil: the
 	// structured log only.
 	Audit *audit.Writer
+	// LoginLimit counts failed logins (a wrong token or password) per
+	// client address (IPv6 by /64); an address over the limit gets 429 with
+	// Retry-After before its credentials are checked. nil: the defaults of
+	// internal/loginlimit (10 a minute).
+	LoginLimit *loginlimit.Limiter
+	// Exempt, when set, names addresses the login limit does not apply to
+	// (the console's IP whitelist).
+	Exempt func(netip.Addr) bool
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -185,6 +195,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LoginLimit == nil {
+		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -895,5 +896,35 @@ func TestSweepSchedule(t *testing.T) {
 			t.Fatal("the expired lease was not reclaimed by the schedule")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoginLimit: after 10 failed logins in a minute an address gets 429
+// with Retry-After, even with the right token, until the window ends; an
+// exempt address is never refused.
+func TestLoginLimit(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 10; i++ {
+		if r := e.do("GET", "/api/serverinfo", "client1:wrong", nil); r.status != 401 {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	r := e.do("GET", "/api/serverinfo", client, nil)
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("11th login with the right token: %d %s", r.status, r.body)
+	}
+	if ae := r.apiErr(t); ae.RetryAfter < 1 || ae.RetryAfter > 60 {
+		t.Fatalf("RetryAfter %d", ae.RetryAfter)
+	}
+	e.clock.Add(61 * time.Second)
+	if r := e.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("after the window: %d", r.status)
+	}
+	ex := newEnv(t, func(c *Config) { c.Exempt = func(a netip.Addr) bool { return a.IsLoopback() } })
+	for i := 0; i < 15; i++ {
+		ex.do("GET", "/api/serverinfo", "client1:wrong", nil)
+	}
+	if r := ex.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("exempt address: %d", r.status)
 	}
 }
