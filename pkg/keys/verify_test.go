@@ -145,10 +145,11 @@ func FuzzVerifyMatchesCryptoEd25519(f *testing.F) {
 	})
 }
 
-// Every signature this package checks goes through verifyEd25519: a call
-// to crypto/ed25519.Verify (or VerifyWithOptions) in the package would bring
-// back the per-process base-point precomputation on verify's start-up
-// (issue 9, Measures).
+// Every signature this package checks goes through verifySignature, whose
+// first calls in a process use verifyEd25519: a call to
+// crypto/ed25519.Verify anywhere else in the package would bring back the
+// per-process base-point precomputation on verify's start-up (issue 9,
+// Measures).
 func TestNoCryptoEd25519Verify(t *testing.T) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
@@ -165,18 +166,48 @@ func TestNoCryptoEd25519Verify(t *testing.T) {
 			t.Fatal(err)
 		}
 		checked++
-		ast.Inspect(f, func(n ast.Node) bool {
-			sel, ok := n.(*ast.SelectorExpr)
-			if !ok {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Name.Name == "verifySignature" {
+				continue
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "ed25519" && strings.HasPrefix(sel.Sel.Name, "Verify") {
+					t.Errorf("%s: %s calls ed25519.%s; check signatures with verifySignature", fset.Position(sel.Pos()), fn.Name.Name, sel.Sel.Name)
+				}
 				return true
-			}
-			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "ed25519" && strings.HasPrefix(sel.Sel.Name, "Verify") {
-				t.Errorf("%s: calls ed25519.%s; use verifyEd25519", fset.Position(sel.Pos()), sel.Sel.Name)
-			}
-			return true
-		})
+			})
+		}
 	}
 	if checked == 0 {
 		t.Fatal("no source files found")
+	}
+}
+
+// PublicKey.Verify gives the same answers before and after the switch from
+// verifyEd25519 to crypto/ed25519 (tableFreeVerifications calls).
+func TestVerifyAcrossTheSwitch(t *testing.T) {
+	k := seedKey(t, 9)
+	msg := []byte("license payload")
+	sig := k.Sign(msg)
+	bad := bytes.Clone(sig)
+	bad[5] ^= 1
+	for i := range 3 * tableFreeVerifications {
+		if !k.Public().Verify(msg, sig) {
+			t.Fatalf("call %d: genuine signature refused", i)
+		}
+		if k.Public().Verify(msg, bad) {
+			t.Fatalf("call %d: changed signature accepted", i)
+		}
+		if k.Public().Verify(msg, sig[:63]) {
+			t.Fatalf("call %d: short signature accepted", i)
+		}
+	}
+	if verifications.Load() <= tableFreeVerifications {
+		t.Fatalf("only %d verifications counted: the switch was not reached", verifications.Load())
 	}
 }
