@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ licenses the vendor issued for this machine and this server's response key.`,
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage())
 	return root
 }
 
@@ -707,10 +708,13 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
-			if u, err := users.OpenFile(d.UsersPath()); err == nil {
-				cfg.Users = u
-			} else {
+			u, err := users.OpenFile(d.UsersPath())
+			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
+			}
+			// With no users, a wrong password costs no argon2id at all.
+			if list, err := u.List(); err == nil && len(list) > 0 {
+				cfg.Users = u
 			}
 			aud, err := audit.Open(d.AuditPath())
 			if err != nil {
@@ -798,4 +802,86 @@ installed licenses.`,
 	addRoot(c, g)
 	addJSON(c, g)
 	return c
+}
+
+func newUsage() *cobra.Command {
+	g := &globals{}
+	var from, to string
+	c := &cobra.Command{
+		Use:   "usage [--from TIME] [--to TIME] [--json] --dir DIR",
+		Short: "Print the usage log (grants, renewals, releases, expiries, losses, refusals)",
+		Long: `usage prints the server's append-only usage log, oldest first: every grant,
+renewal, release, expiry, seat lost and refusal, with its time, product,
+lease, session and user. --from and --to (RFC 3339, or a date) bound it,
+--to excluded. With --json, one JSON object per line. It reads the log also
+while the server runs, streaming (memory does not grow with the log).`,
+		Example: `  license-server usage --dir DIR --from 2026-12-01 --to 2026-12-02
+  license-server usage --dir DIR --json | jq 'select(.kind == "refuse")'`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.serverDir()
+			if err != nil {
+				return err
+			}
+			var tFrom, tTo time.Time
+			if from != "" {
+				if tFrom, err = license.ParseTime(from); err != nil {
+					return cli.Usage("--from %q: %v", from, err)
+				}
+			}
+			if to != "" {
+				if tTo, err = license.ParseTime(to); err != nil {
+					return cli.Usage("--to %q: %v", to, err)
+				}
+			}
+			if !d.Initialized() {
+				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
+			}
+			st, err := openStore(d)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := cmd.OutOrStdout()
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			enc := json.NewEncoder(out) // one object per line
+			enc.SetEscapeHTML(false)
+			if !g.json {
+				fmt.Fprintln(w, "SEQ\tTIME\tKIND\tPRODUCT\tLEASE\tSESSION\tUSER\tDETAIL")
+			}
+			err = st.Events(context.Background(), tFrom, tTo, func(e seatstore.LoggedEvent) error {
+				if g.json {
+					return enc.Encode(usageLine{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), Product: e.Product,
+						Lease: e.LeaseID, Session: e.Session, User: e.User, Detail: e.Detail})
+				}
+				_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(seat.TimeFormat), e.Kind,
+					safetext.Clean(e.Product), e.LeaseID, safetext.Clean(e.Session), safetext.Clean(e.User), safetext.Clean(e.Detail))
+				return err
+			})
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.StorePath()+" is the server's database")
+			}
+			if !g.json {
+				return w.Flush()
+			}
+			return nil
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
+	c.Flags().StringVar(&from, "from", "", "first `TIME` to print (RFC 3339 or YYYY-MM-DD)")
+	c.Flags().StringVar(&to, "to", "", "print events before `TIME` (RFC 3339 or YYYY-MM-DD)")
+	return c
+}
+
+// usageLine is one usage-log event in usage --json.
+type usageLine struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Product string    `json:"product"`
+	Lease   string    `json:"lease,omitempty"`
+	Session string    `json:"session,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
 }

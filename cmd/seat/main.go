@@ -90,11 +90,14 @@ Credentials: --user NAME and the token from --token-file FILE or $` + envToken +
 (never on the command line). Leases taken by checkout are kept in a lease
 file (--leases, $` + envLeases + `, default in the user's state directory) so
 that renew and release find them by --session-id.`,
+		Example: `  seat diagnose --server https://lic1.corp:9099 --product acme-erp --ca-file lic-ca.pem
+  seat checkout --server https://lic1.corp:9099,lic2.corp --product acme-erp --session-id nightly-report-0001 --user erp --token-file erp.token
+  seat release --session-id nightly-report-0001 --user erp --token-file erp.token`,
 		SilenceUsage: true, SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.servers, "server", "", "license server `URL[,URL...]`, tried in order (default $"+envServers+")")
-	pf.StringVar(&g.user, "user", "", "token name for HTTP Basic auth (default $"+envUser+")")
+	pf.StringVar(&g.user, "user", "", "token `NAME` for HTTP Basic auth (default $"+envUser+")")
 	pf.StringVar(&g.tokenFile, "token-file", "", "read the API token from the first line of `FILE` (else $"+envToken+")")
 	pf.StringVar(&g.caFile, "ca-file", "", "trust only this CA (or self-signed) certificate `FILE` for TLS")
 	pf.StringArrayVar(&g.pubs, "pub", nil, "also trust this vendor public key `FILE` (repeatable)")
@@ -374,8 +377,11 @@ session ID and carries the lease over. The lease file is updated.`,
 func releaseCmd(g *globals) *cobra.Command {
 	var session string
 	c := &cobra.Command{
-		Use:     "release --session-id ID [--server URL[,URL...]]",
-		Short:   "Give a seat back",
+		Use:   "release --session-id ID [--server URL[,URL...]]",
+		Short: "Give a seat back",
+		Long: `release gives the seat of the session back to the server that holds it (or
+another node of its cluster) and forgets the lease. A lease the server no
+longer knows counts as released.`,
 		Example: `  seat release --server https://lic1.corp:9099 --session-id nightly-report-0001`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -418,6 +424,8 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "List the leases recorded in the lease file",
 		Long: `status lists the leases 'seat checkout' recorded, with when each expires
 unless renewed. It asks no server: run 'seat renew' to refresh one.`,
+		Example: `  seat status
+  seat status --json --leases /var/lib/report/seat-leases.json`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lf, err := g.leaseFile()
@@ -525,7 +533,7 @@ The exit code is that of the first failed step (0 when all pass).`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&product, "product", "", "also check this product's license and a free seat")
+	c.Flags().StringVar(&product, "product", "", "also check the license of product `NAME` and a free seat")
 	return c
 }
 
@@ -573,7 +581,12 @@ func printDiagnosis(out io.Writer, ds []*seat.Diagnosis) {
 		fmt.Fprintln(w, "STEP\tRESULT\tDETAIL / CAUSE")
 		for _, s := range d.Steps {
 			text := s.Detail
-			if s.Result == seat.StepFail || s.Result == seat.StepWarn {
+			switch {
+			case s.Result == seat.StepFail:
+				text = s.Cause
+			case s.Result == seat.StepWarn && s.Detail != "":
+				text = s.Cause + " (" + s.Detail + ")"
+			case s.Result == seat.StepWarn:
 				text = s.Cause
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\n", s.Name, s.Result, safetext.Clean(text))

@@ -20,6 +20,7 @@ import (
 	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/selfsigned"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/seat"
@@ -82,6 +83,7 @@ func seatServer() {
 	product := fs.String("product", "acme-erp", "product licensed")
 	vendorSeed := fs.Int("vendor", 1, "seed of the vendor key that signs the server license")
 	addrFlag := fs.String("addr", "127.0.0.1:0", "listen address")
+	useTLS := fs.Bool("tls", false, "serve TLS with a self-signed certificate for 127.0.0.1 written to DIR/cert.pem")
 	_ = fs.Parse(os.Args[1:])
 	dir := fs.Arg(0)
 	die := func(err error) {
@@ -144,14 +146,22 @@ func seatServer() {
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
 		die(err)
 	}
-	// Written then renamed: a script waiting for the file never reads it half written.
-	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte("http://"+ln.Addr().String()+"\n"), 0o644); err != nil {
+	// DIR/url is written then renamed (below): a script waiting for the
+	// file never reads it half written.
+	opts, scheme := seatserver.RunOptions{Sweep: time.Second}, "http://"
+	if *useTLS {
+		opts.CertFile, opts.KeyFile, scheme = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "https://"
+		if err := selfsigned.WriteFiles(opts.CertFile, opts.KeyFile, []string{"127.0.0.1"}, 90*24*time.Hour, false); err != nil {
+			die(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte(scheme+ln.Addr().String()+"\n"), 0o644); err != nil {
 		die(err)
 	}
 	if err := os.Rename(filepath.Join(dir, "url.tmp"), filepath.Join(dir, "url")); err != nil {
 		die(err)
 	}
-	if err := srv.Run(ctx, ln, seatserver.RunOptions{Sweep: time.Second}); err != nil {
+	if err := srv.Run(ctx, ln, opts); err != nil {
 		die(err)
 	}
 	os.Exit(0)

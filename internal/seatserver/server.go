@@ -247,7 +247,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		live = append(live, l)
 	}
-	ev = append(ev, s.core.Restore(live, now)...)
+	// The reclaim window protects leases granted before the restart; with
+	// none there is nothing to wait for.
+	if len(live) > 0 {
+		ev = append(ev, s.core.Restore(live, now)...)
+	}
 	s.commits = newCommitter(cfg.Store, s.log)
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)

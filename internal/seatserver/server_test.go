@@ -63,11 +63,17 @@ func TestServerInfo(t *testing.T) {
 	r := e.do("GET", "/api/serverinfo", client, nil)
 	var info seat.ServerInfo
 	r.decode(t, &info)
-	if r.status != 200 || info.Mode != "reclaim" || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
+	if r.status != 200 || info.Mode != seat.ModeDemo || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
 		t.Fatalf("serverinfo: %d %+v", r.status, info)
 	}
 	arm, _ := e.v.issue(t, e.pub, lic{})
 	e.install(arm, 201)
+	e.checkout(client, "acme-erp", sid(1), "ws-1")
+	e.restart()
+	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
+	if info.Mode != "reclaim" {
+		t.Fatalf("after a restart with leases: mode %q", info.Mode)
+	}
 	e.clock.Add(6 * time.Minute)
 	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
 	if info.Mode != seat.ModeLicensed || info.ServerLicence == "" || len(info.ServerLicences) != 1 || info.LeaseSeconds != 300 {
@@ -852,5 +858,32 @@ func TestDebugException(t *testing.T) {
 		if (ae.Exception != "") != debug {
 			t.Errorf("debug %v: Exception %q", debug, ae.Exception)
 		}
+	}
+}
+
+// TestSweepSchedule: Run reclaims expired leases on its own schedule.
+func TestSweepSchedule(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.sweep = 20 * time.Millisecond
+	e.start()
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 1})
+	e.install(arm, 201)
+	e.clock.Add(6 * time.Minute) // out of the reclaim window
+	if r := e.checkout(client, "acme-erp", sid(1), "ws-1"); r.status != 201 {
+		t.Fatalf("checkout: %d", r.status)
+	}
+	e.clock.Add(6 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ss seat.Sessions
+		e.do("GET", "/api/sessions", admin, nil).decode(t, &ss)
+		if len(ss.Sessions) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired lease was not reclaimed by the schedule")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -171,10 +171,11 @@ func (s *sqlStore) writer() {
 func (s *sqlStore) commitBatch(batch []*request) {
 	results := make([]error, len(batch))
 	var err error
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		clear(results)
 		err = s.tryBatch(batch, results)
-		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 {
+		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)

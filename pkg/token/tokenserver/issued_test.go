@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -137,35 +136,6 @@ func TestBitrixPathExact(t *testing.T) {
 	wantError(t, ts.do(ts.form("/oauth/token/extra", url.Values{"grant_type": {"client_credentials"}}, true)), 404, "invalid_request")
 	if r := ts.do(ts.form("/oauth/token/", url.Values{"grant_type": {"client_credentials"}}, true)); r.status != 200 || r.body["status"] != "L" {
 		t.Fatalf("/oauth/token/: %d %s", r.status, r.raw)
-	}
-}
-
-// TestFailLimiterBounded: the table never grows past its bound, expired
-// entries are swept, and a flood of new addresses does not sweep on every
-// failure.
-func TestFailLimiterBounded(t *testing.T) {
-	l := newFailLimiter(2, time.Minute)
-	l.maxEntries = 4
-	now := testNow
-	for i := range 4 {
-		l.fail(fmt.Sprint("10.0.0.", i), now)
-	}
-	for i := range 100 {
-		l.fail(fmt.Sprint("10.0.1.", i), now.Add(time.Second))
-	}
-	if len(l.m) != 4 || l.sweeps != 1 {
-		t.Fatalf("%d entries after %d sweeps; want 4 entries, 1 sweep", len(l.m), l.sweeps)
-	}
-	// A tracked address is still limited.
-	l.fail("10.0.0.0", now.Add(time.Second))
-	if _, blocked := l.blocked("10.0.0.0", now.Add(2*time.Second)); !blocked {
-		t.Error("tracked address not blocked after 2 failures")
-	}
-	// Once the old entries expire and a quarter window has passed, they are swept.
-	later := now.Add(time.Minute + time.Second)
-	l.fail("10.0.2.1", later)
-	if l.sweeps != 2 || len(l.m) != 1 || l.m["10.0.2.1"] == nil {
-		t.Fatalf("after expiry: %d entries, %d sweeps", len(l.m), l.sweeps)
 	}
 }
 
