@@ -46,6 +46,10 @@ Options:
 Relative paths are taken from the directory you run release.sh in.
 Everything is built in a temporary directory: on failure --out is untouched.
 SOURCE_DATE_EPOCH (default: time of the last git commit) fixes every time stamp.
+
+Exit codes: 0 ok, 1 a build or packaging step failed (--out is untouched),
+2 usage (also: --key or --passphrase-file not readable, a --version dpkg
+refuses).
 USAGE
 }
 abspath() { case $1 in /*|-) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
@@ -71,6 +75,10 @@ done
 [ -z "$key" ] || key=$(abspath "$key")
 [ -z "$passfile" ] || passfile=$(abspath "$passfile")
 out=$(abspath "$out")
+# Check the inputs now, not after a minute of building.
+for f in "$key" "$passfile"; do
+	[ -z "$f" ] || [ "$f" = - ] || [ -r "$f" ] || die "$f: no such readable file (relative paths are taken from $PWD)" 2
+done
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then

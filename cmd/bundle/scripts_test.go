@@ -20,6 +20,7 @@ import (
 // temporary prefix, every run inside a network namespace with no interfaces
 // (unshare -n), to show they need no network.
 func TestInstallAndUpdateScripts(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("slow (~18 s, builds the bundle binary): set AIRSEAL_INTEGRATION=1 (test.sh's integration step does)")
 	}
@@ -199,6 +200,7 @@ func TestInstallAndUpdateScripts(t *testing.T) {
 // that date, and that the Debian package passes lintian, installs, runs and
 // purges cleanly (checkDeb). A failed run leaves no partial --out.
 func TestReleaseScript(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("slow (~55 s, builds every command twice): set AIRSEAL_INTEGRATION=1 (test.sh's integration step does)")
 	}
@@ -234,12 +236,14 @@ func TestReleaseScript(t *testing.T) {
 	if code, out := run(filepath.Join(dir, "x"), "--version", "1_0", "--no-bundle"); code != 2 || !strings.Contains(out, "--version 1_0 is not a Debian package version") {
 		t.Fatalf("release.sh with a version dpkg refuses: exit %d\n%s", code, out)
 	}
-	// A failure at the last step (a wrong passphrase for the bundle) leaves
-	// neither a partial --out nor temporary files.
-	env = []string{"AIRSEAL_PASSPHRASE=wrong"}
+	// A failure after the build started leaves neither a partial --out nor
+	// temporary files. (The go build fails at once on an unusable cache:
+	// a failure costs no full build here. --out is written only by the
+	// final move, so any earlier failure leaves it untouched.)
+	env = []string{"GOCACHE=" + filepath.Join(dir, "vendor.pub", "cache")}
 	failed := filepath.Join(dir, "failed", "dist")
-	if code, out := run(failed, "--key", filepath.Join(dir, "vendor.key"), "--no-deb"); code == 0 || !strings.Contains(out, "bundle: error:") {
-		t.Fatalf("release.sh with a wrong passphrase: exit %d\n%s", code, out)
+	if code, out := run(failed, "--key", filepath.Join(dir, "vendor.key")); code == 0 || !strings.Contains(out, "release.sh: building") {
+		t.Fatalf("release.sh with a failing build: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "failed")); !os.IsNotExist(err) {
 		t.Fatalf("a failed release.sh left %s behind (%v)", failed, err)
@@ -566,6 +570,7 @@ func checkUsage(t *testing.T, name, out string) {
 // second run, the PATH advice, --link-dir and a second --uninstall. It uses
 // a release of small stand-in files, so it is fast and runs in every go test.
 func TestInstallScript(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rel := filepath.Join(dir, "rel")
 	for _, f := range []string{"bin/bundle", "bin/verify", "share/man/man1/airseal-verify.1.gz", "share/bash-completion/completions/airseal-verify"} {
@@ -661,6 +666,7 @@ exit 0
 // rules, that nothing is created when nothing changes, the log, --rollback,
 // a missing bundle program, and bundle's stderr staying a terminal.
 func TestUpdateScript(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tools := filepath.Join(dir, "tools")
 	os.MkdirAll(filepath.Join(tools, "bin"), 0o755)
@@ -770,6 +776,7 @@ func TestUpdateScript(t *testing.T) {
 // TestUpdateScriptExitTable checks that update.sh explains every exit code
 // of the airseal table in the table's own words.
 func TestUpdateScriptExitTable(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../../update.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -788,6 +795,7 @@ func TestUpdateScriptExitTable(t *testing.T) {
 // TestUpdateScriptLogUnwritable: a log that cannot be written is said once,
 // and the update goes on (the steps are on stderr).
 func TestUpdateScriptLogUnwritable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
 	copyScript(t, "update.sh", dir)
@@ -796,5 +804,41 @@ func TestUpdateScriptLogUnwritable(t *testing.T) {
 	code, out := runScript(t, dir, "./update.sh app.bundle --target t", "AIRSEAL_UPDATE_LOG="+dir+"/no/such/dir/update.log")
 	if code != 0 || strings.Count(out, "cannot write the log") != 1 || strings.Contains(out, "nonexistent") || strings.Contains(out, "cannot create") {
 		t.Fatalf("unwritable log: exit %d\n%s", code, out)
+	}
+}
+
+// TestReleaseScriptArguments checks release.sh's usage and that relative
+// paths are taken from the caller's directory and checked before building;
+// a build that fails leaves no --out. Fast: the build fails at once.
+func TestReleaseScriptArguments(t *testing.T) {
+	t.Parallel()
+	script, err := filepath.Abs("../../release.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, out := runScript(t, dir, script+" --help")
+	if code != 0 {
+		t.Fatalf("release.sh --help: exit %d\n%s", code, out)
+	}
+	checkUsage(t, "release.sh", out)
+	if !strings.Contains(out, "airseal_V_ARCH.deb") || !strings.Contains(out, "--no-deb") {
+		t.Fatalf("release.sh --help does not mention the Debian package:\n%s", out)
+	}
+	env := []string{"SOURCE_DATE_EPOCH=1767225600", "TMPDIR=" + dir}
+	code, out = runScript(t, dir, script+" --version 9.9.9 --key missing.key", env...)
+	if code != 2 || !strings.Contains(out, "release.sh: error: "+dir+"/missing.key: no such readable file (relative paths are taken from "+dir+")") {
+		t.Fatalf("missing --key: exit %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "vendor.key"), []byte("k"), 0o600)
+	os.WriteFile(filepath.Join(dir, "pass.txt"), []byte("p\n"), 0o600)
+	code, out = runScript(t, dir, script+" --version 9.9.9 --key vendor.key --passphrase-file pass.txt --out dist",
+		append(env, "GOCACHE="+filepath.Join(dir, "pass.txt", "cache"))...)
+	if code == 0 || !strings.Contains(out, "release.sh: building") {
+		t.Fatalf("relative --key and --passphrase-file were not accepted, or the build did not fail: exit %d\n%s", code, out)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 2 {
+		t.Fatalf("a failed release.sh left files behind: %v", left)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -552,16 +551,5 @@ func defaultStatePath() string {
 	if testStatePath != "" {
 		return testStatePath
 	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/airseal/verify.state"
-	}
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return filepath.Join(os.TempDir(), "airseal-verify.state")
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "airseal", "verify.state")
+	return license.DefaultStatePath()
 }

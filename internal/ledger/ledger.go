@@ -233,11 +233,14 @@ func intactEnd(f *os.File, size int64) (int64, error) {
 }
 
 // lineStart returns the offset just after the last newline before pos
-// (0 when there is none), reading backwards in blocks and at most
-// MaxRecord+1 bytes.
+// (0 when there is none), reading backwards in blocks (4 KiB first, then
+// growing) and at most about MaxRecord bytes.
 func lineStart(f *os.File, pos int64) (int64, error) {
-	buf := make([]byte, 4096)
+	buf := make([]byte, 4096) // a token record is about 230 bytes
 	for read := int64(0); pos > 0; {
+		if read >= int64(len(buf)) && len(buf) < 1<<20 {
+			buf = make([]byte, 2*len(buf)) // a long record: fewer reads
+		}
 		n := min(int64(len(buf)), pos)
 		pos -= n
 		if _, err := f.ReadAt(buf[:n], pos); err != nil && err != io.EOF {

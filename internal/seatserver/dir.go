@@ -31,6 +31,7 @@ const DefaultDir = "/var/lib/airseal-license-server"
 //	vendor-keys/*.pub    vendor public keys installed licenses may be signed by
 //	state.db             the store (licenses, leases, tokens, usage log)
 //	users.json           people who log in with a password (internal/users)
+//	audit.log            admin actions, hash-chained (internal/audit)
 //	server.lock          held by the running server
 type Dir struct {
 	Path string
@@ -43,6 +44,7 @@ func (d Dir) RequestPath() string   { return filepath.Join(d.Path, "server-reque
 func (d Dir) VendorKeysDir() string { return filepath.Join(d.Path, "vendor-keys") }
 func (d Dir) StorePath() string     { return filepath.Join(d.Path, "state.db") }
 func (d Dir) UsersPath() string     { return filepath.Join(d.Path, "users.json") }
+func (d Dir) AuditPath() string     { return filepath.Join(d.Path, "audit.log") }
 func (d Dir) lockPath() string      { return filepath.Join(d.Path, "server.lock") }
 
 // Errors about the directory.

@@ -209,6 +209,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, qid, true, a.status, a.body)
+	s.log.Debug("request", "method", r.Method, "path", safetext.Clean(path), "status", a.status, "caller", q.caller.name)
 }
 
 // statusError is an error with its HTTP status.
@@ -272,7 +273,7 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 	case errors.Is(err, seats.ErrLost):
 		e = errBody(http.StatusGone, "the seat was taken away: "+strings.TrimPrefix(msg, seats.ErrLost.Error()+": "))
 		e.Reason = strings.TrimPrefix(msg, seats.ErrLost.Error()+": ")
-	case errors.Is(err, ErrNoLicense), errors.Is(err, errNoSuch):
+	case errors.Is(err, ErrNoLicense):
 		status = http.StatusNotFound
 	case errors.Is(err, ErrBadRequest), errors.Is(err, seats.ErrRequest), errors.Is(err, seats.ErrInstall),
 		errors.Is(err, ErrTaxID), errors.Is(err, ErrNotServerLicense),
@@ -281,8 +282,6 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 		errors.Is(err, license.ErrWrongMachine), errors.Is(err, license.ErrVirtualMachine), errors.Is(err, license.ErrWrongProduct),
 		errors.Is(err, license.ErrClockRollback):
 		status = http.StatusBadRequest
-	case errors.Is(err, errUnauthorized):
-		status = http.StatusUnauthorized
 	case errors.Is(err, errCommitterClosed), errors.Is(err, errNotDurable):
 		e = errBody(http.StatusServiceUnavailable, "the change could not be saved; nothing was acknowledged, retry")
 		e.RetryAfter = 1
@@ -296,16 +295,13 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 		e.Message = safetext.Clean(e.Message)
 	}
 	if s.cfg.Debug {
-		e.Exception = fmt.Sprintf("%T: %s", errors.Unwrap(err), safetext.Clean(err.Error()))
+		e.Exception = fmt.Sprintf("%T: %s", err, safetext.Clean(err.Error()))
 	}
 	return e
 }
 
-var (
-	errUnauthorized = errors.New("unauthorized")
-	errNoSuch       = errors.New("not found")
-	errNotDurable   = errors.New("not durable")
-)
+// errNotDurable: the store could not save a change (503, retry).
+var errNotDurable = errors.New("not durable")
 
 // writeJSON writes v as the response; signed adds the signature headers.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, qid string, signed bool, status int, v any) {

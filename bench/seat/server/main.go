@@ -13,6 +13,12 @@
 // -phase, at -conns keep-alive connections; it prints each phase's
 // requests/s and p99, the medians, and the ratios to the floor (targets:
 // checkout >= 0.5x, renew >= 0.7x).
+//
+// With -scale N it then measures the lease count's cost: a server holding
+// N live leases against one holding 100, renewals paired round by round
+// (target: p99 with N no worse than with 100), the heap the N leases take
+// (target for 100,000: under 256 MiB for the whole process), and one
+// sweep with nothing expiring (work proportional to what expires).
 package main
 
 import (
@@ -33,11 +39,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/pkg/keys"
@@ -50,7 +59,19 @@ func main() {
 	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
 	rounds := flag.Int("rounds", 5, "rounds of floor, checkout, renew")
 	dir := flag.String("dir", "", "directory for the SQLite store (default a temporary one)")
+	scale := flag.Int("scale", 0, "also compare a server holding `N` live leases with one holding 100 (0: skip)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "seat-bench-")
 		if err != nil {
@@ -66,7 +87,7 @@ func main() {
 
 	floorURL, stopFloor := startFloor(key, "bench", token)
 	defer stopFloor()
-	srvURL, stopSrv := startServer(*dir, key, "bench", token)
+	srvURL, _, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
 	defer stopSrv()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
@@ -85,7 +106,7 @@ func main() {
 	type result struct{ rps, p99 float64 }
 	res := map[string][]result{}
 	kinds := []string{"floor", "checkout", "renew"}
-	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "state.db"))
+	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
 	for r := 0; r < *rounds; r++ {
 		for _, k := range kinds {
 			var op func(c, i int) error
@@ -117,9 +138,92 @@ func main() {
 	n, np := med("renew")
 	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), checkout %.0f/s (p99 %.2f ms), renew %.0f/s (p99 %.2f ms)\n", f, fp, c, cp, n, np)
 	fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
+	if *scale > 0 {
+		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
+	}
+}
+
+// scaleBench compares renewals on a server with n live leases against one
+// with 100, and reports the heap the n leases take and a sweep's time.
+func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token string, n, conns, rounds int, phase time.Duration) {
+	ctx := context.Background()
+	fill := func(srv *seatserver.Server, count int, prefix string) []string {
+		ids := make([]string, count)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= count {
+						return
+					}
+					r := seats.Request{Product: "bench", ClientSessionID: fmt.Sprintf("%s-%012d", prefix, i), AppName: "bench", UserName: "u", ComputerName: "c"}
+					sess, _, err := srv.Checkout(ctx, r)
+					if err != nil {
+						log.Fatal(err)
+					}
+					ids[i] = sess.ID
+				}
+			}()
+		}
+		wg.Wait()
+		return ids
+	}
+	smallURL, small, stopSmall := startServer(filepath.Join(dir, "small"), key, "bench", token)
+	defer stopSmall()
+	smallIDs := fill(small, 100, "small")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	bigURL, big, stopBig := startServer(filepath.Join(dir, "big"), key, "bench", token)
+	defer stopBig()
+	bigIDs := fill(big, n, "big")
+	fillTime := time.Since(t0)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	fmt.Printf("\nscale: %d leases taken in %s (%.0f/s, durable each); heap for them %.1f MiB, process heap in use %.1f MiB, resident %s (target < 256 MiB)\n",
+		n, fillTime.Round(time.Millisecond), float64(n)/fillTime.Seconds(), float64(after.HeapInuse-before.HeapInuse)/(1<<20),
+		float64(after.HeapInuse)/(1<<20), rss())
+	sweep := func(srv *seatserver.Server) time.Duration {
+		t := time.Now()
+		if err := srv.Sweep(ctx); err != nil {
+			log.Fatal(err)
+		}
+		return time.Since(t)
+	}
+	sweep(small)
+	sweep(big) // the first sweep saves the clock floor
+	fmt.Printf("sweep with nothing expiring: 100 leases %s, %d leases %s\n", sweep(small), n, sweep(big))
+	var p100, pN []float64
+	for r := 0; r < rounds; r++ {
+		_, a := load(conns, phase, func(c, i int) error { return renew(hc, smallURL, "bench", token, smallIDs[(c*7919+i)%len(smallIDs)]) })
+		_, b := load(conns, phase, func(c, i int) error { return renew(hc, bigURL, "bench", token, bigIDs[(c*7919+i*104729)%len(bigIDs)]) })
+		p100, pN = append(p100, a), append(pN, b)
+		fmt.Printf("round %d  renew p99: 100 leases %6.2f ms, %d leases %6.2f ms\n", r+1, a, n, b)
+	}
+	a, b := median(p100), median(pN)
+	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
 }
 
 func runtimePROCS() int { return runtime.GOMAXPROCS(0) }
+
+// rss returns the process's resident set size from /proc/self/status.
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.Join(strings.Fields(strings.TrimPrefix(l, "VmRSS:")), " ")
+		}
+	}
+	return "unknown"
+}
 
 func median(v []float64) float64 {
 	sort.Float64s(v)
@@ -195,9 +299,12 @@ func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
 }
 
-// startServer runs the seat server on a SQLite store with one license of
-// a million seats (bound to no machine) and a client token.
-func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, func()) {
+// startServer runs the seat server on a SQLite store in dir with one
+// license of a million seats (bound to no machine) and a client token.
+func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, func()) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		log.Fatal(err)
+	}
 	st, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
 	if err != nil {
 		log.Fatal(err)
@@ -225,7 +332,7 @@ func startServer(dir string, key ed25519.PrivateKey, name, token string) (string
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()),
+	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease,
 		Machine: func(string) (*license.Machine, error) { return &license.Machine{Virtualization: "none"}, nil }}
 	srv, err := seatserver.New(ctx, cfg)
 	if err != nil {
@@ -246,7 +353,7 @@ func startServer(dir string, key ed25519.PrivateKey, name, token string) (string
 		}
 		close(done)
 	}()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done; st.Close() }
+	return "http://" + ln.Addr().String(), srv, func() { cancel(); <-done; st.Close() }
 }
 
 var qn atomic.Int64
