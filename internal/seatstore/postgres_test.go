@@ -312,3 +312,15 @@ func TestPostgresCrash(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d stored, %d failed while PostgreSQL was down", len(acked), len(st.Leases), failed)
 }
+
+// TestPostgresMatchesMemory: random changes give the same answers and
+// states on PostgreSQL as on the reference Memory store.
+func TestPostgresMatchesMemory(t *testing.T) {
+	for seed := range uint64(2) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			s := openPG(t, newPGDatabase(t))
+			defer s.Close()
+			storetest.Differential(t, seatstore.NewMemory(), s, seed, 300)
+		})
+	}
+}

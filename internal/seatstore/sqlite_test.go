@@ -162,3 +162,15 @@ func TestSQLiteBackup(t *testing.T) {
 		t.Fatalf("backup has %d events and setting n=%q (%d commits made): not one Commit's state", len(evs), st.Settings["n"], n)
 	}
 }
+
+// TestSQLiteMatchesMemory: random changes give the same answers and
+// states on SQLite as on the reference Memory store.
+func TestSQLiteMatchesMemory(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			s := openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+			defer s.Close()
+			storetest.Differential(t, seatstore.NewMemory(), s, seed, 300)
+		})
+	}
+}
