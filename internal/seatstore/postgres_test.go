@@ -81,7 +81,14 @@ func startPG() {
 	if pg.bin, pg.err = findPGBin(); pg.err != nil {
 		return
 	}
-	if pg.dir, pg.err = os.MkdirTemp("", "airseal-pg-"); pg.err != nil {
+	// As root the server runs as nobody, who must reach the directory:
+	// /tmp is world-searchable where $TMPDIR may not be. A short path
+	// also keeps the socket's name within the 107 bytes a socket allows.
+	base := ""
+	if os.Geteuid() == 0 {
+		base = "/tmp"
+	}
+	if pg.dir, pg.err = os.MkdirTemp(base, "airseal-pg-"); pg.err != nil {
 		return
 	}
 	if os.Geteuid() == 0 {
