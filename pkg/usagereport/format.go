@@ -74,8 +74,12 @@ type headJSON struct {
 }
 
 func toJSON(h Head) *headJSON {
-	return &headJSON{Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:]), TimeNS: h.Time.UnixNano(), Key: h.Key,
+	j := &headJSON{Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:]), Key: h.Key,
 		Signature: base64.RawURLEncoding.EncodeToString(h.Signature)}
+	if !h.Time.IsZero() { // the empty log's anchor has no time: 0
+		j.TimeNS = h.Time.UnixNano()
+	}
+	return j
 }
 
 func (j *headJSON) head(what string) (Head, error) {
