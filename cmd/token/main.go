@@ -562,7 +562,11 @@ protect the refresh_token like the access token.`,
 				}
 				l, err := license.Decode(data)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'issue license'")
+					name := safetext.Clean(licFile)
+					if typedcode.IsArg(licFile, license.CodePrefix) {
+						name = "(typed code)"
+					}
+					return cli.Fail(cli.ExitMalformed, fmt.Errorf("--license %s: %w", name, err), "--license takes a license file or code made by 'issue license'")
 				}
 				serial = l.Serial
 			}
