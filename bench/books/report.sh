@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 COUNT=${COUNT:-3}
 out=$(go test -run '^$' -bench BenchmarkReportMillion -benchtime "${COUNT}x" -count 1 -timeout 60m ./bench/books/)
 echo "$out" | grep -E 'Benchmark|built'
-echo "$out" | awk '/BenchmarkReportMillion/ {
+echo "$out" | awk '/^BenchmarkReportMillion/ {
 	for (i = 1; i <= NF; i++) {
 		if ($i == "write-peak-MiB") wp = $(i-1)
 		if ($i == "verify-peak-MiB") vp = $(i-1)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +62,17 @@ func TestBooksScripts(t *testing.T) {
 					ts.Fatalf("%s has no %q", args[0], args[1])
 				}
 				ts.Check(os.WriteFile(p, []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
+			}
+			// httpget URL prints the body of a 200 answer.
+			m["httpget"] = func(ts *testscript.TestScript, neg bool, args []string) {
+				resp, err := http.Get(args[0])
+				ts.Check(err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if (resp.StatusCode == 200) == neg {
+					ts.Fatalf("GET %s: %d", args[0], resp.StatusCode)
+				}
+				ts.Stdout().Write(body)
 			}
 			return m
 		}(),

@@ -627,7 +627,7 @@ at its first use.`,
 
 func newServe() *cobra.Command {
 	g := &globals{}
-	var addr, certFile, keyFile, logLevel string
+	var addr, certFile, keyFile, logLevel, metricsAddr string
 	var lease, sweep time.Duration
 	var insecure, debug bool
 	c := &cobra.Command{
@@ -728,9 +728,23 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			defer st.Close()
 			cfg.Store = st
+			var metrics *seatserver.Metrics
+			if metricsAddr != "" {
+				metrics = seatserver.NewMetrics()
+				cfg.Store = metrics.Store(st)
+			}
 			srv, err := seatserver.New(context.Background(), cfg)
 			if err != nil {
 				return classify(err)
+			}
+			if metrics != nil {
+				metrics.Attach(srv)
+				stopMetrics, err := serveMetrics(metricsAddr, metrics, logger)
+				if err != nil {
+					srv.Close()
+					return err
+				}
+				defer stopMetrics()
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -741,7 +755,7 @@ given: tokens and passwords would cross the network in clear text.`,
 			defer stop()
 			logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "dir", d.Path,
 				"response_key", srv.KeyID(), "lease", lease.String(), "reclaim_until", srv.ReclaimUntil().UTC().Format(seat.TimeFormat))
-			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep})
+			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep, Metrics: metrics})
 		},
 	}
 	addDir(c, g)
@@ -756,6 +770,7 @@ given: tokens and passwords would cross the network in clear text.`,
 	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
 	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on the loopback `HOST:PORT` (seats, refusals, reclaimed leases, latencies; no token)")
 	return c
 }
 
