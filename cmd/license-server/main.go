@@ -138,7 +138,7 @@ tokens with 'license-server token add', and run 'license-server serve'.`,
 		Long: `license manages the licenses installed on the server (1C "keys"): server
 licenses the vendor issued for this machine and this server's response key.`,
 		Example: "  license-server license list --dir DIR"}
-	lic.AddCommand(newLicenseAdd(), newLicenseList(), newLicenseRemove())
+	lic.AddCommand(newLicenseAdd(), newLicenseList(), withTransfer(newLicenseRemove()))
 	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
 		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
 		Example: "  license-server token add erp-app --dir DIR"}
