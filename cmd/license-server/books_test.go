@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/airseal/airseal/internal/scripttest"
+	"github.com/airseal/airseal/pkg/keys"
 )
 
 // TestBooksScripts runs testdata/books: the usage report, license
@@ -26,18 +27,20 @@ func TestBooksScripts(t *testing.T) {
 			e.Setenv("AIRSEAL_PASSPHRASE", "script passphrase")
 			e.Setenv("PATH", bin+string(os.PathListSeparator)+e.Getenv("PATH"))
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
-			a, err := txtar.ParseFile("../../pkg/hwid/testdata/envs/bm-dell-poweredge-r440.txtar")
-			if err != nil {
-				return err
-			}
-			dir := filepath.Join(e.WorkDir, "envs", "bm-dell-poweredge-r440")
-			for _, f := range a.Files {
-				p := filepath.Join(dir, filepath.FromSlash(f.Name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			for _, name := range []string{"bm-dell-poweredge-r440", "bm-lenovo-thinkpad-t510"} {
+				a, err := txtar.ParseFile("../../pkg/hwid/testdata/envs/" + name + ".txtar")
+				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					return err
+				dir := filepath.Join(e.WorkDir, "envs", name)
+				for _, f := range a.Files {
+					p := filepath.Join(dir, filepath.FromSlash(f.Name))
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						return err
+					}
+					if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -62,6 +65,15 @@ func TestBooksScripts(t *testing.T) {
 					ts.Fatalf("%s has no %q", args[0], args[1])
 				}
 				ts.Check(os.WriteFile(p, []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
+			}
+			// sealkey NAME writes NAME.key, the vendor helper's NAME.seed
+			// sealed with $AIRSEAL_PASSPHRASE, for the real issue binary.
+			m["sealkey"] = func(ts *testscript.TestScript, neg bool, args []string) {
+				k, err := keys.NewPrivateKey([]byte(ts.ReadFile(args[0] + ".seed")))
+				ts.Check(err)
+				sealed, err := k.Seal([]byte(ts.Getenv("AIRSEAL_PASSPHRASE")), &keys.SealOptions{LogN: 10})
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), sealed, 0o600))
 			}
 			// httpget URL prints the body of a 200 answer.
 			m["httpget"] = func(ts *testscript.TestScript, neg bool, args []string) {
