@@ -885,3 +885,32 @@ func TestTrustRechecked(t *testing.T) {
 		t.Fatalf("after expiry: %v", err)
 	}
 }
+
+// OnModeChange may close the lease (a product that stops rather than run
+// in demo mode) without a deadlock.
+func TestCloseFromModeChange(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	closed := make(chan error, 1)
+	c := rg.client(func(c *Config) {
+		c.OnModeChange = func(l *Lease, from, to Mode) { closed <- l.Close(context.Background()) }
+	})
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.srvs[0].SetDemo(true)
+	rg.srvs[0].Reclaim() // the renewal finds no lease; the checkout answers demo
+	step(t, rg.clock, l)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close from OnModeChange did not return")
+	}
+	<-l.Done()
+	if !errors.Is(l.Err(), ErrClosed) {
+		t.Fatal(l.Err())
+	}
+}
