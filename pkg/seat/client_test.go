@@ -914,3 +914,24 @@ func TestCloseFromModeChange(t *testing.T) {
 		t.Fatal(l.Err())
 	}
 }
+
+// A server license on the vendor's signed revocation list is not trusted.
+func TestRevokedServerLicense(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	s, err := license.DecodeServer(rg.srvs[0].Licence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := (*license.RevocationList)(nil).Next([]string{s.Serial}, FakeEpoch.Add(-time.Hour))
+	if err := rl.Sign(rg.vendor); err != nil {
+		t.Fatal(err)
+	}
+	arm, err := rl.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rg.client(func(c *Config) { c.ManualRenew, c.Revocations = true, arm })
+	if _, err := c.Checkout(context.Background(), Request{}); !errors.Is(err, ErrUntrustedServer) || !errors.Is(err, license.ErrRevoked) {
+		t.Fatalf("got %v", err)
+	}
+}
