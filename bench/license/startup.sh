@@ -1,6 +1,7 @@
 #!/bin/sh
 # verify's whole-process start-up against a Go hello-world built the same way
-# as release.sh builds what ships (CGO_ENABLED=0, -trimpath, -ldflags "-s -w"),
+# as release.sh builds what ships (CGO_ENABLED=0, -trimpath, -buildvcs=false,
+# -ldflags "-s -w -buildid= -X .../internal/cli.Version=V"),
 # in one run, paired A B A B (issue 9, Measures). BUILD=default builds both
 # with plain `go build -trimpath` instead (cgo on: pflag's net then makes
 # verify dynamically linked, which costs about 1 ms more a start).
@@ -20,7 +21,9 @@ cd "$root"
 if [ "${BUILD:-release}" = default ]; then
 	build() { go build -trimpath "$@"; }
 else
-	build() { CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" "$@"; }
+	# release.sh's flags: static, stripped, no build ID, the version stamped
+	# in (so --version does not parse the build info at run time).
+	build() { CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w -buildid= -X github.com/airseal/airseal/internal/cli.Version=0.0.0-bench" "$@"; }
 fi
 build -o "$tmp/hello" ./bench/license/hello
 build -o "$tmp/verify" ./cmd/verify

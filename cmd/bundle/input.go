@@ -15,30 +15,15 @@ import (
 )
 
 // readInput reads the file of a file-taking flag, or stdin for "-",
-// bounded by limit (issue 13 item 1). A path that is not a regular file
-// (FIFO, device, directory, socket) is refused before it is opened:
-// opening a FIFO waits for a writer, and a device never ends.
+// bounded by limit (issue 13 item 1), with fileio.ReadRegular: a FIFO,
+// device, socket or directory is refused before a byte is read, naming the
+// limit, and a file over the limit is refused after at most limit+1 bytes.
 func readInput(cmd *cobra.Command, flag, path string, limit int64, what string) ([]byte, error) {
-	if path != "-" {
-		if err := regularFile(path, limit, what); err != nil {
-			return nil, cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", flag, err), "")
-		}
-	}
-	data, err := fileio.Read(cmd.InOrStdin(), path, limit, what)
+	data, err := fileio.ReadRegular(cmd.InOrStdin(), path, limit, what)
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", flag, err), "")
 	}
 	return data, nil
-}
-
-// regularFile refuses a path that exists but is not a regular file, naming
-// the limit of the file meant.
-func regularFile(path string, limit int64, what string) error {
-	st, err := os.Stat(path)
-	if err != nil || st.Mode().IsRegular() {
-		return nil // a missing file is reported by the read itself
-	}
-	return fmt.Errorf("%s: %s, not a regular file: give a %s file of at most %s: %w", path, kindOf(st.Mode()), what, human(limit), fileio.ErrNotRegular)
 }
 
 func kindOf(m os.FileMode) string {
@@ -83,20 +68,18 @@ func loadPubs(cmd *cobra.Command, flag string, pubs []string) (*keys.Keyring, er
 }
 
 // loadPrivate reads the signing key bounded, then its passphrase (from a
-// --passphrase-file read bounded too), and opens the key.
+// --passphrase-file read bounded too, by internal/passphrase), and opens
+// the key.
 func loadPrivate(cmd *cobra.Command, path, passFile string) (*keys.PrivateKey, error) {
 	data, err := readInput(cmd, "--key", path, fileio.LimitPrivateKey, "private key")
 	if err != nil {
 		return nil, err
 	}
-	if passFile != "" {
-		if passFile == "-" {
-			return nil, cli.Usage("--passphrase-file -: give a file; standard input is not read for passphrases")
-		}
-		if _, err := readInput(cmd, "--passphrase-file", passFile, fileio.LimitPassphrase, "passphrase"); err != nil {
-			return nil, err
-		}
+	if passFile == "-" {
+		return nil, cli.Usage("--passphrase-file -: give a file; standard input is not read for passphrases")
 	}
+	// internal/passphrase reads --passphrase-file bounded, refusing a FIFO
+	// or device before reading.
 	pass, err := passphrase.Source{File: passFile}.Read("Passphrase for "+path, false)
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, err, "give --passphrase-file FILE or set "+passphrase.EnvVar)

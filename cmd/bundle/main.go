@@ -385,7 +385,10 @@ func newInspect() *cobra.Command {
 		Short: "Show a bundle's manifest and whether its signature verifies",
 		Long: `inspect prints the manifest of any volume. The signature is checked against
 the trusted keys and the result shown; the manifest is shown even when it
-does not verify, so treat it as unverified in that case.`,
+does not verify, so treat it as unverified in that case (exit code as for
+verify, in text and --json). Every string from the bundle is printed with
+control and bidirectional formatting characters escaped, and a manifest
+whose file names or link targets hold such characters is refused (21).`,
 		Example: `  bundle inspect acme-2.1.0.bundle
   bundle inspect --json acme-2.1.0.bundle | jq .manifest.files`,
 		Args: cli.ExactArgs(1),

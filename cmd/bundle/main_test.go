@@ -81,6 +81,11 @@ func TestScripts(t *testing.T) {
 				ts.Check(l.Sign(testKey(byte(seed))))
 				data, err := l.Armor()
 				ts.Check(err)
+				if strings.HasSuffix(args[0], ".code") { // the typed code instead
+					code, err := l.Code()
+					ts.Check(err)
+					data = []byte(code + "\n")
+				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
 			},
 			// mkrevocations FILE SEED SEQUENCE [SERIAL...]: a signed

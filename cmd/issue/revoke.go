@@ -41,7 +41,7 @@ list signed by an untrusted key.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if serialsFile != "" {
-				data, err := readFile(cmd, "--serials-from", serialsFile, fileio.LimitRevocations, "list of serials, one a line")
+				data, err := readFile(cmd, "--serials-from", serialsFile, fileio.LimitRevocations, "list of serials")
 				if err != nil {
 					return err
 				}

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
@@ -64,12 +67,15 @@ func (g *globals) serverDir() (seatserver.Dir, error) {
 }
 
 func addDir(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.dir, "dir", "", "server directory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
-	c.Flags().StringVar(&g.root, "root", "", "read machine facts from this directory tree instead of the machine (a dump from 'hwid dump', or a test fixture)")
+	c.Flags().StringVar(&g.dir, "dir", "", "server `DIR`ectory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
+}
+
+func addRoot(c *cobra.Command, g *globals) {
+	c.Flags().StringVar(&g.root, "root", "", "read machine facts from the directory tree `TREE` instead of the machine (an unpacked 'hwid dump', or a test fixture)")
 }
 
 func addPass(c *cobra.Command, g *globals) {
-	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of FILE (else $"+passphrase.EnvVar+", else a terminal prompt)")
+	c.Flags().StringVar(&g.passFile, "passphrase-file", "", "read the response key passphrase from the first line of `FILE` (else $"+passphrase.EnvVar+", else a terminal prompt)")
 }
 
 func addJSON(c *cobra.Command, g *globals) {
@@ -128,13 +134,20 @@ tokens with 'license-server token add', and run 'license-server serve'.`,
   license-server token add erp-app --dir DIR
   license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR`,
 	}
-	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses", Example: "  license-server license list --dir DIR"}
+	lic := &cobra.Command{Use: "license", Short: "Install, list and remove licenses",
+		Long: `license manages the licenses installed on the server (1C "keys"): server
+licenses the vendor issued for this machine and this server's response key.`,
+		Example: "  license-server license list --dir DIR"}
 	lic.AddCommand(newLicenseAdd(), newLicenseList(), newLicenseRemove())
-	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients", Example: "  license-server token add erp-app --dir DIR"}
+	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
+		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
+		Example: "  license-server token add erp-app --dir DIR"}
 	tok.AddCommand(newTokenAdd())
-	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists", Example: "  license-server revocations add revoked.txt --dir DIR"}
+	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists",
+		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
+		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage())
 	return root
 }
 
@@ -223,14 +236,15 @@ installed licenses may be signed by (besides those compiled in).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	addJSON(c, g)
 	f := c.Flags()
-	f.StringVar(&o.Product, "product", "", "product the server license is for (salts the fingerprint)")
-	f.StringVar(&o.Customer, "customer", "", "your organisation, for the vendor's records")
-	f.StringVar(&o.Node, "node", "", "this server's node name (default: the host name)")
+	f.StringVar(&o.Product, "product", "", "`PRODUCT` the server license is for (salts the fingerprint)")
+	f.StringVar(&o.Customer, "customer", "", "your organisation `NAME`, for the vendor's records")
+	f.StringVar(&o.Node, "node", "", "this server's node `NAME` (default: the host name)")
 	f.BoolVar(&o.AllowVirtual, "allow-virtual", false, "write a request from a virtual machine or container")
-	f.StringArrayVar(&pubs, "pub", nil, "trust this vendor public key file NAME.pub for installed licenses (repeatable)")
+	f.StringArrayVar(&pubs, "pub", nil, "trust the vendor public key file `NAME.pub` for installed licenses (repeatable)")
 	return c
 }
 
@@ -298,6 +312,25 @@ func open(d seatserver.Dir, g *globals, lock bool) (*opened, error) {
 	return &opened{srv: srv, store: st, unlock: unlock}, nil
 }
 
+// auditCLI records an admin action taken on the command line (the change
+// is made already; a failure to record it is reported on stderr).
+func auditCLI(d seatserver.Dir, what, detail string) {
+	who := "cli"
+	if u, err := user.Current(); err == nil {
+		who = "cli:" + u.Username
+	}
+	w, err := audit.Open(d.AuditPath())
+	if err == nil {
+		err = w.Append(time.Now(), who, what, "local", detail)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "license-server: warning: audit log %s: %v\n", d.AuditPath(), err)
+	}
+}
+
 func keyring(d seatserver.Dir) (*keys.Keyring, error) {
 	builtin, err := embedded.Keyring()
 	if err != nil {
@@ -347,6 +380,9 @@ check passes. While the server runs, install through its API instead
 			if err != nil {
 				return classify(err)
 			}
+			if res.Created {
+				auditCLI(d, "install license", res.Licence.KeyNo+" ("+res.Licence.KeyID+", "+res.Licence.Kind+")")
+			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
 					Installed bool         `json:"installed"`
@@ -363,9 +399,10 @@ check passes. While the server runs, install through its API instead
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН), as on the order")
-	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП), as on the order")
+	c.Flags().StringVar(&itn, "itn", "", "the customer's ITN (ИНН) `N`, as on the order")
+	c.Flags().StringVar(&iec, "iec", "", "the customer's IEC (КПП) `N`, as on the order")
 	return c
 }
 
@@ -389,8 +426,11 @@ func readLicenseArg(stdin io.Reader, arg string) ([]byte, error) {
 func newLicenseList() *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     "list --dir DIR",
-		Short:   "List the installed licenses",
+		Use:   "list --dir DIR",
+		Short: "List the installed licenses",
+		Long: `list prints the installed licenses: serial, product, kind, seats, seat unit,
+the product's seats in use and peak, expiry and state (ok, expired, revoked,
+not counting). It reads the state also while the server runs.`,
 		Example: "  license-server license list --dir DIR --json",
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -414,6 +454,7 @@ func newLicenseList() *cobra.Command {
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -466,6 +507,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "remove license", args[0])
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]any{"removed": safetext.Clean(args[0])})
 			}
@@ -474,6 +516,7 @@ runs, remove through its API (DELETE /api/licences/SERIAL).`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -510,6 +553,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 			if err != nil {
 				return classify(err)
 			}
+			auditCLI(d, "apply revocation list", fmt.Sprintf("key %s sequence %d, revoked %v", res.KeyID, res.Sequence, res.Revoked))
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), res)
 			}
@@ -521,6 +565,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
 }
@@ -576,7 +621,7 @@ at its first use.`,
 	}
 	addDir(c, g)
 	addJSON(c, g)
-	c.Flags().StringVar(&role, "role", seat.RoleClient, "client, integration or admin")
+	c.Flags().StringVar(&role, "role", seat.RoleClient, "`ROLE`: client, integration or admin")
 	return c
 }
 
@@ -663,11 +708,20 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
-			if u, err := users.OpenFile(d.UsersPath()); err == nil {
-				cfg.Users = u
-			} else {
+			u, err := users.OpenFile(d.UsersPath())
+			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
 			}
+			// With no users, a wrong password costs no argon2id at all.
+			if list, err := u.List(); err == nil && len(list) > 0 {
+				cfg.Users = u
+			}
+			aud, err := audit.Open(d.AuditPath())
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.AuditPath()+" is writable")
+			}
+			defer aud.Close()
+			cfg.Audit = aud
 			st, err := openStore(d)
 			if err != nil {
 				return err
@@ -691,15 +745,16 @@ given: tokens and passwords would cross the network in clear text.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addPass(c, g)
 	f := c.Flags()
-	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address HOST:PORT")
-	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain (PEM)")
-	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&addr, "addr", fmt.Sprintf("127.0.0.1:%d", seat.DefaultPort), "listen address `HOST:PORT`")
+	f.StringVar(&certFile, "tls-cert", "", "TLS certificate chain `FILE` (PEM)")
+	f.StringVar(&keyFile, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow plain HTTP on a non-loopback address (tokens cross the network in clear text)")
-	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime (1m to 60m); clients renew every fifth of it")
-	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "how often expired leases are reclaimed")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&lease, "lease", seatserver.DefaultLease, "lease lifetime `DURATION` (1m to 60m); clients renew every fifth of it")
+	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
+	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
 	return c
 }
@@ -744,6 +799,89 @@ installed licenses.`,
 		},
 	}
 	addDir(c, g)
+	addRoot(c, g)
 	addJSON(c, g)
 	return c
+}
+
+func newUsage() *cobra.Command {
+	g := &globals{}
+	var from, to string
+	c := &cobra.Command{
+		Use:   "usage [--from TIME] [--to TIME] [--json] --dir DIR",
+		Short: "Print the usage log (grants, renewals, releases, expiries, losses, refusals)",
+		Long: `usage prints the server's append-only usage log, oldest first: every grant,
+renewal, release, expiry, seat lost and refusal, with its time, product,
+lease, session and user. --from and --to (RFC 3339, or a date) bound it,
+--to excluded. With --json, one JSON object per line. It reads the log also
+while the server runs, streaming (memory does not grow with the log).`,
+		Example: `  license-server usage --dir DIR --from 2026-12-01 --to 2026-12-02
+  license-server usage --dir DIR --json | jq 'select(.kind == "refuse")'`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.serverDir()
+			if err != nil {
+				return err
+			}
+			var tFrom, tTo time.Time
+			if from != "" {
+				if tFrom, err = license.ParseTime(from); err != nil {
+					return cli.Usage("--from %q: %v", from, err)
+				}
+			}
+			if to != "" {
+				if tTo, err = license.ParseTime(to); err != nil {
+					return cli.Usage("--to %q: %v", to, err)
+				}
+			}
+			if !d.Initialized() {
+				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
+			}
+			st, err := openStore(d)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := cmd.OutOrStdout()
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			enc := json.NewEncoder(out) // one object per line
+			enc.SetEscapeHTML(false)
+			if !g.json {
+				fmt.Fprintln(w, "SEQ\tTIME\tKIND\tPRODUCT\tLEASE\tSESSION\tUSER\tDETAIL")
+			}
+			err = st.Events(context.Background(), tFrom, tTo, func(e seatstore.LoggedEvent) error {
+				if g.json {
+					return enc.Encode(usageLine{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), Product: e.Product,
+						Lease: e.LeaseID, Session: e.Session, User: e.User, Detail: e.Detail})
+				}
+				_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(seat.TimeFormat), e.Kind,
+					safetext.Clean(e.Product), e.LeaseID, safetext.Clean(e.Session), safetext.Clean(e.User), safetext.Clean(e.Detail))
+				return err
+			})
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.StorePath()+" is the server's database")
+			}
+			if !g.json {
+				return w.Flush()
+			}
+			return nil
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
+	c.Flags().StringVar(&from, "from", "", "first `TIME` to print (RFC 3339 or YYYY-MM-DD)")
+	c.Flags().StringVar(&to, "to", "", "print events before `TIME` (RFC 3339 or YYYY-MM-DD)")
+	return c
+}
+
+// usageLine is one usage-log event in usage --json.
+type usageLine struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Product string    `json:"product"`
+	Lease   string    `json:"lease,omitempty"`
+	Session string    `json:"session,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
 }

@@ -84,7 +84,8 @@ func TestScripts(t *testing.T) {
 //	vendor keygen NAME                      NAME.pub, and NAME.seed (test only)
 //	vendor issue NAME REQUEST OUT [k=v...]  a server license from server-request.json;
 //	                                        k: seats, kind, main, taxid, unit, expires (days),
-//	                                        allow-virtual, demo-lines; OUT.serial holds the serial
+//	                                        allow-virtual, demo-lines; OUT.serial holds the
+//	                                        serial, OUT.code the typed code
 //	vendor revoke NAME SEQ OUT SERIAL...    a signed revocation list
 func vendorMain() {
 	if err := vendor(os.Args[1:]); err != nil {
@@ -178,6 +179,13 @@ func vendor(args []string) error {
 			return err
 		}
 		if err := os.WriteFile(args[3], out.Armored, 0o644); err != nil {
+			return err
+		}
+		code, err := out.License.Code()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(args[3]+".code", []byte(code), 0o644); err != nil {
 			return err
 		}
 		return os.WriteFile(args[3]+".serial", []byte(out.License.Serial), 0o644)

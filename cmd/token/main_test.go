@@ -159,7 +159,7 @@ func fixture() {
 }
 
 // mklicense SERIAL OUT writes an armored license with that serial, signed
-// by a fixed test key.
+// by a fixed test key (its typed code when OUT ends in .code).
 func mklicense() {
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := &license.License{Serial: os.Args[1], Product: "itgrix", Kind: license.KindMain,
@@ -170,6 +170,13 @@ func mklicense() {
 	b, err := l.Armor()
 	if err != nil {
 		die(err)
+	}
+	if strings.HasSuffix(os.Args[2], ".code") { // the typed code instead
+		code, err := l.Code()
+		if err != nil {
+			die(err)
+		}
+		b = []byte(code + "\n")
 	}
 	if err := os.WriteFile(os.Args[2], b, 0o644); err != nil {
 		die(err)
@@ -245,5 +252,18 @@ func TestReloadOnSignal(t *testing.T) {
 	<-done
 	if !strings.Contains(logs.String(), "reloaded clients and revocation list on SIGHUP") || !strings.Contains(logs.String(), "broken clients.json") {
 		t.Fatalf("logs: %s", logs.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "65536": 65536, "64KiB": 64 << 10, "256MiB": 256 << 20, "2GiB": 2 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1KiB", "100", "1.5GiB", "1TB", "99999999999GiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
 	}
 }

@@ -42,9 +42,10 @@ var forbiddenDeps = []string{
 }
 
 // Package init runs on every start of verify, whatever it is asked to do:
-// none of airseal's own packages may build large tables at init (hwid's
-// placeholder regexp and map once allocated 40 KB there; they are now built
-// on first use). Measured with the runtime's own init trace.
+// none of airseal's own packages may build tables at init (hwid's
+// placeholder regexp and maps once allocated 40 KB there; the regexp is now
+// built on first use and the maps are slices the compiler lays out).
+// Measured with the runtime's own init trace.
 func TestVerifyInitIsSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds verify")
@@ -60,7 +61,7 @@ func TestVerifyInitIsSmall(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("verify --version: %v\n%s", err, stderr.String())
 	}
-	const ownLimit = 8 << 10
+	const ownLimit = 1 << 10
 	seen := 0
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		// init PKG @T ms, C ms clock, B bytes, N allocs

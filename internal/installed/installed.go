@@ -175,7 +175,7 @@ func verifyHeader(data []byte, ring *keys.Keyring, revoked map[keys.ID]bool) (*R
 	}
 	manifest := data[preambleSize:]
 	if revoked[id] {
-		return nil, fmt.Errorf("%w: key %s was revoked by an installed release", ErrUnknownKey, id)
+		return nil, fmt.Errorf("%w: key %s was revoked by a release applied to this target", ErrUnknownKey, id)
 	}
 	k, ok := ring.Get(id)
 	if !ok {

@@ -71,7 +71,9 @@ func appendLine(buf, js []byte) ([]byte, error) {
 // reports a torn last line, which is skipped. The record passed to fn is
 // its own copy.
 func Scan(path string, fn func(Record) error) (torn bool, err error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO given as the ledger is refused below instead of
+	// waiting for a writer; it changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if os.IsNotExist(err) {
 		return false, nil
 	}
@@ -82,7 +84,7 @@ func Scan(path string, fn func(Record) error) (torn bool, err error) {
 	if st, err := f.Stat(); err != nil {
 		return false, err
 	} else if !st.Mode().IsRegular() {
-		return false, fmt.Errorf("%s: not a regular file; a ledger is a file", path)
+		return false, fmt.Errorf("%s: not a regular file; a ledger is a regular file written by the tools", path)
 	}
 	return scan(path, f, fn)
 }
@@ -231,11 +233,14 @@ func intactEnd(f *os.File, size int64) (int64, error) {
 }
 
 // lineStart returns the offset just after the last newline before pos
-// (0 when there is none), reading backwards in blocks and at most
-// MaxRecord+1 bytes.
+// (0 when there is none), reading backwards in blocks (4 KiB first, then
+// growing) and at most about MaxRecord bytes.
 func lineStart(f *os.File, pos int64) (int64, error) {
-	buf := make([]byte, 4096)
+	buf := make([]byte, 4096) // a token record is about 230 bytes
 	for read := int64(0); pos > 0; {
+		if read >= int64(len(buf)) && len(buf) < 1<<20 {
+			buf = make([]byte, 2*len(buf)) // a long record: fewer reads
+		}
 		n := min(int64(len(buf)), pos)
 		pos -= n
 		if _, err := f.ReadAt(buf[:n], pos); err != nil && err != io.EOF {

@@ -198,3 +198,34 @@ func TestReadsEarlierLedgers(t *testing.T) {
 		t.Fatalf("after append: %v", err)
 	}
 }
+
+// A long last record (a revocation record adding many serials) is found
+// and checked by the tail check too, and a torn long record is cut off.
+func TestLongLastRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	big := strings.Repeat("s", 5<<20)
+	if err := Append(path, rec{Serial: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Append(path, rec{Serial: big}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Append(path, rec{Serial: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, torn := serials(t, path); len(got) != 3 || got[1] != big || torn {
+		t.Fatalf("%d records torn=%v", len(got), torn)
+	}
+	// A crash in the middle of writing another long record.
+	line, _ := Line(rec{Serial: big})
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(line[:len(line)/2])
+	f.Close()
+	if err := Append(path, rec{Serial: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	got, torn := serials(t, path)
+	if len(got) != 4 || got[3] != "d" || torn {
+		t.Fatalf("after a torn long record: %d records torn=%v", len(got), torn)
+	}
+}

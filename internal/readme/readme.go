@@ -14,14 +14,20 @@
 //	                   by systemd-detect-virt), 0 on bare metal
 //	```sh norun        shown, never run (say why next to it)
 //
-// Every other block (text, json, go, console output) is an illustration
-// and is not run.
+// A block whose info string is "text output" is what the runnable block
+// just before it prints on stdout: the test compares the two after
+// [Normalize] has replaced what depends on the run and the machine
+// (serials, fingerprints, key IDs and hashes, dates, days left, the
+// machine's match line).
+//
+// Every other block (text, json, go) is an illustration and is not run.
 package readme
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -44,6 +50,10 @@ func (b Block) Lang() string {
 
 // Runnable reports whether the block is run by the README test.
 func (b Block) Runnable() bool { return b.Lang() == "sh" && !b.has("norun") }
+
+// Output reports whether the block is the expected stdout of the runnable
+// block before it.
+func (b Block) Output() bool { return b.Lang() == "text" && b.has("output") }
 
 // Want is what a runnable block must do: its exit code on bare metal and on
 // a virtual machine or container.
@@ -116,4 +126,30 @@ func Parse(md []byte) ([]Block, error) {
 		return nil, fmt.Errorf("README.md:%d: the block is never closed", cur.Line)
 	}
 	return blocks, sc.Err()
+}
+
+// normalizers replace, in order, what differs between runs and machines.
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?m)^(  machine +bound to ).*$`), "${1}MACHINE"},
+	{regexp.MustCompile(`\b[0-9A-Z]{5}(-[0-9A-Z]{5}){3}\b`), "FINGERPRINT"},
+	{regexp.MustCompile(`\b[0-9A-Z]{4}(-[0-9A-Z]{4}){3}\b`), "SERIAL"},
+	{regexp.MustCompile(`\b[0-9a-f]{12,}\b`), "HEX"},
+	{regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T[0-9:.]+Z)?\b`), "DATE"},
+	{regexp.MustCompile(`\b\d+ days? (left|ago)\b`), "N days $1"},
+	{regexp.MustCompile(`(?m)[ \t]+$`), ""},
+}
+
+// Normalize replaces what depends on the run and the machine in a
+// command's output (serials, fingerprints, key IDs and hashes, dates, the
+// days left, the machine line of verify's summary) with fixed words, and
+// drops trailing blanks, so that an example's output can be compared with
+// the one the README shows.
+func Normalize(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return strings.TrimRight(s, "\n") + "\n"
 }

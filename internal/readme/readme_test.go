@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -65,6 +66,27 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// Normalize keeps what an example promises and drops what depends on the
+// run or the machine.
+func TestNormalize(t *testing.T) {
+	a := "license 4HZP-7K3M-2W8R-Q9TX: VALID\n  issued     2026-12-02\n  updates    until 2030-01-31 (1155 days left)  \n" +
+		"  machine    bound to 8D1E0-2C325-C35E1-7232F: 7 of 7 components match; weight 11, 8 needed\nkey 48e576d5603e5fe2\n"
+	b := "license F9QF-BNQN-3N4T-6YJW: VALID\n  issued     2027-01-05\n  updates    until 2030-01-31 (1 day left)\n" +
+		"  machine    bound to 022E2-D256C-EC228-5EE53: 3 of 3 components match; weight 3, 3 needed\nkey 0067f0d8fccd949a\n\n"
+	if Normalize(a) != Normalize(b) {
+		t.Errorf("run-dependent parts left:\n%s\n%s", Normalize(a), Normalize(b))
+	}
+	for _, differ := range []string{
+		strings.Replace(b, "VALID", "NOT VALID", 1),
+		strings.Replace(b, "until", "from", 1),
+		b + "  seats      5\n",
+	} {
+		if Normalize(a) == Normalize(differ) {
+			t.Errorf("a real difference was filtered away:\n%s", differ)
+		}
+	}
+}
+
 var (
 	productRe = regexp.MustCompile(`--product[ =]("[^"]*"|'[^']*'|\S+)`)
 	dateRe    = regexp.MustCompile(`\b(20\d\d-[01]\d-[0-3]\d)\b`)
@@ -78,6 +100,22 @@ var (
 func TestConventions(t *testing.T) {
 	blocks := readme(t)
 	runnable := 0
+	var last *Block // the last runnable block
+	for i, b := range blocks {
+		switch {
+		case b.Runnable():
+			last = &blocks[i]
+		case b.Output():
+			if last == nil {
+				t.Errorf("README.md:%d: an output block with no sh block before it", b.Line)
+				continue
+			}
+			if w, _ := last.Want(); w.Exit != w.VMExit {
+				t.Errorf("README.md:%d: the output of README.md:%d depends on the machine (vm-exit); it cannot be checked", b.Line, last.Line)
+			}
+			last = nil // one output block per sh block
+		}
+	}
 	products := map[string][]int{}
 	known := map[int]bool{}
 	for _, c := range cli.ExitCodes {
@@ -158,7 +196,8 @@ func checkPaths(t *testing.T, md []byte) {
 
 // TestExamples runs every runnable block of README.md, in order, in a
 // scratch copy of the repository, and checks each block's exit code. It
-// builds the binaries and runs release.sh, so it runs only with
+// builds the binaries and runs release.sh (2 to 9 minutes on two shared
+// cores: give go test -timeout 30m), so it runs only with
 // AIRSEAL_INTEGRATION=1 (test.sh's integration step sets it).
 //
 // The environment is a new user's: HOME in the scratch directory, the
@@ -170,6 +209,9 @@ func checkPaths(t *testing.T, md []byte) {
 func TestExamples(t *testing.T) {
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("set AIRSEAL_INTEGRATION=1 to run the README's examples (builds every binary and a release)")
+	}
+	if d, ok := t.Deadline(); ok && time.Until(d) < 15*time.Minute {
+		t.Fatalf("the README's examples take up to 10 minutes (release.sh builds every tool twice); run with go test -timeout 30m (%v left)", time.Until(d).Round(time.Second))
 	}
 	blocks := readme(t)
 	scratch := t.TempDir()
@@ -190,7 +232,17 @@ func TestExamples(t *testing.T) {
 	virtual, judged := judge()
 	env := baseEnv(t, scratch, shim)
 
+	var lastOut string // stdout of the last runnable block
+	lastLine := 0
 	for _, b := range blocks {
+		if b.Output() {
+			if got, want := Normalize(lastOut), Normalize(b.Text); got != want {
+				t.Errorf("README.md:%d: README.md:%d printed, after filtering what depends on the run and the machine:\n%s\nthe README shows:\n%s", b.Line, lastLine, got, want)
+			} else {
+				t.Logf("README.md:%d: the output of README.md:%d is as shown", b.Line, lastLine)
+			}
+			continue
+		}
 		if !b.Runnable() {
 			continue
 		}
@@ -213,8 +265,8 @@ func TestExamples(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(env, "READMESTATE="+state)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		var out, stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
 		start := time.Now()
 		err = cmd.Run()
 		cancel()
@@ -235,6 +287,7 @@ func TestExamples(t *testing.T) {
 		if got != want[0] && (len(want) == 1 || got != want[1]) {
 			t.Fatalf("README.md:%d: the block exited %d, want %v (virtual machine: %v, judged: %v); it printed:\n%s", b.Line, got, want, virtual, judged, out.String())
 		}
+		lastOut, lastLine = stdout.String(), b.Line
 		t.Logf("README.md:%d: exit %d in %v", b.Line, got, time.Since(start).Round(10*time.Millisecond))
 		if os.Getenv("AIRSEAL_README_OUTPUT") != "" {
 			t.Logf("README.md:%d printed:\n%s", b.Line, out.String())
@@ -254,8 +307,7 @@ func judge() (virtual, judged bool) {
 }
 
 // baseEnv is the environment of the blocks: a fresh HOME, Go's caches as
-// they are (so the build is not a cold one), the passphrase, and
-// SOURCE_DATE_EPOCH for release.sh (the copy has no git history).
+// they are (so the build is not a cold one) and the passphrase.
 func baseEnv(t *testing.T, scratch, shim string) []string {
 	goEnv := func(k string) string {
 		out, err := exec.Command("go", "env", k).Output()
@@ -267,10 +319,6 @@ func baseEnv(t *testing.T, scratch, shim string) []string {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal(err)
-	}
-	epoch := fmt.Sprint(time.Now().Unix())
-	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
-		epoch = strings.TrimSpace(string(out))
 	}
 	return []string{
 		"PATH=" + shim + ":" + filepath.Dir(goBin) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -284,7 +332,6 @@ func baseEnv(t *testing.T, scratch, shim string) []string {
 		"GOFLAGS=" + goEnv("GOFLAGS"),
 		"GOTOOLCHAIN=local",
 		"AIRSEAL_PASSPHRASE=readme-example-passphrase",
-		"SOURCE_DATE_EPOCH=" + epoch,
 	}
 }
 
@@ -337,4 +384,23 @@ func copyRepo(t *testing.T, dst string) {
 	if _, err := os.Stat(filepath.Join(dst, "go.mod")); err != nil {
 		t.Fatalf("the copy of the repository has no go.mod: %v", err)
 	}
+	// A checkout has history: release.sh takes SOURCE_DATE_EPOCH and the
+	// package maintainer from the last commit. The copy gets one commit,
+	// dated as the repository's last one.
+	date := fmt.Sprint(time.Now().Unix())
+	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+		date = strings.TrimSpace(string(out))
+	}
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dst}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=README test", "GIT_AUTHOR_EMAIL=readme@example.invalid",
+			"GIT_COMMITTER_NAME=README test", "GIT_COMMITTER_EMAIL=readme@example.invalid",
+			"GIT_AUTHOR_DATE=@"+date+" +0000", "GIT_COMMITTER_DATE=@"+date+" +0000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s in the copy: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "checkout for the README test")
 }

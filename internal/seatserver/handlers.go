@@ -1,8 +1,11 @@
 package seatserver
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -97,7 +100,7 @@ func (s *Server) postLicences(q *request) (answer, error) {
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
-		s.log.Info("admin action", "caller", q.caller.name, "what", "install license", "serial", res.Licence.KeyNo)
+		s.adminAction(q, "install license", res.Licence.KeyNo+" ("+res.Licence.KeyID+", "+res.Licence.Kind+")")
 	}
 	return answer{status, res.Licence}, nil
 }
@@ -114,7 +117,7 @@ func (s *Server) deleteLicence(q *request) (answer, error) {
 	if err := s.Remove(q.r.Context(), l.KeyNo); err != nil {
 		return answer{}, err
 	}
-	s.log.Info("admin action", "caller", q.caller.name, "what", "remove license", "serial", l.KeyNo)
+	s.adminAction(q, "remove license", l.KeyNo+" ("+l.KeyID+")")
 	l.Enabled, l.Workable = false, false
 	return answer{http.StatusOK, l}, nil
 }
@@ -128,8 +131,22 @@ func (s *Server) postRevocations(q *request) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	s.log.Info("admin action", "caller", q.caller.name, "what", "apply revocation list", "sequence", res.Sequence)
+	s.adminAction(q, "apply revocation list", fmt.Sprintf("key %s sequence %d, revoked %v", res.KeyID, res.Sequence, res.Revoked))
 	return answer{http.StatusOK, res}, nil
+}
+
+// adminAction logs an admin action and appends it to the audit log.
+func (s *Server) adminAction(q *request, what, detail string) {
+	from := q.r.RemoteAddr
+	if host, _, err := net.SplitHostPort(from); err == nil {
+		from = host
+	}
+	s.log.Info("admin action", "caller", q.caller.name, "what", what, "detail", safetext.Clean(detail), "from", from)
+	if s.cfg.Audit != nil {
+		if err := s.cfg.Audit.Append(s.now(), q.caller.name, what, from, detail); err != nil {
+			s.log.Error("audit log", "err", err)
+		}
+	}
 }
 
 // connectionID names a computer in /api/connections.
@@ -228,8 +245,14 @@ func (s *Server) getSessions(q *request) (answer, error) {
 	now := s.now()
 	ls := s.core.Leases("")
 	out := make([]seat.Session, 0, len(ls))
+	features := map[string][]license.Feature{} // per product, computed once
 	for _, l := range ls {
-		out = append(out, s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now))
+		f, ok := features[l.Product]
+		if !ok {
+			f = s.core.Capacity(l.Product, now).Features
+			features[l.Product] = f
+		}
+		out = append(out, s.sessionLocked(l, f, now))
 	}
 	return answer{http.StatusOK, seat.Sessions{Sessions: out}}, nil
 }
@@ -261,11 +284,12 @@ func (e *lostError) Error() string { return seats.ErrLost.Error() + ": " + e.why
 func (e *lostError) Unwrap() error { return seats.ErrLost }
 
 // Checkout takes a seat (or returns the lease the session holds, or a
-// demo-mode answer) and makes it durable before returning.
-func (s *Server) Checkout(q *request, r seats.Request) (seat.Session, bool, error) {
+// demo-mode answer) and makes it durable before returning; created is
+// true when a seat was taken now. It is POST /api/sessions without HTTP.
+func (s *Server) Checkout(ctx context.Context, r seats.Request) (sess seat.Session, created bool, err error) {
 	var g seats.Grant
 	var out seat.Session
-	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+	err = s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		var ev []seats.Event
 		var err error
 		g, ev, err = s.core.Checkout(r, now)
@@ -282,7 +306,7 @@ func (s *Server) postSessions(q *request) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	sess, created, err := s.Checkout(q, r)
+	sess, created, err := s.Checkout(q.r.Context(), r)
 	if err != nil {
 		return answer{}, err
 	}
@@ -331,6 +355,9 @@ func (s *Server) deleteSession(q *request) (answer, error) {
 	}
 	if !released {
 		return answer{http.StatusAccepted, seat.Release{ID: id, Released: false}}, nil
+	}
+	if q.caller.role == seat.RoleAdmin {
+		s.adminAction(q, "force-release seat", id)
 	}
 	return answer{http.StatusOK, seat.Release{ID: id, Released: true}}, nil
 }

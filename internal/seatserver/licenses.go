@@ -150,6 +150,12 @@ func (s *Server) Install(ctx context.Context, code []byte, itn, iec string) (*In
 		if _, ok := s.records[sl.Serial]; ok && s.armored[sl.Serial] == il.armored {
 			return nil, seatstore.Change{}, nil
 		}
+		for _, o := range s.core.Licenses() {
+			if o.Product == sl.Product && o.Serial != sl.Serial && o.Unit != sl.SeatUnit {
+				return nil, seatstore.Change{}, fmt.Errorf("%w: license %s counts seats per %s but %s, installed, counts per %s; one product counts one way: remove %s first or ask the vendor",
+					seats.ErrInstall, sl.Serial, seatUnitName(sl.SeatUnit), o.Serial, seatUnitName(o.Unit), o.Serial)
+			}
+		}
 		ev, err := s.core.Install(il.core, now)
 		if err != nil {
 			return ev, seatstore.Change{}, err

@@ -36,11 +36,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/airseal/airseal/internal/audit"
+	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -58,8 +62,16 @@ const (
 	MaxLease = time.Hour
 	// DefaultSweep is how often expired leases are reclaimed.
 	DefaultSweep = 10 * time.Second
-	// MaxBody is the largest request body (413 above).
+	// MaxBody is the largest request body (413 above), except for:
 	MaxBody = 64 << 10
+	// MaxLicenceBody: POST /api/licences (a license file JSON-escaped).
+	MaxLicenceBody = 2*fileio.LimitLicense + 4<<10
+	// MaxRevocationsBody: POST /api/revocations (a list of up to about a
+	// million serials, JSON-escaped).
+	MaxRevocationsBody = fileio.LimitRevocations + 1<<20
+	// CommitTimeout bounds how long a request waits for its change to be
+	// durable before it is answered 503.
+	CommitTimeout = 10 * time.Second
 )
 
 // MachineFunc returns the facts of the machine the server runs on, with
@@ -98,6 +110,18 @@ type Config struct {
 	Debug bool
 	// NewLeaseID makes lease IDs (nil: 80 random bits).
 	NewLeaseID func() string
+	// Audit records admin actions (license installed or removed, list
+	// applied, seat force-released): who, what, when, from where. nil: the
+	// structured log only.
+	Audit *audit.Writer
+	// LoginLimit counts failed logins (a wrong token or password) per
+	// client address (IPv6 by /64); an address over the limit gets 429 with
+	// Retry-After before its credentials are checked. nil: the defaults of
+	// internal/loginlimit (10 a minute).
+	LoginLimit *loginlimit.Limiter
+	// Exempt, when set, names addresses the login limit does not apply to
+	// (the console's IP whitelist).
+	Exempt func(netip.Addr) bool
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -124,9 +148,13 @@ type Server struct {
 	// revokedExtra is every serial on the revocation lists applied, so a
 	// revoked license cannot be installed later.
 	revokedExtra []string
-	lastLoad     time.Time
+	// lastLoad is when the tokens were last reloaded after a miss.
+	lastLoad time.Time
+	// floorSaved is when the clock floor was last saved.
+	floorSaved time.Time
 
 	commits *committer
+	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -169,6 +197,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LoginLimit == nil {
+		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
+	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
 		loginSem: make(chan struct{}, 2),
@@ -183,6 +214,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	now := s.now()
 	s.started = now
+	if f, ok := st.Settings[settingClockFloor]; ok {
+		if floor, err := time.Parse(time.RFC3339, f); err == nil && now.Add(license.DefaultSkew).Before(floor) {
+			return nil, fmt.Errorf("%w: the clock says %s but this server already ran at %s; set the clock right",
+				license.ErrClockRollback, now.UTC().Format(time.RFC3339), floor.UTC().Format(time.RFC3339))
+		}
+	}
 	var revoked []string
 	// Main and demo licenses first: an additional license needs its main
 	// license installed.
@@ -230,7 +267,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		live = append(live, l)
 	}
-	ev = append(ev, s.core.Restore(live, now)...)
+	// The reclaim window protects leases granted before the restart; with
+	// none there is nothing to wait for.
+	if len(live) > 0 {
+		ev = append(ev, s.core.Restore(live, now)...)
+	}
 	s.commits = newCommitter(cfg.Store, s.log)
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
@@ -257,6 +298,7 @@ const (
 	settingPeak       = "peak."            // + product: the most seats ever in use
 	settingRevSeq     = "revocations.seq." // + key ID: highest list sequence seen
 	settingRevSerials = "revocations.serials"
+	settingClockFloor = "clock.floor" // the newest time the server ran at
 )
 
 func splitList(v string) []string {
@@ -303,7 +345,8 @@ func (s *Server) changeFor(ev []seats.Event) seatstore.Change {
 	products := map[string]bool{}
 	for _, e := range ev {
 		products[e.Product] = true
-		if e.LeaseID == "" || seen[e.LeaseID] {
+		// A refusal names the lease that was not granted: nothing to store.
+		if e.LeaseID == "" || e.Kind == seats.EventRefuse || seen[e.LeaseID] {
 			continue
 		}
 		seen[e.LeaseID] = true
@@ -346,7 +389,11 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	}
 	wait := s.commits.enqueue(ch)
 	s.mu.Unlock()
-	if err := wait(ctx); err != nil && ctx.Err() == nil {
+	// A store that hangs must not hold requests until the write timeout:
+	// after CommitTimeout the answer is 503 (the change stays queued).
+	wctx, cancel := context.WithTimeout(ctx, CommitTimeout)
+	defer cancel()
+	if err := wait(wctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", errNotDurable, err)
 	} else if err != nil {
 		return err
@@ -354,10 +401,18 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	return nil
 }
 
-// Sweep reclaims expired leases now and makes that durable.
+// Sweep reclaims expired leases now and makes that durable. It also
+// records the time as the clock floor (at most once a minute): a start
+// with the clock set back before it is refused (license.ErrClockRollback),
+// so setting the clock back cannot revive an expired license.
 func (s *Server) Sweep(ctx context.Context) error {
 	return s.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
-		return s.core.Sweep(now), seatstore.Change{}
+		var ch seatstore.Change
+		if now.Sub(s.floorSaved) >= time.Minute {
+			s.floorSaved = now
+			ch.Settings = map[string]string{settingClockFloor: now.UTC().Format(time.RFC3339)}
+		}
+		return s.core.Sweep(now), ch
 	})
 }
 

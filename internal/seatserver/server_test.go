@@ -4,14 +4,22 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/selfsigned"
 	"github.com/airseal/airseal/internal/users"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/seat"
@@ -57,11 +65,17 @@ func TestServerInfo(t *testing.T) {
 	r := e.do("GET", "/api/serverinfo", client, nil)
 	var info seat.ServerInfo
 	r.decode(t, &info)
-	if r.status != 200 || info.Mode != "reclaim" || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
+	if r.status != 200 || info.Mode != seat.ModeDemo || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
 		t.Fatalf("serverinfo: %d %+v", r.status, info)
 	}
 	arm, _ := e.v.issue(t, e.pub, lic{})
 	e.install(arm, 201)
+	e.checkout(client, "acme-erp", sid(1), "ws-1")
+	e.restart()
+	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
+	if info.Mode != "reclaim" {
+		t.Fatalf("after a restart with leases: mode %q", info.Mode)
+	}
 	e.clock.Add(6 * time.Minute)
 	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
 	if info.Mode != seat.ModeLicensed || info.ServerLicence == "" || len(info.ServerLicences) != 1 || info.LeaseSeconds != 300 {
@@ -405,6 +419,21 @@ func TestLicenceInstall(t *testing.T) {
 	if r := e.do("POST", "/api/licences", admin, body); r.status != 200 {
 		t.Fatalf("install again: %d", r.status)
 	}
+	// A typed code installs too.
+	arm2, serial2 := e.v.issue(t, e.pub, lic{product: "acme-crm"})
+	sl, err := license.DecodeServer([]byte(arm2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := sl.Code()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("POST", "/api/licences", admin, seat.InstallRequest{ActivationCodeString: code})
+	r.decode(t, &l)
+	if r.status != 201 || l.KeyNo != serial2 || l.KeyID != "acme-crm" {
+		t.Fatalf("install by typed code: %d %s", r.status, r.body)
+	}
 	r = e.do("GET", "/api/licences/"+serial, admin, nil)
 	r.decode(t, &l)
 	if r.status != 200 || l.KeyNo != serial {
@@ -501,6 +530,14 @@ func TestRevocations(t *testing.T) {
 	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(4)}); r.status != 400 {
 		t.Fatalf("older list: %d %s", r.status, r.body)
 	}
+	// A long list (over the 64 KiB of other bodies) is taken.
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = fmt.Sprintf("BULK-%06d", i)
+	}
+	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(6, many...)}); r.status != 200 || len(r.body) == 0 {
+		t.Fatalf("long list: %d %s", r.status, r.body)
+	}
 	// A revoked license cannot be installed again, even after a restart.
 	e.do("DELETE", "/api/licences/"+serial, admin, nil)
 	e.restart()
@@ -566,6 +603,7 @@ func TestErrorsShape(t *testing.T) {
 		{"GET", "/api/nothing", client, nil, 404},
 		{"PUT", "/api/sessions", client, nil, 405},
 		{"POST", "/api/sessions", client, strings.Repeat(" ", MaxBody+1), 413},
+		{"POST", "/api/licences", admin, strings.Repeat(" ", MaxLicenceBody+1), 413},
 		{"GET", "/api/sessions/%1b%5b31m", client, nil, 400},
 	} {
 		r := e.do(c.method, c.path, c.who, c.body)
@@ -690,4 +728,203 @@ func jsonString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestAuditLog: admin actions over the API go to the audit log with who,
+// what and from where, hash-chained.
+func TestAuditLog(t *testing.T) {
+	path := t.TempDir() + "/audit.log"
+	w, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e := newEnv(t, func(c *Config) { c.Audit = w })
+	arm, serial := e.v.issue(t, e.pub, lic{})
+	e.install(arm, 201)
+	var s seat.Session
+	e.checkout(client, "acme-erp", sid(1), "ws-1").decode(t, &s)
+	e.do("DELETE", seat.SessionPath(s.ID), admin, nil)
+	e.do("DELETE", "/api/licences/"+serial, admin, nil)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var whats []string
+	if _, err := audit.Read(f, func(_ int, r audit.Record) error {
+		if r.Who != "admin1" || r.From != "127.0.0.1" {
+			t.Errorf("record %+v", r)
+		}
+		whats = append(whats, r.What)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(whats, ",") != "install license,force-release seat,remove license" {
+		t.Fatalf("audit log: %v", whats)
+	}
+}
+
+// TestClockRollback: a server that ran at some time refuses to start with
+// the clock set back before it (so an expired license cannot be revived).
+func TestClockRollback(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Add(time.Hour)
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.clock.Add(-2 * time.Hour)
+	if _, err := New(context.Background(), e.cfg); !errors.Is(err, license.ErrClockRollback) {
+		t.Fatalf("clock set back: %v", err)
+	}
+	e.clock.Add(2 * time.Hour)
+	e.start()
+}
+
+// TestTLS: Run serves TLS from certificate files; a client that pins the
+// certificate gets signed answers, TLS 1.1 is refused.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM, err := selfsigned.Generate([]string{"127.0.0.1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := dir+"/srv.crt", dir+"/srv.key"
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.stop()
+	srv, err := New(context.Background(), e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, RunOptions{CertFile: certFile, KeyFile: keyFile}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	e.base = "https://" + ln.Addr().String()
+	req, _ := http.NewRequest("GET", e.base+"/api", nil)
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get(seat.HeaderSignature) == "" {
+		t.Fatalf("GET /api over TLS: %d", res.StatusCode)
+	}
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	if res, err := old.Get(e.base + "/healthz"); err == nil {
+		res.Body.Close()
+		t.Fatal("TLS 1.1 accepted")
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, c := range []struct {
+		addr          string
+		tls, insecure bool
+		ok            bool
+	}{
+		{"127.0.0.1:9099", false, false, true},
+		{"[::1]:9099", false, false, true},
+		{"localhost:9099", false, false, true},
+		{"0.0.0.0:9099", false, false, false},
+		{"192.168.1.5:9099", false, false, false},
+		{"0.0.0.0:9099", true, false, true},
+		{"0.0.0.0:9099", false, true, true},
+		{"nonsense", false, false, false},
+	} {
+		if err := CheckListen(c.addr, c.tls, c.insecure); (err == nil) != c.ok {
+			t.Errorf("CheckListen(%q, tls %v, insecure %v) = %v", c.addr, c.tls, c.insecure, err)
+		}
+	}
+	if err := CheckListen("nonsense", true, true); !errors.Is(err, ErrBadAddress) {
+		t.Errorf("bad address: %v", err)
+	}
+}
+
+// TestDebugException: Exception is empty unless the server runs with Debug.
+func TestDebugException(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		e := newEnv(t, func(c *Config) { c.Debug = debug })
+		ae := e.do("POST", "/api/sessions", client, `{"Product":"p"}`).apiErr(t)
+		if (ae.Exception != "") != debug {
+			t.Errorf("debug %v: Exception %q", debug, ae.Exception)
+		}
+	}
+}
+
+// TestSweepSchedule: Run reclaims expired leases on its own schedule.
+func TestSweepSchedule(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.sweep = 20 * time.Millisecond
+	e.start()
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 1})
+	e.install(arm, 201)
+	e.clock.Add(6 * time.Minute) // out of the reclaim window
+	if r := e.checkout(client, "acme-erp", sid(1), "ws-1"); r.status != 201 {
+		t.Fatalf("checkout: %d", r.status)
+	}
+	e.clock.Add(6 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ss seat.Sessions
+		e.do("GET", "/api/sessions", admin, nil).decode(t, &ss)
+		if len(ss.Sessions) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired lease was not reclaimed by the schedule")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoginLimit: after 10 failed logins in a minute an address gets 429
+// with Retry-After, even with the right token, until the window ends; an
+// exempt address is never refused.
+func TestLoginLimit(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 10; i++ {
+		if r := e.do("GET", "/api/serverinfo", "client1:wrong", nil); r.status != 401 {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	r := e.do("GET", "/api/serverinfo", client, nil)
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("11th login with the right token: %d %s", r.status, r.body)
+	}
+	if ae := r.apiErr(t); ae.RetryAfter < 1 || ae.RetryAfter > 60 {
+		t.Fatalf("RetryAfter %d", ae.RetryAfter)
+	}
+	e.clock.Add(61 * time.Second)
+	if r := e.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("after the window: %d", r.status)
+	}
+	ex := newEnv(t, func(c *Config) { c.Exempt = func(a netip.Addr) bool { return a.IsLoopback() } })
+	for i := 0; i < 15; i++ {
+		ex.do("GET", "/api/serverinfo", "client1:wrong", nil)
+	}
+	if r := ex.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("exempt address: %d", r.status)
+	}
 }

@@ -51,6 +51,11 @@ func validate(c *Change) error {
 			v.fail("Seats", fmt.Sprintf("%d is negative", g.Seats))
 		}
 	}
+	for i, r := range c.Renewals {
+		v.rec = fmt.Sprintf("renewal %d (%.40q)", i, r.ID)
+		v.key("ID", r.ID)
+		v.time("Expires", r.Expires)
+	}
 	for i, t := range c.PutTokens {
 		v.rec = fmt.Sprintf("token %d (%.40q)", i, t.Name)
 		v.key("Name", t.Name)
@@ -173,6 +178,21 @@ func ChainHash(prev [32]byte, e LoggedEvent) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// renewRefused is the refusal of a Renewal: lost says why the lease was
+// taken away, "" when it is not stored at all.
+func renewRefused(id string, stored bool, lost string) error {
+	if stored {
+		return fmt.Errorf("%w: lease %s: %s", seats.ErrLost, id, lost)
+	}
+	return fmt.Errorf("%w: lease %s is not stored (released or expired, perhaps on another node)", seats.ErrUnknownLease, id)
+}
+
+// refusal reports whether err is a Grant's or Renewal's refusal, which
+// fails its own Commit only.
+func refusal(err error) bool {
+	return errors.Is(err, seats.ErrNoSeat) || errors.Is(err, seats.ErrUnknownLease) || errors.Is(err, seats.ErrLost)
 }
 
 // noSeat is the refusal of a Grant.

@@ -77,19 +77,32 @@ func (m *Memory) Commit(ctx context.Context, c Change) error {
 		save(id)
 		delete(m.leases, id)
 	}
+	undoAll := func() {
+		for id, old := range undo {
+			if old == nil {
+				delete(m.leases, id)
+			} else {
+				m.leases[id] = *old
+			}
+		}
+	}
 	for _, g := range c.Grants {
 		if err := m.grant(g); err != nil {
-			for id, old := range undo {
-				if old == nil {
-					delete(m.leases, id)
-				} else {
-					m.leases[id] = *old
-				}
-			}
+			undoAll()
 			return err
 		}
 		save(g.Lease.ID)
 		m.leases[g.Lease.ID] = memLease{utcLease(g.Lease), g.seatKey()}
+	}
+	for _, r := range c.Renewals {
+		l, ok := m.leases[r.ID]
+		if !ok || l.Lost != "" {
+			undoAll()
+			return renewRefused(r.ID, ok, l.Lost)
+		}
+		save(r.ID)
+		l.Expires = utc(r.Expires)
+		m.leases[r.ID] = l
 	}
 	for _, l := range c.PutLicenses {
 		l.Raw = cloneBytes(l.Raw)
@@ -190,6 +203,20 @@ func (m *Memory) Load(ctx context.Context) (*State, error) {
 		s.Devices = append(s.Devices, cloneDevice(m.devices[k]))
 	}
 	return s, nil
+}
+
+// Lease implements Store.
+func (m *Memory) Lease(ctx context.Context, id string) (seats.Lease, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return seats.Lease{}, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return seats.Lease{}, false, ErrClosed
+	}
+	l, ok := m.leases[id]
+	return l.Lease, ok, nil
 }
 
 // Events implements Store.

@@ -28,8 +28,9 @@ type SQLite struct {
 }
 
 var sqliteDialect = &dialect{
-	name:   "sqlite",
-	loadTx: &sql.TxOptions{ReadOnly: true},
+	name:       "sqlite",
+	loadTx:     &sql.TxOptions{ReadOnly: true},
+	cacheStmts: true,
 	// Another process holding the write lock past the busy timeout.
 	retryable: func(err error) bool {
 		var e *sqlite.Error

@@ -32,6 +32,9 @@ type dialect struct {
 	lockProducts bool
 	// loadTx are the options of the transaction Load reads in.
 	loadTx *sql.TxOptions
+	// cacheStmts: the writer keeps its statements prepared (SQLite; pgx
+	// caches them itself).
+	cacheStmts bool
 	// retryable reports a transaction the database aborted to keep
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
@@ -62,6 +65,8 @@ type sqlStore struct {
 
 	products map[string]bool // seat_products rows known to exist (writer only)
 	batches  atomic.Int64    // transactions committed (tests, benchmarks)
+	maxBatch atomic.Int32
+	stmts    map[string]*sql.Stmt // prepared on wdb (writer only)
 }
 
 type request struct {
@@ -78,7 +83,9 @@ const (
 
 func newSQLStore(d *dialect, name string, wdb, rdb *sql.DB) *sqlStore {
 	s := &sqlStore{d: d, name: name, wdb: wdb, rdb: rdb, reqs: make(chan *request, maxBatch),
-		done: make(chan struct{}), products: map[string]bool{}}
+		done: make(chan struct{}), products: map[string]bool{},
+		stmts: map[string]*sql.Stmt{}}
+	s.maxBatch.Store(maxBatch)
 	go s.writer()
 	return s
 }
@@ -127,13 +134,18 @@ func (s *sqlStore) Commit(ctx context.Context, c Change) error {
 // group commit, fewer than the Commits.
 func (s *sqlStore) Batches() int64 { return s.batches.Load() }
 
+// SetMaxBatch sets how many Commits may share one transaction, from 1
+// (group commit off: one transaction and one fsync per Commit, for
+// benchmarks) to 256 (the default).
+func (s *sqlStore) SetMaxBatch(n int) { s.maxBatch.Store(int32(max(1, min(n, maxBatch)))) }
+
 func (s *sqlStore) writer() {
 	defer close(s.done)
 	var batch []*request
 	for r := range s.reqs {
 		batch = append(batch[:0], r)
 	drain:
-		for len(batch) < maxBatch {
+		for limit := int(s.maxBatch.Load()); len(batch) < limit; {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {
@@ -159,10 +171,11 @@ func (s *sqlStore) writer() {
 func (s *sqlStore) commitBatch(batch []*request) {
 	results := make([]error, len(batch))
 	var err error
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		clear(results)
 		err = s.tryBatch(batch, results)
-		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 {
+		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
@@ -179,68 +192,164 @@ func (s *sqlStore) commitBatch(batch []*request) {
 	}
 }
 
+// wtx is the writer's transaction: statements are prepared once per
+// store where the dialect wants it.
+type wtx struct {
+	*sql.Tx
+	s *sqlStore
+}
+
+// stmt returns q prepared on the writer's connection, or nil where it is
+// not (prepare outside a transaction: the writer's pool has one
+// connection, which the transaction holds).
+func (t wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.Tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+// prepare caches the writer's statements (outside a transaction).
+func (s *sqlStore) prepare(ctx context.Context, qs ...string) error {
+	if !s.d.cacheStmts {
+		return nil
+	}
+	for _, q := range qs {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		st, err := s.wdb.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+func (t wtx) exec(ctx context.Context, q string, args ...any) error {
+	var err error
+	if st := t.stmt(ctx, q); st != nil {
+		_, err = st.ExecContext(ctx, args...)
+	} else {
+		_, err = t.Tx.ExecContext(ctx, q, args...)
+	}
+	return err
+}
+
+func (t wtx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
 // tryBatch runs batch in one transaction. A refused Grant rolls back to
 // its Commit's savepoint and is reported in results; any other error
 // fails the whole batch.
 func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	var products []string
+	// Products whose seat counts this batch may change (several writers).
+	var products, deleted []string
 	if s.d.lockProducts {
 		for _, r := range batch {
 			for _, g := range r.c.Grants {
 				products = append(products, g.Lease.Product)
 			}
+			for _, l := range r.c.PutLeases {
+				products = append(products, l.Product)
+			}
+			deleted = append(deleted, r.c.DeleteLeases...)
 		}
-		slices.Sort(products)
-		products = slices.Compact(products)
 		for _, p := range products {
 			if s.products[p] {
 				continue
 			}
-			if _, err := s.wdb.ExecContext(ctx, `INSERT INTO seat_products (product) VALUES ($1) ON CONFLICT (product) DO NOTHING`, p); err != nil {
+			if _, err := s.wdb.ExecContext(ctx, qProductEnsure, p); err != nil {
 				return err
 			}
 			s.products[p] = true
 		}
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	nev := 0
+	for _, r := range batch {
+		nev += len(r.c.Events)
+	}
+	qs := append(writerQueries[:len(writerQueries):len(writerQueries)], qHeadSelect+s.d.forUpdate)
+	if nev > 0 && nev <= 64 {
+		qs = append(qs[:len(qs):len(qs)], eventInsert(min(nev, eventsPerStmt)))
+	}
+	if err := s.prepare(ctx, qs...); err != nil {
+		return err
+	}
+	sqltx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	// Lock the products' rows in one order: two nodes never wait on each
-	// other in a cycle, and no other Grant of these products counts until
-	// this transaction ends.
-	for _, p := range products {
-		if _, err := tx.ExecContext(ctx, `SELECT product FROM seat_products WHERE product = $1`+s.d.forUpdate, p); err != nil {
-			return err
+	defer sqltx.Rollback()
+	tx := wtx{sqltx, s}
+	// Lock the products' rows, in one order, before anything else: no
+	// other transaction counts or changes these products' seats until this
+	// one ends, and two nodes never wait on each other in a cycle.
+	if s.d.lockProducts {
+		if len(deleted) > 0 {
+			rows, err := tx.QueryContext(ctx, `SELECT DISTINCT product FROM leases WHERE id = ANY($1)`, deleted)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var p string
+				if err := rows.Scan(&p); err != nil {
+					rows.Close()
+					return err
+				}
+				products = append(products, p)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		slices.Sort(products)
+		products = slices.Compact(products)
+		if len(products) > 0 {
+			rows, err := tx.QueryContext(ctx, `SELECT product FROM seat_products WHERE product = ANY($1) ORDER BY product FOR UPDATE`, products)
+			if err != nil {
+				return err
+			}
+			for rows.Next() { // rows are locked as they are read
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
 	}
 	var events []seats.Event
 	for i, r := range batch {
-		sp := len(r.c.Grants) > 0
+		sp := len(r.c.Grants) > 0 || len(r.c.Renewals) > 0
 		if sp {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT grants`); err != nil {
+			if err := tx.exec(ctx, qSavepoint); err != nil {
 				return err
 			}
 		}
 		err := apply(ctx, tx, r.c)
-		if ns := (*seats.NoSeatError)(nil); errors.As(err, &ns) {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT grants`); err != nil {
+		if err != nil && refusal(err) {
+			if err := tx.exec(ctx, qRollbackTo); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT grants`); err != nil {
+			if err := tx.exec(ctx, qRelease); err != nil {
 				return err
 			}
-			results[i] = ns
+			results[i] = err
 			continue
 		}
 		if err != nil {
 			return err
 		}
 		if sp {
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT grants`); err != nil {
+			if err := tx.exec(ctx, qRelease); err != nil {
 				return err
 			}
 		}
@@ -256,10 +365,10 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 
 // appendEvents numbers and chains events after the log's head, last in
 // the transaction so that the head row is locked as briefly as possible.
-func (s *sqlStore) appendEvents(ctx context.Context, tx *sql.Tx, events []seats.Event) error {
+func (s *sqlStore) appendEvents(ctx context.Context, tx wtx, events []seats.Event) error {
 	var next int64
 	var head []byte
-	if err := tx.QueryRowContext(ctx, `SELECT next_seq, hash FROM log_head WHERE id = 1`+s.d.forUpdate).Scan(&next, &head); err != nil {
+	if err := tx.queryRow(ctx, qHeadSelect+s.d.forUpdate).Scan(&next, &head); err != nil {
 		return fmt.Errorf("reading the usage log head: %w", err)
 	}
 	var prev [32]byte
@@ -267,32 +376,40 @@ func (s *sqlStore) appendEvents(ctx context.Context, tx *sql.Tx, events []seats.
 		return fmt.Errorf("usage log head hash has %d bytes, want 32: the database was changed by hand", len(head))
 	}
 	copy(prev[:], head)
-	const cols = 9
-	const perStmt = 500
 	for len(events) > 0 {
-		n := min(len(events), perStmt)
-		var q strings.Builder
-		q.WriteString(`INSERT INTO events (seq, at, kind, product, lease_id, session_id, user_name, detail, hash) VALUES `)
-		args := make([]any, 0, n*cols)
-		for i, e := range events[:n] {
+		n := min(len(events), eventsPerStmt)
+		args := make([]any, 0, n*9)
+		for _, e := range events[:n] {
 			le := LoggedEvent{Seq: next, Event: e}
 			le.Hash = ChainHash(prev, le)
 			prev = le.Hash
 			next++
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			k := len(args)
-			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
 			args = append(args, le.Seq, e.Time.UnixNano(), string(e.Kind), e.Product, e.LeaseID, e.Session, e.User, e.Detail, le.Hash[:])
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if err := tx.exec(ctx, eventInsert(n), args...); err != nil {
 			return err
 		}
 		events = events[n:]
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE log_head SET next_seq = $1, hash = $2 WHERE id = 1`, next, prev[:])
-	return err
+	return tx.exec(ctx, qHeadUpdate, next, prev[:])
+}
+
+// eventsPerStmt bounds the rows of one INSERT (9 parameters each, within
+// every database's limit).
+const eventsPerStmt = 500
+
+// eventInsert is the INSERT of n usage-log rows.
+func eventInsert(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (seq, at, kind, product, lease_id, session_id, user_name, detail, hash) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		k := 9 * i
+		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
+	}
+	return q.String()
 }
 
 // nanos is a time as stored: Unix nanoseconds, NULL for the zero time.
@@ -330,54 +447,108 @@ func leaseArgs(l *seats.Lease, seatKey string) []any {
 		string(l.Mode), nanos(l.Granted), nanos(l.Expires), l.Lost, seatKey}
 }
 
+// The writer's statements.
+const (
+	qHeadSelect    = `SELECT next_seq, hash FROM log_head WHERE id = 1`
+	qLicenseUpsert = `INSERT INTO licenses (serial, raw, itn, iec, installed) VALUES ($1,$2,$3,$4,$5)
+ON CONFLICT (serial) DO UPDATE SET raw = excluded.raw, itn = excluded.itn, iec = excluded.iec, installed = excluded.installed`
+	qLicenseDelete = `DELETE FROM licenses WHERE serial = $1`
+	qLeaseDelete   = `DELETE FROM leases WHERE id = $1 RETURNING product, lost, seat_key`
+	qLeaseRead     = `SELECT product, lost, seat_key FROM leases WHERE id = $1`
+	qLeaseLost     = `SELECT lost FROM leases WHERE id = $1`
+	qLeaseRenew    = `UPDATE leases SET expires = $2 WHERE id = $1`
+	qHoldRead      = `SELECT leases FROM seat_holds WHERE product = $1 AND seat_key = $2`
+	qHoldTake      = `INSERT INTO seat_holds (product, seat_key, leases) VALUES ($1, $2, 1)
+ON CONFLICT (product, seat_key) DO UPDATE SET leases = seat_holds.leases + 1 RETURNING leases`
+	qHoldRelease = `UPDATE seat_holds SET leases = leases - 1 WHERE product = $1 AND seat_key = $2 RETURNING leases`
+	qHoldDelete  = `DELETE FROM seat_holds WHERE product = $1 AND seat_key = $2`
+	qProductRead = `SELECT in_use FROM seat_products WHERE product = $1`
+	qProductTake = `INSERT INTO seat_products (product, in_use) VALUES ($1, 1)
+ON CONFLICT (product) DO UPDATE SET in_use = seat_products.in_use + 1`
+	qProductRelease = `UPDATE seat_products SET in_use = in_use - 1 WHERE product = $1`
+	qProductEnsure  = `INSERT INTO seat_products (product, in_use) VALUES ($1, 0) ON CONFLICT (product) DO NOTHING`
+	qGrantUpsert    = leaseUpsert + `, seat_key = excluded.seat_key`
+	qTokenUpsert    = `INSERT INTO tokens (name, role, sha256, created) VALUES ($1,$2,$3,$4)
+ON CONFLICT (name) DO UPDATE SET role = excluded.role, sha256 = excluded.sha256, created = excluded.created`
+	qTokenDelete  = `DELETE FROM tokens WHERE name = $1`
+	qDeviceUpsert = `INSERT INTO devices (code, name, app, ip, registered, state, decided, decided_by, key_no, demo_limits)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, app = excluded.app, ip = excluded.ip, registered = excluded.registered,
+state = excluded.state, decided = excluded.decided, decided_by = excluded.decided_by, key_no = excluded.key_no,
+demo_limits = excluded.demo_limits`
+	qDeviceDelete  = `DELETE FROM devices WHERE code = $1`
+	qSettingUpsert = `INSERT INTO settings (name, value) VALUES ($1,$2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+	qHeadUpdate    = `UPDATE log_head SET next_seq = $1, hash = $2 WHERE id = 1`
+	qSavepoint     = `SAVEPOINT grants`
+	qRollbackTo    = `ROLLBACK TO SAVEPOINT grants`
+	qRelease       = `RELEASE SAVEPOINT grants`
+)
+
+// writerQueries are prepared once per store (SQLite). The two that
+// depend on the dialect (FOR UPDATE) run unprepared.
+var writerQueries = []string{qLicenseUpsert, qLicenseDelete, qLeaseDelete, qLeaseRead, qLeaseLost, qLeaseRenew, qHoldRead, qHoldTake, qHoldRelease, qHoldDelete, qProductRead, qProductTake, qProductRelease, qGrantUpsert, qTokenUpsert, qTokenDelete, qDeviceUpsert, qDeviceDelete, qSettingUpsert, qHeadUpdate, qSavepoint, qRollbackTo, qRelease}
+
 // apply writes c (without its events) in tx. A refused Grant returns a
 // *seats.NoSeatError.
-func apply(ctx context.Context, tx *sql.Tx, c *Change) error {
-	exec := func(q string, args ...any) error {
-		_, err := tx.ExecContext(ctx, q, args...)
-		return err
-	}
+func apply(ctx context.Context, tx wtx, c *Change) error {
+	exec := func(q string, args ...any) error { return tx.exec(ctx, q, args...) }
 	for _, l := range c.PutLicenses {
-		if err := exec(`INSERT INTO licenses (serial, raw, itn, iec, installed) VALUES ($1,$2,$3,$4,$5)
-ON CONFLICT (serial) DO UPDATE SET raw = excluded.raw, itn = excluded.itn, iec = excluded.iec, installed = excluded.installed`,
+		if err := exec(qLicenseUpsert,
 			l.Serial, nonNil(l.Raw), l.ITN, l.IEC, nanos(l.Installed)); err != nil {
 			return err
 		}
 	}
 	for _, s := range c.DeleteLicenses {
-		if err := exec(`DELETE FROM licenses WHERE serial = $1`, s); err != nil {
+		if err := exec(qLicenseDelete, s); err != nil {
 			return err
 		}
 	}
 	for i := range c.PutLeases {
-		l := &c.PutLeases[i]
-		if err := exec(leaseUpsert, leaseArgs(l, "s:"+l.ID)...); err != nil {
+		if err := putLease(ctx, tx, &c.PutLeases[i], "", -1); err != nil {
 			return err
 		}
 	}
 	for _, id := range c.DeleteLeases {
-		if err := exec(`DELETE FROM leases WHERE id = $1`, id); err != nil {
+		var h hold
+		switch err := tx.queryRow(ctx, qLeaseDelete, id).Scan(&h.product, &h.lost, &h.seatKey); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return err
+		default:
+			h.exists = true
+			if err := h.release(ctx, tx); err != nil {
+				return err
+			}
 		}
 	}
 	for i := range c.Grants {
 		g := &c.Grants[i]
-		if err := checkGrant(ctx, tx, g); err != nil {
+		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats); err != nil {
 			return err
 		}
-		if err := exec(leaseUpsert+`, seat_key = excluded.seat_key`, leaseArgs(&g.Lease, g.seatKey())...); err != nil {
+	}
+	for _, r := range c.Renewals {
+		var lost string
+		switch err := tx.queryRow(ctx, qLeaseLost, r.ID).Scan(&lost); {
+		case errors.Is(err, sql.ErrNoRows):
+			return renewRefused(r.ID, false, "")
+		case err != nil:
+			return err
+		case lost != "":
+			return renewRefused(r.ID, true, lost)
+		}
+		if err := exec(qLeaseRenew, r.ID, nanos(r.Expires)); err != nil {
 			return err
 		}
 	}
 	for _, t := range c.PutTokens {
-		if err := exec(`INSERT INTO tokens (name, role, sha256, created) VALUES ($1,$2,$3,$4)
-ON CONFLICT (name) DO UPDATE SET role = excluded.role, sha256 = excluded.sha256, created = excluded.created`,
+		if err := exec(qTokenUpsert,
 			t.Name, t.Role, t.SHA256[:], nanos(t.Created)); err != nil {
 			return err
 		}
 	}
 	for _, n := range c.DeleteTokens {
-		if err := exec(`DELETE FROM tokens WHERE name = $1`, n); err != nil {
+		if err := exec(qTokenDelete, n); err != nil {
 			return err
 		}
 	}
@@ -390,22 +561,18 @@ ON CONFLICT (name) DO UPDATE SET role = excluded.role, sha256 = excluded.sha256,
 			}
 			limits = string(b)
 		}
-		if err := exec(`INSERT INTO devices (code, name, app, ip, registered, state, decided, decided_by, key_no, demo_limits)
-VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-ON CONFLICT (code) DO UPDATE SET name = excluded.name, app = excluded.app, ip = excluded.ip, registered = excluded.registered,
-state = excluded.state, decided = excluded.decided, decided_by = excluded.decided_by, key_no = excluded.key_no,
-demo_limits = excluded.demo_limits`,
+		if err := exec(qDeviceUpsert,
 			d.Code, d.Name, d.App, d.IP, nanos(d.Registered), string(d.State), nanos(d.Decided), d.DecidedBy, d.KeyNo, limits); err != nil {
 			return err
 		}
 	}
 	for _, code := range c.DeleteDevices {
-		if err := exec(`DELETE FROM devices WHERE code = $1`, code); err != nil {
+		if err := exec(qDeviceDelete, code); err != nil {
 			return err
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Settings)) {
-		if err := exec(`INSERT INTO settings (name, value) VALUES ($1,$2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+		if err := exec(qSettingUpsert,
 			k, c.Settings[k]); err != nil {
 			return err
 		}
@@ -413,26 +580,131 @@ demo_limits = excluded.demo_limits`,
 	return nil
 }
 
-// checkGrant refuses g when its product's seats are all held by other
+// hold is a lease's part in the seat counts: it holds its seat key unless
+// it is lost.
+type hold struct {
+	product, seatKey, lost string
+	exists                 bool
+}
+
+func (h hold) counts() bool { return h.exists && h.lost == "" }
+
+func (h hold) same(o hold) bool {
+	return h.counts() == o.counts() && (!h.counts() || h.product == o.product && h.seatKey == o.seatKey)
+}
+
+// take adds h's lease to its seat key's holders.
+func (h hold) take(ctx context.Context, tx wtx) error {
+	var n int64
+	if err := tx.queryRow(ctx, qHoldTake, h.product, h.seatKey).Scan(&n); err != nil {
+		return err
+	}
+	if n == 1 {
+		return tx.exec(ctx, qProductTake, h.product)
+	}
+	return nil
+}
+
+// release removes h's lease from its seat key's holders.
+func (h hold) release(ctx context.Context, tx wtx) error {
+	if !h.counts() {
+		return nil
+	}
+	var n int64
+	switch err := tx.queryRow(ctx, qHoldRelease, h.product, h.seatKey).Scan(&n); {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("seat counts out of step: lease of %s holds %s, which seat_holds lacks (the database was changed by hand)", h.product, h.seatKey)
+	case err != nil:
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := tx.exec(ctx, qHoldDelete, h.product, h.seatKey); err != nil {
+		return err
+	}
+	return tx.exec(ctx, qProductRelease, h.product)
+}
+
+// putLease inserts or replaces l and moves its part in the seat counts.
+// seatKey "" keeps the stored lease's seat key ("s:"+ID for a new one).
+// With capacity >= 0 (a Grant) it first refuses, with a
+// *seats.NoSeatError, when every seat of the product is held by other
 // seat keys. The caller holds the product's lock (or the database's).
-func checkGrant(ctx context.Context, tx *sql.Tx, g *Grant) error {
-	p, sk := g.Lease.Product, g.seatKey()
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM leases WHERE product = $1 AND lost = '' AND seat_key = $2 AND id <> $3 LIMIT 1`,
-		p, sk, g.Lease.ID).Scan(&one)
-	if err == nil {
-		return nil // the seat is held already (per computer)
+func putLease(ctx context.Context, tx wtx, l *seats.Lease, seatKey string, capacity int) error {
+	old := hold{}
+	switch err := tx.queryRow(ctx, qLeaseRead, l.ID).Scan(&old.product, &old.lost, &old.seatKey); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		old.exists = true
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if seatKey == "" {
+		seatKey = "s:" + l.ID
+		if old.exists {
+			seatKey = old.seatKey
+		}
+	}
+	nw := hold{product: l.Product, seatKey: seatKey, lost: l.Lost, exists: true}
+	if capacity >= 0 {
+		if err := checkGrant(ctx, tx, old, nw, capacity); err != nil {
+			return err
+		}
+	}
+	if err := tx.exec(ctx, qGrantUpsert, leaseArgs(l, seatKey)...); err != nil {
 		return err
 	}
-	var inUse int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT seat_key) FROM leases WHERE product = $1 AND lost = '' AND id <> $2`,
-		p, g.Lease.ID).Scan(&inUse); err != nil {
+	if old.same(nw) {
+		return nil
+	}
+	if err := old.release(ctx, tx); err != nil {
 		return err
 	}
-	if inUse >= g.Seats {
-		return noSeat(p, inUse, g.Seats)
+	if nw.counts() {
+		return nw.take(ctx, tx)
+	}
+	return nil
+}
+
+// checkGrant counts the seat keys of nw's product held by leases other
+// than the one being granted (whose stored state is old), as
+// Memory.grant does, in constant time from the maintained counts.
+func checkGrant(ctx context.Context, tx wtx, old, nw hold, capacity int) error {
+	holders := func(sk string) (int64, error) {
+		var n int64
+		err := tx.queryRow(ctx, qHoldRead, nw.product, sk).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		return n, err
+	}
+	mine := old.counts() && old.product == nw.product
+	n, err := holders(nw.seatKey)
+	if err != nil {
+		return err
+	}
+	if mine && old.seatKey == nw.seatKey {
+		n--
+	}
+	if n > 0 {
+		return nil // another lease holds this seat already (per computer)
+	}
+	var inUse int64
+	if err := tx.queryRow(ctx, qProductRead, nw.product).Scan(&inUse); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if mine {
+		own, err := holders(old.seatKey)
+		if err != nil {
+			return err
+		}
+		if own == 1 {
+			inUse-- // the lease's own seat is not another's
+		}
+	}
+	if inUse >= int64(capacity) {
+		return noSeat(nw.product, int(inUse), capacity)
 	}
 	return nil
 }
@@ -557,6 +829,26 @@ func (s *sqlStore) load(ctx context.Context) (*State, error) {
 	return st, nil
 }
 
+// Lease implements Store.
+func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return seats.Lease{}, false, err
+	}
+	var l seats.Lease
+	var started, granted, expires sql.NullInt64
+	var mode, sk string
+	err := s.rdb.QueryRowContext(ctx, `SELECT `+leaseCols+` FROM leases WHERE id = $1`, id).Scan(&l.ID, &l.Product, &l.ClientSessionID,
+		&l.AppName, &l.UserName, &l.ComputerName, &started, &mode, &granted, &expires, &l.Lost, &sk)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return seats.Lease{}, false, nil
+	case err != nil:
+		return seats.Lease{}, false, s.fail(ctx, "reading lease "+id, err)
+	}
+	l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
+	return l, true, nil
+}
+
 // Events implements Store: the rows are read as fn takes them.
 func (s *sqlStore) Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error {
 	if err := s.check(ctx); err != nil {
@@ -653,6 +945,9 @@ func (s *sqlStore) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.done
+		for _, st := range s.stmts {
+			st.Close()
+		}
 		err = s.wdb.Close()
 		if s.rdb != s.wdb {
 			err = errors.Join(err, s.rdb.Close())

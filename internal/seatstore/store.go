@@ -7,7 +7,29 @@
 //
 // Implementations: Memory (tests, and the reference for the behaviour every
 // store must have), SQLite (the embedded default) and PostgreSQL (several
-// nodes). One test suite (storetest) runs against each.
+// nodes). One test suite (storetest) runs against each. The SQL stores
+// share one implementation: group commit through one writer goroutine per
+// store, embedded versioned migrations, portable SQL.
+// docs/spec/seat-protocol-v1.md ("Storage") specifies the behaviour.
+//
+// # Security
+//
+// What is guaranteed: a Commit that returned nil is durable (SQLite: WAL
+// with synchronous=FULL, so against kill -9 and power loss; PostgreSQL: as
+// durable as the server's own settings); a Commit is all or nothing; the
+// usage log is numbered without gaps and hash-chained in commit order
+// (ChainHash), so an entry removed, changed or reordered in the database is
+// detected by whoever checks the chain against a signed head; Grants never
+// over-grant, even from several nodes on one PostgreSQL database; the
+// SQLite file is created 0600 and token secrets are stored as SHA-256 only.
+//
+// What is not: the database is the customer's. Anyone who can write the
+// file (or the PostgreSQL database) can change leases, settings and the
+// log; the chain makes log edits evident only once its head has been signed
+// elsewhere (issue 12's report), and nothing here keeps the customer from
+// restoring an older copy of the whole file. Values are stored as given:
+// callers clean untrusted text (internal/safetext) first; the store only
+// refuses what it could not keep exactly (ErrInvalid).
 package seatstore
 
 import (
@@ -50,8 +72,8 @@ type TokenRecord struct {
 // device code, setting name); deletes of a missing key are not errors.
 //
 // The parts are applied in this order: licenses, leases (puts, then
-// deletes), grants, tokens, devices, settings, events. A Grant therefore
-// sees the leases the same Change puts or deletes.
+// deletes), grants, renewals, tokens, devices, settings, events. A Grant
+// therefore sees the leases the same Change puts or deletes.
 type Change struct {
 	PutLicenses    []LicenseRecord
 	DeleteLicenses []string // serials
@@ -60,7 +82,10 @@ type Change struct {
 	// Grants insert leases only while the seats in use stay within a
 	// capacity, checked by the store itself (see Grant): the guard that
 	// keeps several server nodes sharing one database from over-granting.
-	Grants        []Grant
+	Grants []Grant
+	// Renewals extend stored leases, and only those: a lease released or
+	// lost meanwhile (on another node) is not brought back (see Renewal).
+	Renewals      []Renewal
 	Events        []seats.Event
 	PutTokens     []TokenRecord
 	DeleteTokens  []string // names
@@ -72,7 +97,7 @@ type Change struct {
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
 	return len(c.PutLicenses) == 0 && len(c.DeleteLicenses) == 0 &&
-		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Grants) == 0 && len(c.Events) == 0 &&
+		len(c.PutLeases) == 0 && len(c.DeleteLeases) == 0 && len(c.Grants) == 0 && len(c.Renewals) == 0 && len(c.Events) == 0 &&
 		len(c.PutTokens) == 0 && len(c.DeleteTokens) == 0 &&
 		len(c.PutDevices) == 0 && len(c.DeleteDevices) == 0 && len(c.Settings) == 0
 }
@@ -108,6 +133,18 @@ type Grant struct {
 	SeatKey string
 	// Seats is the product's capacity, from its valid licenses now.
 	Seats int
+}
+
+// Renewal sets the expiry of a stored lease that is not lost. When the
+// lease is not stored (released, expired and swept, or never granted)
+// Commit stores nothing of the Change and returns an error wrapping
+// seats.ErrUnknownLease; when it is stored as lost, one wrapping
+// seats.ErrLost with the reason. As with a refused Grant, the other
+// Commits of the group go on. A node renews through Renewals, not
+// PutLeases, when another node may have released the lease.
+type Renewal struct {
+	ID      string
+	Expires time.Time
 }
 
 // SeatKey returns the seat key of l under unit, as internal/seats counts
@@ -148,6 +185,10 @@ type Store interface {
 	Commit(ctx context.Context, c Change) error
 	// Load returns the current state, each list sorted by its key.
 	Load(ctx context.Context) (*State, error)
+	// Lease returns one stored lease (lost ones too) and whether it is
+	// stored: a node asked to renew or release a lease another node
+	// granted reads it here.
+	Lease(ctx context.Context, id string) (seats.Lease, bool, error)
 	// Events calls fn for each usage-log entry with from <= Time < to, in
 	// log order, streaming (memory does not grow with the log). A zero
 	// from or to is unbounded. fn's error stops the walk and is returned.

@@ -38,8 +38,11 @@ func init() {
 		value[i] = -1
 	}
 	for i := 0; i < len(alphabet); i++ {
-		value[alphabet[i]] = int8(i)
-		value[strings.ToLower(alphabet[i : i+1])[0]] = int8(i)
+		c := alphabet[i]
+		value[c] = int8(i)
+		if c >= 'A' && c <= 'Z' {
+			value[c|0x20] = int8(i) // lower case, without allocating at init
+		}
 	}
 	for _, p := range []struct {
 		c byte

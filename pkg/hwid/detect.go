@@ -15,13 +15,13 @@ const (
 
 // knownContainers are the container names systemd-detect-virt reports as is;
 // any other name becomes "container-other".
-var knownContainers = map[string]bool{
-	"lxc": true, "lxc-libvirt": true, "systemd-nspawn": true, "docker": true, "podman": true,
-	"rkt": true, "wsl": true, "proot": true, "pouch": true, "openvz": true,
+var knownContainers = table[bool]{
+	{"lxc", true}, {"lxc-libvirt", true}, {"systemd-nspawn", true}, {"docker", true}, {"podman", true},
+	{"rkt", true}, {"wsl", true}, {"proot", true}, {"pouch", true}, {"openvz", true},
 }
 
 func containerName(n string) string {
-	if knownContainers[n] {
+	if knownContainers.has(n) {
 		return n
 	}
 	return "container-other"
@@ -189,22 +189,22 @@ func isHex(s string) bool {
 }
 
 // cpuidVendors maps trimmed CPUID 0x40000000 signatures to technologies.
-var cpuidVendors = map[string]string{
-	"KVMKVMKVM":    "kvm",
-	"Linux KVM Hv": "kvm",
-	"TCGTCGTCGTCG": "qemu",
-	"VMwareVMware": "vmware",
-	"Microsoft Hv": "microsoft",
-	"XenVMMXenVMM": "xen",
-	"bhyve bhyve":  "bhyve",
-	"BHyVE BHyVE":  "bhyve",
-	"QNXQVMBSQG":   "qnx",
-	"ACRNACRNACRN": "acrn",
-	"SRESRESRESRE": "sre",
-	"Apple VZ":     "apple",
-	"VBoxVBoxVBox": "oracle",
-	"prl hyperv":   "parallels",
-	"lrpepyh  vr":  "parallels",
+var cpuidVendors = table[string]{
+	{"KVMKVMKVM", "kvm"},
+	{"Linux KVM Hv", "kvm"},
+	{"TCGTCGTCGTCG", "qemu"},
+	{"VMwareVMware", "vmware"},
+	{"Microsoft Hv", "microsoft"},
+	{"XenVMMXenVMM", "xen"},
+	{"bhyve bhyve", "bhyve"},
+	{"BHyVE BHyVE", "bhyve"},
+	{"QNXQVMBSQG", "qnx"},
+	{"ACRNACRNACRN", "acrn"},
+	{"SRESRESRESRE", "sre"},
+	{"Apple VZ", "apple"},
+	{"VBoxVBoxVBox", "oracle"},
+	{"prl hyperv", "parallels"},
+	{"lrpepyh  vr", "parallels"},
 }
 
 // dmiVendors is systemd's DMI prefix table, in order, with Nutanix, oVirt
@@ -300,8 +300,8 @@ func detectVM(c *collector) (string, []string) {
 			if s1 != "" && s1 != s0 {
 				ev = append(ev, fmt.Sprintf("CPUID leaf 0x40000100 %q", s1))
 			}
-			switch t := cpuidVendors[s0]; {
-			case t == "microsoft" && cpuidVendors[s1] == "kvm":
+			switch t := cpuidVendors.at(s0); {
+			case t == "microsoft" && cpuidVendors.at(s1) == "kvm":
 				cpuTech = "kvm" // QEMU with Hyper-V enlightenments
 			case t == "microsoft":
 				hyperv = true
@@ -471,29 +471,31 @@ type leak struct {
 }
 
 // virtPCIVendors are PCI vendor IDs that only virtual hardware carries.
-var virtPCIVendors = map[string]struct{ tech, name string }{
-	"0x1af4": {"kvm", "Red Hat virtio"},
-	"0x1b36": {"qemu", "Red Hat QEMU"},
-	"0x15ad": {"vmware", "VMware"},
-	"0x80ee": {"oracle", "VirtualBox"},
-	"0x1ab8": {"parallels", "Parallels"},
-	"0x5853": {"xen", "XenSource"},
-	"0xfffd": {"xen", "Xen"},
+var virtPCIVendors = table[pciVendor]{
+	{"0x1af4", pciVendor{"kvm", "Red Hat virtio"}},
+	{"0x1b36", pciVendor{"qemu", "Red Hat QEMU"}},
+	{"0x15ad", pciVendor{"vmware", "VMware"}},
+	{"0x80ee", pciVendor{"oracle", "VirtualBox"}},
+	{"0x1ab8", pciVendor{"parallels", "Parallels"}},
+	{"0x5853", pciVendor{"xen", "XenSource"}},
+	{"0xfffd", pciVendor{"xen", "Xen"}},
 }
+
+type pciVendor struct{ tech, name string }
 
 // vmOUIs are MAC prefixes of virtual network cards. They are only weak
 // signs: a MAC can be set to anything.
-var vmOUIs = map[string]string{
-	"08:00:27": "oracle", "00:05:69": "vmware", "00:0c:29": "vmware", "00:1c:14": "vmware",
-	"00:50:56": "vmware", "00:1c:42": "parallels", "00:16:3e": "xen", "00:15:5d": "microsoft",
-	"52:54:00": "kvm",
+var vmOUIs = table[string]{
+	{"08:00:27", "oracle"}, {"00:05:69", "vmware"}, {"00:0c:29", "vmware"}, {"00:1c:14", "vmware"},
+	{"00:50:56", "vmware"}, {"00:1c:42", "parallels"}, {"00:16:3e", "xen"}, {"00:15:5d", "microsoft"},
+	{"52:54:00", "kvm"},
 }
 
 // guestModules are kernel modules that load only inside a guest (kvm,
 // kvm_intel and vboxdrv are host modules and are not listed).
-var guestModules = map[string]string{
-	"hv_vmbus": "microsoft", "vboxguest": "oracle", "vmw_balloon": "vmware",
-	"xen_blkfront": "xen", "xen_netfront": "xen", "virtio_balloon": "kvm",
+var guestModules = table[string]{
+	{"hv_vmbus", "microsoft"}, {"vboxguest", "oracle"}, {"vmw_balloon", "vmware"},
+	{"xen_blkfront", "xen"}, {"xen_netfront", "xen"}, {"virtio_balloon", "kvm"},
 }
 
 // leaks gathers the secondary signs of a VM that survive spoofed DMI and a
@@ -502,9 +504,9 @@ func leaks(c *collector, cpu cpuInfo) (strong, weak []leak) {
 	for _, d := range c.dir("/sys/bus/pci/devices") {
 		p := "/sys/bus/pci/devices/" + d
 		v, sv := c.line(p+"/vendor"), c.line(p+"/subsystem_vendor")
-		if x, ok := virtPCIVendors[v]; ok {
+		if x, ok := virtPCIVendors.get(v); ok {
 			strong = append(strong, leak{x.tech, fmt.Sprintf("PCI device %s vendor %s (%s)", d, strings.TrimPrefix(v, "0x"), x.name)})
-		} else if x, ok := virtPCIVendors[sv]; ok && sv == "0x1af4" {
+		} else if x, ok := virtPCIVendors.get(sv); ok && sv == "0x1af4" {
 			strong = append(strong, leak{x.tech, fmt.Sprintf("PCI device %s subsystem vendor %s (QEMU)", d, strings.TrimPrefix(sv, "0x"))})
 		} else if v == "0x1414" && c.line(p+"/device") == "0x5353" {
 			strong = append(strong, leak{"microsoft", fmt.Sprintf("PCI device %s 1414:5353 (Hyper-V video)", d)})
@@ -558,7 +560,7 @@ func leaks(c *collector, cpu cpuInfo) (strong, weak []leak) {
 	mods, _ := c.raw("/proc/modules")
 	for _, l := range strings.Split(mods, "\n") {
 		name, _, _ := strings.Cut(l, " ")
-		if t, ok := guestModules[name]; ok {
+		if t, ok := guestModules.get(name); ok {
 			weak = append(weak, leak{t, fmt.Sprintf("guest kernel module %s loaded", name)})
 		}
 	}
@@ -570,7 +572,7 @@ func leaks(c *collector, cpu cpuInfo) (strong, weak []leak) {
 			continue
 		}
 		a := strings.ToLower(c.line(p + "/address"))
-		if t, ok := vmOUIs[a[:min(8, len(a))]]; ok {
+		if t, ok := vmOUIs.get(a[:min(8, len(a))]); ok {
 			weak = append(weak, leak{t, fmt.Sprintf("network card %s has a %s MAC prefix (%s)", n, t, a[:8])})
 		}
 	}

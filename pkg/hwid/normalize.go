@@ -70,9 +70,9 @@ func normalizeSerial(s string) string {
 
 // bogusUUIDs are shared by many machines (vendor defaults); a UUID is
 // rejected when either of its byte orders is listed.
-var bogusUUIDs = map[string]bool{
-	"03000200-0400-0500-0006-000700080009": true, // AMI default
-	"8a95d198-7f46-11e5-bf8b-08002704d48e": true, // SolidRun LX2160A
+var bogusUUIDs = table[bool]{
+	{"03000200-0400-0500-0006-000700080009", true}, // AMI default
+	{"8a95d198-7f46-11e5-bf8b-08002704d48e", true}, // SolidRun LX2160A
 }
 
 // normalizeUUID returns the canonical form of an SMBIOS UUID, or "" when it
@@ -102,7 +102,7 @@ func normalizeUUID(s string) string {
 		return ""
 	}
 	a, w := formatUUID(b), formatUUID(swapUUID(b))
-	if bogusUUIDs[a] || bogusUUIDs[w] {
+	if bogusUUIDs.has(a) || bogusUUIDs.has(w) {
 		return ""
 	}
 	return min(a, w)

@@ -22,14 +22,14 @@ type policyKind struct {
 	needsRoot bool // an unprivileged process cannot read it
 }
 
-var policyKinds = map[string]policyKind{
-	CompSystemUUID:   {weightUUID, 1, true},
-	CompSystemSerial: {weightSerial, 1, true},
-	CompBoardSerial:  {weightSerial, 1, true},
-	CompCPU:          {weightCPU, 1, false},
-	CompMAC:          {2, maxMACs, false}, // 1 each when there are more than two
-	CompDisk:         {1, maxDisks, false},
-	CompMachineID:    {weightMachineID, 1, false},
+var policyKinds = table[policyKind]{
+	{CompSystemUUID, policyKind{weightUUID, 1, true}},
+	{CompSystemSerial, policyKind{weightSerial, 1, true}},
+	{CompBoardSerial, policyKind{weightSerial, 1, true}},
+	{CompCPU, policyKind{weightCPU, 1, false}},
+	{CompMAC, policyKind{2, maxMACs, false}}, // 1 each when there are more than two
+	{CompDisk, policyKind{1, maxDisks, false}},
+	{CompMachineID, policyKind{weightMachineID, 1, false}},
 }
 
 // ErrWeakBinding is matched by errors.Is when a component set holds only
@@ -74,7 +74,7 @@ func BindingRule(components []fingerprint.Component) (fingerprint.Fingerprint, e
 	}
 	count := map[string]int{}
 	for _, c := range components {
-		k, ok := policyKinds[c.Name]
+		k, ok := policyKinds.get(c.Name)
 		if !ok {
 			return fingerprint.Fingerprint{}, &PolicyError{c.Name, "not a component hwid records (" + strings.Join(PolicyComponents(), ", ") + ")"}
 		}
@@ -85,7 +85,7 @@ func BindingRule(components []fingerprint.Component) (fingerprint.Fingerprint, e
 	f := fingerprint.Fingerprint{Components: make([]fingerprint.Component, len(components))}
 	heaviest, weak, strong := 0, 0, 0
 	for i, c := range components {
-		k := policyKinds[c.Name]
+		k := policyKinds.at(c.Name)
 		w := k.weight
 		if c.Name == CompMAC && count[CompMAC] > 2 {
 			w = 1
@@ -108,8 +108,8 @@ func BindingRule(components []fingerprint.Component) (fingerprint.Fingerprint, e
 // PolicyComponents returns the component names the policy knows, sorted.
 func PolicyComponents() []string {
 	names := make([]string, 0, len(policyKinds))
-	for n := range policyKinds {
-		names = append(names, n)
+	for _, e := range policyKinds {
+		names = append(names, e.k)
 	}
 	sort.Strings(names)
 	return names

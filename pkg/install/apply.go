@@ -142,12 +142,13 @@ func (t *Target) Open(names []string) (*bundle.Bundle, error) {
 //  3. stage: unpack and verify the payload into releases/.staging-VERSION,
 //     fsync, rename to releases/VERSION;
 //  4. run the pre-switch hooks;
-//  5. record the keys the bundle introduces (and the pinned signer): only
-//     adding trust, which cannot make the installed release unusable;
-//  6. switch previous and current, each with one rename: from here the
-//     bundle's revocations are in force, because the current release
-//     carries them;
-//  7. record the revocations in the trust store (so rollback keeps them),
+//  5. record the pinned signer (see [ApplyOptions.Pin]), so that the new
+//     release verifies without --pub once it is current; only adding
+//     trust, which cannot make the installed release unusable;
+//  6. switch previous and current, each with one rename: from here, and
+//     not before, the bundle's trust_keys and revoked_keys are in force,
+//     because the current release carries them;
+//  7. record them in the trust store (so that rollback keeps them),
 //     collect old releases, run the post-switch hooks.
 //
 // A crash at any point leaves a working target: the old or the new release
@@ -185,7 +186,9 @@ func (t *Target) Apply(b *bundle.Bundle, opts ApplyOptions) (*ApplyResult, error
 		}
 		crashpoint()
 	}
-	if err := t.addKeys(m.TrustKeys, pin); err != nil {
+	// The pinned signer is recorded before the switch: the new release
+	// must verify without --pub from the moment it is current.
+	if err := t.addKeys(nil, pin); err != nil {
 		return nil, err
 	}
 	if pin != nil {
@@ -197,8 +200,11 @@ func (t *Target) Apply(b *bundle.Bundle, opts ApplyOptions) (*ApplyResult, error
 	}
 	res.Applied, res.Release = true, filepath.Join(releasesDir, m.Version)
 	t.current, t.curHdr, t.curErr = m, b.Header, nil
-	if err := t.addRevocations(m); err != nil {
-		return res, fmt.Errorf("%s %s is current, but its revocations could not be recorded in %s: %w (they are in force while it is current; the next apply or rollback records them)",
+	crashpoint()
+	// The bundle's trust changes took effect with the switch (the current
+	// release carries them); record them so that rollback keeps them.
+	if err := t.recordTrust(); err != nil {
+		return res, fmt.Errorf("%s %s is current, but its trust changes could not be recorded in %s: %w (they are in force while it is current; the next apply or rollback records them)",
 			m.Product, m.Version, filepath.Join(t.dir, trustDir), err)
 	}
 	crashpoint()

@@ -214,7 +214,12 @@ func TestCrashSafetyKeyRotation(t *testing.T) {
 		}
 		if cur == "2.0.0" {
 			sawNew++
-			// A is revoked from the switch on, recorded or not; L-1 too.
+			// A is revoked and C trusted from the switch on, recorded or
+			// not; L-1 is revoked too.
+			full, _, _ := Trust(target, ring)
+			if _, trusted := full.Get(kC.ID()); !trusted {
+				t.Fatalf("step %d: 2.0.0 is current but C is not trusted", n)
+			}
 			if !revoked[kA.ID()] || !slices.Contains(rel.RevokedLicenses, "L-1") {
 				t.Fatalf("step %d: 2.0.0 is current but A revoked=%v, revoked licenses %q", n, revoked[kA.ID()], rel.RevokedLicenses)
 			}
@@ -228,8 +233,11 @@ func TestCrashSafetyKeyRotation(t *testing.T) {
 			}
 		} else {
 			sawOld++
-			if revoked[kA.ID()] {
-				t.Fatalf("step %d: 1.0.0 is current but A is already revoked", n)
+			// Nothing of 2.0.0's trust changes is in force before its
+			// switch: A not revoked, C not trusted.
+			full, _, _ := Trust(target, ring)
+			if _, trusted := full.Get(kC.ID()); revoked[kA.ID()] || trusted {
+				t.Fatalf("step %d: 1.0.0 is current but A revoked=%v, C trusted=%v", n, revoked[kA.ID()], trusted)
 			}
 			// Rollback to 0.9.0 works, and so does rolling forward again;
 			// killed between its two renames, apply leaves previous =

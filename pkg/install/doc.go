@@ -23,10 +23,10 @@
 //     current and verifiable, never a mix.
 //   - Key rotation takes effect in that same rename: the trust of a target
 //     is its given keys, DIR/trust and the current release's own signed
-//     trust_keys and revoked_keys. New keys are recorded before the switch
-//     (adding trust cannot break the installed release), revocations after
-//     it (and by any later locked open), so a crash can neither brick the
-//     target nor let a rollback undo a revocation.
+//     trust_keys and revoked_keys, recorded in DIR/trust after the switch
+//     (and by any later locked open), so a crash can neither brick the
+//     target nor let a rollback undo a revocation. Only the signer pinned
+//     by the administrator (--pub) is recorded before the switch.
 //   - Trusted keys are the caller's keyring plus the target's trust store,
 //     DIR/trust/keys: keys introduced by applied bundles (trust_keys) and
 //     the signer of a successful apply that the administrator trusted

@@ -1,8 +1,12 @@
 package install
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
@@ -62,5 +66,55 @@ func TestApplyReadsTargetOnce(t *testing.T) {
 	}
 	if len(reads) != len(want) {
 		t.Errorf("apply read %v, want only %v", reads, want)
+	}
+}
+
+// The files of a target are read bounded (issue 13 item 1): a FIFO in the
+// trust store is refused at once (not waited on), an oversized list or
+// header is refused after at most its limit.
+func TestTargetReadsBounded(t *testing.T) {
+	k := testKey(t, 1)
+	ring := keys.NewKeyring(k.Public())
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	makeTree(t, src, "1.0.0", 1<<10)
+	out := filepath.Join(dir, "a.bundle")
+	pack(t, k, src, out, "1.0.0", nil)
+	fresh := func(name string) string {
+		target := filepath.Join(dir, name)
+		if _, err := Apply([]string{out}, ApplyOptions{Target: target, Keyring: ring}); err != nil {
+			t.Fatal(err)
+		}
+		return target
+	}
+	fifo := fresh("fifo")
+	os.MkdirAll(filepath.Join(fifo, trustDir), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(fifo, trustDir, revokedKeys), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := OpenTarget(fifo, TargetOptions{Keyring: ring}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "a FIFO, not a regular file") {
+			t.Fatalf("FIFO revoked-keys: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OpenTarget waited on a FIFO")
+	}
+	big := fresh("big")
+	os.MkdirAll(filepath.Join(big, trustDir), 0o755)
+	if err := os.WriteFile(filepath.Join(big, trustDir, revokedSerials), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(filepath.Join(big, trustDir, revokedSerials), ListLimit+1)
+	if _, err := OpenTarget(big, TargetOptions{Keyring: ring}); err == nil || !strings.Contains(err.Error(), "16 MiB limit") {
+		t.Fatalf("oversized revoked-licenses: %v", err)
+	}
+	hdr := fresh("hdr")
+	hp := filepath.Join(hdr, currentLink, headerFile)
+	os.Truncate(hp, HeaderLimit+1)
+	if _, err := Installed(hdr, ring); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("oversized header: %v", err)
 	}
 }

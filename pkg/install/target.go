@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airseal/airseal/internal/atomicfile"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/keys"
 )
@@ -108,12 +109,16 @@ func OpenTarget(dir string, opts TargetOptions) (*Target, error) {
 		return nil, err
 	}
 	t := &Target{dir: abs, opts: opts, reads: map[string]int{}, unlock: func() {}}
-	if opts.Lock {
-		if _, err := os.Stat(abs); err == nil {
-			if err := t.lock(); err != nil {
-				return nil, err
-			}
+	st, err := os.Stat(abs)
+	switch {
+	case err == nil && !st.IsDir():
+		return nil, fmt.Errorf("target %s is not a directory: give the directory to install into (it is created if missing)", dir)
+	case err == nil && opts.Lock:
+		if err := t.lock(); err != nil {
+			return nil, err
 		}
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	if err := t.load(); err != nil {
 		t.Close()
@@ -283,33 +288,16 @@ func (t *Target) verifyRelease(link string) (*bundle.Manifest, *bundle.Header, e
 }
 
 // readFile reads the regular file rel (relative to the target), at most
-// limit bytes, counting the read. A missing file matches fs.ErrNotExist.
+// limit bytes, counting the read (internal/fileio.ReadRegular: a FIFO,
+// device or directory is refused on the open descriptor before a byte is
+// read). A missing file matches fs.ErrNotExist.
 func (t *Target) readFile(rel string, limit int64, what string) ([]byte, error) {
 	t.reads[rel]++
-	p := filepath.Join(t.dir, rel)
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, err
+	data, err := fileio.ReadRegular(nil, filepath.Join(t.dir, rel), limit, what)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (restore it, or reinstall with 'bundle apply')", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: the %s is not a regular file (%v); restore it", p, what, st.Mode().Type())
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s: the %s is larger than its %d-byte limit; restore it", p, what, limit)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	if int64(b.Len()) > limit {
-		return nil, fmt.Errorf("%s: the %s is larger than its %d-byte limit; restore it", p, what, limit)
-	}
-	return b.Bytes(), nil
+	return data, err
 }
 
 // readLines returns the non-empty lines of the trust store file rel

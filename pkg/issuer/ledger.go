@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -91,15 +92,21 @@ func (lg *Ledger) Find(serial string) (*Record, bool, error) {
 	want, _ := license.NormalizeSerial(serial)
 	var found *Record
 	torn, err := lg.Each(func(r *Record) error {
-		if r.Type == TypeLicense && found == nil {
+		if r.Type == TypeLicense {
 			if s, _ := license.NormalizeSerial(r.Serial); s == want {
 				found = r
+				return errFound // stop reading: the ledger may be long
 			}
 		}
 		return nil
 	})
+	if err == errFound {
+		err = nil
+	}
 	return found, torn, err
 }
+
+var errFound = errors.New("found")
 
 // state is what a revocation needs from the ledger: the serials issued and
 // the newest revocation list, rebuilt from the records' additions.

@@ -131,12 +131,17 @@ const (
 	KindDemo Kind = 3
 )
 
-var kindNames = map[Kind]string{KindMain: "main", KindAdditional: "additional", KindDemo: "demo"}
+// kindNames are the kinds' names, indexed by Kind (a slice, laid out by
+// the compiler; a map would be built at every start of verify).
+var kindNames = [...]string{KindMain: "main", KindAdditional: "additional", KindDemo: "demo"}
+
+// known reports whether k is one of the three kinds.
+func (k Kind) known() bool { return int(k) < len(kindNames) && kindNames[k] != "" }
 
 // String returns "main", "additional" or "demo".
 func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
+	if k.known() {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -144,8 +149,8 @@ func (k Kind) String() string {
 // ParseKind parses "main", "additional" or "demo".
 func ParseKind(s string) (Kind, error) {
 	for k, n := range kindNames {
-		if n == s {
-			return k, nil
+		if n != "" && n == s {
+			return Kind(k), nil
 		}
 	}
 	return 0, fmt.Errorf("license kind %q: want main, additional or demo", s)

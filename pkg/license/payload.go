@@ -56,7 +56,7 @@ func (l *License) Validate() error {
 	if err := checkText("edition", l.Edition, false); err != nil {
 		return err
 	}
-	if _, ok := kindNames[l.Kind]; !ok {
+	if !l.Kind.known() {
 		return fmt.Errorf("kind: %d is not main (1), additional (2) or demo (3)", l.Kind)
 	}
 	if err := checkText("main_serial", l.MainSerial, false); err != nil {

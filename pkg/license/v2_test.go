@@ -318,3 +318,35 @@ func TestServerLicenseValidate(t *testing.T) {
 		})
 	}
 }
+
+// Issue 8 item 15: the seat server reads licenses through PayloadVersion,
+// DecodeServer and VerifyServer, which take a typed code however typed (no
+// dashes, lower case, folded over lines), as verify does.
+func TestServerLicenseLooseCode(t *testing.T) {
+	in, err := os.ReadFile("testdata/golden-v2/one-node.lic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := DecodeServer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := sl.Code()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := strings.ToLower(strings.ReplaceAll(code, "-", ""))
+	var folded strings.Builder
+	for i := 0; i < len(bare); i += 11 {
+		folded.WriteString(bare[i:min(i+11, len(bare))] + "\n")
+	}
+	for _, c := range []string{bare, folded.String(), "AS-L1" + bare[4:]} {
+		if v, err := PayloadVersion([]byte(c)); err != nil || v != 2 {
+			t.Errorf("PayloadVersion(%.20q...) = %d, %v", c, v, err)
+		}
+		got, err := DecodeServer([]byte(c))
+		if err != nil || got.Serial != sl.Serial {
+			t.Errorf("DecodeServer(%.20q...): %v", c, err)
+		}
+	}
+}

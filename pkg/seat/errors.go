@@ -45,7 +45,7 @@ var (
 	// the client retries later.
 	ErrStarting = errors.New("server is starting")
 	// ErrBadRequest: the server refused a request field (400).
-	ErrBadRequest = errors.New("request refused")
+	ErrBadRequest = errors.New("invalid request")
 	// ErrServer: any other error status from a trusted server.
 	ErrServer = errors.New("license server error")
 	// ErrGraceEnded: every server stayed unreachable until the lease

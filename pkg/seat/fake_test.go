@@ -179,7 +179,7 @@ type Answer struct {
 type FakeServer struct {
 	URL     string
 	Product string
-	Clock   *FakeClock
+	Clock   Clock
 	Key     ed25519.PrivateKey
 	Licence []byte
 	// Token, when set, is the Basic-auth password every /api call needs
@@ -205,17 +205,17 @@ type FakeServer struct {
 
 // NewFakeServer starts a fake server (plain HTTP on loopback) for product
 // "acme-db" with seats seats, signing with key and presenting lic.
-func NewFakeServer(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
+func NewFakeServer(clock Clock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
 	return newFake(clock, key, lic, seats, false)
 }
 
 // NewFakeTLSServer is NewFakeServer over TLS, with httptest's certificate
 // (for 127.0.0.1 and example.com; Certificate returns it).
-func NewFakeTLSServer(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
+func NewFakeTLSServer(clock Clock, key ed25519.PrivateKey, lic []byte, seats int) *FakeServer {
 	return newFake(clock, key, lic, seats, true)
 }
 
-func newFake(clock *FakeClock, key ed25519.PrivateKey, lic []byte, seats int, useTLS bool) *FakeServer {
+func newFake(clock Clock, key ed25519.PrivateKey, lic []byte, seats int, useTLS bool) *FakeServer {
 	f := &FakeServer{Product: "acme-db", Clock: clock, Key: key, Licence: lic, seats: seats, lifetime: 5 * time.Minute,
 		renewEvery: 60, leases: map[string]*Session{}, bySession: map[string]string{}, calls: map[string]int{}}
 	if useTLS {

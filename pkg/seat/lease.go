@@ -51,12 +51,39 @@ type LeaseInfo struct {
 	// seat at Expires unless it is renewed.
 	Granted time.Time `json:"granted"`
 	Expires time.Time `json:"expires"`
-	// RenewEvery is how often the lease is renewed.
-	RenewEvery time.Duration `json:"renew_every_ns"`
+	// RenewEvery is how often the lease is renewed (in JSON:
+	// renew_every_seconds).
+	RenewEvery time.Duration `json:"-"`
 	// Features are the entitlements (the demo limits in demo mode).
 	Features map[string]int64 `json:"features"`
 	// ServerTime is the signed time of the server's last answer.
 	ServerTime time.Time `json:"server_time"`
+}
+
+type leaseInfoJSON struct {
+	plainLeaseInfo
+	RenewEvery float64 `json:"renew_every_seconds"`
+}
+
+type plainLeaseInfo LeaseInfo
+
+// MarshalJSON writes RenewEvery in seconds.
+func (i LeaseInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(leaseInfoJSON{plainLeaseInfo(i), i.RenewEvery.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (i *LeaseInfo) UnmarshalJSON(b []byte) error {
+	var v leaseInfoJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*i = LeaseInfo(v.plainLeaseInfo)
+	if v.RenewEvery < 0 || v.RenewEvery > 24*3600 {
+		return fmt.Errorf("renew_every_seconds: %v is not 0 to 86400", v.RenewEvery)
+	}
+	i.RenewEvery = time.Duration(v.RenewEvery * float64(time.Second))
+	return nil
 }
 
 // Lease is a seat (or a demo-mode session) held by this client. Unless
@@ -74,6 +101,7 @@ type Lease struct {
 	err      error
 
 	done     chan struct{}
+	doneOnce sync.Once
 	stop     chan struct{}
 	stopOnce sync.Once
 	loop     sync.WaitGroup
@@ -95,7 +123,8 @@ func (l *Lease) Mode() Mode {
 	return l.info.Mode
 }
 
-// Done is closed when the lease ends: lost (Err says why) or closed.
+// Done is closed when the lease ends: lost (Err says why; after OnLost
+// has returned) or closed.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err returns why the lease ended, or nil while it is held.
@@ -132,14 +161,14 @@ func (c *Client) checkoutRequest(r Request) (CheckoutRequest, error) {
 		product = c.cfg.Product
 	}
 	if product == "" {
-		return CheckoutRequest{}, errors.New("seat: Product: name the product whose seat to take (Config.Product or Request.Product)")
+		return CheckoutRequest{}, fmt.Errorf("%w: Product: name the product whose seat to take (Config.Product or Request.Product)", ErrBadRequest)
 	}
 	id := r.ClientSessionID
 	if id == "" {
 		id = newQueryID()
 	}
 	if err := seats.CheckSessionID(id); err != nil {
-		return CheckoutRequest{}, fmt.Errorf("seat: ClientSessionID: %v", err)
+		return CheckoutRequest{}, fmt.Errorf("%w: ClientSessionID: %v", ErrBadRequest, err)
 	}
 	app, usr, host := r.AppName, r.UserName, r.ComputerName
 	if app == "" {
@@ -225,7 +254,7 @@ func (c *Client) order(first *server) []*server {
 }
 
 // pass sends one request to each server in turn until one gives an answer
-// that is not retryable. fn returns (done, err).
+// that is not retryable (success, or a verdict of a trusted server).
 func (c *Client) pass(ctx context.Context, list []*server, fn func(*server) error) (*server, error) {
 	var fails []ServerFailure
 	for _, s := range list {
@@ -368,10 +397,10 @@ func (c *Client) renewOnce(ctx context.Context, l *Lease) (LeaseInfo, *server, e
 	l.mu.Lock()
 	cur, id, mode, req := l.srv, l.info.ID, l.info.Mode, l.req
 	l.mu.Unlock()
-	var info LeaseInfo
 	if mode == ModeLicensed && id != "" {
 		r, err := c.call(ctx, cur, http.MethodPost, RenewPath(url.PathEscape(id)), nil)
 		if err == nil {
+			var info LeaseInfo
 			info, err = session(r, req)
 			if err == nil {
 				return info, cur, nil
@@ -380,12 +409,22 @@ func (c *Client) renewOnce(ctx context.Context, l *Lease) (LeaseInfo, *server, e
 		if !retryable(err) && !errors.Is(err, ErrUnknownLease) {
 			return LeaseInfo{}, nil, err // the seat was taken away (410), or credentials refused
 		}
-		// Unknown (reclaimed while unreachable) or the server failed: ask
-		// for the seat again with the same session ID, here and elsewhere.
-	} else {
-		cur = nil
+		// Unknown (reclaimed while unreachable): ask it again for the seat
+		// with the same session ID, then the others. Failed: the others
+		// first, it last (a dead server costs a timeout per try).
+		list := c.order(cur)
+		if !errors.Is(err, ErrUnknownLease) {
+			list = append(list[1:], cur)
+		}
+		return c.checkoutList(ctx, list, req)
 	}
-	s, err := c.pass(ctx, c.order(cur), func(s *server) error {
+	return c.checkoutList(ctx, c.order(nil), req)
+}
+
+// checkoutList makes one pass of idempotent checkouts over list.
+func (c *Client) checkoutList(ctx context.Context, list []*server, req CheckoutRequest) (LeaseInfo, *server, error) {
+	var info LeaseInfo
+	s, err := c.pass(ctx, list, func(s *server) error {
 		var err error
 		info, err = c.checkoutOn(ctx, s, req)
 		return err
@@ -468,21 +507,29 @@ func (l *Lease) Close(ctx context.Context) error {
 
 // end records why the lease ended and closes Done, once.
 func (l *Lease) end(err error) bool {
+	set := l.setErr(err)
+	l.doneOnce.Do(func() { close(l.done) })
+	return set
+}
+
+// setErr records why the lease ended, once.
+func (l *Lease) setErr(err error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return false
 	}
 	l.err = err
-	close(l.done)
 	return true
 }
 
-// lose ends the lease and calls OnLost.
+// lose ends the lease and calls OnLost before Done is closed, so a
+// goroutine waiting on Done sees what OnLost did.
 func (l *Lease) lose(err error) {
-	if l.end(err) && l.c.cfg.OnLost != nil {
+	if l.setErr(err) && l.c.cfg.OnLost != nil {
 		l.c.cfg.OnLost(l, err)
 	}
+	l.doneOnce.Do(func() { close(l.done) })
 }
 
 // start runs the heartbeat goroutine. OnLost is called after the loop has
@@ -547,9 +594,10 @@ func (l *Lease) heartbeat() error {
 		if !retryable(err) {
 			return err
 		}
-		if !c.clock.Now().Before(deadline) {
+		if l.Mode() == ModeLicensed && !c.clock.Now().Before(deadline) {
 			return fmt.Errorf("%w (last failure: %w)", ErrGraceEnded, err)
 		}
+		// A demo-mode session holds no seat: it keeps asking, never lost.
 		if backoff == 0 {
 			backoff = c.cfg.Backoff
 		} else {

@@ -1,7 +1,7 @@
-// Package seat is the client side of the airseal seat protocol
-// (docs/spec/seat-protocol-v1.md). This file holds the response signature:
-// the message a seat server signs with its response key and a client checks.
 package seat
+
+// This file holds the response signature: the message a seat server signs
+// with its response key and a client checks.
 
 import (
 	"crypto/ed25519"

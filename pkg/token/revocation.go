@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -16,7 +15,7 @@ import (
 // that is written or read: 16 MiB, room for more than 250,000 jtis and as
 // many license serials. It is separate from [MaxTokenSize]: a list is
 // checked once when loaded, then looked up in a set.
-const MaxRevocationListSize = fileio.LimitRevocations
+const MaxRevocationListSize = 16 << 20
 
 var (
 	// ErrRevocationListTooLarge means a new list would exceed

@@ -9,11 +9,13 @@
 // Ed25519 (RFC 8037); the kid is the airseal key ID of the signing key (see
 // package keys). The format is specified in docs/spec/token-v1.md.
 //
-// [Signer] mints, [Verifier] verifies in a fixed order of checks, [RevocationList]
-// is a signed, monotonically numbered list of revoked jti values and license
-// serials, [Dir] keeps the issuer's state on disk (keys, clients, the ledgers
-// of minted and of issued tokens, revocation list) and [Server] is the HTTP
-// token endpoint.
+// [Signer] mints, [Verifier] verifies in a fixed order of checks and
+// [RevocationList] is a signed, monotonically numbered list of revoked jti
+// values and license serials. This package is the pure logic: it reads no
+// file and opens no socket. Package tokendir keeps the issuer's state on
+// disk (keys, clients, the ledgers of minted and of issued tokens, the
+// revocation list and the highest list number seen), and package
+// tokenserver is the HTTP token endpoint.
 //
 // # Security
 //
@@ -31,11 +33,8 @@
 // works only where the verifier sees a current revocation list; the list
 // carries a sequence number and a verifier that remembers the highest number it
 // has seen refuses an older list, so a revocation cannot be rolled back by
-// restoring an old file. [Dir.Record] returns once a minted token's record
-// is fsynced; the endpoint sends a token once its record is written to
-// [IssuedFile] and fsyncs within milliseconds, so a power cut can lose the
-// records of the last short-lived tokens it issued (never a crash of the
-// process alone). Nothing here protects a private key while it is
+// restoring an old file (see docs/spec/token-v1.md, section 4, for the one
+// sequence rule of the product line). Nothing here protects a private key while it is
 // decrypted in memory, and nothing stops a clock from being set back on a
 // machine the attacker controls.
 package token

@@ -28,7 +28,6 @@ CREATE TABLE leases (
     -- per computer (seatstore.Grant)
     seat_key        TEXT NOT NULL
 );
-CREATE INDEX leases_seats ON leases (product, lost, seat_key);
 
 CREATE TABLE tokens (
     name    TEXT PRIMARY KEY,
@@ -79,8 +78,18 @@ CREATE TABLE log_head (
 );
 INSERT INTO log_head (id, next_seq) VALUES (1, 1);
 
--- One row per product that has had a Grant: the row a Grant locks so that
--- two nodes never count the same product's seats at once.
+-- Seats in use, kept by the store beside the leases so that a Grant
+-- decides in constant time: seat_holds counts the leases (not lost) that
+-- share each seat key, seat_products.in_use the seat keys of a product.
+-- The seat_products row is also the lock a Grant takes (PostgreSQL), so
+-- that two nodes never count the same product's seats at once.
 CREATE TABLE seat_products (
-    product TEXT PRIMARY KEY
+    product TEXT PRIMARY KEY,
+    in_use  BIGINT NOT NULL
+);
+CREATE TABLE seat_holds (
+    product  TEXT NOT NULL,
+    seat_key TEXT NOT NULL,
+    leases   BIGINT NOT NULL,
+    PRIMARY KEY (product, seat_key)
 );

@@ -53,6 +53,7 @@ func RunWith(t *testing.T, open func(t *testing.T) seatstore.Store, opts Options
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, o(t)) })
 	t.Run("Grant", func(t *testing.T) { testGrant(t, o(t)) })
 	t.Run("GrantAtomic", func(t *testing.T) { testGrantAtomic(t, o(t)) })
+	t.Run("Renewals", func(t *testing.T) { testRenewals(t, o(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, o(t)) })
 	t.Run("ConcurrentGrants", func(t *testing.T) { testConcurrentGrants(t, o(t)) })
@@ -67,6 +68,7 @@ func RunWith(t *testing.T, open func(t *testing.T) seatstore.Store, opts Options
 			rounds = 200
 		}
 		t.Run("GrantRace", func(t *testing.T) { testGrantRace(t, o(t), opts.Second, rounds) })
+		t.Run("RenewReleaseRace", func(t *testing.T) { testRenewReleaseRace(t, o(t), opts.Second, rounds/4) })
 	}
 }
 
@@ -599,6 +601,9 @@ func testContext(t *testing.T, s seatstore.Store) {
 	if _, err := s.Load(cctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Load with a cancelled context: %v", err)
 	}
+	if _, _, err := s.Lease(cctx, "L-1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lease with a cancelled context: %v", err)
+	}
 	if err := s.Events(cctx, time.Time{}, time.Time{}, func(seatstore.LoggedEvent) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("Events with a cancelled context: %v", err)
 	}
@@ -678,6 +683,9 @@ func testClosed(t *testing.T, s seatstore.Store) {
 	}
 	if _, err := s.Load(ctx); !errors.Is(err, seatstore.ErrClosed) {
 		t.Errorf("Load after Close: %v", err)
+	}
+	if _, _, err := s.Lease(ctx, "x"); !errors.Is(err, seatstore.ErrClosed) {
+		t.Errorf("Lease after Close: %v", err)
 	}
 	if err := s.Events(ctx, time.Time{}, time.Time{}, func(seatstore.LoggedEvent) error { return nil }); !errors.Is(err, seatstore.ErrClosed) {
 		t.Errorf("Events after Close: %v", err)
@@ -770,5 +778,93 @@ func testGrantRace(t *testing.T, s seatstore.Store, second func(*testing.T, seat
 	}
 	if evs := AllEvents(t, s2); len(evs) != rounds {
 		t.Fatalf("%d events, want %d", len(evs), rounds)
+	}
+}
+
+func testRenewals(t *testing.T, s seatstore.Store) {
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{grant("L-1", "acme", "PC", 2, false)}})
+	later := T0.Add(time.Hour + time.Nanosecond)
+	commit(t, s, seatstore.Change{Renewals: []seatstore.Renewal{{ID: "L-1", Expires: later}}})
+	l, ok, err := s.Lease(ctx, "L-1")
+	want := utcLease(Lease("L-1", "acme", "PC", T0))
+	want.Expires = later.UTC()
+	if err != nil || !ok {
+		t.Fatalf("Lease(L-1) = %v, %v", ok, err)
+	}
+	same(t, "renewed lease", l, want)
+	if _, ok, err := s.Lease(ctx, "L-none"); ok || err != nil {
+		t.Fatalf("Lease of a missing ID: %v, %v", ok, err)
+	}
+	// Released (on another node): the renewal is refused and brings
+	// nothing back; nothing else of its Change is stored.
+	commit(t, s, seatstore.Change{DeleteLeases: []string{"L-1"}})
+	err = s.Commit(ctx, seatstore.Change{Renewals: []seatstore.Renewal{{ID: "L-1", Expires: later}},
+		Settings: map[string]string{"x": "1"}, Events: []seats.Event{event(T0, seats.EventRenew, "L-1")}})
+	if !errors.Is(err, seats.ErrUnknownLease) {
+		t.Fatalf("renewal of a released lease: %v, want ErrUnknownLease", err)
+	}
+	if st := load(t, s); len(st.Leases) != 0 || st.Settings["x"] != "" {
+		t.Fatalf("a refused renewal stored something: %+v", st)
+	}
+	if n := len(AllEvents(t, s)); n != 0 {
+		t.Fatalf("a refused renewal logged %d events", n)
+	}
+	// Lost: refused with the reason.
+	lost := Lease("L-2", "acme", "PC", T0)
+	lost.Lost = "license S-1 was revoked"
+	commit(t, s, seatstore.Change{PutLeases: []seats.Lease{lost}})
+	err = s.Commit(ctx, seatstore.Change{Renewals: []seatstore.Renewal{{ID: "L-2", Expires: later}}})
+	if !errors.Is(err, seats.ErrLost) || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("renewal of a lost lease: %v, want ErrLost with the reason", err)
+	}
+	if l, ok, _ := s.Lease(ctx, "L-2"); !ok || l.Lost == "" || !l.Expires.Equal(T0.Add(5*time.Minute)) {
+		t.Fatalf("lost lease after a refused renewal: %+v %v", l, ok)
+	}
+	// The seat counts are untouched by all this: two seats, two grants.
+	for _, id := range []string{"L-3", "L-4"} {
+		commit(t, s, seatstore.Change{Grants: []seatstore.Grant{grant(id, "acme", "PC", 2, false)}})
+	}
+	if err := s.Commit(ctx, seatstore.Change{Grants: []seatstore.Grant{grant("L-5", "acme", "PC", 2, false)}}); !errors.Is(err, seats.ErrNoSeat) {
+		t.Fatalf("third grant of two seats: %v", err)
+	}
+}
+
+// testRenewReleaseRace: one node releases a lease while another renews
+// it at the same instant. The lease never comes back, and its seat is
+// free afterwards.
+func testRenewReleaseRace(t *testing.T, s seatstore.Store, second func(*testing.T, seatstore.Store) seatstore.Store, rounds int) {
+	s2 := second(t, s)
+	defer s2.Close()
+	for r := range rounds {
+		product := fmt.Sprint("rr-", r)
+		id := fmt.Sprint("RR-", r)
+		commit(t, s, seatstore.Change{Grants: []seatstore.Grant{grant(id, product, "PC", 1, false)}})
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var renewErr, releaseErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			releaseErr = s.Commit(ctx, seatstore.Change{DeleteLeases: []string{id}})
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			renewErr = s2.Commit(ctx, seatstore.Change{Renewals: []seatstore.Renewal{{ID: id, Expires: T0.Add(time.Hour)}}})
+		}()
+		close(start)
+		wg.Wait()
+		if releaseErr != nil || (renewErr != nil && !errors.Is(renewErr, seats.ErrUnknownLease)) {
+			t.Fatalf("round %d: release %v, renew %v", r, releaseErr, renewErr)
+		}
+		if _, ok, err := s2.Lease(ctx, id); ok || err != nil {
+			t.Fatalf("round %d: the released lease is stored again (%v)", r, err)
+		}
+		// Its one seat is free: exactly one grant fits.
+		commit(t, s2, seatstore.Change{Grants: []seatstore.Grant{grant(id+"b", product, "PC", 1, false)}})
+		if err := s.Commit(ctx, seatstore.Change{Grants: []seatstore.Grant{grant(id+"c", product, "PC", 1, false)}}); !errors.Is(err, seats.ErrNoSeat) {
+			t.Fatalf("round %d: a second grant of one seat: %v", r, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/pkg/token"
 )
 
@@ -54,5 +55,12 @@ func TestRevocationListHundredThousand(t *testing.T) {
 	}
 	if !got.HasJTI(jtis[99_999]) || got.HasJTI("jti-not-listed") {
 		t.Error("HasJTI wrong on the big list")
+	}
+}
+
+// The directory reads a list with the limit the pure package signs to.
+func TestRevocationLimitsAgree(t *testing.T) {
+	if token.MaxRevocationListSize != fileio.LimitRevocations {
+		t.Fatalf("token.MaxRevocationListSize %d, fileio.LimitRevocations %d", token.MaxRevocationListSize, fileio.LimitRevocations)
 	}
 }

@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -140,31 +139,42 @@ func TestBitrixPathExact(t *testing.T) {
 	}
 }
 
-// TestFailLimiterBounded: the table never grows past its bound, expired
-// entries are swept, and a flood of new addresses does not sweep on every
-// failure.
-func TestFailLimiterBounded(t *testing.T) {
-	l := newFailLimiter(2, time.Minute)
-	l.maxEntries = 4
-	now := testNow
-	for i := range 4 {
-		l.fail(fmt.Sprint("10.0.0.", i), now)
+// TestServerRotatesIssued (issue 8 item 11): the endpoint's issued.jsonl is
+// rotated at IssuedMaxSize, IssuedKeep rotated files are kept, and
+// Dir.Issued reads the kept records oldest first.
+func TestServerRotatesIssued(t *testing.T) {
+	ts := newTestServer(t, ServerOptions{IssuedMaxSize: 2000, IssuedKeep: 2})
+	var sent []string
+	for range 30 {
+		r := ts.do(ts.form("/token", url.Values{"grant_type": {"client_credentials"}}, true))
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		c, err := ts.verifier().Verify(r.body["access_token"].(string), ts.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, c.ID)
 	}
-	for i := range 100 {
-		l.fail(fmt.Sprint("10.0.1.", i), now.Add(time.Second))
+	base := filepath.Join(ts.dir.Path, tokendir.IssuedFile)
+	for _, p := range []string{base, base + ".1", base + ".2"} {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() > 2000+300 {
+			t.Fatalf("%s: %v (%d bytes)", p, err, st.Size())
+		}
 	}
-	if len(l.m) != 4 || l.sweeps != 1 {
-		t.Fatalf("%d entries after %d sweeps; want 4 entries, 1 sweep", len(l.m), l.sweeps)
+	if _, err := os.Stat(base + ".3"); !os.IsNotExist(err) {
+		t.Fatalf("%s.3 kept beyond IssuedKeep", base)
 	}
-	// A tracked address is still limited.
-	l.fail("10.0.0.0", now.Add(time.Second))
-	if _, blocked := l.blocked("10.0.0.0", now.Add(2*time.Second)); !blocked {
-		t.Error("tracked address not blocked after 2 failures")
+	recs, torn, err := ts.dir.Issued()
+	if err != nil || torn || len(recs) == 0 || len(recs) >= len(sent) {
+		t.Fatalf("%d records kept of %d, torn %v, %v", len(recs), len(sent), torn, err)
 	}
-	// Once the old entries expire and a quarter window has passed, they are swept.
-	later := now.Add(time.Minute + time.Second)
-	l.fail("10.0.2.1", later)
-	if l.sweeps != 2 || len(l.m) != 1 || l.m["10.0.2.1"] == nil {
-		t.Fatalf("after expiry: %d entries, %d sweeps", len(l.m), l.sweeps)
+	// The kept records are the newest, in order.
+	off := len(sent) - len(recs)
+	for i, r := range recs {
+		if r.JTI != sent[off+i] {
+			t.Fatalf("record %d is %s, want %s", i, r.JTI, sent[off+i])
+		}
 	}
 }

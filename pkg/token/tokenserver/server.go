@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/ledger"
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/token"
 	"github.com/airseal/airseal/pkg/token/tokendir"
@@ -96,7 +96,7 @@ type Server struct {
 	log     *slog.Logger
 	clients atomic.Pointer[tokendir.Clients]
 	revs    atomic.Pointer[token.RevocationList]
-	limiter *failLimiter
+	limiter *loginlimit.Limiter
 	revMu   sync.Mutex
 	issued  *ledger.Writer
 
@@ -137,28 +137,28 @@ const ClientsStatInterval = 250 * time.Millisecond
 
 // reloadClients reads the clients file again when it changed since the
 // last load (or force is set). It reports whether the clients held now are
-// those of the file as it is.
-func (s *Server) reloadClients(force bool) bool {
+// those of the file as it is, and the error of a refused file it read.
+func (s *Server) reloadClients(force bool) (bool, error) {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	path := s.dir.File(tokendir.ClientsFile)
 	id := statID(path)
 	if !force && id == s.clientsID {
-		return s.clientsOK.Load() // unchanged: a refused file is not read again
+		return s.clientsOK.Load(), nil // unchanged: a refused file is not read again
 	}
 	cs, err := s.dir.Clients()
 	if err != nil {
-		if id != s.clientsID {
+		if id != s.clientsID && s.clients.Load() != nil {
 			s.log.Error("clients file refused; keeping the clients loaded before", "file", path, "err", err)
 		}
 		s.clientsID = id
 		s.clientsOK.Store(false)
-		return false
+		return false, err
 	}
 	s.clients.Store(cs)
 	s.clientsID = id
 	s.clientsOK.Store(true)
-	return true
+	return true, nil
 }
 
 // lookupClients returns the clients to authenticate id against, re-reading
@@ -173,13 +173,13 @@ func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, 
 		return cs, s.clientsOK.Load()
 	}
 	s.clientsStat.Store(now.UnixNano())
-	current = s.reloadClients(false)
+	current, _ = s.reloadClients(false) // a refused file is logged
 	return s.clients.Load(), current
 }
 
 // NewServer returns a server that issues tokens with signer, reads keys,
 // clients and the revocation list from d and records issued tokens in d's
-// [IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
+// [tokendir.IssuedFile]. Call [Server.Close] when done with it ([Server.Run] does).
 func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Server, error) {
 	ring, st, err := d.Keyring()
 	if err != nil {
@@ -209,7 +209,7 @@ func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Serv
 		lg = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{dir: d, signer: signer, ring: ring, issuer: st.Issuer, jwks: jwks, opts: opts, log: lg,
-		limiter: newFailLimiter(FailLimit, FailWindow)}
+		limiter: loginlimit.New(FailLimit, FailWindow)}
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -220,8 +220,8 @@ func NewServer(d *tokendir.Dir, signer *token.Signer, opts ServerOptions) (*Serv
 }
 
 // Close writes and fsyncs the records already handed to the endpoint's
-// ledger ([IssuedFile]) and closes it; token requests after Close fail with
-// 503. It returns an fsync error met while serving, if any. [Server.Run]
+// ledger ([tokendir.IssuedFile]) and closes it; token requests after Close
+// fail with 500 server_error. It returns an fsync error met while serving, if any. [Server.Run]
 // calls it when it returns.
 func (s *Server) Close() error {
 	return s.issued.Close()
@@ -232,8 +232,7 @@ func (s *Server) Close() error {
 // [ClientsStatInterval]). A revocation list older than the one held is
 // refused and the held one kept.
 func (s *Server) Reload() error {
-	if !s.reloadClients(true) {
-		_, err := s.dir.Clients()
+	if _, err := s.reloadClients(true); err != nil {
 		return err
 	}
 	// The list held is a floor too, should the floor file have been
@@ -325,20 +324,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *OAuthErro
 }
 
 // limitKey is the failed-authentication limiter's key for a remote
-// address: the IPv4 address, or the /64 prefix of an IPv6 address, since a
-// single IPv6 host usually controls a whole /64.
-func limitKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
-}
+// address (internal/loginlimit: the IPv4 address, or the IPv6 /64).
+func limitKey(ip string) string { return loginlimit.Key(ip) }
 
 func remoteIP(r *http.Request) string {
 	h, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -386,7 +373,7 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request, allowGet bool) (
 func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, *OAuthError) {
 	ip := limitKey(remoteIP(r))
 	now := s.opts.Now()
-	if wait, blocked := s.limiter.blocked(ip, now); blocked {
+	if wait, blocked := s.limiter.Blocked(ip, now); blocked {
 		// RFC 6749 section 5.2 defines no code for rate limiting at the
 		// token endpoint: invalid_client (authentication refused), with
 		// 429 and Retry-After telling the client it is a pause.
@@ -400,7 +387,7 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, 
 		var ok bool
 		id, secret, ok = ParseBasicAuth(h)
 		if !ok {
-			s.limiter.fail(ip, now)
+			s.limiter.Fail(ip, now)
 			return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "Authorization header is not valid HTTP Basic")
 		}
 		basic = true
@@ -410,7 +397,7 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, 
 	} else {
 		id, secret = v.Get("client_id"), v.Get("client_secret")
 		if id == "" || secret == "" {
-			s.limiter.fail(ip, now)
+			s.limiter.Fail(ip, now)
 			return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication required (HTTP Basic, or client_id and client_secret)")
 		}
 	}
@@ -423,7 +410,7 @@ func (s *Server) authenticate(r *http.Request, v url.Values) (*tokendir.Client, 
 		// An id the clients file does not hold while that file cannot be
 		// read as it is now may be a client not loaded yet: not counted.
 		if cs.Has(id) || current {
-			s.limiter.fail(ip, now)
+			s.limiter.Fail(ip, now)
 		}
 		s.log.Warn("client authentication failed", "remote", remoteIP(r), "client_id", id, "known", cs.Has(id))
 		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
@@ -761,73 +748,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, cert *tls.Certificate
 		return err
 	}
 	return nil
-}
-
-// failLimiter counts failed client authentications per IP address in fixed
-// windows.
-type failLimiter struct {
-	mu     sync.Mutex
-	m      map[string]*failEntry
-	limit  int
-	window time.Duration
-	// maxEntries bounds memory; when full, expired entries are dropped,
-	// at most once per window/4 so that a flood of new addresses cannot
-	// make every failure scan the whole table under the lock.
-	maxEntries int
-	lastSweep  time.Time
-	sweeps     int // for tests
-}
-
-type failEntry struct {
-	start time.Time
-	n     int
-}
-
-func newFailLimiter(limit int, window time.Duration) *failLimiter {
-	return &failLimiter{m: make(map[string]*failEntry), limit: limit, window: window, maxEntries: 1 << 16}
-}
-
-// blocked reports whether ip has used up its failures and how long until
-// the window ends.
-func (l *failLimiter) blocked(ip string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.m[ip]
-	if e == nil {
-		return 0, false
-	}
-	left := e.start.Add(l.window).Sub(now)
-	if left <= 0 {
-		delete(l.m, ip)
-		return 0, false
-	}
-	return left, e.n >= l.limit
-}
-
-func (l *failLimiter) fail(ip string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.m[ip]
-	if e == nil || now.Sub(e.start) >= l.window {
-		if len(l.m) >= l.maxEntries {
-			if now.Sub(l.lastSweep) < l.window/4 {
-				return // full: bounded memory and CPU win; this address is not counted
-			}
-			l.lastSweep = now
-			l.sweeps++
-			for k, x := range l.m {
-				if now.Sub(x.start) >= l.window {
-					delete(l.m, k)
-				}
-			}
-			if len(l.m) >= l.maxEntries {
-				return // full of live entries
-			}
-		}
-		l.m[ip] = &failEntry{start: now, n: 1}
-		return
-	}
-	e.n++
 }
 
 // scopeSubset reports whether every scope in want is in have (both

@@ -1,0 +1,406 @@
+// Command server measures the seat server's checkouts and renewals per
+// second on loopback against a bare net/http floor, paired in one run
+// (issue 10, "Speed"):
+//
+//   - floor: net/http with the same HTTP Basic token check (SHA-256,
+//     constant-time compare) and one Ed25519 response signature per
+//     request, no storage;
+//   - checkout: POST /api/sessions, each a new session, signed, durable in
+//     SQLite (WAL, group commit) before it is answered;
+//   - renew: POST /api/sessions/{ID}/renew of leases taken beforehand.
+//
+// Phases alternate floor, checkout, renew, ROUNDS times, each for
+// -phase, at -conns keep-alive connections; it prints each phase's
+// requests/s and p99, the medians, and the ratios to the floor (targets:
+// checkout >= 0.5x, renew >= 0.7x).
+//
+// With -scale N it then measures the lease count's cost: a server holding
+// N live leases against one holding 100, renewals paired round by round
+// (target: p99 with N no worse than with 100), the heap the N leases take
+// (target for 100,000: under 256 MiB for the whole process), and one
+// sweep with nothing expiring (work proportional to what expires).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/seatserver"
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/seat"
+)
+
+func main() {
+	conns := flag.Int("conns", 8, "concurrent keep-alive connections")
+	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
+	rounds := flag.Int("rounds", 5, "rounds of floor, checkout, renew")
+	dir := flag.String("dir", "", "directory for the SQLite store (default a temporary one)")
+	scale := flag.Int("scale", 0, "also compare a server holding `N` live leases with one holding 100 (0: skip)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "seat-bench-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	tok := make([]byte, 32)
+	_, _ = rand.Read(tok)
+	token := base64.RawURLEncoding.EncodeToString(tok)
+
+	floorURL, stopFloor := startFloor(key, "bench", token)
+	defer stopFloor()
+	srvURL, _, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
+	defer stopSrv()
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
+	// Leases for the renew phases: enough that every connection renews its own.
+	leases := make([][]string, *conns)
+	for c := range leases {
+		for i := 0; i < 50; i++ {
+			id, err := checkout(hc, srvURL, "bench", token, fmt.Sprintf("renew-%02d-%09d", c, i))
+			if err != nil {
+				log.Fatal(err)
+			}
+			leases[c] = append(leases[c], id)
+		}
+	}
+	var seq atomic.Int64
+	type result struct{ rps, p99 float64 }
+	res := map[string][]result{}
+	kinds := []string{"floor", "checkout", "renew"}
+	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
+	for r := 0; r < *rounds; r++ {
+		for _, k := range kinds {
+			var op func(c, i int) error
+			switch k {
+			case "floor":
+				op = func(c, i int) error { return floorCall(hc, floorURL, "bench", token) }
+			case "checkout":
+				op = func(c, i int) error {
+					_, err := checkout(hc, srvURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
+					return err
+				}
+			case "renew":
+				op = func(c, i int) error { return renew(hc, srvURL, "bench", token, leases[c][i%len(leases[c])]) }
+			}
+			rps, p99 := load(*conns, *phase, op)
+			res[k] = append(res[k], result{rps, p99})
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms\n", r+1, k, rps, p99)
+		}
+	}
+	med := func(k string) (float64, float64) {
+		var a, b []float64
+		for _, x := range res[k] {
+			a, b = append(a, x.rps), append(b, x.p99)
+		}
+		return median(a), median(b)
+	}
+	f, fp := med("floor")
+	c, cp := med("checkout")
+	n, np := med("renew")
+	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), checkout %.0f/s (p99 %.2f ms), renew %.0f/s (p99 %.2f ms)\n", f, fp, c, cp, n, np)
+	fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
+	if *scale > 0 {
+		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
+	}
+}
+
+// scaleBench compares renewals on a server with n live leases against one
+// with 100, and reports the heap the n leases take and a sweep's time.
+func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token string, n, conns, rounds int, phase time.Duration) {
+	ctx := context.Background()
+	fill := func(srv *seatserver.Server, count int, prefix string) []string {
+		ids := make([]string, count)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= count {
+						return
+					}
+					r := seats.Request{Product: "bench", ClientSessionID: fmt.Sprintf("%s-%012d", prefix, i), AppName: "bench", UserName: "u", ComputerName: "c"}
+					sess, _, err := srv.Checkout(ctx, r)
+					if err != nil {
+						log.Fatal(err)
+					}
+					ids[i] = sess.ID
+				}
+			}()
+		}
+		wg.Wait()
+		return ids
+	}
+	smallURL, small, stopSmall := startServer(filepath.Join(dir, "small"), key, "bench", token)
+	defer stopSmall()
+	smallIDs := fill(small, 100, "small")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	bigURL, big, stopBig := startServer(filepath.Join(dir, "big"), key, "bench", token)
+	defer stopBig()
+	bigIDs := fill(big, n, "big")
+	fillTime := time.Since(t0)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	fmt.Printf("\nscale: %d leases taken in %s (%.0f/s, durable each); heap for them %.1f MiB, process heap in use %.1f MiB, resident %s (target < 256 MiB)\n",
+		n, fillTime.Round(time.Millisecond), float64(n)/fillTime.Seconds(), float64(after.HeapInuse-before.HeapInuse)/(1<<20),
+		float64(after.HeapInuse)/(1<<20), rss())
+	sweep := func(srv *seatserver.Server) time.Duration {
+		t := time.Now()
+		if err := srv.Sweep(ctx); err != nil {
+			log.Fatal(err)
+		}
+		return time.Since(t)
+	}
+	sweep(small)
+	sweep(big) // the first sweep saves the clock floor
+	fmt.Printf("sweep with nothing expiring: 100 leases %s, %d leases %s\n", sweep(small), n, sweep(big))
+	var p100, pN []float64
+	for r := 0; r < rounds; r++ {
+		_, a := load(conns, phase, func(c, i int) error { return renew(hc, smallURL, "bench", token, smallIDs[(c*7919+i)%len(smallIDs)]) })
+		_, b := load(conns, phase, func(c, i int) error { return renew(hc, bigURL, "bench", token, bigIDs[(c*7919+i*104729)%len(bigIDs)]) })
+		p100, pN = append(p100, a), append(pN, b)
+		fmt.Printf("round %d  renew p99: 100 leases %6.2f ms, %d leases %6.2f ms\n", r+1, a, n, b)
+	}
+	a, b := median(p100), median(pN)
+	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
+}
+
+func runtimePROCS() int { return runtime.GOMAXPROCS(0) }
+
+// rss returns the process's resident set size from /proc/self/status.
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.Join(strings.Fields(strings.TrimPrefix(l, "VmRSS:")), " ")
+		}
+	}
+	return "unknown"
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+// load runs op from conns goroutines for d and returns requests/s and the
+// p99 latency in milliseconds.
+func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64) {
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, conns)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				t0 := time.Now()
+				if err := op(c, i); err != nil {
+					log.Fatal(err)
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}(c)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p99 := 0.0
+	if len(all) > 0 {
+		p99 = float64(all[len(all)*99/100]) / float64(time.Millisecond)
+	}
+	return float64(len(all)) / el.Seconds(), p99
+}
+
+// startFloor serves the floor: Basic auth against a SHA-256 token and one
+// Ed25519 signature of the response, as the seat server does, nothing else.
+func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
+	sum := sha256.Sum256([]byte(token))
+	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		got := sha256.Sum256([]byte(p))
+		if !ok || u != name || subtle.ConstantTimeCompare(got[:], sum[:]) != 1 {
+			w.WriteHeader(401)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		body := []byte(`{"ID":"L-FLOOR","Mode":"licensed"}` + "\n")
+		t := time.Now().UTC().Format(seat.TimeFormat)
+		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
+		w.Header().Set(seat.HeaderTime, t)
+		w.Header().Set(seat.HeaderKey, keyID)
+		w.Header().Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(m.Sign(key)))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(201)
+		_, _ = w.Write(body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
+}
+
+// startServer runs the seat server on a SQLite store in dir with one
+// license of a million seats (bound to no machine) and a client token.
+func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, func()) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	st, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	sum := sha256.Sum256([]byte(token))
+	if err := st.Commit(ctx, seatstore.Change{PutTokens: []seatstore.TokenRecord{{Name: name, Role: seat.RoleClient, SHA256: sum, Created: time.Now().UTC().Truncate(time.Second)}}}); err != nil {
+		log.Fatal(err)
+	}
+	vk, err := keys.Generate(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nb := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	sl := &license.ServerLicense{
+		License: license.License{Serial: "BNCH-0000-0000-0001", Product: "bench", Kind: license.KindMain,
+			Customer: license.Customer{Name: "Bench"}, IssuedAt: nb, NotBefore: nb, Seats: 1_000_000},
+		SeatUnit: license.PerSession,
+		Nodes:    []license.Node{{Name: "bench", ResponseKey: key.Public().(ed25519.PublicKey)}},
+	}
+	if err := sl.Sign(vk); err != nil {
+		log.Fatal(err)
+	}
+	arm, err := sl.Armor()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease,
+		Machine: func(string) (*license.Machine, error) { return &license.Machine{Virtualization: "none"}, nil }}
+	srv, err := seatserver.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := srv.Install(ctx, arm, "", ""); err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		if err := srv.Run(rctx, ln, seatserver.RunOptions{}); err != nil {
+			log.Print(err)
+		}
+		close(done)
+	}()
+	return "http://" + ln.Addr().String(), srv, func() { cancel(); <-done; st.Close() }
+}
+
+var qn atomic.Int64
+
+func do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(name, token)
+	req.Header.Set(seat.HeaderQueryID, fmt.Sprintf("bench-query-%012d", qn.Add(1)))
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range want {
+		if res.StatusCode == w {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
+}
+
+func floorCall(hc *http.Client, base, name, token string) error {
+	_, err := do(hc, "POST", base+"/api/sessions", name, token, []byte(`{}`), 201)
+	return err
+}
+
+func checkout(hc *http.Client, base, name, token, session string) (string, error) {
+	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
+	b, err := do(hc, "POST", base+seat.PathSessions, name, token, body, 201)
+	if err != nil {
+		return "", err
+	}
+	var s seat.Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", err
+	}
+	return s.ID, nil
+}
+
+func renew(hc *http.Client, base, name, token, id string) error {
+	_, err := do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200)
+	return err
+}
