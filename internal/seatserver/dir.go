@@ -37,15 +37,28 @@ type Dir struct {
 	Path string
 }
 
-// Paths inside the directory.
-func (d Dir) KeyPath() string       { return filepath.Join(d.Path, "response.key") }
+// KeyPath is the encrypted response key.
+func (d Dir) KeyPath() string { return filepath.Join(d.Path, "response.key") }
+
+// PublicKeyPath is the response key's public half.
 func (d Dir) PublicKeyPath() string { return filepath.Join(d.Path, "response.pub") }
-func (d Dir) RequestPath() string   { return filepath.Join(d.Path, "server-request.json") }
+
+// RequestPath is the server license request for the vendor.
+func (d Dir) RequestPath() string { return filepath.Join(d.Path, "server-request.json") }
+
+// VendorKeysDir holds the vendor public keys licenses may be signed by.
 func (d Dir) VendorKeysDir() string { return filepath.Join(d.Path, "vendor-keys") }
-func (d Dir) StorePath() string     { return filepath.Join(d.Path, "state.db") }
-func (d Dir) UsersPath() string     { return filepath.Join(d.Path, "users.json") }
-func (d Dir) AuditPath() string     { return filepath.Join(d.Path, "audit.log") }
-func (d Dir) lockPath() string      { return filepath.Join(d.Path, "server.lock") }
+
+// StorePath is the SQLite store.
+func (d Dir) StorePath() string { return filepath.Join(d.Path, "state.db") }
+
+// UsersPath is the users file (internal/users).
+func (d Dir) UsersPath() string { return filepath.Join(d.Path, "users.json") }
+
+// AuditPath is the audit log (internal/audit).
+func (d Dir) AuditPath() string { return filepath.Join(d.Path, "audit.log") }
+
+func (d Dir) lockPath() string { return filepath.Join(d.Path, "server.lock") }
 
 // Errors about the directory.
 var (

@@ -36,12 +36,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/airseal/airseal/internal/audit"
+	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -59,8 +62,13 @@ const (
 	MaxLease = time.Hour
 	// DefaultSweep is how often expired leases are reclaimed.
 	DefaultSweep = 10 * time.Second
-	// MaxBody is the largest request body (413 above).
+	// MaxBody is the largest request body (413 above), except for:
 	MaxBody = 64 << 10
+	// MaxLicenceBody: POST /api/licences (a license file JSON-escaped).
+	MaxLicenceBody = 2*fileio.LimitLicense + 4<<10
+	// MaxRevocationsBody: POST /api/revocations (a list of up to about a
+	// million serials, JSON-escaped).
+	MaxRevocationsBody = fileio.LimitRevocations + 1<<20
 	// CommitTimeout bounds how long a request waits for its change to be
 	// durable before it is answered 503.
 	CommitTimeout = 10 * time.Second
@@ -106,6 +114,14 @@ type Config struct {
 	// applied, seat force-released): who, what, when, from where. nil: the
 	// structured log only.
 	Audit *audit.Writer
+	// LoginLimit counts failed logins (a wrong token or password) per
+	// client address (IPv6 by /64); an address over the limit gets 429 with
+	// Retry-After before its credentials are checked. nil: the defaults of
+	// internal/loginlimit (10 a minute).
+	LoginLimit *loginlimit.Limiter
+	// Exempt, when set, names addresses the login limit does not apply to
+	// (the console's IP whitelist).
+	Exempt func(netip.Addr) bool
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -138,6 +154,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -179,6 +196,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LoginLimit == nil {
+		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,

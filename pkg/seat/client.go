@@ -224,7 +224,9 @@ func (c *Client) raiseFloor(t time.Time) {
 // "https://HOST:PORT" for HOST[:PORT] (port 9099 by default), or the URL
 // given, without a trailing slash. It refuses schemes other than http and
 // https, credentials, queries and fragments in the URL, and plain http to
-// anything but loopback unless allowHTTP.
+// anything but loopback unless allowHTTP. A path prefix is kept; the server
+// signs the path it receives, so a reverse proxy in between must not
+// rewrite paths.
 func NormalizeServer(s string, allowHTTP bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
