@@ -147,7 +147,7 @@ type Server struct {
 	revSeen map[keys.ID]uint64
 	// revokedExtra is every serial on the revocation lists applied, so a
 	// revoked license cannot be installed later.
-	revokedExtra []string
+	revokedExtra map[string]bool
 	// lastLoad is when the tokens were last reloaded after a miss.
 	lastLoad time.Time
 	// floorSaved is when the clock floor was last saved.
@@ -253,7 +253,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revoked = splitList(v)
 		}
 	}
-	s.revokedExtra = revoked
+	s.revokedExtra = make(map[string]bool, len(revoked))
+	for _, sr := range revoked {
+		s.revokedExtra[sr] = true
+	}
 	ev := s.core.Revoke(revoked, now)
 	// Lost leases long past their expiry are forgotten (the core drops
 	// them silently when they expire).
