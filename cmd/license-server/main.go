@@ -148,7 +148,7 @@ licenses the vendor issued for this machine and this server's response key.`,
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport())
 	return root
 }
 

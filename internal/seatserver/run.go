@@ -1,6 +1,7 @@
 package seatserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,6 +28,9 @@ type RunOptions struct {
 	// ShutdownGrace is how long requests in flight may take to finish
 	// after ctx ends (0: 10 s).
 	ShutdownGrace time.Duration
+	// Checkpoint is how often the usage log's head is signed
+	// (0: DefaultCheckpoint); it is signed at shutdown too.
+	Checkpoint time.Duration
 }
 
 // HTTPServer returns the http.Server Run uses: the handler, and timeouts
@@ -78,6 +82,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	poll := time.NewTicker(TokenPoll)
 	defer poll.Stop()
 	stamp := s.tokenStamp()
+	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
+	defer cpTick.Stop()
 	for {
 		select {
 		case err := <-serveErr:
@@ -88,6 +94,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 				s.loadTokens(ctx)
 				s.log.Info("tokens reloaded", "stamp", s.cfg.TokenStamp)
 			}
+		case <-cpTick.C:
+			s.checkpointLog(ctx)
 		case <-tick.C:
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("sweep", "err", err)
@@ -102,6 +110,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
+			s.checkpointLog(sctx)
 			return nil
 		}
 	}

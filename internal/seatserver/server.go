@@ -159,6 +159,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 }
 
 // Errors New returns; the CLI maps them to exit codes.

@@ -277,8 +277,11 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 		nev += len(r.c.Events)
 	}
 	qs := append(writerQueries[:len(writerQueries):len(writerQueries)], qHeadSelect+s.d.forUpdate)
-	if nev > 0 && nev <= 64 {
-		qs = append(qs[:len(qs):len(qs)], eventInsert(min(nev, eventsPerStmt)))
+	if nev >= eventsPerStmt {
+		qs = append(qs, eventInsert(eventsPerStmt))
+	}
+	if r := nev % eventsPerStmt; r > 0 {
+		qs = append(qs, eventInsert(r))
 	}
 	if err := s.prepare(ctx, qs...); err != nil {
 		return err
@@ -394,9 +397,10 @@ func (s *sqlStore) appendEvents(ctx context.Context, tx wtx, events []seats.Even
 	return tx.exec(ctx, qHeadUpdate, next, prev[:])
 }
 
-// eventsPerStmt bounds the rows of one INSERT (9 parameters each, within
-// every database's limit).
-const eventsPerStmt = 500
+// eventsPerStmt is the most rows one INSERT writes: the statements for 1
+// to 32 rows are prepared once (a long multi-row statement costs more to
+// parse than it saves).
+const eventsPerStmt = 32
 
 // eventInsert is the INSERT of n usage-log rows.
 func eventInsert(n int) string {
