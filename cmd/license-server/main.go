@@ -629,6 +629,7 @@ func newServe() *cobra.Command {
 	var addr, certFile, keyFile, logLevel string
 	var lease, sweep time.Duration
 	var insecure, debug bool
+	var xf extrasFlags
 	c := &cobra.Command{
 		Use:   "serve --addr HOST:PORT [--tls-cert F --tls-key F] --dir DIR",
 		Short: "Serve the seat API until SIGINT or SIGTERM",
@@ -707,6 +708,9 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
+			if err := xf.apply(&cfg, d); err != nil {
+				return err
+			}
 			if u, err := users.OpenFile(d.UsersPath()); err == nil {
 				cfg.Users = u
 			} else {
@@ -752,6 +756,7 @@ given: tokens and passwords would cross the network in clear text.`,
 	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
 	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
+	addExtrasFlags(c, &xf)
 	return c
 }
 

@@ -86,6 +86,7 @@ func init() {
 		{"DELETE", seat.PathSessions + "/{ID}", seatUsers, "release a lease (admin: force-release)", (*Server).deleteSession},
 		{"POST", seat.PathSessions + "/{ID}/renew", seatUsers, "renew a lease", (*Server).renewSession},
 	}
+	routes = append(routes, deviceRoutes()...)
 }
 
 // Routes returns the API's endpoints (for docs and tests).
@@ -145,6 +146,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
 		return
 	}
+	if s.refuseAddr(w, r) {
+		return
+	}
 	qid := r.Header.Get(seat.HeaderQueryID)
 	if qid != "" {
 		if err := CheckQueryID(qid); err != nil {
@@ -174,7 +178,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := &request{r: r, params: params}
 	if rt.Roles != nil {
-		c, err := s.authenticate(r)
+		c, err := s.authenticateLimited(w, r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="airseal license server", charset="UTF-8"`)
 			s.fail(w, r, qid, caller{}, err)

@@ -106,6 +106,8 @@ type Config struct {
 	// applied, seat force-released): who, what, when, from where. nil: the
 	// structured log only.
 	Audit *audit.Writer
+	// Extras configures devices, IP lists and the login limit (issue 11).
+	Extras Extras
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -138,6 +140,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	ext     *extState // issue 11: devices, IP lists, login limit
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -256,6 +259,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.commits.close()
 			return nil, fmt.Errorf("saving the restored state: %w", err)
 		}
+	}
+	if err := s.initExtras(st); err != nil {
+		s.commits.close()
+		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
 		"reclaim_until", s.core.ReclaimUntil().UTC().Format(seat.TimeFormat), "response_key", s.keyID)
