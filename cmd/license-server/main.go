@@ -146,7 +146,7 @@ licenses the vendor issued for this machine and this server's response key.`,
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUser(), newCert())
 	return root
 }
 
@@ -214,11 +214,16 @@ installed licenses may be signed by (besides those compiled in).`,
 			if err := st.Close(); err != nil {
 				return err
 			}
+			adminPW, err := ensureAdmin(d, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
 					*seatserver.InitResult
-					VendorKeys []string `json:"vendor_keys"`
-				}{res, d.VendorKeyIDs()})
+					VendorKeys    []string `json:"vendor_keys"`
+					AdminPassword string   `json:"admin_one_time_password,omitempty"`
+				}{res, d.VendorKeyIDs(), adminPW})
 			}
 			w := cmd.OutOrStdout()
 			if res.KeyCreated {
