@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ type extrasFlags struct {
 	maxPendingIP int
 	maxPending   int
 	noIPLists    bool
+	noConsole    bool
 }
 
 func addExtrasFlags(c *cobra.Command, x *extrasFlags) {
@@ -25,12 +27,13 @@ func addExtrasFlags(c *cobra.Command, x *extrasFlags) {
 	f.StringVar(&x.hookDir, "device-hook-dir", "", "write a JSON file for each new device request into `DIR` (mode 0600)")
 	f.IntVar(&x.maxPendingIP, "max-pending-per-ip", 20, "pending device requests allowed from one address (IPv6: one /64) `N`")
 	f.IntVar(&x.maxPending, "max-pending", 1000, "pending device requests allowed in total `N`")
+	f.BoolVar(&x.noConsole, "no-console", false, "do not serve the web console at /console/")
 	f.BoolVar(&x.noIPLists, "no-ip-lists", false, "ignore whitelist.dat and blacklist.dat in the server directory")
 }
 
 // apply puts the flags into cfg; the IP lists are read from the server
 // directory.
-func (x *extrasFlags) apply(cfg *seatserver.Config, d seatserver.Dir) error {
+func (x *extrasFlags) apply(cfg *seatserver.Config, d seatserver.Dir, sweep time.Duration) error {
 	if x.maxPendingIP < 1 || x.maxPending < 1 {
 		return cli.Usage("--max-pending-per-ip and --max-pending must be at least 1")
 	}
@@ -46,6 +49,9 @@ func (x *extrasFlags) apply(cfg *seatserver.Config, d seatserver.Dir) error {
 		opt.Hook = h
 	}
 	cfg.Extras.Devices = opt
+	cfg.Extras.Console = !x.noConsole
+	cfg.Extras.AuditPath = d.AuditPath()
+	cfg.Extras.Sweep = sweep
 	if !x.noIPLists {
 		cfg.Extras.IPListDir = d.Path
 	}

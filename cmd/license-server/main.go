@@ -713,7 +713,7 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
-			if err := xf.apply(&cfg, d); err != nil {
+			if err := xf.apply(&cfg, d, sweep); err != nil {
 				return err
 			}
 			if u, err := users.OpenFile(d.UsersPath()); err == nil {

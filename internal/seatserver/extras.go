@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/airseal/airseal/internal/console"
 	"github.com/airseal/airseal/internal/devices"
 	"github.com/airseal/airseal/internal/iplist"
 	"github.com/airseal/airseal/internal/loginlimit"
@@ -27,6 +28,12 @@ type Extras struct {
 	IPListDir string
 	// LoginLimit counts failed logins (nil: 10 a minute per address).
 	LoginLimit *loginlimit.Limiter
+	// Console serves the web console at / and /console/ (needs
+	// Config.Users). AuditPath is the audit log file it shows; Sweep is
+	// shown on its settings page.
+	Console   bool
+	AuditPath string
+	Sweep     time.Duration
 }
 
 // extState is the running state of Extras.
@@ -38,6 +45,7 @@ type extState struct {
 	listMu  sync.Mutex
 	checked time.Time // last check of the IP list files
 	listErr error     // the last reload error (the previous lists stay)
+	console *console.Console
 }
 
 // listReload is how often the IP list files are checked for a change.
@@ -72,8 +80,18 @@ func (s *Server) initExtras(st *seatstore.State) error {
 		x.lists = l
 	}
 	s.ext = x
+	if s.cfg.Extras.Console {
+		c, err := s.newConsole()
+		if err != nil {
+			return err
+		}
+		x.console = c
+	}
 	return nil
 }
+
+// remoteAddrOf is the client's address.
+func remoteAddrOf(r *http.Request) netip.Addr { return loginlimit.RemoteAddr(r) }
 
 // Devices returns the device registry.
 func (s *Server) Devices() *devices.Registry { return s.ext.reg }

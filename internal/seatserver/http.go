@@ -142,6 +142,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 		return
 	}
+	if s.serveConsole(w, r) {
+		return
+	}
 	if path != seat.PathAPI && !strings.HasPrefix(path, seat.PathAPI+"/") {
 		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
 		return
