@@ -148,7 +148,7 @@ licenses the vendor issued for this machine and this server's response key.`,
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport(), newUser(), newCert())
 	return root
 }
 
@@ -216,11 +216,16 @@ installed licenses may be signed by (besides those compiled in).`,
 			if err := st.Close(); err != nil {
 				return err
 			}
+			adminPW, err := ensureAdmin(d, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), struct {
 					*seatserver.InitResult
-					VendorKeys []string `json:"vendor_keys"`
-				}{res, d.VendorKeyIDs()})
+					VendorKeys    []string `json:"vendor_keys"`
+					AdminPassword string   `json:"admin_one_time_password,omitempty"`
+				}{res, d.VendorKeyIDs(), adminPW})
 			}
 			w := cmd.OutOrStdout()
 			if res.KeyCreated {
@@ -731,6 +736,7 @@ func newServe() *cobra.Command {
 	var addr, certFile, keyFile, logLevel string
 	var lease, sweep time.Duration
 	var insecure, debug bool
+	var xf extrasFlags
 	c := &cobra.Command{
 		Use:   "serve --addr HOST:PORT [--tls-cert F --tls-key F] --dir DIR",
 		Short: "Serve the seat API until SIGINT or SIGTERM",
@@ -809,6 +815,9 @@ given: tokens and passwords would cross the network in clear text.`,
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
+			if err := xf.apply(&cfg, d, sweep); err != nil {
+				return err
+			}
 			u, err := users.OpenFile(d.UsersPath())
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
@@ -861,6 +870,7 @@ given: tokens and passwords would cross the network in clear text.`,
 	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
 	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
+	addExtrasFlags(c, &xf)
 	return c
 }
 

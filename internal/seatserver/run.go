@@ -100,6 +100,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("sweep", "err", err)
 			}
+			s.keepDeviceSeats(ctx)
 		case <-ctx.Done():
 			s.log.Info("shutting down: finishing requests in flight; leases are kept")
 			sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownGrace)

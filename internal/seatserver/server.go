@@ -127,6 +127,8 @@ type Config struct {
 	// Exempt, when set, names addresses the login limit does not apply to
 	// (the console's IP whitelist).
 	Exempt func(netip.Addr) bool
+	// Extras configures devices, IP lists and the login limit (issue 11).
+	Extras Extras
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -160,6 +162,7 @@ type Server struct {
 
 	commits *committer
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
+	ext     *extState    // issue 11: devices, IP lists, login limit
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -288,6 +291,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.commits.close()
 			return nil, fmt.Errorf("saving the restored state: %w", err)
 		}
+	}
+	if err := s.initExtras(st); err != nil {
+		s.commits.close()
+		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
 		"reclaiming", len(live) > 0, "response_key", s.keyID)
