@@ -468,3 +468,23 @@ func TestE2ETamperedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// The server's login limit: after ten failed logins a minute from this
+// address the client is told so (ErrRateLimited), not "wrong token".
+func TestE2ELoginLimit(t *testing.T) {
+	e := newE2E(t)
+	rs := startReal(t, e.clock, e.vendor, 0x4a, 2)
+	bad := *rs
+	bad.token = "wrong-token-0123456789"
+	c := e.client(true, &bad)
+	var err error
+	for i := 0; i < 12 && !errors.Is(err, seat.ErrRateLimited); i++ {
+		_, err = c.Checkout(context.Background(), seat.Request{})
+		if i < 10 && !errors.Is(err, seat.ErrUnauthorized) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if !errors.Is(err, seat.ErrRateLimited) {
+		t.Fatalf("after 12 failed logins: %v", err)
+	}
+}
