@@ -440,6 +440,11 @@ func (s *Server) reloadTokens(ctx context.Context) {
 	}
 	s.lastLoad = s.now()
 	s.mu.Unlock()
+	s.loadTokens(ctx)
+}
+
+// loadTokens replaces the tokens with the store's.
+func (s *Server) loadTokens(ctx context.Context) {
 	st, err := s.cfg.Store.Load(ctx)
 	if err != nil {
 		s.log.Error("reloading tokens", "err", err)

@@ -114,6 +114,11 @@ type Config struct {
 	// applied, seat force-released): who, what, when, from where. nil: the
 	// structured log only.
 	Audit *audit.Writer
+	// TokenStamp is a file whose change (size or time) makes the running
+	// server reload its tokens within TokenPoll: how a token added or
+	// removed by the CLI takes effect without a restart. "": only a
+	// token name the server does not know triggers a reload.
+	TokenStamp string
 	// LoginLimit counts failed logins (a wrong token or password) per
 	// client address (IPv6 by /64); an address over the limit gets 429 with
 	// Retry-After before its credentials are checked. nil: the defaults of
@@ -147,7 +152,7 @@ type Server struct {
 	revSeen map[keys.ID]uint64
 	// revokedExtra is every serial on the revocation lists applied, so a
 	// revoked license cannot be installed later.
-	revokedExtra []string
+	revokedExtra map[string]bool
 	// lastLoad is when the tokens were last reloaded after a miss.
 	lastLoad time.Time
 	// floorSaved is when the clock floor was last saved.
@@ -254,7 +259,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revoked = splitList(v)
 		}
 	}
-	s.revokedExtra = revoked
+	s.revokedExtra = make(map[string]bool, len(revoked))
+	for _, sr := range revoked {
+		s.revokedExtra[sr] = true
+	}
 	ev := s.core.Revoke(revoked, now)
 	// Lost leases long past their expiry are forgotten (the core drops
 	// them silently when they expire).
@@ -282,7 +290,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
-		"reclaim_until", s.core.ReclaimUntil().UTC().Format(seat.TimeFormat), "response_key", s.keyID)
+		"reclaiming", len(live) > 0, "response_key", s.keyID)
 	return s, nil
 }
 
