@@ -306,9 +306,14 @@ func (c *Console) sessions(w http.ResponseWriter, r *http.Request, lang string, 
 		done(w, r, "/sessions", T(lang, "ok.released")+" "+id)
 		return
 	}
-	all := c.opt.Backend.Sessions()
-	pg := paginate(r, len(all))
-	c.render(w, lang, "sessions", s, http.StatusOK, listData[seat.Session]{Rows: all[pg.From:pg.To], Pg: pg}, flash(r), "")
+	_, total := c.opt.Backend.Sessions(0, 0)
+	pg := paginate(r, total)
+	rows, total := c.opt.Backend.Sessions(pg.From, PageSize)
+	if pg.Total != total { // changed meanwhile
+		pg = paginate(r, total)
+		rows = rows[:min(len(rows), pg.To-pg.From)]
+	}
+	c.render(w, lang, "sessions", s, http.StatusOK, listData[seat.Session]{Rows: rows, Pg: pg}, flash(r), "")
 }
 
 type devicesData struct {
