@@ -92,7 +92,9 @@ type Backend interface {
 	Licences() []seat.Licence
 	Install(ctx context.Context, code []byte, itn, iec string) (seat.Licence, error)
 	RemoveLicence(ctx context.Context, serial string) error
-	Sessions() []seat.Session
+	// Sessions returns the sessions from offset (at most limit, oldest
+	// first) and how many there are: only a page is built.
+	Sessions(offset, limit int) ([]seat.Session, int)
 	ReleaseSession(ctx context.Context, id, by string) error
 	Devices() []devices.Device
 	ApproveDevice(ctx context.Context, code, by string) (devices.Device, error)

@@ -86,6 +86,7 @@ var texts = map[string]map[string]string{
 	"s.since":                  {"en": "Since", "ru": "С"},
 	"s.expires":                {"en": "Lease until", "ru": "Аренда до"},
 	"s.release":                {"en": "Force release", "ru": "Освободить"},
+	"s.device":                 {"en": "device: unlink on Devices", "ru": "устройство: отвязать"},
 	"s.none":                   {"en": "No session holds a seat.", "ru": "Ни один сеанс не занимает место."},
 	"d.pending":                {"en": "Waiting for approval", "ru": "Ждут одобрения"},
 	"d.others":                 {"en": "Registered devices", "ru": "Зарегистрированные устройства"},

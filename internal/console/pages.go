@@ -25,17 +25,18 @@ import (
 
 // pageData is what every template gets.
 type pageData struct {
-	Lang     string
-	Page     string
-	User     string
-	Role     string
-	CanAdmin bool
-	CSRF     string
-	Flash    string
-	Error    string
-	Status   int
-	Now      time.Time
-	P        any
+	Lang       string
+	Page       string
+	MustChange bool
+	User       string
+	Role       string
+	CanAdmin   bool
+	CSRF       string
+	Flash      string
+	Error      string
+	Status     int
+	Now        time.Time
+	P          any
 }
 
 // T translates key into the page's language.
@@ -77,6 +78,9 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02")
 	},
 	"deref": func(p *int) int { return *p },
+	// isDevice: a device's seat (unlinked on the devices page, not
+	// released: the server would take it again).
+	"isDevice": func(clientSessionID string) bool { return strings.HasPrefix(clientSessionID, "device-") },
 	"pair": func(n1, t1, n2, t2 string) []namedText {
 		return []namedText{{n1, t1}, {n2, t2}}
 	},
@@ -88,7 +92,7 @@ type namedText struct{ Name, Text string }
 func (c *Console) render(w http.ResponseWriter, lang, page string, s *session, status int, p any, flash, errText string) {
 	d := &pageData{Lang: lang, Page: page, P: p, Flash: flash, Error: errText, Status: status, Now: c.opt.Now()}
 	if s != nil {
-		d.User, d.Role, d.CanAdmin, d.CSRF = s.user, string(s.role), s.role == users.Admin && !s.mustChange, s.csrf
+		d.User, d.Role, d.CanAdmin, d.CSRF, d.MustChange = s.user, string(s.role), s.role == users.Admin && !s.mustChange, s.csrf, s.mustChange
 	}
 	t := c.pages[page]
 	var buf bytes.Buffer
@@ -302,9 +306,14 @@ func (c *Console) sessions(w http.ResponseWriter, r *http.Request, lang string, 
 		done(w, r, "/sessions", T(lang, "ok.released")+" "+id)
 		return
 	}
-	all := c.opt.Backend.Sessions()
-	pg := paginate(r, len(all))
-	c.render(w, lang, "sessions", s, http.StatusOK, listData[seat.Session]{Rows: all[pg.From:pg.To], Pg: pg}, flash(r), "")
+	_, total := c.opt.Backend.Sessions(0, 0)
+	pg := paginate(r, total)
+	rows, total := c.opt.Backend.Sessions(pg.From, PageSize)
+	if pg.Total != total { // changed meanwhile
+		pg = paginate(r, total)
+		rows = rows[:min(len(rows), pg.To-pg.From)]
+	}
+	c.render(w, lang, "sessions", s, http.StatusOK, listData[seat.Session]{Rows: rows, Pg: pg}, flash(r), "")
 }
 
 type devicesData struct {

@@ -121,12 +121,14 @@ func (b consoleBackend) RemoveLicence(ctx context.Context, serial string) error 
 	return b.s.Remove(ctx, serial)
 }
 
-func (b consoleBackend) Sessions() []seat.Session {
+func (b consoleBackend) Sessions(offset, limit int) ([]seat.Session, int) {
 	s := b.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	ls := s.core.Leases("")
+	offset = min(max(offset, 0), len(ls))
+	ls, total := ls[offset:min(offset+max(limit, 0), len(ls))], len(ls)
 	out := make([]seat.Session, 0, len(ls))
 	features := map[string][]license.Feature{}
 	for _, l := range ls {
@@ -137,7 +139,7 @@ func (b consoleBackend) Sessions() []seat.Session {
 		}
 		out = append(out, s.sessionLocked(l, f, now))
 	}
-	return out
+	return out, total
 }
 
 func (b consoleBackend) ReleaseSession(ctx context.Context, id, by string) error {
