@@ -55,6 +55,15 @@ func (d Dir) StorePath() string { return filepath.Join(d.Path, "state.db") }
 // UsersPath is the users file (internal/users).
 func (d Dir) UsersPath() string { return filepath.Join(d.Path, "users.json") }
 
+// TokenStampPath is touched by every token change made outside the
+// running server, which reloads its tokens when the file changes.
+func (d Dir) TokenStampPath() string { return filepath.Join(d.Path, "tokens.stamp") }
+
+// TouchTokens tells a running server that the tokens changed.
+func (d Dir) TouchTokens(now time.Time) error {
+	return writeFile(d.TokenStampPath(), []byte(now.UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
+}
+
 // AuditPath is the audit log (internal/audit).
 func (d Dir) AuditPath() string { return filepath.Join(d.Path, "audit.log") }
 

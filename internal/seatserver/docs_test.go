@@ -116,6 +116,9 @@ func TestAPIDocs(t *testing.T) {
 		"POST /api/sessions/{ID}/renew": func() any { return new(seat.Session) },
 		"DELETE /api/sessions/{ID}":     func() any { return new(seat.Release) },
 	}
+	for k, v := range deviceDocTypes {
+		types[k] = v
+	}
 	for _, d := range docs {
 		if d.status == "" {
 			t.Errorf("docs/api.md %s: no \"Response `NNN`\" line", d.endpoint)

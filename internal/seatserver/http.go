@@ -87,6 +87,7 @@ func init() {
 		{"DELETE", seat.PathSessions + "/{ID}", seatUsers, "release a lease (admin: force-release)", (*Server).deleteSession},
 		{"POST", seat.PathSessions + "/{ID}/renew", seatUsers, "renew a lease", (*Server).renewSession},
 	}
+	routes = append(routes, deviceRoutes()...)
 }
 
 // Routes returns the API's endpoints (for docs and tests).
@@ -142,8 +143,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 		return
 	}
+	if s.serveConsole(w, r) {
+		return
+	}
 	if path != seat.PathAPI && !strings.HasPrefix(path, seat.PathAPI+"/") {
 		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
+		return
+	}
+	if s.refuseAddr(w, r) {
 		return
 	}
 	qid := r.Header.Get(seat.HeaderQueryID)
@@ -440,6 +447,11 @@ func (s *Server) reloadTokens(ctx context.Context) {
 	}
 	s.lastLoad = s.now()
 	s.mu.Unlock()
+	s.loadTokens(ctx)
+}
+
+// loadTokens replaces the tokens with the store's.
+func (s *Server) loadTokens(ctx context.Context) {
 	st, err := s.cfg.Store.Load(ctx)
 	if err != nil {
 		s.log.Error("reloading tokens", "err", err)

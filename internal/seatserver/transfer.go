@@ -45,12 +45,14 @@ func (s *Server) Transfer(ctx context.Context, serial string) ([]byte, *transfer
 	var removed time.Time
 	err = s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		removed = now
-		if !contains(s.revokedExtra, sl.Serial) {
-			s.revokedExtra = append(s.revokedExtra, sl.Serial)
-			sort.Strings(s.revokedExtra)
+		s.revokedExtra[sl.Serial] = true
+		all := make([]string, 0, len(s.revokedExtra))
+		for sr := range s.revokedExtra {
+			all = append(all, sr)
 		}
+		sort.Strings(all)
 		return nil, seatstore.Change{Settings: map[string]string{
-			settingRevSerials:              strings.Join(s.revokedExtra, ","),
+			settingRevSerials:              strings.Join(all, ","),
 			settingTransferred + sl.Serial: now.UTC().Format(time.RFC3339),
 		}}, nil
 	})

@@ -97,9 +97,8 @@ type Config struct {
 	OnLost func(l *Lease, err error)
 	// OnModeChange is called, from the heartbeat goroutine, when a lease's
 	// mode changes between licensed and demo (a license installed, removed
-	// or a seat freed while the session runs in demo mode). It must not
-	// call Close or Release, which wait for the heartbeat goroutine; signal
-	// another goroutine instead. (OnLost may call them.)
+	// or a seat freed while the session runs in demo mode). It may call
+	// Close (e.g. to stop on demo mode); it must not block for long.
 	OnModeChange func(l *Lease, from, to Mode)
 	// ManualRenew turns off the automatic heartbeats: the caller renews
 	// with Client.Renew (scripts, cmd/seat).
