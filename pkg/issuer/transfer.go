@@ -46,7 +46,10 @@ func (is *Issuer) Transfer(receipt []byte, req *license.ServerRequest, now time.
 	if err != nil {
 		return nil, &FieldError{Field: "transfer", Reason: err.Error(), Err: err}
 	}
-	serial, _ := license.NormalizeSerial(r.Serial)
+	serial, ok := license.NormalizeSerial(r.Serial)
+	if !ok {
+		serial = r.Serial
+	}
 	rec, _, err := is.Ledger.Find(serial)
 	if err != nil {
 		return nil, err
