@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -85,11 +86,31 @@ func TestBackupUnderLoad(t *testing.T) {
 	// A damaged copy is refused.
 	bad := filepath.Join(t.TempDir(), "bad.db")
 	data, _ := os.ReadFile(last.File)
-	data[len(data)/2] ^= 0xff
-	data[len(data)/3] ^= 0xff
+	// Pages overwritten past the file header (a bad sector, a copy cut
+	// short and padded): the schema itself is gone.
+	for i := 100; i < len(data); i++ {
+		data[i] = 0xaa
+	}
 	os.WriteFile(bad, data, 0o600)
 	if _, err := CheckBackup(ctx, bad); !errors.Is(err, ErrBadBackup) {
 		t.Fatalf("damaged backup: %v", err)
+	}
+
+	// A copy whose usage log was edited is refused too.
+	edited := filepath.Join(t.TempDir(), "edited.db")
+	if err := copyFile(last.File, edited); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE events SET user_name = 'someone else' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := CheckBackup(ctx, edited); !errors.Is(err, ErrBadBackup) {
+		t.Fatalf("edited backup: %v", err)
 	}
 
 	unlock, err := dir.Lock()
