@@ -46,6 +46,7 @@ type globals struct {
 	caFile    string
 	pubs      []string
 	leases    string
+	revFile   string
 	allowHTTP bool
 	timeout   time.Duration
 	json      bool
@@ -62,6 +63,7 @@ var rules = []cli.Rule{
 	{Err: seat.ErrUnknownLease, Code: cli.ExitNoSeat, Hint: "the lease expired and was reclaimed; check out again"},
 	{Err: seat.ErrBadAddress, Code: cli.ExitUsage, Hint: "give --server https://HOST:9099 or HOST[:PORT]"},
 	{Err: seat.ErrBadRequest, Code: cli.ExitUsage, Hint: "fix the value named in the error"},
+	{Err: seat.ErrRateLimited, Code: cli.ExitError, Hint: "wait a minute, then fix the token; the server refuses an address after 10 failed logins a minute"},
 	{Err: seat.ErrUnauthorized, Code: cli.ExitError, Hint: "give --user NAME and the token (--token-file FILE or $" + envToken + ") from 'license-server token add NAME'"},
 	{Err: seat.ErrForbidden, Code: cli.ExitError, Hint: "the server refuses this caller or address: ask the administrator (token role, IP lists)"},
 	{Err: seat.ErrUnreachable, Code: cli.ExitUnreachable, Hint: "check the address and that the server runs; 'seat diagnose --server URL' checks each step"},
@@ -101,6 +103,7 @@ that renew and release find them by --session-id.`,
 	pf.StringVar(&g.tokenFile, "token-file", "", "read the API token from the first line of `FILE` (else $"+envToken+")")
 	pf.StringVar(&g.caFile, "ca-file", "", "trust only this CA (or self-signed) certificate `FILE` for TLS")
 	pf.StringArrayVar(&g.pubs, "pub", nil, "also trust this vendor public key `FILE` (repeatable)")
+	pf.StringVar(&g.revFile, "revocations", "", "refuse servers whose license is on this signed revocation list `FILE` (from the vendor)")
 	pf.StringVar(&g.leases, "leases", "", "lease file `FILE` (default $"+envLeases+", then the user's state directory)")
 	pf.BoolVar(&g.allowHTTP, "allow-http", false, "allow plain http:// to hosts other than loopback (the token travels in clear text)")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "give up after `DURATION` in all")
@@ -165,6 +168,17 @@ func (g *globals) token() (string, error) {
 	return os.Getenv(envToken), nil
 }
 
+func (g *globals) revocations() ([]byte, error) {
+	if g.revFile == "" {
+		return nil, nil
+	}
+	data, err := fileio.Read(nil, g.revFile, fileio.LimitRevocations, "revocation list")
+	if err != nil {
+		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--revocations: %w", err), "give the signed revocation list the vendor sent")
+	}
+	return data, nil
+}
+
 // config builds the client configuration; servers may come from the lease.
 func (g *globals) config(product string, servers []string) (seat.Config, error) {
 	if len(servers) == 0 {
@@ -193,8 +207,12 @@ func (g *globals) config(product string, servers []string) (seat.Config, error) 
 	if user == "" {
 		user = os.Getenv(envUser)
 	}
+	rev, err := g.revocations()
+	if err != nil {
+		return seat.Config{}, err
+	}
 	cfg := seat.Config{Servers: servers, Keyring: ring, Product: product, User: user, Token: tok, CAFile: g.caFile,
-		AllowHTTP: g.allowHTTP, ManualRenew: true}
+		AllowHTTP: g.allowHTTP, ManualRenew: true, Revocations: rev}
 	if _, err := seat.New(cfg); err != nil {
 		return seat.Config{}, cli.Fail(cli.ExitUsage, err, "fix the flag named in the error")
 	}
@@ -555,8 +573,16 @@ func (g *globals) diagnoseConfig(product string) (seat.Config, error) {
 		if list == "" {
 			list = os.Getenv(envServers)
 		}
-		return seat.Config{Servers: strings.Split(list, ","), Keyring: ring, Product: product, User: g.user, Token: tok,
-			CAFile: g.caFile, AllowHTTP: g.allowHTTP}, nil
+		rev, rerr := g.revocations()
+		if rerr != nil {
+			return seat.Config{}, rerr
+		}
+		user := g.user
+		if user == "" {
+			user = os.Getenv(envUser)
+		}
+		return seat.Config{Servers: strings.Split(list, ","), Keyring: ring, Product: product, User: user, Token: tok,
+			CAFile: g.caFile, AllowHTTP: g.allowHTTP, Revocations: rev}, nil
 	}
 	return cfg, err
 }

@@ -20,7 +20,7 @@ type docSection struct {
 }
 
 var (
-	headingRe  = regexp.MustCompile("^### (GET|POST|PUT|PATCH|DELETE) (/\\S*)$")
+	headingRe  = regexp.MustCompile(`^### (GET|POST|PUT|PATCH|DELETE) (/\S*)$`)
 	responseRe = regexp.MustCompile("^Response `(\\d{3})`")
 )
 
@@ -115,6 +115,9 @@ func TestAPIDocs(t *testing.T) {
 		"GET /api/sessions/{ID}":        func() any { return new(seat.Session) },
 		"POST /api/sessions/{ID}/renew": func() any { return new(seat.Session) },
 		"DELETE /api/sessions/{ID}":     func() any { return new(seat.Release) },
+	}
+	for k, v := range deviceDocTypes {
+		types[k] = v
 	}
 	for _, d := range docs {
 		if d.status == "" {

@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -528,6 +530,14 @@ func TestRevocations(t *testing.T) {
 	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(4)}); r.status != 400 {
 		t.Fatalf("older list: %d %s", r.status, r.body)
 	}
+	// A long list (over the 64 KiB of other bodies) is taken.
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = fmt.Sprintf("BULK-%06d", i)
+	}
+	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(6, many...)}); r.status != 200 || len(r.body) == 0 {
+		t.Fatalf("long list: %d %s", r.status, r.body)
+	}
 	// A revoked license cannot be installed again, even after a restart.
 	e.do("DELETE", "/api/licences/"+serial, admin, nil)
 	e.restart()
@@ -593,6 +603,7 @@ func TestErrorsShape(t *testing.T) {
 		{"GET", "/api/nothing", client, nil, 404},
 		{"PUT", "/api/sessions", client, nil, 405},
 		{"POST", "/api/sessions", client, strings.Repeat(" ", MaxBody+1), 413},
+		{"POST", "/api/licences", admin, strings.Repeat(" ", MaxLicenceBody+1), 413},
 		{"GET", "/api/sessions/%1b%5b31m", client, nil, 400},
 	} {
 		r := e.do(c.method, c.path, c.who, c.body)
@@ -885,5 +896,35 @@ func TestSweepSchedule(t *testing.T) {
 			t.Fatal("the expired lease was not reclaimed by the schedule")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoginLimit: after 10 failed logins in a minute an address gets 429
+// with Retry-After, even with the right token, until the window ends; an
+// exempt address is never refused.
+func TestLoginLimit(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 10; i++ {
+		if r := e.do("GET", "/api/serverinfo", "client1:wrong", nil); r.status != 401 {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	r := e.do("GET", "/api/serverinfo", client, nil)
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("11th login with the right token: %d %s", r.status, r.body)
+	}
+	if ae := r.apiErr(t); ae.RetryAfter < 1 || ae.RetryAfter > 60 {
+		t.Fatalf("RetryAfter %d", ae.RetryAfter)
+	}
+	e.clock.Add(61 * time.Second)
+	if r := e.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("after the window: %d", r.status)
+	}
+	ex := newEnv(t, func(c *Config) { c.Exempt = func(a netip.Addr) bool { return a.IsLoopback() } })
+	for i := 0; i < 15; i++ {
+		ex.do("GET", "/api/serverinfo", "client1:wrong", nil)
+	}
+	if r := ex.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("exempt address: %d", r.status)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +81,7 @@ func FuzzStatusError(f *testing.F) {
 	f.Add(403, []byte(`{"Code":403,"Message":"device","State":"pending"}`))
 	f.Add(401, []byte(`{"Message":"\u202eevil\u0007"}`))
 	f.Add(500, []byte(`not json`))
+	f.Add(429, []byte(`{"Code":429,"Message":"too many failed logins"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		err := statusError(&rawReply{server: "http://127.0.0.1:9099", status: status, body: body}, true)
 		if err == nil {
@@ -89,6 +89,9 @@ func FuzzStatusError(f *testing.F) {
 		}
 		if msg := err.Error(); strings.ContainsFunc(msg, func(r rune) bool { return safetext.IsControl(r) || safetext.IsBidi(r) }) {
 			t.Fatalf("unclean text %q", msg)
+		}
+		if status == http.StatusTooManyRequests && !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("429 is not ErrRateLimited: %v", err)
 		}
 		if status == http.StatusConflict && !errors.Is(err, ErrNoSeat) {
 			t.Fatalf("409 is not ErrNoSeat: %v", err)
@@ -178,12 +181,7 @@ func FuzzLeaseFile(f *testing.F) {
 	f.Add([]byte(`{"version":1,"leases":{"x":{"renew_every_seconds":-1}}}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		lf := LeaseFile{Path: dir + "/leases.json"}
-		if err := os.WriteFile(lf.Path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		m, err := lf.Load()
+		m, err := parseLeases(data)
 		if err != nil {
 			return
 		}
@@ -192,10 +190,11 @@ func FuzzLeaseFile(f *testing.F) {
 				t.Fatalf("negative renewal interval loaded: %v", l.RenewEvery)
 			}
 		}
-		if err := lf.Save(m); err != nil {
+		out, err := marshalLeases(m)
+		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := lf.Load()
+		again, err := parseLeases(out)
 		if err != nil || len(again) != len(m) {
 			t.Fatalf("saved leases do not load again: %v (%d vs %d)", err, len(again), len(m))
 		}

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airseal/airseal/internal/seats"
@@ -105,6 +106,8 @@ type Lease struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	loop     sync.WaitGroup
+	// inCallback is set while OnModeChange runs.
+	inCallback atomic.Bool
 }
 
 // Info returns a copy of the lease as last granted or renewed.
@@ -466,6 +469,8 @@ func (c *Client) Renew(ctx context.Context, l *Lease) error {
 // apply records a renewal and reports a mode change.
 func (l *Lease) apply(s *server, info LeaseInfo) {
 	if old := l.set(s, info); old != info.Mode && l.c.cfg.OnModeChange != nil {
+		l.inCallback.Store(true)
+		defer l.inCallback.Store(false)
 		l.c.cfg.OnModeChange(l, old, info.Mode)
 	}
 }
@@ -545,10 +550,14 @@ func (l *Lease) start() {
 	}()
 }
 
-// halt stops the heartbeat goroutine and waits for it.
+// halt stops the heartbeat goroutine and waits for it, unless called from
+// OnModeChange (which runs on that goroutine: waiting would never end; the
+// loop ends as soon as the callback returns).
 func (l *Lease) halt() {
 	l.stopOnce.Do(func() { close(l.stop) })
-	l.loop.Wait()
+	if !l.inCallback.Load() {
+		l.loop.Wait()
+	}
 }
 
 // heartbeat renews every RenewEvery. When no server answers it retries
