@@ -3,6 +3,7 @@ package license
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -353,4 +354,18 @@ func (s *ServerLicense) NodeByKey(pub ed25519.PublicKey) (*Node, bool) {
 		}
 	}
 	return nil, false
+}
+
+// responseKeyDomain separates response key IDs from other key IDs.
+const responseKeyDomain = "airseal response key v1\x00"
+
+// ResponseKeyID returns the ID that names a server's response public key
+// (the Licence-Key header of the seat protocol, transfer receipts): the
+// first 8 bytes of SHA-256 over a domain prefix and the key, in lower-case
+// hex.
+func ResponseKeyID(pub ed25519.PublicKey) string {
+	h := sha256.New()
+	h.Write([]byte(responseKeyDomain))
+	h.Write(pub)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

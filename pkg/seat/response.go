@@ -5,18 +5,15 @@ package seat
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/airseal/airseal/pkg/license"
 )
 
 // responseDomain separates seat responses from every other airseal signature.
 const responseDomain = "airseal seat response v1\x00"
-
-// responseKeyDomain separates response key IDs from other key IDs.
-const responseKeyDomain = "airseal response key v1\x00"
 
 // ErrBadResponseSignature is returned when a response signature does not
 // verify under the given key.
@@ -67,9 +64,7 @@ func (r Response) Verify(pub ed25519.PublicKey, sig []byte) error {
 // ResponseKeyID returns the ID that names a response public key in the
 // Licence-Key header: the first 8 bytes of SHA-256 over a domain prefix and
 // the key, in lower-case hex.
-func ResponseKeyID(pub ed25519.PublicKey) string {
-	h := sha256.New()
-	h.Write([]byte(responseKeyDomain))
-	h.Write(pub)
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
+//
+// It is license.ResponseKeyID: the license format names response keys, and
+// packages below pkg/seat (pkg/transfer) compute the same ID.
+func ResponseKeyID(pub ed25519.PublicKey) string { return license.ResponseKeyID(pub) }

@@ -33,7 +33,6 @@ import (
 
 	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/license"
-	"github.com/airseal/airseal/pkg/seat"
 )
 
 // Format is the receipt's format member.
@@ -63,7 +62,7 @@ type Receipt struct {
 	Product  string `json:"product"`
 	Customer string `json:"customer"`
 	// Node is the server node that removed it; ResponseKey its key's ID
-	// (seat.ResponseKeyID).
+	// (license.ResponseKeyID).
 	Node        string    `json:"node"`
 	ResponseKey string    `json:"response_key"`
 	Removed     time.Time `json:"removed"`
@@ -84,7 +83,7 @@ func (r *Receipt) message() []byte {
 // node's response key.
 func Sign(key ed25519.PrivateKey, l *license.ServerLicense, node string, removed time.Time) ([]byte, *Receipt, error) {
 	r := &Receipt{Format: Format, Serial: l.Serial, Product: l.Product, Customer: l.Customer.Name, Node: node,
-		ResponseKey: seat.ResponseKeyID(key.Public().(ed25519.PublicKey)), Removed: removed.UTC().Truncate(time.Second)}
+		ResponseKey: license.ResponseKeyID(key.Public().(ed25519.PublicKey)), Removed: removed.UTC().Truncate(time.Second)}
 	r.Signature = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, r.message()))
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -128,7 +127,7 @@ func (r *Receipt) Verify(l *license.ServerLicense) error {
 		return fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
 	for _, n := range l.Nodes {
-		if seat.ResponseKeyID(n.ResponseKey) == r.ResponseKey {
+		if license.ResponseKeyID(n.ResponseKey) == r.ResponseKey {
 			if !ed25519.Verify(n.ResponseKey, r.message(), sig) {
 				return fmt.Errorf("%w: the receipt was changed after the server signed it, or forged", ErrBadSignature)
 			}
