@@ -64,13 +64,19 @@ func openSQLite(b *testing.B) *seatstore.SQLite {
 // commitLoad runs b.N checkouts from committers goroutines and reports
 // commits/s and the Commits per transaction.
 func commitLoad(b *testing.B, s seatstore.Store, batches func() int64) {
+	commitLoadOn(b, func(int) seatstore.Store { return s }, batches)
+}
+
+// commitLoadOn is commitLoad with committer w using store(w).
+func commitLoadOn(b *testing.B, store func(w int) seatstore.Store, batches func() int64) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	prefix := fmt.Sprint(b.N, "-")
 	before := batches()
 	b.ResetTimer()
-	for range committers {
+	for w := range committers {
 		wg.Add(1)
+		s := store(w)
 		go func() {
 			defer wg.Done()
 			for {
@@ -144,4 +150,51 @@ func BenchmarkLoad100k(b *testing.B) {
 	}
 	b.ReportMetric(live, "live-MiB")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+}
+
+// BenchmarkEvents1M: one walk over a usage log of 1,000,000 entries (the
+// signed report's input, issue 12): ns per entry, and the largest heap
+// seen during the walk above the heap before it (peak-MiB), which must not
+// grow with the log.
+func BenchmarkEvents1M(b *testing.B) {
+	s := openSQLite(b)
+	const n, per = 1_000_000, 10_000
+	for i := 0; i < n; i += per {
+		var c seatstore.Change
+		for j := i; j < i+per; j++ {
+			c.Events = append(c.Events, seats.Event{Time: t0.Add(time.Duration(j) * time.Second), Kind: seats.EventRenew, Product: "acme",
+				LeaseID: fmt.Sprintf("L-%07d", j%5000), Session: fmt.Sprintf("session-%07d", j%5000), User: "user"})
+		}
+		if err := s.Commit(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var peak uint64
+	b.ResetTimer()
+	for b.Loop() {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		base := m.HeapAlloc
+		count := 0
+		var prev [32]byte
+		err := s.Events(context.Background(), time.Time{}, time.Time{}, func(e seatstore.LoggedEvent) error {
+			if e.Hash != seatstore.ChainHash(prev, e) {
+				return fmt.Errorf("entry %d: chain broken", e.Seq)
+			}
+			prev = e.Hash
+			if count++; count%100_000 == 0 {
+				runtime.ReadMemStats(&m)
+				if m.HeapAlloc > base {
+					peak = max(peak, m.HeapAlloc-base)
+				}
+			}
+			return nil
+		})
+		if err != nil || count != n {
+			b.Fatalf("walked %d entries: %v", count, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 }

@@ -3,14 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/bundle"
 	"github.com/airseal/airseal/pkg/hwid"
@@ -38,18 +37,7 @@ func defaultStatePath() string {
 	if testStatePath != "" {
 		return testStatePath
 	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/airseal/verify.state"
-	}
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return filepath.Join(os.TempDir(), "airseal-verify.state")
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "airseal", "verify.state")
+	return license.DefaultStatePath()
 }
 
 // readOnlyState loads a clock state but never saves it (apply --plan
@@ -101,12 +89,17 @@ func checkLicense(cmd *cobra.Command, f licenseFlags, tg *install.Target, m *bun
 		}
 		opts.Revocations = [][]byte{list}
 	}
+	// A typed code is named as such, not repeated (hundreds of characters).
+	name := safetext.Clean(f.license)
+	if typedcode.IsArg(f.license, license.CodePrefix) {
+		name = "(typed code)"
+	}
 	rep, err := license.Check(input, opts)
 	for _, w := range rep.Warnings {
-		fmt.Fprintf(cmd.ErrOrStderr(), "bundle: warning: --license %s: %s\n", f.license, w)
+		fmt.Fprintf(cmd.ErrOrStderr(), "bundle: warning: --license %s: %s\n", name, w)
 	}
 	if err != nil && !errors.Is(err, license.ErrUpdatesExpired) {
-		where, hint := "--license "+f.license, "give the license file the vendor issued for this installation"
+		where, hint := "--license "+name, "give the license file the vendor issued for this installation"
 		var ie *license.InputError
 		if errors.As(err, &ie) {
 			switch ie.Input {

@@ -62,8 +62,25 @@ func cleanManifest(m *bundle.Manifest) *bundle.Manifest {
 	}
 	c.Licenses = make([]bundle.License, len(m.Licenses))
 	for i, l := range m.Licenses {
-		// The carried license's text is shown as its size only.
-		c.Licenses[i] = bundle.License{Name: show(l.Name), Data: l.Data}
+		// The text form shows a carried license's size only; --json shows
+		// its text, which is kept as is only when it is what a license
+		// file holds (printable ASCII lines), else escaped like the rest.
+		data := l.Data
+		if !licenseText(data) {
+			data = show(data)
+		}
+		c.Licenses[i] = bundle.License{Name: show(l.Name), Data: data}
 	}
 	return &c
+}
+
+// licenseText reports whether s holds only printable ASCII, tabs and
+// newlines: what an armored license is, and what is safe to print raw.
+func licenseText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }

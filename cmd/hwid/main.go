@@ -217,7 +217,7 @@ func writeFile(cmd *cobra.Command, path string, data []byte, perm os.FileMode, f
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, fileio.ErrExists) {
+	if errors.Is(err, fileio.ErrExists) || errors.Is(err, fileio.ErrIsDir) {
 		return cli.Fail(cli.ExitError, err, "")
 	}
 	var pe *fs.PathError

@@ -188,7 +188,11 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags, comment *string) error {
 	// Refuse existing outputs before anything is signed or recorded.
 	for _, p := range []string{f.out, f.qr} {
 		if err := fileio.CheckOutput(p, f.force); err != nil {
-			return cli.Fail(cli.ExitError, err, "move it away, choose another name, or add --force")
+			hint := "move it away, choose another name, or add --force"
+			if errors.Is(err, fileio.ErrIsDir) {
+				hint = ""
+			}
+			return cli.Fail(cli.ExitError, err, hint)
 		}
 	}
 	stderr := cmd.ErrOrStderr()

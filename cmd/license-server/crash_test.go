@@ -97,6 +97,7 @@ func TestCrash(t *testing.T) {
 	base := "http://" + addr
 	hc := &http.Client{Timeout: 5 * time.Second}
 
+	inDoubt := 0 // operations the server died answering, retried after the restart
 	for round := 0; round < kills; round++ {
 		srv := exec.Command(bin, "serve", "--addr", addr, "--dir", dir, "--root", root, "--lease", "10m", "--log-level", "error")
 		srv.Env, srv.Dir = env, work
@@ -109,6 +110,9 @@ func TestCrash(t *testing.T) {
 		// After the restart: resolve what each client was unsure of, then
 		// compare the server's leases with what the clients hold.
 		for _, c := range cs {
+			if c.doubt != nil {
+				inDoubt++
+			}
 			c.resolve(t, hc, base)
 		}
 		checkLeases(t, hc, base, admin, cs, seats, round)
@@ -145,9 +149,13 @@ func TestCrash(t *testing.T) {
 	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
 	waitUp(t, hc, base)
 	for _, c := range cs {
+		if c.doubt != nil {
+			inDoubt++
+		}
 		c.resolve(t, hc, base)
 	}
 	checkLeases(t, hc, base, admin, cs, seats, kills)
+	t.Logf("%d kills; %d operations were in flight at a kill and were retried", kills, inDoubt)
 }
 
 func unpackFixture(t *testing.T, work, name string) string {

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,7 @@ var rules = []cli.Rule{
 	{Err: seats.ErrInstall, Code: cli.ExitError, Hint: "license-server license list shows what is installed"},
 	{Err: seatserver.ErrNoLicense, Code: cli.ExitNotInstalled, Hint: "license-server license list shows what is installed"},
 	{Err: seatserver.ErrTokenExists, Code: cli.ExitError, Hint: "choose another name"},
+	{Err: seatserver.ErrNoToken, Code: cli.ExitError, Hint: "license-server token list shows the tokens"},
 	{Err: keys.ErrDecrypt, Code: cli.ExitError, Hint: "check the passphrase (--passphrase-file or " + passphrase.EnvVar + ")"},
 }
 
@@ -141,12 +143,12 @@ licenses the vendor issued for this machine and this server's response key.`,
 	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
 		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
 		Example: "  license-server token add erp-app --dir DIR"}
-	tok.AddCommand(newTokenAdd())
+	tok.AddCommand(newTokenAdd(), newTokenList(), newTokenRemove())
 	rev := &cobra.Command{Use: "revocations", Short: "Signed revocation lists",
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUser(), newCert())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport(), newUser(), newCert())
 	return root
 }
 
@@ -585,8 +587,8 @@ once on stdout; only its SHA-256 is stored. The client authenticates with
 HTTP Basic, user NAME and the token as password. Roles: client (check out,
 renew and release seats), integration (the same, for sessions of others:
 the 1C "external connection"), admin (everything, including installing
-licenses and force-releasing seats). A running server finds a new token
-at its first use.`,
+licenses and force-releasing seats). A running server picks up a new token
+within a second (DIR/tokens.stamp).`,
 		Example: `  license-server token add erp-app --dir DIR
   license-server token add ops --role admin --dir DIR --json`,
 		Args: cli.ExactArgs(1),
@@ -615,6 +617,7 @@ at its first use.`,
 				}
 				return classify(err)
 			}
+			touchTokens(cmd, d)
 			if g.json {
 				return cli.JSON(cmd.OutOrStdout(), map[string]string{"name": args[0], "role": role, "token": tok})
 			}
@@ -626,6 +629,105 @@ at its first use.`,
 	addDir(c, g)
 	addJSON(c, g)
 	c.Flags().StringVar(&role, "role", seat.RoleClient, "`ROLE`: client, integration or admin")
+	return c
+}
+
+// touchTokens tells a running server to reload its tokens.
+func touchTokens(cmd *cobra.Command, d seatserver.Dir) {
+	if err := d.TouchTokens(time.Now()); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "license-server: warning: %v: a running server sees the change only after a restart\n", err)
+	}
+}
+
+func newTokenList() *cobra.Command {
+	g := &globals{}
+	c := &cobra.Command{
+		Use:     "list --dir DIR",
+		Short:   "List the API tokens (names, roles; never the tokens)",
+		Long:    `list prints each token's name, role and creation time. The tokens themselves are not stored and cannot be shown.`,
+		Example: "  license-server token list --dir DIR --json",
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.serverDir()
+			if err != nil {
+				return err
+			}
+			if !d.Initialized() {
+				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
+			}
+			st, err := openStore(d)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			state, err := st.Load(context.Background())
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name    string    `json:"name"`
+				Role    string    `json:"role"`
+				Created time.Time `json:"created"`
+			}
+			rows := []row{}
+			for _, t := range state.Tokens {
+				rows = append(rows, row{t.Name, t.Role, t.Created.UTC()})
+			}
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), rows)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tROLE\tCREATED")
+			for _, r := range rows {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", r.Name, r.Role, r.Created.Format(seat.TimeFormat))
+			}
+			return w.Flush()
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
+	return c
+}
+
+func newTokenRemove() *cobra.Command {
+	g := &globals{}
+	c := &cobra.Command{
+		Use:   "remove NAME --dir DIR",
+		Short: "Remove an API token (a running server refuses it within a second)",
+		Long: `remove deletes a token: a leaked or retired token stops working. A running
+server reloads its tokens within a second (DIR/tokens.stamp); its leases stay.`,
+		Example: "  license-server token remove erp-app --dir DIR",
+		Args:    cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := g.serverDir()
+			if err != nil {
+				return err
+			}
+			if !d.Initialized() {
+				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
+			}
+			st, err := openStore(d)
+			if err != nil {
+				return err
+			}
+			err = seatserver.RemoveToken(context.Background(), st, args[0])
+			if cerr := st.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+			if err != nil {
+				return classify(err)
+			}
+			touchTokens(cmd, d)
+			auditCLI(d, "remove token", args[0])
+			if g.json {
+				return cli.JSON(cmd.OutOrStdout(), map[string]string{"removed": safetext.Clean(args[0])})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed token %s\n", safetext.Clean(args[0]))
+			return nil
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
 	return c
 }
 
@@ -709,17 +811,20 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			cfg := seatserver.Config{Key: key, Keyring: ring, Machine: seatserver.HostMachine(g.root), Lease: lease,
-				Logger: logger, Version: cli.VersionString(), Debug: debug}
+				Logger: logger, Version: cli.VersionString(), Debug: debug, TokenStamp: d.TokenStampPath()}
 			if req, err := d.ReadRequest(); err == nil {
 				cfg.Node, cfg.ComputerID = req.Node, req.Fingerprint.ID()
 			}
 			if err := xf.apply(&cfg, d, sweep); err != nil {
 				return err
 			}
-			if u, err := users.OpenFile(d.UsersPath()); err == nil {
-				cfg.Users = u
-			} else {
+			u, err := users.OpenFile(d.UsersPath())
+			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
+			}
+			// With no users, a wrong password costs no argon2id at all.
+			if list, err := u.List(); err == nil && len(list) > 0 {
+				cfg.Users = u
 			}
 			aud, err := audit.Open(d.AuditPath())
 			if err != nil {
@@ -744,8 +849,12 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			reclaim := "none"
+			if t := srv.ReclaimUntil(); !t.IsZero() {
+				reclaim = t.UTC().Format(seat.TimeFormat)
+			}
 			logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "dir", d.Path,
-				"response_key", srv.KeyID(), "lease", lease.String(), "reclaim_until", srv.ReclaimUntil().UTC().Format(seat.TimeFormat))
+				"response_key", srv.KeyID(), "lease", lease.String(), "reclaim_until", reclaim)
 			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep})
 		},
 	}
@@ -808,4 +917,86 @@ installed licenses.`,
 	addRoot(c, g)
 	addJSON(c, g)
 	return c
+}
+
+func newUsage() *cobra.Command {
+	g := &globals{}
+	var from, to string
+	c := &cobra.Command{
+		Use:   "usage [--from TIME] [--to TIME] [--json] --dir DIR",
+		Short: "Print the usage log (grants, renewals, releases, expiries, losses, refusals)",
+		Long: `usage prints the server's append-only usage log, oldest first: every grant,
+renewal, release, expiry, seat lost and refusal, with its time, product,
+lease, session and user. --from and --to (RFC 3339, or a date) bound it,
+--to excluded. With --json, one JSON object per line. It reads the log also
+while the server runs, streaming (memory does not grow with the log).`,
+		Example: `  license-server usage --dir DIR --from 2026-12-01 --to 2026-12-02
+  license-server usage --dir DIR --json | jq 'select(.kind == "refuse")'`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.serverDir()
+			if err != nil {
+				return err
+			}
+			var tFrom, tTo time.Time
+			if from != "" {
+				if tFrom, err = license.ParseTime(from); err != nil {
+					return cli.Usage("--from %q: %v", from, err)
+				}
+			}
+			if to != "" {
+				if tTo, err = license.ParseTime(to); err != nil {
+					return cli.Usage("--to %q: %v", to, err)
+				}
+			}
+			if !d.Initialized() {
+				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
+			}
+			st, err := openStore(d)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := cmd.OutOrStdout()
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			enc := json.NewEncoder(out) // one object per line
+			enc.SetEscapeHTML(false)
+			if !g.json {
+				fmt.Fprintln(w, "SEQ\tTIME\tKIND\tPRODUCT\tLEASE\tSESSION\tUSER\tDETAIL")
+			}
+			err = st.Events(context.Background(), tFrom, tTo, func(e seatstore.LoggedEvent) error {
+				if g.json {
+					return enc.Encode(usageLine{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), Product: e.Product,
+						Lease: e.LeaseID, Session: e.Session, User: e.User, Detail: e.Detail})
+				}
+				_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(seat.TimeFormat), e.Kind,
+					safetext.Clean(e.Product), e.LeaseID, safetext.Clean(e.Session), safetext.Clean(e.User), safetext.Clean(e.Detail))
+				return err
+			})
+			if err != nil {
+				return cli.Fail(cli.ExitError, err, "check that "+d.StorePath()+" is the server's database")
+			}
+			if !g.json {
+				return w.Flush()
+			}
+			return nil
+		},
+	}
+	addDir(c, g)
+	addJSON(c, g)
+	c.Flags().StringVar(&from, "from", "", "first `TIME` to print (RFC 3339 or YYYY-MM-DD)")
+	c.Flags().StringVar(&to, "to", "", "print events before `TIME` (RFC 3339 or YYYY-MM-DD)")
+	return c
+}
+
+// usageLine is one usage-log event in usage --json.
+type usageLine struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Product string    `json:"product"`
+	Lease   string    `json:"lease,omitempty"`
+	Session string    `json:"session,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
 }

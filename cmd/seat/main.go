@@ -46,6 +46,7 @@ type globals struct {
 	caFile    string
 	pubs      []string
 	leases    string
+	revFile   string
 	allowHTTP bool
 	timeout   time.Duration
 	json      bool
@@ -90,14 +91,18 @@ Credentials: --user NAME and the token from --token-file FILE or $` + envToken +
 (never on the command line). Leases taken by checkout are kept in a lease
 file (--leases, $` + envLeases + `, default in the user's state directory) so
 that renew and release find them by --session-id.`,
+		Example: `  seat diagnose --server https://lic1.corp:9099 --product acme-erp --ca-file lic-ca.pem
+  seat checkout --server https://lic1.corp:9099,lic2.corp --product acme-erp --session-id nightly-report-0001 --user erp --token-file erp.token
+  seat release --session-id nightly-report-0001 --user erp --token-file erp.token`,
 		SilenceUsage: true, SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.servers, "server", "", "license server `URL[,URL...]`, tried in order (default $"+envServers+")")
-	pf.StringVar(&g.user, "user", "", "token name for HTTP Basic auth (default $"+envUser+")")
+	pf.StringVar(&g.user, "user", "", "token `NAME` for HTTP Basic auth (default $"+envUser+")")
 	pf.StringVar(&g.tokenFile, "token-file", "", "read the API token from the first line of `FILE` (else $"+envToken+")")
 	pf.StringVar(&g.caFile, "ca-file", "", "trust only this CA (or self-signed) certificate `FILE` for TLS")
 	pf.StringArrayVar(&g.pubs, "pub", nil, "also trust this vendor public key `FILE` (repeatable)")
+	pf.StringVar(&g.revFile, "revocations", "", "refuse servers whose license is on this signed revocation list `FILE` (from the vendor)")
 	pf.StringVar(&g.leases, "leases", "", "lease file `FILE` (default $"+envLeases+", then the user's state directory)")
 	pf.BoolVar(&g.allowHTTP, "allow-http", false, "allow plain http:// to hosts other than loopback (the token travels in clear text)")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "give up after `DURATION` in all")
@@ -162,6 +167,17 @@ func (g *globals) token() (string, error) {
 	return os.Getenv(envToken), nil
 }
 
+func (g *globals) revocations() ([]byte, error) {
+	if g.revFile == "" {
+		return nil, nil
+	}
+	data, err := fileio.Read(nil, g.revFile, fileio.LimitRevocations, "revocation list")
+	if err != nil {
+		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--revocations: %w", err), "give the signed revocation list the vendor sent")
+	}
+	return data, nil
+}
+
 // config builds the client configuration; servers may come from the lease.
 func (g *globals) config(product string, servers []string) (seat.Config, error) {
 	if len(servers) == 0 {
@@ -190,8 +206,12 @@ func (g *globals) config(product string, servers []string) (seat.Config, error) 
 	if user == "" {
 		user = os.Getenv(envUser)
 	}
+	rev, err := g.revocations()
+	if err != nil {
+		return seat.Config{}, err
+	}
 	cfg := seat.Config{Servers: servers, Keyring: ring, Product: product, User: user, Token: tok, CAFile: g.caFile,
-		AllowHTTP: g.allowHTTP, ManualRenew: true}
+		AllowHTTP: g.allowHTTP, ManualRenew: true, Revocations: rev}
 	if _, err := seat.New(cfg); err != nil {
 		return seat.Config{}, cli.Fail(cli.ExitUsage, err, "fix the flag named in the error")
 	}
@@ -374,8 +394,11 @@ session ID and carries the lease over. The lease file is updated.`,
 func releaseCmd(g *globals) *cobra.Command {
 	var session string
 	c := &cobra.Command{
-		Use:     "release --session-id ID [--server URL[,URL...]]",
-		Short:   "Give a seat back",
+		Use:   "release --session-id ID [--server URL[,URL...]]",
+		Short: "Give a seat back",
+		Long: `release gives the seat of the session back to the server that holds it (or
+another node of its cluster) and forgets the lease. A lease the server no
+longer knows counts as released.`,
 		Example: `  seat release --server https://lic1.corp:9099 --session-id nightly-report-0001`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -418,6 +441,8 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "List the leases recorded in the lease file",
 		Long: `status lists the leases 'seat checkout' recorded, with when each expires
 unless renewed. It asks no server: run 'seat renew' to refresh one.`,
+		Example: `  seat status
+  seat status --json --leases /var/lib/report/seat-leases.json`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lf, err := g.leaseFile()
@@ -525,7 +550,7 @@ The exit code is that of the first failed step (0 when all pass).`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&product, "product", "", "also check this product's license and a free seat")
+	c.Flags().StringVar(&product, "product", "", "also check the license of product `NAME` and a free seat")
 	return c
 }
 
@@ -547,8 +572,16 @@ func (g *globals) diagnoseConfig(product string) (seat.Config, error) {
 		if list == "" {
 			list = os.Getenv(envServers)
 		}
-		return seat.Config{Servers: strings.Split(list, ","), Keyring: ring, Product: product, User: g.user, Token: tok,
-			CAFile: g.caFile, AllowHTTP: g.allowHTTP}, nil
+		rev, rerr := g.revocations()
+		if rerr != nil {
+			return seat.Config{}, rerr
+		}
+		user := g.user
+		if user == "" {
+			user = os.Getenv(envUser)
+		}
+		return seat.Config{Servers: strings.Split(list, ","), Keyring: ring, Product: product, User: user, Token: tok,
+			CAFile: g.caFile, AllowHTTP: g.allowHTTP, Revocations: rev}, nil
 	}
 	return cfg, err
 }
@@ -573,7 +606,12 @@ func printDiagnosis(out io.Writer, ds []*seat.Diagnosis) {
 		fmt.Fprintln(w, "STEP\tRESULT\tDETAIL / CAUSE")
 		for _, s := range d.Steps {
 			text := s.Detail
-			if s.Result == seat.StepFail || s.Result == seat.StepWarn {
+			switch {
+			case s.Result == seat.StepFail:
+				text = s.Cause
+			case s.Result == seat.StepWarn && s.Detail != "":
+				text = s.Cause + " (" + s.Detail + ")"
+			case s.Result == seat.StepWarn:
 				text = s.Cause
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\n", s.Name, s.Result, safetext.Clean(text))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/selfsigned"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/seat"
@@ -73,7 +75,7 @@ func TestScripts(t *testing.T) {
 //	seatserver [-seats N] [-product P] [-vendor SEED] DIR
 //
 // It writes DIR/vendor.pub (the vendor key, seed 1), DIR/other.pub
-// (another vendor, seed 9), DIR/token (a client token, user app1) and
+// (another vendor, seed 9), DIR/token (the client token of user app1, the same on every test server) and
 // finally DIR/url. The installed license is signed by vendor SEED: with
 // -vendor 9 clients trusting vendor.pub must refuse the server.
 func seatServer() {
@@ -82,6 +84,7 @@ func seatServer() {
 	product := fs.String("product", "acme-erp", "product licensed")
 	vendorSeed := fs.Int("vendor", 1, "seed of the vendor key that signs the server license")
 	addrFlag := fs.String("addr", "127.0.0.1:0", "listen address")
+	useTLS := fs.Bool("tls", false, "serve TLS with a self-signed certificate for 127.0.0.1 written to DIR/cert.pem")
 	_ = fs.Parse(os.Args[1:])
 	dir := fs.Arg(0)
 	die := func(err error) {
@@ -123,8 +126,11 @@ func seatServer() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	store := seatstore.NewMemory()
-	tok, err := seatserver.NewToken(ctx, store, "app1", seat.RoleClient, now)
-	if err != nil {
+	// The same token for app1 on every test server (as an admin would set up
+	// reserve servers), stored as the server stores tokens: its SHA-256.
+	const tok = "script-token-for-app1-0123456789abcdef"
+	if err := store.Commit(ctx, seatstore.Change{PutTokens: []seatstore.TokenRecord{
+		{Name: "app1", Role: seat.RoleClient, SHA256: sha256.Sum256([]byte(tok)), Created: now}}}); err != nil {
 		die(err)
 	}
 	srv, err := seatserver.New(ctx, seatserver.Config{Store: store, Key: respKey, Keyring: keys.NewKeyring(signer.Public()),
@@ -144,14 +150,22 @@ func seatServer() {
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
 		die(err)
 	}
-	// Written then renamed: a script waiting for the file never reads it half written.
-	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte("http://"+ln.Addr().String()+"\n"), 0o644); err != nil {
+	// DIR/url is written then renamed (below): a script waiting for the
+	// file never reads it half written.
+	opts, scheme := seatserver.RunOptions{Sweep: time.Second}, "http://"
+	if *useTLS {
+		opts.CertFile, opts.KeyFile, scheme = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "https://"
+		if err := selfsigned.WriteFiles(opts.CertFile, opts.KeyFile, []string{"127.0.0.1"}, 90*24*time.Hour, false); err != nil {
+			die(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte(scheme+ln.Addr().String()+"\n"), 0o644); err != nil {
 		die(err)
 	}
 	if err := os.Rename(filepath.Join(dir, "url.tmp"), filepath.Join(dir, "url")); err != nil {
 		die(err)
 	}
-	if err := srv.Run(ctx, ln, seatserver.RunOptions{Sweep: time.Second}); err != nil {
+	if err := srv.Run(ctx, ln, opts); err != nil {
 		die(err)
 	}
 	os.Exit(0)

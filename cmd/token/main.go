@@ -380,7 +380,10 @@ refused, naming the file and line, and never authenticates.`,
 		Long: `add registers client NAME (its client_id) and prints a random 256-bit
 client_secret once; the directory keeps only its SHA-256. --aud and
 --scope are what client_credentials tokens for this client get; a client
-without --aud can only exchange grants (refresh_token).`,
+without --aud can only exchange grants (refresh_token). The client can
+authenticate at once: a 'token serve' that is already running re-reads
+clients.json when it changes (remove, disable and enable take effect at
+once too).`,
 		Example: `  token client add local.itgrix.1 --aud https://portal.local/rest/ --scope telephony,crm --json`,
 		Args:    cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -559,7 +562,11 @@ protect the refresh_token like the access token.`,
 				}
 				l, err := license.Decode(data)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("%s: %w", licFile, err), "--license takes a license file or code made by 'issue license'")
+					name := safetext.Clean(licFile)
+					if typedcode.IsArg(licFile, license.CodePrefix) {
+						name = "(typed code)"
+					}
+					return cli.Fail(cli.ExitMalformed, fmt.Errorf("--license %s: %w", name, err), "--license takes a license file or code made by 'issue license'")
 				}
 				serial = l.Serial
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -180,36 +179,11 @@ func readLicense(cmd *cobra.Command, arg string) ([]byte, error) {
 
 // readInput reads a file-taking flag's file, or stdin for "-", bounded by
 // limit. A path that is not a regular file (FIFO, device, directory,
-// socket) is refused before it is opened: opening a FIFO waits for a
-// writer, and a device never ends.
+// socket) is refused before a byte is read, without blocking on a FIFO
+// (fileio.ReadRegular checks the opened file, so nothing can be swapped in
+// between).
 func readInput(cmd *cobra.Command, path string, limit int64, what string) ([]byte, error) {
-	if path != "-" {
-		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: %s, not a regular file: give a %s file of at most %s: %w", path, kindOf(st.Mode()), what, human(limit), fileio.ErrNotRegular)
-		}
-	}
-	return fileio.Read(cmd.InOrStdin(), path, limit, what)
-}
-
-func kindOf(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
-}
-
-func human(n int64) string {
-	if n >= 1<<20 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
+	return fileio.ReadRegular(cmd.InOrStdin(), path, limit, what)
 }
 
 // exitCode maps a library error to verify's exit code (internal/cli table).
@@ -552,16 +526,5 @@ func defaultStatePath() string {
 	if testStatePath != "" {
 		return testStatePath
 	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/airseal/verify.state"
-	}
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return filepath.Join(os.TempDir(), "airseal-verify.state")
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "airseal", "verify.state")
+	return license.DefaultStatePath()
 }

@@ -132,10 +132,10 @@ func Write(stdout io.Writer, path string, data []byte, perm os.FileMode, force b
 		_, err := stdout.Write(data)
 		return err
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return dirError(path)
+	}
 	if force {
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return fmt.Errorf("%s: is a directory", path)
-		}
 		return atomicfile.Write(path, data, perm)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
@@ -162,6 +162,15 @@ func Write(stdout io.Writer, path string, data []byte, perm os.FileMode, force b
 	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
+// ErrIsDir is matched by errors.Is when an output path names a directory:
+// --force cannot help, a file name is needed.
+var ErrIsDir = errors.New("is a directory")
+
+// dirError is the error for an output path that is a directory.
+func dirError(path string) error {
+	return fmt.Errorf("%s: %w, not a file: give a file name for the output (for example %s)", path, ErrIsDir, filepath.Join(path, "NAME"))
+}
+
 // ExistsError returns the error for an output file that exists and may not
 // be replaced. It matches ErrExists.
 func ExistsError(path string) error {
@@ -169,9 +178,17 @@ func ExistsError(path string) error {
 }
 
 // CheckOutput returns ExistsError when path exists and force is not set,
-// so that a command can refuse before doing any work. "-" is always fine.
+// and an error matching ErrIsDir when path is a directory (with or without
+// force), so that a command can refuse before doing any work. "-" is
+// always fine.
 func CheckOutput(path string, force bool) error {
-	if path == "-" || force {
+	if path == "-" || path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return dirError(path)
+	}
+	if force {
 		return nil
 	}
 	if _, err := os.Lstat(path); err == nil {

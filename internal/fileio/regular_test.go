@@ -55,3 +55,20 @@ func TestReadRegular(t *testing.T) {
 		t.Errorf("stdin: %q %v", b, err)
 	}
 }
+
+// An output path that is a directory is refused as such, with or without
+// --force, before and while writing (not as "exists, use --force").
+func TestOutputDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, force := range []bool{false, true} {
+		if err := CheckOutput(dir, force); !errors.Is(err, ErrIsDir) || errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "give a file name for the output") {
+			t.Errorf("CheckOutput(dir, force=%v): %v", force, err)
+		}
+		if err := Write(nil, dir, []byte("x"), 0o644, force); !errors.Is(err, ErrIsDir) {
+			t.Errorf("Write(dir, force=%v): %v", force, err)
+		}
+	}
+	if err := CheckOutput("", false); err != nil {
+		t.Errorf("no output: %v", err)
+	}
+}

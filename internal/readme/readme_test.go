@@ -196,7 +196,8 @@ func checkPaths(t *testing.T, md []byte) {
 
 // TestExamples runs every runnable block of README.md, in order, in a
 // scratch copy of the repository, and checks each block's exit code. It
-// builds the binaries and runs release.sh, so it runs only with
+// builds the binaries and runs release.sh (2 to 9 minutes on two shared
+// cores: give go test -timeout 30m), so it runs only with
 // AIRSEAL_INTEGRATION=1 (test.sh's integration step sets it).
 //
 // The environment is a new user's: HOME in the scratch directory, the
@@ -208,6 +209,9 @@ func checkPaths(t *testing.T, md []byte) {
 func TestExamples(t *testing.T) {
 	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
 		t.Skip("set AIRSEAL_INTEGRATION=1 to run the README's examples (builds every binary and a release)")
+	}
+	if d, ok := t.Deadline(); ok && time.Until(d) < 15*time.Minute {
+		t.Fatalf("the README's examples take up to 10 minutes (release.sh builds every tool twice); run with go test -timeout 30m (%v left)", time.Until(d).Round(time.Second))
 	}
 	blocks := readme(t)
 	scratch := t.TempDir()

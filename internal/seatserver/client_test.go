@@ -1,11 +1,17 @@
 package seatserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +124,85 @@ func TestClientRefusesFakeServer(t *testing.T) {
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	if seat.ResponseKeyID(otherKey.Public().(ed25519.PublicKey)) == seat.ResponseKeyID(real.pub) {
 		t.Fatal("key IDs collide")
+	}
+}
+
+// tamperProxy stands between the client and the real server and changes
+// the answers to checkouts: "alter" flips the seats' mode in the body,
+// "replay" answers with the first checkout answer it saw.
+type tamperProxy struct {
+	target string
+	mode   string
+	mu     sync.Mutex
+	saved  *savedAnswer
+}
+
+type savedAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, _ := http.NewRequest(r.Method, p.target+r.URL.RequestURI(), r.Body)
+	req.Header = r.Header.Clone()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	a := &savedAnswer{res.StatusCode, res.Header.Clone(), body}
+	if r.Method == "POST" && r.URL.Path == seat.PathSessions {
+		p.mu.Lock()
+		switch {
+		case p.mode == "alter":
+			a.body = bytes.Replace(a.body, []byte(`"Mode":"demo"`), []byte(`"Mode":"licensed"`), 1)
+			a.body = bytes.Replace(a.body, []byte(`"RenewEvery":60`), []byte(`"RenewEvery":61`), 1)
+		case p.mode == "replay" && p.saved == nil:
+			p.saved = a
+		case p.mode == "replay":
+			a = p.saved
+		}
+		p.mu.Unlock()
+	}
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// TestClientRefusesTamperedAnswers: between the real server and the
+// client, an altered answer and a replayed one are refused.
+func TestClientRefusesTamperedAnswers(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"alter", "replay"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			arm, _ := e.v.issue(t, e.pub, lic{seats: 5})
+			e.install(arm, 201)
+			p := &tamperProxy{target: e.base, mode: mode}
+			ps := httptest.NewServer(p)
+			defer ps.Close()
+			c := e.client(t, client, func(cfg *seat.Config) { cfg.Servers = []string{ps.URL} })
+			first, err := c.Checkout(ctx, seat.Request{ClientSessionID: sid(1)})
+			if mode == "alter" {
+				if !errors.Is(err, seat.ErrUntrustedServer) {
+					t.Fatalf("altered answer: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The second checkout gets the first answer again.
+			_, err = c.Checkout(ctx, seat.Request{ClientSessionID: sid(2)})
+			if !errors.Is(err, seat.ErrReplay) && !errors.Is(err, seat.ErrUntrustedServer) {
+				t.Fatalf("replayed answer accepted: %v (first lease %s)", err, first.Info().ID)
+			}
+		})
 	}
 }

@@ -37,15 +37,37 @@ type Dir struct {
 	Path string
 }
 
-// Paths inside the directory.
-func (d Dir) KeyPath() string       { return filepath.Join(d.Path, "response.key") }
+// KeyPath is the encrypted response key.
+func (d Dir) KeyPath() string { return filepath.Join(d.Path, "response.key") }
+
+// PublicKeyPath is the response key's public half.
 func (d Dir) PublicKeyPath() string { return filepath.Join(d.Path, "response.pub") }
-func (d Dir) RequestPath() string   { return filepath.Join(d.Path, "server-request.json") }
+
+// RequestPath is the server license request for the vendor.
+func (d Dir) RequestPath() string { return filepath.Join(d.Path, "server-request.json") }
+
+// VendorKeysDir holds the vendor public keys licenses may be signed by.
 func (d Dir) VendorKeysDir() string { return filepath.Join(d.Path, "vendor-keys") }
-func (d Dir) StorePath() string     { return filepath.Join(d.Path, "state.db") }
-func (d Dir) UsersPath() string     { return filepath.Join(d.Path, "users.json") }
-func (d Dir) AuditPath() string     { return filepath.Join(d.Path, "audit.log") }
-func (d Dir) lockPath() string      { return filepath.Join(d.Path, "server.lock") }
+
+// StorePath is the SQLite store.
+func (d Dir) StorePath() string { return filepath.Join(d.Path, "state.db") }
+
+// UsersPath is the users file (internal/users).
+func (d Dir) UsersPath() string { return filepath.Join(d.Path, "users.json") }
+
+// TokenStampPath is touched by every token change made outside the
+// running server, which reloads its tokens when the file changes.
+func (d Dir) TokenStampPath() string { return filepath.Join(d.Path, "tokens.stamp") }
+
+// TouchTokens tells a running server that the tokens changed.
+func (d Dir) TouchTokens(now time.Time) error {
+	return writeFile(d.TokenStampPath(), []byte(now.UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
+}
+
+// AuditPath is the audit log (internal/audit).
+func (d Dir) AuditPath() string { return filepath.Join(d.Path, "audit.log") }
+
+func (d Dir) lockPath() string { return filepath.Join(d.Path, "server.lock") }
 
 // Errors about the directory.
 var (

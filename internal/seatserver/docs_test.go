@@ -20,7 +20,7 @@ type docSection struct {
 }
 
 var (
-	headingRe  = regexp.MustCompile("^### (GET|POST|PUT|PATCH|DELETE) (/\\S*)$")
+	headingRe  = regexp.MustCompile(`^### (GET|POST|PUT|PATCH|DELETE) (/\S*)$`)
 	responseRe = regexp.MustCompile("^Response `(\\d{3})`")
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,8 +25,6 @@ type Extras struct {
 	// IPListDir holds whitelist.dat and blacklist.dat (internal/iplist):
 	// empty for no IP lists. The files are reloaded when they change.
 	IPListDir string
-	// LoginLimit counts failed logins (nil: 10 a minute per address).
-	LoginLimit *loginlimit.Limiter
 	// Console serves the web console at / and /console/ (needs
 	// Config.Users). AuditPath is the audit log file it shows; Sweep is
 	// shown on its settings page.
@@ -53,10 +50,9 @@ const listReload = time.Second
 
 // initExtras sets up Extras from the loaded state. The caller is New.
 func (s *Server) initExtras(st *seatstore.State) error {
-	x := &extState{limit: s.cfg.Extras.LoginLimit}
-	if x.limit == nil {
-		x.limit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
-	}
+	// One limiter for the API and the console (Config.LoginLimit, set by
+	// New); whitelisted addresses are exempt from it.
+	x := &extState{limit: s.cfg.LoginLimit}
 	opt := s.cfg.Extras.Devices
 	opt.Now = s.now
 	if opt.HookError == nil {
@@ -78,6 +74,9 @@ func (s *Server) initExtras(st *seatstore.State) error {
 			return err
 		}
 		x.lists = l
+		if s.cfg.Exempt == nil {
+			s.cfg.Exempt = func(a netip.Addr) bool { return s.IPDecision(a) == iplist.Whitelisted }
+		}
 	}
 	s.ext = x
 	if s.cfg.Extras.Console {
@@ -141,33 +140,6 @@ func (s *Server) refuseAddr(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.fail(w, r, "", caller{}, &statusError{http.StatusForbidden, "this address is refused by the server's IP lists (blacklist.dat, not in whitelist.dat); ask the administrator"})
 	return true
-}
-
-// authenticateLimited is authenticate behind the failed-login limit: an
-// address that failed too often is refused (429, Retry-After) before its
-// credentials are checked, so a right password is refused too until the
-// window ends. Whitelisted addresses are exempt.
-func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request) (caller, error) {
-	addr := loginlimit.RemoteAddr(r)
-	if s.IPDecision(addr) == iplist.Whitelisted {
-		return s.authenticate(r)
-	}
-	key := loginlimit.AddrKey(addr)
-	now := s.now()
-	if wait, blocked := s.ext.limit.Blocked(key, now); blocked {
-		secs := loginlimit.RetryAfter(wait)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return caller{}, &statusError{http.StatusTooManyRequests, "too many failed logins from this address; try again in " + strconv.Itoa(secs) + " s (Retry-After)"}
-	}
-	c, err := s.authenticate(r)
-	if err != nil {
-		if se, ok := err.(*statusError); ok && se.status == http.StatusUnauthorized {
-			if _, _, has := r.BasicAuth(); has {
-				s.ext.limit.Fail(key, now)
-			}
-		}
-	}
-	return c, err
 }
 
 // keepDeviceSeats renews the seats of approved devices (a device seat

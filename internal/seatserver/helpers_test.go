@@ -136,6 +136,7 @@ type env struct {
 	tokens map[string]string // role → "name:token"
 	n      atomic.Int64
 	cfg    Config
+	sweep  time.Duration // Run's sweep interval (0: an hour, i.e. never in a test)
 }
 
 type envOpt func(*Config)
@@ -174,7 +175,11 @@ func (e *env) start() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, RunOptions{Sweep: time.Hour}) }()
+	sweep := e.sweep
+	if sweep == 0 {
+		sweep = time.Hour
+	}
+	go func() { done <- srv.Run(ctx, ln, RunOptions{Sweep: sweep}) }()
 	e.srv, e.base = srv, "http://"+ln.Addr().String()
 	stopped := false
 	e.stop = func() {

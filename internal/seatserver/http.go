@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
@@ -181,7 +182,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := &request{r: r, params: params}
 	if rt.Roles != nil {
-		c, err := s.authenticateLimited(w, r)
+		c, err := s.authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="airseal license server", charset="UTF-8"`)
 			s.fail(w, r, qid, caller{}, err)
@@ -198,11 +199,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		limit := int64(MaxBody)
+		switch rt.Pattern {
+		case seat.PathLicences:
+			limit = MaxLicenceBody
+		case seat.PathRevocations:
+			limit = MaxRevocationsBody
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				s.fail(w, r, qid, q.caller, &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBody)})
+				s.fail(w, r, qid, q.caller, &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", limit)})
 				return
 			}
 			s.fail(w, r, qid, q.caller, badRequest("reading the body: %v", err))
@@ -234,7 +242,7 @@ func errBody(status int, msg string) *seat.Error {
 // fail answers err as the 1C error body with the status its kind maps to.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, qid string, c caller, err error) {
 	e := s.errorBody(err, c)
-	if e.Code == http.StatusServiceUnavailable && e.RetryAfter > 0 {
+	if (e.Code == http.StatusServiceUnavailable || e.Code == http.StatusTooManyRequests) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	lvl := "client error"
@@ -253,8 +261,12 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 	msg := err.Error()
 	var se *statusError
 	var nse *seats.NoSeatError
+	var le *limitError
 	var e *seat.Error
 	switch {
+	case errors.As(err, &le):
+		e = errBody(http.StatusTooManyRequests, le.Error())
+		e.RetryAfter = loginlimit.RetryAfter(le.wait)
 	case errors.As(err, &se):
 		status = se.status
 	case errors.As(err, &nse):
@@ -344,6 +356,33 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if !ok {
 		return caller{}, &statusError{http.StatusUnauthorized, "authentication required: HTTP Basic with a token name and token (license-server token add NAME), or an admin user"}
 	}
+	addr := loginlimit.RemoteAddr(r)
+	limited := s.cfg.Exempt == nil || !s.cfg.Exempt(addr)
+	key := loginlimit.AddrKey(addr)
+	if limited {
+		if wait, blocked := s.cfg.LoginLimit.Blocked(key, s.now()); blocked {
+			return caller{}, &limitError{wait}
+		}
+	}
+	c, err := s.checkCredentials(r, name, secret)
+	if err != nil && limited {
+		var se *statusError
+		if errors.As(err, &se) && se.status == http.StatusUnauthorized {
+			s.cfg.LoginLimit.Fail(key, s.now())
+		}
+	}
+	return c, err
+}
+
+// limitError: too many failed logins from this address (429).
+type limitError struct{ wait time.Duration }
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("too many failed logins from this address; retry in %d s", loginlimit.RetryAfter(e.wait))
+}
+
+// checkCredentials checks a token, else a user's password.
+func (s *Server) checkCredentials(r *http.Request, name, secret string) (caller, error) {
 	bad := &statusError{http.StatusUnauthorized, "wrong name or token"}
 	if len(name) > 64 || len(secret) > 256 {
 		return caller{}, bad
@@ -408,6 +447,11 @@ func (s *Server) reloadTokens(ctx context.Context) {
 	}
 	s.lastLoad = s.now()
 	s.mu.Unlock()
+	s.loadTokens(ctx)
+}
+
+// loadTokens replaces the tokens with the store's.
+func (s *Server) loadTokens(ctx context.Context) {
 	st, err := s.cfg.Store.Load(ctx)
 	if err != nil {
 		s.log.Error("reloading tokens", "err", err)

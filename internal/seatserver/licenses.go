@@ -235,7 +235,10 @@ func (s *Server) revokedLocked() []string {
 			out = append(out, l.Serial)
 		}
 	}
-	return append(out, s.revokedExtra...) // duplicates do no harm
+	for sr := range s.revokedExtra {
+		out = append(out, sr) // duplicates do no harm
+	}
+	return out
 }
 
 // AddRevocations applies a signed revocation list (any encoding) from a
@@ -261,17 +264,19 @@ func (s *Server) AddRevocations(ctx context.Context, data []byte) (*seat.Revocat
 			}
 		}
 		for _, sr := range rl.Serials {
-			if !contains(s.revokedExtra, sr) {
-				s.revokedExtra = append(s.revokedExtra, sr)
-			}
+			s.revokedExtra[sr] = true
 		}
-		sort.Strings(s.revokedExtra)
+		all := make([]string, 0, len(s.revokedExtra))
+		for sr := range s.revokedExtra {
+			all = append(all, sr)
+		}
+		sort.Strings(all)
 		hit = serials
 		s.revSeen[rl.KeyID] = rl.Sequence
 		ev := s.core.Revoke(serials, now)
 		ch := seatstore.Change{Settings: map[string]string{
 			settingRevSeq + string(rl.KeyID): strconv.FormatUint(rl.Sequence, 10),
-			settingRevSerials:                strings.Join(s.revokedExtra, ","),
+			settingRevSerials:                strings.Join(all, ","),
 		}}
 		return ev, ch, nil
 	})
@@ -283,15 +288,6 @@ func (s *Server) AddRevocations(ctx context.Context, data []byte) (*seat.Revocat
 		hit = []string{}
 	}
 	return &seat.RevocationsResult{KeyID: string(rl.KeyID), Sequence: rl.Sequence, Revoked: hit}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // keyType maps a license kind to the 1C KeyType.

@@ -1,6 +1,7 @@
 package seatserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/airseal/airseal/internal/seatstore"
@@ -26,6 +28,9 @@ type RunOptions struct {
 	// ShutdownGrace is how long requests in flight may take to finish
 	// after ctx ends (0: 10 s).
 	ShutdownGrace time.Duration
+	// Checkpoint is how often the usage log's head is signed
+	// (0: DefaultCheckpoint); it is signed at shutdown too.
+	Checkpoint time.Duration
 }
 
 // HTTPServer returns the http.Server Run uses: the handler, and timeouts
@@ -74,10 +79,23 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	}()
 	tick := time.NewTicker(opts.Sweep)
 	defer tick.Stop()
+	poll := time.NewTicker(TokenPoll)
+	defer poll.Stop()
+	stamp := s.tokenStamp()
+	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
+	defer cpTick.Stop()
 	for {
 		select {
 		case err := <-serveErr:
 			return err
+		case <-poll.C:
+			if st := s.tokenStamp(); st != stamp {
+				stamp = st
+				s.loadTokens(ctx)
+				s.log.Info("tokens reloaded", "stamp", s.cfg.TokenStamp)
+			}
+		case <-cpTick.C:
+			s.checkpointLog(ctx)
 		case <-tick.C:
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("sweep", "err", err)
@@ -93,9 +111,25 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
+			s.checkpointLog(sctx)
 			return nil
 		}
 	}
+}
+
+// TokenPoll is how often Run looks at Config.TokenStamp.
+const TokenPoll = time.Second
+
+// tokenStamp describes the stamp file ("" when there is none).
+func (s *Server) tokenStamp() string {
+	if s.cfg.TokenStamp == "" {
+		return ""
+	}
+	fi, err := os.Stat(s.cfg.TokenStamp)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
 }
 
 // Token roles a machine client may have.
@@ -137,6 +171,24 @@ func NewToken(ctx context.Context, st seatstore.Store, name, role string, now ti
 		return "", err
 	}
 	return tok, nil
+}
+
+// ErrNoToken: no token of that name.
+var ErrNoToken = errors.New("no such token")
+
+// RemoveToken deletes the token name: it stops working at once on a
+// server that reloads its tokens (Config.TokenStamp).
+func RemoveToken(ctx context.Context, st seatstore.Store, name string) error {
+	state, err := st.Load(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range state.Tokens {
+		if t.Name == name {
+			return st.Commit(ctx, seatstore.Change{DeleteTokens: []string{name}})
+		}
+	}
+	return fmt.Errorf("%w named %s (license-server token list shows them)", ErrNoToken, name)
 }
 
 // ProductStatus is one product in Status.

@@ -36,12 +36,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/airseal/airseal/internal/audit"
+	"github.com/airseal/airseal/internal/fileio"
+	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -59,8 +62,13 @@ const (
 	MaxLease = time.Hour
 	// DefaultSweep is how often expired leases are reclaimed.
 	DefaultSweep = 10 * time.Second
-	// MaxBody is the largest request body (413 above).
+	// MaxBody is the largest request body (413 above), except for:
 	MaxBody = 64 << 10
+	// MaxLicenceBody: POST /api/licences (a license file JSON-escaped).
+	MaxLicenceBody = 2*fileio.LimitLicense + 4<<10
+	// MaxRevocationsBody: POST /api/revocations (a list of up to about a
+	// million serials, JSON-escaped).
+	MaxRevocationsBody = fileio.LimitRevocations + 1<<20
 	// CommitTimeout bounds how long a request waits for its change to be
 	// durable before it is answered 503.
 	CommitTimeout = 10 * time.Second
@@ -108,6 +116,19 @@ type Config struct {
 	Audit *audit.Writer
 	// Extras configures devices, IP lists and the login limit (issue 11).
 	Extras Extras
+	// TokenStamp is a file whose change (size or time) makes the running
+	// server reload its tokens within TokenPoll: how a token added or
+	// removed by the CLI takes effect without a restart. "": only a
+	// token name the server does not know triggers a reload.
+	TokenStamp string
+	// LoginLimit counts failed logins (a wrong token or password) per
+	// client address (IPv6 by /64); an address over the limit gets 429 with
+	// Retry-After before its credentials are checked. nil: the defaults of
+	// internal/loginlimit (10 a minute).
+	LoginLimit *loginlimit.Limiter
+	// Exempt, when set, names addresses the login limit does not apply to
+	// (the console's IP whitelist).
+	Exempt func(netip.Addr) bool
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -133,14 +154,15 @@ type Server struct {
 	revSeen map[keys.ID]uint64
 	// revokedExtra is every serial on the revocation lists applied, so a
 	// revoked license cannot be installed later.
-	revokedExtra []string
+	revokedExtra map[string]bool
 	// lastLoad is when the tokens were last reloaded after a miss.
 	lastLoad time.Time
 	// floorSaved is when the clock floor was last saved.
 	floorSaved time.Time
 
 	commits *committer
-	ext     *extState // issue 11: devices, IP lists, login limit
+	ext     *extState    // issue 11: devices, IP lists, login limit
+	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -182,6 +204,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LoginLimit == nil {
+		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
@@ -237,7 +262,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revoked = splitList(v)
 		}
 	}
-	s.revokedExtra = revoked
+	s.revokedExtra = make(map[string]bool, len(revoked))
+	for _, sr := range revoked {
+		s.revokedExtra[sr] = true
+	}
 	ev := s.core.Revoke(revoked, now)
 	// Lost leases long past their expiry are forgotten (the core drops
 	// them silently when they expire).
@@ -250,7 +278,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		live = append(live, l)
 	}
-	ev = append(ev, s.core.Restore(live, now)...)
+	// The reclaim window protects leases granted before the restart; with
+	// none there is nothing to wait for.
+	if len(live) > 0 {
+		ev = append(ev, s.core.Restore(live, now)...)
+	}
 	s.commits = newCommitter(cfg.Store, s.log)
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
@@ -265,7 +297,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
-		"reclaim_until", s.core.ReclaimUntil().UTC().Format(seat.TimeFormat), "response_key", s.keyID)
+		"reclaiming", len(live) > 0, "response_key", s.keyID)
 	return s, nil
 }
 

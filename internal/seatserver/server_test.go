@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -63,11 +65,17 @@ func TestServerInfo(t *testing.T) {
 	r := e.do("GET", "/api/serverinfo", client, nil)
 	var info seat.ServerInfo
 	r.decode(t, &info)
-	if r.status != 200 || info.Mode != "reclaim" || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
+	if r.status != 200 || info.Mode != seat.ModeDemo || info.ResponseKey != seat.ResponseKeyID(e.pub) || info.ServerLicence != "" || info.ServerLicences == nil {
 		t.Fatalf("serverinfo: %d %+v", r.status, info)
 	}
 	arm, _ := e.v.issue(t, e.pub, lic{})
 	e.install(arm, 201)
+	e.checkout(client, "acme-erp", sid(1), "ws-1")
+	e.restart()
+	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
+	if info.Mode != "reclaim" {
+		t.Fatalf("after a restart with leases: mode %q", info.Mode)
+	}
 	e.clock.Add(6 * time.Minute)
 	e.do("GET", "/api/serverinfo", client, nil).decode(t, &info)
 	if info.Mode != seat.ModeLicensed || info.ServerLicence == "" || len(info.ServerLicences) != 1 || info.LeaseSeconds != 300 {
@@ -522,6 +530,14 @@ func TestRevocations(t *testing.T) {
 	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(4)}); r.status != 400 {
 		t.Fatalf("older list: %d %s", r.status, r.body)
 	}
+	// A long list (over the 64 KiB of other bodies) is taken.
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = fmt.Sprintf("BULK-%06d", i)
+	}
+	if r := e.do("POST", "/api/revocations", admin, seat.RevocationsRequest{RevocationList: list(6, many...)}); r.status != 200 || len(r.body) == 0 {
+		t.Fatalf("long list: %d %s", r.status, r.body)
+	}
 	// A revoked license cannot be installed again, even after a restart.
 	e.do("DELETE", "/api/licences/"+serial, admin, nil)
 	e.restart()
@@ -587,6 +603,7 @@ func TestErrorsShape(t *testing.T) {
 		{"GET", "/api/nothing", client, nil, 404},
 		{"PUT", "/api/sessions", client, nil, 405},
 		{"POST", "/api/sessions", client, strings.Repeat(" ", MaxBody+1), 413},
+		{"POST", "/api/licences", admin, strings.Repeat(" ", MaxLicenceBody+1), 413},
 		{"GET", "/api/sessions/%1b%5b31m", client, nil, 400},
 	} {
 		r := e.do(c.method, c.path, c.who, c.body)
@@ -852,5 +869,62 @@ func TestDebugException(t *testing.T) {
 		if (ae.Exception != "") != debug {
 			t.Errorf("debug %v: Exception %q", debug, ae.Exception)
 		}
+	}
+}
+
+// TestSweepSchedule: Run reclaims expired leases on its own schedule.
+func TestSweepSchedule(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.sweep = 20 * time.Millisecond
+	e.start()
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 1})
+	e.install(arm, 201)
+	e.clock.Add(6 * time.Minute) // out of the reclaim window
+	if r := e.checkout(client, "acme-erp", sid(1), "ws-1"); r.status != 201 {
+		t.Fatalf("checkout: %d", r.status)
+	}
+	e.clock.Add(6 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ss seat.Sessions
+		e.do("GET", "/api/sessions", admin, nil).decode(t, &ss)
+		if len(ss.Sessions) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired lease was not reclaimed by the schedule")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoginLimit: after 10 failed logins in a minute an address gets 429
+// with Retry-After, even with the right token, until the window ends; an
+// exempt address is never refused.
+func TestLoginLimit(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 10; i++ {
+		if r := e.do("GET", "/api/serverinfo", "client1:wrong", nil); r.status != 401 {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	r := e.do("GET", "/api/serverinfo", client, nil)
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("11th login with the right token: %d %s", r.status, r.body)
+	}
+	if ae := r.apiErr(t); ae.RetryAfter < 1 || ae.RetryAfter > 60 {
+		t.Fatalf("RetryAfter %d", ae.RetryAfter)
+	}
+	e.clock.Add(61 * time.Second)
+	if r := e.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("after the window: %d", r.status)
+	}
+	ex := newEnv(t, func(c *Config) { c.Exempt = func(a netip.Addr) bool { return a.IsLoopback() } })
+	for i := 0; i < 15; i++ {
+		ex.do("GET", "/api/serverinfo", "client1:wrong", nil)
+	}
+	if r := ex.do("GET", "/api/serverinfo", client, nil); r.status != 200 {
+		t.Fatalf("exempt address: %d", r.status)
 	}
 }

@@ -49,18 +49,24 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		return nil, fmt.Errorf("seatstore: the PostgreSQL URL is not valid (postgres://USER@HOST:PORT/DATABASE): %w", err)
 	}
 	name := fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	// The writer has a connection of its own: streaming reads (Events,
+	// with a callback that may take long) never keep Commits waiting.
+	wdb := stdlib.OpenDB(*cfg)
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	rdb := stdlib.OpenDB(*cfg)
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(2)
+	closeAll := func() { wdb.Close(); rdb.Close() }
+	if err := wdb.PingContext(ctx); err != nil {
+		closeAll()
 		return nil, fmt.Errorf("seatstore: %s: cannot connect: %w", name, err)
 	}
-	if err := migrate(ctx, db, postgresDialect, name); err != nil {
-		db.Close()
+	if err := migrate(ctx, wdb, postgresDialect, name); err != nil {
+		closeAll()
 		return nil, err
 	}
-	return &Postgres{newSQLStore(postgresDialect, name, db, db)}, nil
+	return &Postgres{newSQLStore(postgresDialect, name, wdb, rdb)}, nil
 }
 
 // Name returns the database's URL without the password.

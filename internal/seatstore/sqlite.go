@@ -127,3 +127,42 @@ func fileKind(m fs.FileMode) string {
 	}
 	return "special file"
 }
+
+// Backup writes a consistent copy of the database to dest while the store
+// keeps serving (VACUUM INTO: one read transaction, so the copy is the
+// state after some Commit, never between two). dest must not exist; it is
+// created 0600 and synced before Backup returns. Restoring is opening the
+// copy (OpenSQLite) in place of the original, with the server stopped.
+func (s *SQLite) Backup(ctx context.Context, dest string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return fmt.Errorf("seatstore: backup %s: %w", dest, err)
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("seatstore: backup: %w (give a new file name)", err)
+	}
+	f.Close()
+	fail := func(err error) error {
+		os.Remove(abs)
+		return err
+	}
+	if _, err := s.rdb.ExecContext(ctx, `VACUUM INTO $1`, abs); err != nil {
+		return fail(s.fail(ctx, "backup to "+abs, err))
+	}
+	f, err = os.OpenFile(abs, os.O_RDWR, 0)
+	if err != nil {
+		return fail(fmt.Errorf("seatstore: backup: %w", err))
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(fmt.Errorf("seatstore: backup %s: %w", abs, err))
+	}
+	return nil
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/seatstore/storetest"
@@ -107,5 +109,68 @@ func TestSQLiteGroupCommit(t *testing.T) {
 	}
 	if got := len(storetest.AllEvents(t, s)); got != n {
 		t.Fatalf("%d events, want %d", got, n)
+	}
+}
+
+func TestSQLiteBackup(t *testing.T) {
+	dir := t.TempDir()
+	s := openSQLite(t, filepath.Join(dir, "seats.db"))
+	defer s.Close()
+	ctx := context.Background()
+	// Commits go on while the backup runs.
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for ; ; n++ {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if err := s.Commit(ctx, seatstore.Change{Events: storetestEvents(n), Settings: map[string]string{"n": fmt.Sprint(n)}}); err != nil {
+				t.Error(err)
+				done <- n
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	backup := filepath.Join(dir, "backup.db")
+	if err := s.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	n := <-done
+	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v, %v; want mode 0600", fi, err)
+	}
+	if err := s.Backup(ctx, backup); err == nil || !strings.Contains(err.Error(), "backup.db") {
+		t.Fatalf("Backup over an existing file: %v", err)
+	}
+	b := openSQLite(t, backup)
+	defer b.Close()
+	st, err := b.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := storetest.AllEvents(t, b) // consistent: no gap, chain whole
+	// The copy is the state after one Commit: its setting names the
+	// commit of its last event.
+	if len(evs) == 0 || st.Settings["n"] != fmt.Sprint(len(evs)-1) || len(evs) > n {
+		t.Fatalf("backup has %d events and setting n=%q (%d commits made): not one Commit's state", len(evs), st.Settings["n"], n)
+	}
+}
+
+// TestSQLiteMatchesMemory: random changes give the same answers and
+// states on SQLite as on the reference Memory store.
+func TestSQLiteMatchesMemory(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			s := openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+			defer s.Close()
+			storetest.Differential(t, seatstore.NewMemory(), s, seed, 300)
+		})
 	}
 }

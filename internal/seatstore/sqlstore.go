@@ -171,10 +171,11 @@ func (s *sqlStore) writer() {
 func (s *sqlStore) commitBatch(batch []*request) {
 	results := make([]error, len(batch))
 	var err error
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		clear(results)
 		err = s.tryBatch(batch, results)
-		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 {
+		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
@@ -276,8 +277,11 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 		nev += len(r.c.Events)
 	}
 	qs := append(writerQueries[:len(writerQueries):len(writerQueries)], qHeadSelect+s.d.forUpdate)
-	if nev > 0 && nev <= 64 {
-		qs = append(qs[:len(qs):len(qs)], eventInsert(min(nev, eventsPerStmt)))
+	if nev >= eventsPerStmt {
+		qs = append(qs, eventInsert(eventsPerStmt))
+	}
+	if r := nev % eventsPerStmt; r > 0 {
+		qs = append(qs, eventInsert(r))
 	}
 	if err := s.prepare(ctx, qs...); err != nil {
 		return err
@@ -327,7 +331,7 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	}
 	var events []seats.Event
 	for i, r := range batch {
-		sp := len(r.c.Grants) > 0 || len(r.c.Renewals) > 0
+		sp := needsSavepoint(r.c)
 		if sp {
 			if err := tx.exec(ctx, qSavepoint); err != nil {
 				return err
@@ -335,11 +339,13 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 		}
 		err := apply(ctx, tx, r.c)
 		if err != nil && refusal(err) {
-			if err := tx.exec(ctx, qRollbackTo); err != nil {
-				return err
-			}
-			if err := tx.exec(ctx, qRelease); err != nil {
-				return err
+			if sp {
+				if err := tx.exec(ctx, qRollbackTo); err != nil {
+					return err
+				}
+				if err := tx.exec(ctx, qRelease); err != nil {
+					return err
+				}
 			}
 			results[i] = err
 			continue
@@ -360,6 +366,16 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// needsSavepoint reports whether c can be refused (a Grant or Renewal)
+// after it has written something. A Change whose one refusable part comes
+// first (no licenses or leases put or deleted before it) is refused before
+// its first write and needs no savepoint: two statements fewer for a
+// checkout or a renewal.
+func needsSavepoint(c *Change) bool {
+	n := len(c.Grants) + len(c.Renewals)
+	return n > 1 || n == 1 && len(c.PutLicenses)+len(c.DeleteLicenses)+len(c.PutLeases)+len(c.DeleteLeases) > 0
 }
 
 // appendEvents numbers and chains events after the log's head, last in
@@ -393,9 +409,10 @@ func (s *sqlStore) appendEvents(ctx context.Context, tx wtx, events []seats.Even
 	return tx.exec(ctx, qHeadUpdate, next, prev[:])
 }
 
-// eventsPerStmt bounds the rows of one INSERT (9 parameters each, within
-// every database's limit).
-const eventsPerStmt = 500
+// eventsPerStmt is the most rows one INSERT writes: the statements for 1
+// to 32 rows are prepared once (a long multi-row statement costs more to
+// parse than it saves).
+const eventsPerStmt = 32
 
 // eventInsert is the INSERT of n usage-log rows.
 func eventInsert(n int) string {

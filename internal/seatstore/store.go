@@ -7,7 +7,29 @@
 //
 // Implementations: Memory (tests, and the reference for the behaviour every
 // store must have), SQLite (the embedded default) and PostgreSQL (several
-// nodes). One test suite (storetest) runs against each.
+// nodes). One test suite (storetest) runs against each. The SQL stores
+// share one implementation: group commit through one writer goroutine per
+// store, embedded versioned migrations, portable SQL.
+// docs/spec/seat-protocol-v1.md ("Storage") specifies the behaviour.
+//
+// # Security
+//
+// What is guaranteed: a Commit that returned nil is durable (SQLite: WAL
+// with synchronous=FULL, so against kill -9 and power loss; PostgreSQL: as
+// durable as the server's own settings); a Commit is all or nothing; the
+// usage log is numbered without gaps and hash-chained in commit order
+// (ChainHash), so an entry removed, changed or reordered in the database is
+// detected by whoever checks the chain against a signed head; Grants never
+// over-grant, even from several nodes on one PostgreSQL database; the
+// SQLite file is created 0600 and token secrets are stored as SHA-256 only.
+//
+// What is not: the database is the customer's. Anyone who can write the
+// file (or the PostgreSQL database) can change leases, settings and the
+// log; the chain makes log edits evident only once its head has been signed
+// elsewhere (issue 12's report), and nothing here keeps the customer from
+// restoring an older copy of the whole file. Values are stored as given:
+// callers clean untrusted text (internal/safetext) first; the store only
+// refuses what it could not keep exactly (ErrInvalid).
 package seatstore
 
 import (

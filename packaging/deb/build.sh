@@ -27,8 +27,11 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found: install dpkg (Debian)
 [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "version $version is not a Debian version (a digit first, then letters, digits, . + ~): give such a --version or use --no-deb" 2
 [ -d "$stage/bin" ] || die "$stage/bin not found"
 
-maintainer=${AIRSEAL_DEB_MAINTAINER:-$(git -C "$here" log -1 --format='%an <%ae>' 2>/dev/null || true)}
-[ -n "$maintainer" ] || die "no maintainer: set AIRSEAL_DEB_MAINTAINER='Name <email>'"
+# The Maintainer field: packaging/deb/maintainer, or AIRSEAL_DEB_MAINTAINER
+# for a vendor's own build. Not taken from git: a source tree without git
+# history builds the same package.
+maintainer=${AIRSEAL_DEB_MAINTAINER:-$(head -n 1 "$here/maintainer")}
+[[ $maintainer =~ ^[^\<\>]+\ \<[^\<\>@\ ]+@[^\<\>@\ ]+\>$ ]] || die "maintainer '$maintainer' is not 'Name <email>' (packaging/deb/maintainer or AIRSEAL_DEB_MAINTAINER)"
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/airseal-deb.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -51,10 +54,13 @@ install -m 0644 "$stage"/share/fish/vendor_completions.d/* "$pkg/usr/share/fish/
 install -m 0644 "$here/../airseal-token.service" "$pkg/lib/systemd/system/airseal-token.service"
 install -m 0644 "$here/copyright" "$pkg/usr/share/doc/airseal/copyright"
 install -m 0644 "$here/lintian-overrides" "$pkg/usr/share/lintian/overrides/airseal"
-commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+from=""
+if commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null); then
+	from=" from commit $commit"
+fi
 {
 	printf 'airseal (%s) stable; urgency=medium\n\n' "$version"
-	printf '  * Release %s, built by release.sh from commit %s.\n\n' "$version" "$commit"
+	printf '  * Release %s, built by release.sh%s.\n\n' "$version" "$from"
 	printf ' -- %s  %s\n' "$maintainer" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -n -9 > "$pkg/usr/share/doc/airseal/changelog.gz"
 chmod 0644 "$pkg/usr/share/doc/airseal/changelog.gz"

@@ -94,7 +94,7 @@ func (p *PublicKey) Bytes() ed25519.PublicKey { return p.key }
 
 // Verify reports whether sig is a valid signature of msg by this key.
 func (p *PublicKey) Verify(msg, sig []byte) bool {
-	return len(sig) == ed25519.SignatureSize && ed25519.Verify(p.key, msg, sig)
+	return verifySignature(p.key, msg, sig)
 }
 
 // PrivateKey is an Ed25519 private key with its ID.

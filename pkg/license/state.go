@@ -123,3 +123,25 @@ func (f StateFile) Save(st State) error {
 	}
 	return atomicfile.Write(f.Path, append(data, '\n'), 0o644)
 }
+
+// DefaultStatePath is the clock-state file shared by every airseal tool on
+// a machine (verify, bundle apply --license), so that the clock floor and
+// the revocation sequence floor are one per machine:
+// /var/lib/airseal/verify.state for root, else
+// $XDG_STATE_HOME/airseal/verify.state (~/.local/state/airseal/verify.state;
+// the temporary directory when no home is known). A vendor embedding
+// pkg/license may use it to share that floor with the tools.
+func DefaultStatePath() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/airseal/verify.state"
+	}
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "airseal-verify.state")
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "airseal", "verify.state")
+}

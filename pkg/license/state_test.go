@@ -112,3 +112,15 @@ func TestCheckRevocationFloorEqual(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultStatePath(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/x/state")
+	got := DefaultStatePath()
+	want := "/x/state/airseal/verify.state"
+	if os.Geteuid() == 0 {
+		want = "/var/lib/airseal/verify.state"
+	}
+	if got != want {
+		t.Fatalf("DefaultStatePath() = %q, want %q", got, want)
+	}
+}

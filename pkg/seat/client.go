@@ -97,9 +97,8 @@ type Config struct {
 	OnLost func(l *Lease, err error)
 	// OnModeChange is called, from the heartbeat goroutine, when a lease's
 	// mode changes between licensed and demo (a license installed, removed
-	// or a seat freed while the session runs in demo mode). It must not
-	// call Close or Release, which wait for the heartbeat goroutine; signal
-	// another goroutine instead. (OnLost may call them.)
+	// or a seat freed while the session runs in demo mode). It may call
+	// Close (e.g. to stop on demo mode); it must not block for long.
 	OnModeChange func(l *Lease, from, to Mode)
 	// ManualRenew turns off the automatic heartbeats: the caller renews
 	// with Client.Renew (scripts, cmd/seat).
@@ -224,7 +223,9 @@ func (c *Client) raiseFloor(t time.Time) {
 // "https://HOST:PORT" for HOST[:PORT] (port 9099 by default), or the URL
 // given, without a trailing slash. It refuses schemes other than http and
 // https, credentials, queries and fragments in the URL, and plain http to
-// anything but loopback unless allowHTTP.
+// anything but loopback unless allowHTTP. A path prefix is kept; the server
+// signs the path it receives, so a reverse proxy in between must not
+// rewrite paths.
 func NormalizeServer(s string, allowHTTP bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {

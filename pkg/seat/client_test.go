@@ -612,6 +612,34 @@ func TestModeChange(t *testing.T) {
 	}
 }
 
+// A demo-mode session holds no seat, so an unreachable server never ends
+// it; it keeps asking and becomes licensed when a seat appears.
+func TestDemoNeverLost(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	rg.srvs[0].SetDemo(true)
+	var ev events
+	c := rg.client(ev.install(rg.clock))
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil || l.Mode() != ModeDemo {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	rg.srvs[0].SetDown(true)
+	start := rg.clock.Now()
+	for rg.clock.Now().Sub(start) < time.Hour {
+		step(t, rg.clock, l)
+	}
+	if l.Err() != nil {
+		t.Fatalf("demo session ended: %v", l.Err())
+	}
+	rg.srvs[0].SetDown(false)
+	rg.srvs[0].SetDemo(false)
+	step(t, rg.clock, l)
+	if l.Mode() != ModeLicensed {
+		t.Fatalf("mode %s", l.Mode())
+	}
+}
+
 func TestClockFloorSaved(t *testing.T) {
 	rg := newRig(t, 1, 5)
 	st := license.StateFile{Path: filepath.Join(t.TempDir(), "state.json")}
@@ -735,6 +763,175 @@ func TestLeaseFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.Load(); !errors.Is(err, ErrNotLeaseFile) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// One client, many sessions at once: each gets its own seat, heartbeats
+// run side by side, and closing them all frees every seat.
+func TestConcurrentSessions(t *testing.T) {
+	rg := newRig(t, 2, 20)
+	c := rg.client(nil)
+	var wg sync.WaitGroup
+	leases := make([]*Lease, 20)
+	errs := make([]error, 20)
+	for i := range leases {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			leases[i], errs[i] = c.Checkout(context.Background(), Request{})
+		}(i)
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[leases[i].Info().ID] = true
+	}
+	if len(ids) != 20 || rg.srvs[0].InUse() != 20 {
+		t.Fatalf("%d distinct leases, %d in use", len(ids), rg.srvs[0].InUse())
+	}
+	_, err := c.Checkout(context.Background(), Request{})
+	if !errors.Is(err, ErrNoSeat) {
+		t.Fatalf("21st: %v", err)
+	}
+	for _, l := range leases {
+		wg.Add(1)
+		go func(l *Lease) { defer wg.Done(); _ = l.Close(context.Background()) }(l)
+	}
+	wg.Wait()
+	if rg.srvs[0].InUse() != 0 {
+		t.Fatalf("%d in use after close", rg.srvs[0].InUse())
+	}
+}
+
+// clusterLicense signs a license naming one node per key (the HA case).
+func clusterLicense(t *testing.T, vendor *keys.PrivateKey, ks ...ed25519.PrivateKey) []byte {
+	t.Helper()
+	nb := FakeEpoch.Add(-24 * time.Hour)
+	sl := &license.ServerLicense{
+		License:  license.License{Serial: "CLUSTER-0001", Product: "acme-db", Kind: license.KindMain, Customer: license.Customer{Name: "c"}, IssuedAt: nb, NotBefore: nb, Seats: 10},
+		SeatUnit: license.PerSession,
+	}
+	for i, k := range ks {
+		sl.Nodes = append(sl.Nodes, license.Node{Name: "node" + string(rune('1'+i)), ResponseKey: k.Public().(ed25519.PublicKey)})
+	}
+	if err := sl.Sign(vendor); err != nil {
+		t.Fatal(err)
+	}
+	arm, err := sl.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arm
+}
+
+// Every node named by the license is trusted; a node key the cached
+// license does not name makes the client fetch the license again (a node
+// added to the cluster), and one that the new license does not name either
+// is refused.
+func TestClusterKeys(t *testing.T) {
+	rg := newRig(t, 1, 10)
+	k1, k2, k3 := FakeResponseKey(0x51), FakeResponseKey(0x52), FakeResponseKey(0x53)
+	f := rg.srvs[0]
+	f.Key, f.Licence = k2, clusterLicense(t, rg.vendor, k1, k2)
+	c := rg.client(manual)
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatalf("second node's key: %v", err)
+	}
+	// The cluster grows: a new license names node 3, which now answers.
+	f.Key, f.Licence = k3, clusterLicense(t, rg.vendor, k1, k2, k3)
+	if _, err := c.Checkout(context.Background(), Request{}); err != nil {
+		t.Fatalf("new node: %v", err)
+	}
+	if n := f.Calls("GET serverinfo"); n != 2 {
+		t.Fatalf("serverinfo fetched %d times, want 2 (once more for the new key)", n)
+	}
+	// A key no license names is refused even after fetching again.
+	f.Key = FakeResponseKey(0x77)
+	if _, err := c.Checkout(context.Background(), Request{}); !errors.Is(err, ErrUntrustedServer) {
+		t.Fatalf("unnamed key: %v", err)
+	}
+}
+
+// The server license is verified again every TrustTTL and at its expiry:
+// an expired server license stops being trusted by a running client.
+func TestTrustRechecked(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	f := rg.srvs[0]
+	lic, err := IssueFakeServerLicense(rg.vendor, "srv1", f.Key.Public().(ed25519.PublicKey), func(o *issuer.Order) {
+		e := FakeEpoch.Add(2*time.Hour + 30*time.Minute)
+		o.Expires = &e
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Licence = lic
+	c := rg.client(manual)
+	ctx := context.Background()
+	for i, step := range []time.Duration{0, 30 * time.Minute, 40 * time.Minute} {
+		rg.clock.Advance(step)
+		if _, err := c.Checkout(ctx, Request{}); err != nil {
+			t.Fatalf("checkout %d: %v", i, err)
+		}
+	}
+	if n := f.Calls("GET serverinfo"); n != 2 {
+		t.Fatalf("serverinfo fetched %d times in 70 minutes, want 2", n)
+	}
+	rg.clock.Advance(90 * time.Minute) // past the license's expiry
+	if _, err := c.Checkout(ctx, Request{}); !errors.Is(err, ErrUntrustedServer) || !errors.Is(err, license.ErrExpired) {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+// OnModeChange may close the lease (a product that stops rather than run
+// in demo mode) without a deadlock.
+func TestCloseFromModeChange(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	closed := make(chan error, 1)
+	c := rg.client(func(c *Config) {
+		c.OnModeChange = func(l *Lease, from, to Mode) { closed <- l.Close(context.Background()) }
+	})
+	l, err := c.Checkout(context.Background(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.srvs[0].SetDemo(true)
+	rg.srvs[0].Reclaim() // the renewal finds no lease; the checkout answers demo
+	step(t, rg.clock, l)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close from OnModeChange did not return")
+	}
+	<-l.Done()
+	if !errors.Is(l.Err(), ErrClosed) {
+		t.Fatal(l.Err())
+	}
+}
+
+// A server license on the vendor's signed revocation list is not trusted.
+func TestRevokedServerLicense(t *testing.T) {
+	rg := newRig(t, 1, 5)
+	s, err := license.DecodeServer(rg.srvs[0].Licence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := (*license.RevocationList)(nil).Next([]string{s.Serial}, FakeEpoch.Add(-time.Hour))
+	if err := rl.Sign(rg.vendor); err != nil {
+		t.Fatal(err)
+	}
+	arm, err := rl.Armor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rg.client(func(c *Config) { c.ManualRenew, c.Revocations = true, arm })
+	if _, err := c.Checkout(context.Background(), Request{}); !errors.Is(err, ErrUntrustedServer) || !errors.Is(err, license.ErrRevoked) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -425,7 +425,7 @@ func (g *diag) authAndLicense(ctx context.Context) bool {
 		g.add(StepClock, StepOK, detail, "", "", nil)
 	}
 	g.c.raiseFloor(t)
-	g.s.setTrust(lic, keys)
+	g.s.setTrust(lic, keys, g.c.clock.Now())
 	return true
 }
 

@@ -45,8 +45,9 @@
 //     with the vendor's keys in Config.Keyring (never a key the server
 //     supplies); v1 licenses, other vendors' licenses, altered, expired or
 //     revoked ones are refused (ErrUntrustedServer). The license names the
-//     response keys of the server's nodes. It is cached per base URL and
-//     fetched again when an answer names a key it does not list.
+//     response keys of the server's nodes. It is cached per base URL,
+//     verified again every TrustTTL and at its expiry, and fetched again
+//     when an answer names a key it does not list.
 //   - Every answer must echo the random 128-bit Licence-QueryID this client
 //     sent (ErrReplay otherwise), be signed by a node key of that license
 //     over the query ID, method, path, status, time and body

@@ -5,11 +5,18 @@ package seat_test
 // heartbeats and expiry are driven by the test.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -364,5 +371,100 @@ func TestE2EDiagnose(t *testing.T) {
 	}
 	if rs.inUse() != 0 {
 		t.Fatalf("diagnose left %d seats in use", rs.inUse())
+	}
+}
+
+// tamperProxy stands between the client and the real server and changes
+// answers to POST /api/sessions as an attacker on the network (or the
+// customer's own proxy) would.
+func tamperProxy(t *testing.T, target string, change func(resp *http.Response, body []byte) []byte) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method != http.MethodPost || resp.Request.URL.Path != seat.PathSessions {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		body = change(resp, body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// The real server's answers, replayed or altered on the way, are refused.
+func TestE2ETamperedAnswers(t *testing.T) {
+	type recorded struct {
+		header http.Header
+		body   []byte
+		status int
+	}
+	var mu sync.Mutex
+	var first *recorded
+	cases := []struct {
+		name   string
+		change func(resp *http.Response, body []byte) []byte
+		want   error
+	}{
+		{"replayed", func(resp *http.Response, body []byte) []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			if first == nil {
+				first = &recorded{resp.Header.Clone(), body, resp.StatusCode}
+				return body
+			}
+			resp.Header, resp.StatusCode = first.header.Clone(), first.status
+			return first.body
+		}, seat.ErrReplay},
+		{"altered body", func(resp *http.Response, body []byte) []byte {
+			out := bytes.Replace(body, []byte(`"lines":1000`), []byte(`"lines":9999`), 1)
+			if bytes.Equal(out, body) {
+				t.Errorf("the body has no \"lines\":1000 to change: %s", body)
+			}
+			return out
+		}, seat.ErrUntrustedServer},
+		{"altered status", func(resp *http.Response, body []byte) []byte {
+			resp.StatusCode = http.StatusOK
+			return body
+		}, seat.ErrUntrustedServer},
+		{"signature stripped", func(resp *http.Response, body []byte) []byte {
+			resp.Header.Del(seat.HeaderSignature)
+			return body
+		}, seat.ErrUntrustedServer},
+		{"query ID rewritten", func(resp *http.Response, body []byte) []byte {
+			resp.Header.Set(seat.HeaderQueryID, "rewritten-query-id-00000")
+			return body
+		}, seat.ErrReplay},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newE2E(t)
+			rs := startReal(t, e.clock, e.vendor, 0x49, 5)
+			proxied := *rs
+			proxied.url = tamperProxy(t, rs.url, tc.change)
+			c := e.client(true, &proxied)
+			ctx := context.Background()
+			if tc.name == "replayed" {
+				if _, err := c.Checkout(ctx, seat.Request{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := c.Checkout(ctx, seat.Request{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v (lease %v), want %v", err, l, tc.want)
+			}
+		})
 	}
 }

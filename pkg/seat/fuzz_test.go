@@ -168,3 +168,31 @@ func mustRaw(t *testing.T, s *license.ServerLicense) []byte {
 	}
 	return arm
 }
+
+// FuzzLeaseFile: a lease file (which the customer can edit) either loads
+// or is refused with ErrNotLeaseFile or a JSON error, and what loads saves
+// and loads again to the same leases.
+func FuzzLeaseFile(f *testing.F) {
+	f.Add([]byte(`{"version":1,"leases":{"session-0123456789abcdef":{"server":"https://lic1:9099","id":"L-1","client_session_id":"session-0123456789abcdef","product":"acme-db","mode":"licensed","granted":"2026-12-01T09:00:00Z","expires":"2026-12-01T09:05:00Z","features":{"lines":3},"server_time":"2026-12-01T09:00:00Z","renew_every_seconds":60}}}`))
+	f.Add([]byte(`{"version":1,"leases":{"x":{"renew_every_seconds":-1}}}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseLeases(data)
+		if err != nil {
+			return
+		}
+		for _, l := range m {
+			if l.RenewEvery < 0 {
+				t.Fatalf("negative renewal interval loaded: %v", l.RenewEvery)
+			}
+		}
+		out, err := marshalLeases(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := parseLeases(out)
+		if err != nil || len(again) != len(m) {
+			t.Fatalf("saved leases do not load again: %v (%d vs %d)", err, len(again), len(m))
+		}
+	})
+}

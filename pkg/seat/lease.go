@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airseal/airseal/internal/seats"
@@ -105,6 +106,8 @@ type Lease struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	loop     sync.WaitGroup
+	// inCallback is set while OnModeChange runs.
+	inCallback atomic.Bool
 }
 
 // Info returns a copy of the lease as last granted or renewed.
@@ -254,7 +257,7 @@ func (c *Client) order(first *server) []*server {
 }
 
 // pass sends one request to each server in turn until one gives an answer
-// that is not retryable. fn returns (done, err).
+// that is not retryable (success, or a verdict of a trusted server).
 func (c *Client) pass(ctx context.Context, list []*server, fn func(*server) error) (*server, error) {
 	var fails []ServerFailure
 	for _, s := range list {
@@ -397,10 +400,10 @@ func (c *Client) renewOnce(ctx context.Context, l *Lease) (LeaseInfo, *server, e
 	l.mu.Lock()
 	cur, id, mode, req := l.srv, l.info.ID, l.info.Mode, l.req
 	l.mu.Unlock()
-	var info LeaseInfo
 	if mode == ModeLicensed && id != "" {
 		r, err := c.call(ctx, cur, http.MethodPost, RenewPath(url.PathEscape(id)), nil)
 		if err == nil {
+			var info LeaseInfo
 			info, err = session(r, req)
 			if err == nil {
 				return info, cur, nil
@@ -409,12 +412,22 @@ func (c *Client) renewOnce(ctx context.Context, l *Lease) (LeaseInfo, *server, e
 		if !retryable(err) && !errors.Is(err, ErrUnknownLease) {
 			return LeaseInfo{}, nil, err // the seat was taken away (410), or credentials refused
 		}
-		// Unknown (reclaimed while unreachable) or the server failed: ask
-		// for the seat again with the same session ID, here and elsewhere.
-	} else {
-		cur = nil
+		// Unknown (reclaimed while unreachable): ask it again for the seat
+		// with the same session ID, then the others. Failed: the others
+		// first, it last (a dead server costs a timeout per try).
+		list := c.order(cur)
+		if !errors.Is(err, ErrUnknownLease) {
+			list = append(list[1:], cur)
+		}
+		return c.checkoutList(ctx, list, req)
 	}
-	s, err := c.pass(ctx, c.order(cur), func(s *server) error {
+	return c.checkoutList(ctx, c.order(nil), req)
+}
+
+// checkoutList makes one pass of idempotent checkouts over list.
+func (c *Client) checkoutList(ctx context.Context, list []*server, req CheckoutRequest) (LeaseInfo, *server, error) {
+	var info LeaseInfo
+	s, err := c.pass(ctx, list, func(s *server) error {
 		var err error
 		info, err = c.checkoutOn(ctx, s, req)
 		return err
@@ -456,6 +469,8 @@ func (c *Client) Renew(ctx context.Context, l *Lease) error {
 // apply records a renewal and reports a mode change.
 func (l *Lease) apply(s *server, info LeaseInfo) {
 	if old := l.set(s, info); old != info.Mode && l.c.cfg.OnModeChange != nil {
+		l.inCallback.Store(true)
+		defer l.inCallback.Store(false)
 		l.c.cfg.OnModeChange(l, old, info.Mode)
 	}
 }
@@ -535,10 +550,14 @@ func (l *Lease) start() {
 	}()
 }
 
-// halt stops the heartbeat goroutine and waits for it.
+// halt stops the heartbeat goroutine and waits for it, unless called from
+// OnModeChange (which runs on that goroutine: waiting would never end; the
+// loop ends as soon as the callback returns).
 func (l *Lease) halt() {
 	l.stopOnce.Do(func() { close(l.stop) })
-	l.loop.Wait()
+	if !l.inCallback.Load() {
+		l.loop.Wait()
+	}
 }
 
 // heartbeat renews every RenewEvery. When no server answers it retries
@@ -584,9 +603,10 @@ func (l *Lease) heartbeat() error {
 		if !retryable(err) {
 			return err
 		}
-		if !c.clock.Now().Before(deadline) {
+		if l.Mode() == ModeLicensed && !c.clock.Now().Before(deadline) {
 			return fmt.Errorf("%w (last failure: %w)", ErrGraceEnded, err)
 		}
+		// A demo-mode session holds no seat: it keeps asking, never lost.
 		if backoff == 0 {
 			backoff = c.cfg.Backoff
 		} else {

@@ -44,11 +44,20 @@ func (f LeaseFile) Load() (map[string]LeaseInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := parseLeases(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return m, nil
+}
+
+// parseLeases decodes a lease file's bytes.
+func parseLeases(data []byte) (map[string]LeaseInfo, error) {
 	var v leaseFileJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil || v.Version != 1 {
-		return nil, fmt.Errorf("%s: %w (version 1 JSON expected); move it away, the leases in it expire by themselves", f.Path, ErrNotLeaseFile)
+		return nil, fmt.Errorf("%w (version 1 JSON expected); move it away, the leases in it expire by themselves", ErrNotLeaseFile)
 	}
 	if v.Leases == nil {
 		v.Leases = map[string]LeaseInfo{}
@@ -56,16 +65,25 @@ func (f LeaseFile) Load() (map[string]LeaseInfo, error) {
 	return v.Leases, nil
 }
 
+// marshalLeases encodes leases as a lease file.
+func marshalLeases(leases map[string]LeaseInfo) ([]byte, error) {
+	data, err := json.MarshalIndent(leaseFileJSON{Version: 1, Leases: leases}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
 // Save replaces the file with leases.
 func (f LeaseFile) Save(leases map[string]LeaseInfo) error {
-	data, err := json.MarshalIndent(leaseFileJSON{Version: 1, Leases: leases}, "", "  ")
+	data, err := marshalLeases(leases)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.Write(f.Path, append(data, '\n'), 0o600)
+	return atomicfile.Write(f.Path, data, 0o600)
 }
 
 // Put records a lease under its ClientSessionID.

@@ -30,15 +30,20 @@ const (
 	MaxResponseSize = 1 << 20
 	// QueryIDBytes is the number of random bytes in a query ID (128 bits).
 	QueryIDBytes = 16
+	// TrustTTL is how long a verified server license is used before it is
+	// fetched and verified again (an expired or revoked server license
+	// stops being trusted within this time, or at once at its expiry).
+	TrustTTL = time.Hour
 )
 
 // server is one base URL and what the client trusts about it.
 type server struct {
 	base string
 
-	mu   sync.Mutex
-	lic  *license.ServerLicense
-	keys map[string]ed25519.PublicKey // response key ID → key
+	mu      sync.Mutex
+	lic     *license.ServerLicense
+	keys    map[string]ed25519.PublicKey // response key ID → key
+	checked time.Time                    // when lic was verified (client clock)
 }
 
 func (s *server) trusted() (*license.ServerLicense, map[string]ed25519.PublicKey) {
@@ -47,10 +52,18 @@ func (s *server) trusted() (*license.ServerLicense, map[string]ed25519.PublicKey
 	return s.lic, s.keys
 }
 
-func (s *server) setTrust(lic *license.ServerLicense, keys map[string]ed25519.PublicKey) {
+// stale reports whether the cached license must be verified again at now.
+func (s *server) stale(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lic, s.keys = lic, keys
+	return s.lic == nil || now.Sub(s.checked) >= TrustTTL || now.Before(s.checked) ||
+		s.lic.Expires != nil && !now.Before(*s.lic.Expires)
+}
+
+func (s *server) setTrust(lic *license.ServerLicense, keys map[string]ed25519.PublicKey, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lic, s.keys, s.checked = lic, keys, now
 }
 
 // rawReply is an answer as received, before its signature is checked.
@@ -233,7 +246,7 @@ func clean(s string, limit int) string {
 // trust returns the keys of s's verified license, fetching and verifying
 // GET /api/serverinfo first when there is none yet (or refresh is set).
 func (c *Client) trust(ctx context.Context, s *server, refresh bool) (map[string]ed25519.PublicKey, error) {
-	if lic, keys := s.trusted(); lic != nil && !refresh {
+	if _, keys := s.trusted(); !refresh && !s.stale(c.clock.Now()) {
 		return keys, nil
 	}
 	r, err := c.roundTrip(ctx, s, http.MethodGet, PathServerInfo, nil)
@@ -257,7 +270,7 @@ func (c *Client) trust(ctx context.Context, s *server, refresh bool) (map[string
 		return nil, err
 	}
 	c.raiseFloor(t)
-	s.setTrust(lic, keys)
+	s.setTrust(lic, keys, c.clock.Now())
 	return keys, nil
 }
 

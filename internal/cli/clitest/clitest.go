@@ -1,7 +1,10 @@
-// Package clitest checks the help conventions every airseal binary shares
-// (issue 13 item 12): each command has a one-line description, a longer
-// one and an example; every flag that takes a value names what it takes;
-// and --help ends with the one exit-code table.
+// Package clitest checks the conventions every airseal binary shares
+// (issue 13 item 12, issue 9 item 6) by walking its whole cobra tree: each
+// command has a one-line description, a longer one and an example of its
+// own program; every flag that takes a value names what it takes; a group
+// without a subcommand, an unknown subcommand and wrong arguments exit 2
+// with usage or a hint; and --help ends with the one exit-code table. Each
+// binary calls [CheckHelp] from its TestHelp.
 package clitest
 
 import (

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -867,4 +868,76 @@ func testRenewReleaseRace(t *testing.T, s seatstore.Store, second func(*testing.
 			t.Fatalf("round %d: a second grant of one seat: %v", r, err)
 		}
 	}
+}
+
+// Differential applies the same random changes (leases put, deleted,
+// granted per session or per computer against small capacities, renewed,
+// lost; licenses, tokens, devices, settings, events) to ref (Memory) and
+// s, and fails at the first answer or state where they differ: a store's
+// seat counts must decide every Grant as the reference does.
+func Differential(t *testing.T, ref, s seatstore.Store, seed uint64, steps int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	id := func() string { return fmt.Sprint("L-", rng.IntN(12)) }
+	kind := func(err error) string {
+		switch {
+		case err == nil:
+			return "ok"
+		case errors.Is(err, seats.ErrNoSeat):
+			return "no seat"
+		case errors.Is(err, seats.ErrUnknownLease):
+			return "unknown lease"
+		case errors.Is(err, seats.ErrLost):
+			return "lost"
+		}
+		return "error: " + err.Error()
+	}
+	at := T0
+	for step := range steps {
+		at = at.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		var c seatstore.Change
+		for range 1 + rng.IntN(3) {
+			switch rng.IntN(9) {
+			case 0, 1:
+				l := Lease(id(), pick("a", "b", "c"), pick("PC-1", "PC-2", "PC-3"), at)
+				if rng.IntN(4) == 0 {
+					l.Lost = "taken away at step " + fmt.Sprint(step)
+				}
+				c.PutLeases = append(c.PutLeases, l)
+			case 2:
+				c.DeleteLeases = append(c.DeleteLeases, id())
+			case 3, 4, 5:
+				l := Lease(id(), pick("a", "b", "c"), pick("PC-1", "PC-2", "PC-3"), at)
+				unit := license.PerSession
+				if rng.IntN(2) == 0 {
+					unit = license.PerComputer
+				}
+				c.Grants = append(c.Grants, seatstore.Grant{Lease: l, SeatKey: seatstore.SeatKey(l, unit), Seats: rng.IntN(4)})
+			case 6:
+				c.Renewals = append(c.Renewals, seatstore.Renewal{ID: id(), Expires: at.Add(time.Hour)})
+			case 7:
+				c.PutLicenses = append(c.PutLicenses, seatstore.LicenseRecord{Serial: pick("S-1", "S-2"), Raw: []byte(fmt.Sprint(step)), Installed: at})
+				c.DeleteTokens = append(c.DeleteTokens, pick("t1", "t2"))
+				c.PutDevices = append(c.PutDevices, devices.Device{Code: pick("D1", "D2"), State: devices.Pending, Registered: at})
+			case 8:
+				c.DeleteLicenses = append(c.DeleteLicenses, pick("S-1", "S-2"))
+				c.PutTokens = append(c.PutTokens, seatstore.TokenRecord{Name: pick("t1", "t2"), Created: at})
+				c.DeleteDevices = append(c.DeleteDevices, pick("D1", "D2"))
+				c.Settings = map[string]string{pick("x", "y"): fmt.Sprint(step)}
+			}
+		}
+		c.Events = []seats.Event{event(at, seats.EventKind(fmt.Sprint("k", step)), id())}
+		e1, e2 := ref.Commit(ctx, c), s.Commit(ctx, c)
+		if kind(e1) != kind(e2) {
+			t.Fatalf("seed %d step %d: reference says %v, store says %v\nchange %+v", seed, step, e1, e2, c)
+		}
+		if step%25 == 24 || step == steps-1 {
+			a, b := load(t, ref), load(t, s)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("seed %d step %d: states differ:\n ref   %+v\n store %+v", seed, step, a, b)
+			}
+		}
+	}
+	same(t, "usage log", AllEvents(t, s), AllEvents(t, ref))
 }

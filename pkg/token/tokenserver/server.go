@@ -137,28 +137,28 @@ const ClientsStatInterval = 250 * time.Millisecond
 
 // reloadClients reads the clients file again when it changed since the
 // last load (or force is set). It reports whether the clients held now are
-// those of the file as it is.
-func (s *Server) reloadClients(force bool) bool {
+// those of the file as it is, and the error of a refused file it read.
+func (s *Server) reloadClients(force bool) (bool, error) {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	path := s.dir.File(tokendir.ClientsFile)
 	id := statID(path)
 	if !force && id == s.clientsID {
-		return s.clientsOK.Load() // unchanged: a refused file is not read again
+		return s.clientsOK.Load(), nil // unchanged: a refused file is not read again
 	}
 	cs, err := s.dir.Clients()
 	if err != nil {
-		if id != s.clientsID {
+		if id != s.clientsID && s.clients.Load() != nil {
 			s.log.Error("clients file refused; keeping the clients loaded before", "file", path, "err", err)
 		}
 		s.clientsID = id
 		s.clientsOK.Store(false)
-		return false
+		return false, err
 	}
 	s.clients.Store(cs)
 	s.clientsID = id
 	s.clientsOK.Store(true)
-	return true
+	return true, nil
 }
 
 // lookupClients returns the clients to authenticate id against, re-reading
@@ -173,7 +173,7 @@ func (s *Server) lookupClients(id string, now time.Time) (cs *tokendir.Clients, 
 		return cs, s.clientsOK.Load()
 	}
 	s.clientsStat.Store(now.UnixNano())
-	current = s.reloadClients(false)
+	current, _ = s.reloadClients(false) // a refused file is logged
 	return s.clients.Load(), current
 }
 
@@ -232,8 +232,7 @@ func (s *Server) Close() error {
 // [ClientsStatInterval]). A revocation list older than the one held is
 // refused and the held one kept.
 func (s *Server) Reload() error {
-	if !s.reloadClients(true) {
-		_, err := s.dir.Clients()
+	if _, err := s.reloadClients(true); err != nil {
 		return err
 	}
 	// The list held is a floor too, should the floor file have been
