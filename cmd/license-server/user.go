@@ -49,6 +49,8 @@ others through the API), device (takes a seat for itself), viewer (reads the
 console, changes nothing). A running server reads the file at its start:
 restart it after a change, or manage users in the console. Every change is
 written to the audit log.`,
+		Example: `  license-server user add petrova --role viewer --dir DIR
+  license-server user list --dir DIR`,
 		Args: cli.NoArgs}
 	c.AddCommand(newUserAdd(), newUserPasswd(), newUserRemove(), newUserList())
 	return c
@@ -205,8 +207,11 @@ random password is printed and must be changed at the next console login.`,
 func newUserRemove() *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     "remove NAME --dir DIR",
-		Short:   "Remove a user (never the last admin)",
+		Use:   "remove NAME --dir DIR",
+		Short: "Remove a user (never the last admin)",
+		Long: `remove deletes a user from DIR/users.json. The last admin cannot be
+removed (add another admin first). A running server keeps the user until it
+restarts; remove users in the console to take effect at once.`,
 		Example: `  license-server user remove petrova --dir DIR`,
 		Args:    cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -239,8 +244,11 @@ type userRow struct {
 func newUserList() *cobra.Command {
 	g := &globals{}
 	c := &cobra.Command{
-		Use:     "list [--json] --dir DIR",
-		Short:   "List users and roles (never their password hashes)",
+		Use:   "list [--json] --dir DIR",
+		Short: "List users and roles (never their password hashes)",
+		Long: `list shows each user's name, role and whether the password is a
+one-time password that must be changed at the first console login. Password
+hashes are never shown.`,
 		Example: `  license-server user list --dir DIR`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
