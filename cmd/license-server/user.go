@@ -209,9 +209,8 @@ func newUserRemove() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "remove NAME --dir DIR",
 		Short: "Remove a user (never the last admin)",
-		Long: `remove deletes a user from DIR/users.json. The last admin cannot be
-removed (add another admin first). A running server keeps the user until it
-restarts; remove users in the console to take effect at once.`,
+		Long: `remove deletes user NAME from DIR/users.json and writes it to the audit
+log. The last admin cannot be removed: add another admin first.`,
 		Example: `  license-server user remove petrova --dir DIR`,
 		Args:    cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -246,9 +245,9 @@ func newUserList() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list [--json] --dir DIR",
 		Short: "List users and roles (never their password hashes)",
-		Long: `list shows each user's name, role and whether the password is a
-one-time password that must be changed at the first console login. Password
-hashes are never shown.`,
+		Long: `list prints each user's name, role and whether the password must be
+changed at the next login (--json for scripts). Password hashes are never
+printed.`,
 		Example: `  license-server user list --dir DIR`,
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

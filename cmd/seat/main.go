@@ -63,6 +63,7 @@ var rules = []cli.Rule{
 	{Err: seat.ErrUnknownLease, Code: cli.ExitNoSeat, Hint: "the lease expired and was reclaimed; check out again"},
 	{Err: seat.ErrBadAddress, Code: cli.ExitUsage, Hint: "give --server https://HOST:9099 or HOST[:PORT]"},
 	{Err: seat.ErrBadRequest, Code: cli.ExitUsage, Hint: "fix the value named in the error"},
+	{Err: seat.ErrRateLimited, Code: cli.ExitError, Hint: "wait a minute, then fix the token; the server refuses an address after 10 failed logins a minute"},
 	{Err: seat.ErrUnauthorized, Code: cli.ExitError, Hint: "give --user NAME and the token (--token-file FILE or $" + envToken + ") from 'license-server token add NAME'"},
 	{Err: seat.ErrForbidden, Code: cli.ExitError, Hint: "the server refuses this caller or address: ask the administrator (token role, IP lists)"},
 	{Err: seat.ErrUnreachable, Code: cli.ExitUnreachable, Hint: "check the address and that the server runs; 'seat diagnose --server URL' checks each step"},

@@ -36,9 +36,9 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	cmds := scripttest.Commands()
-	// waitfile FILE waits up to 10 s for FILE to exist.
+	// waitfile FILE waits up to 60 s (a loaded machine) for FILE to exist.
 	cmds["waitfile"] = func(ts *testscript.TestScript, neg bool, args []string) {
-		for i := 0; i < 1000; i++ {
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); {
 			if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
 				return
 			}

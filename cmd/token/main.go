@@ -44,6 +44,17 @@ const (
 	exitRevoked    = cli.ExitRevoked
 )
 
+// reasonExit maps each refusal reason of token verify to its exit code
+// (docs/spec/token-v1.md §1.3; TestSpecReasonExits keeps them equal).
+var reasonExit = map[token.Reason]int{
+	token.ReasonMalformed: exitMalformed, token.ReasonBadHeader: exitMalformed,
+	token.ReasonBadSignature: exitMalformed, token.ReasonMissingClaim: exitMalformed,
+	token.ReasonUnknownKey:  exitUnknownKey,
+	token.ReasonWrongIssuer: exitAudience, token.ReasonWrongAudience: exitAudience,
+	token.ReasonExpired: exitTime, token.ReasonNotYetValid: exitTime,
+	token.ReasonRevoked: exitRevoked,
+}
+
 // defaultDir is used when neither --dir nor AIRSEAL_TOKEN_DIR is set.
 const defaultDir = "/var/lib/airseal/token"
 
@@ -786,14 +797,7 @@ func reportVerify(cmd *cobra.Command, asJSON bool, claims *token.Claims, err err
 	if !errors.As(err, &ve) {
 		return err
 	}
-	code := map[token.Reason]int{
-		token.ReasonMalformed: exitMalformed, token.ReasonBadHeader: exitMalformed,
-		token.ReasonBadSignature: exitMalformed, token.ReasonMissingClaim: exitMalformed,
-		token.ReasonUnknownKey:  exitUnknownKey,
-		token.ReasonWrongIssuer: exitAudience, token.ReasonWrongAudience: exitAudience,
-		token.ReasonExpired: exitTime, token.ReasonNotYetValid: exitTime,
-		token.ReasonRevoked: exitRevoked,
-	}[ve.Reason]
+	code := reasonExit[ve.Reason]
 	if asJSON {
 		if err := cli.JSON(out, &token.Introspection{Active: false, Reason: ve.Reason, Detail: ve.Error()}); err != nil {
 			return err

@@ -48,10 +48,6 @@ func Prepare(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &Error{Code: ExitUsage, Err: err, Hint: "run '" + c.CommandPath() + " --help' for the flags"}
 	})
-	if root.Version == "" {
-		root.Version = VersionString()
-		root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
-	}
 	addGenDocs(root)
 	builtinExamples(root)
 	walk(root, func(c *cobra.Command) {
@@ -70,10 +66,84 @@ func Prepare(root *cobra.Command) {
 				return &Error{Code: ExitUsage, Err: errNoSub(cmd), Hint: "run '" + cmd.CommandPath() + " --help' for its commands"}
 			}
 		}
-		if !strings.Contains(c.UsageTemplate(), "Exit codes (the same") {
-			c.SetUsageTemplate(c.UsageTemplate() + "\n" + ExitTableText())
-		}
 	})
+	exitTableInUsage(root)
+	versionFlag(root)
+}
+
+// Neither the exit-code table nor --version uses cobra's templates: a
+// command that sets a template (SetUsageTemplate, SetVersionTemplate,
+// SetHelpTemplate) links text/template's executor, whose use of
+// reflect.Value.MethodByName makes the linker keep every exported method
+// of every type in the binary. That made verify 1.5 MB larger and its
+// every start about 0.3 ms slower (issue 9, Measures);
+// TestNoTemplateExecutor in cmd/verify keeps it out.
+
+// usageWithTable marks a root whose usage function already ends with the
+// exit-code table, so that Prepare stays idempotent.
+const usageWithTable = "airseal-cli-usage-exit-table"
+
+// exitTableInUsage ends the usage of every command of root (cobra's own
+// usage text, also the end of every --help) with the exit-code table.
+func exitTableInUsage(root *cobra.Command) {
+	if root.Annotations[usageWithTable] != "" {
+		return
+	}
+	if root.Annotations == nil {
+		root.Annotations = map[string]string{}
+	}
+	root.Annotations[usageWithTable] = "1"
+	usage := root.UsageFunc()
+	root.SetUsageFunc(func(c *cobra.Command) error {
+		if err := usage(c); err != nil {
+			return err
+		}
+		_, err := fmt.Fprint(c.OutOrStderr(), "\n"+ExitTableText())
+		return err
+	})
+}
+
+// versionFlag gives root --version (and -v when free), printing "NAME
+// VERSION" (VersionString) before the arguments are checked, as cobra's own
+// version flag does. A root that sets its own Version keeps cobra's flag.
+func versionFlag(root *cobra.Command) {
+	if root.Version != "" || root.Flags().Lookup("version") != nil || (root.Run == nil && root.RunE == nil) {
+		if root.Version == "" && root.Flags().Lookup("version") == nil {
+			root.Version = VersionString() // not runnable: cobra handles the flag
+		}
+		return
+	}
+	usage := "version for " + root.Name()
+	if root.Flags().ShorthandLookup("v") == nil {
+		root.Flags().BoolP("version", "v", false, usage)
+	} else {
+		root.Flags().Bool("version", false, usage)
+	}
+	_ = root.Flags().SetAnnotation("version", cobra.FlagSetByCobraAnnotation, []string{"true"})
+	asked := func(c *cobra.Command) bool {
+		v, err := c.Flags().GetBool("version")
+		return err == nil && v
+	}
+	args := root.Args
+	root.Args = func(c *cobra.Command, a []string) error {
+		if asked(c) || args == nil {
+			return nil
+		}
+		return args(c, a)
+	}
+	run, runE := root.Run, root.RunE
+	root.Run = nil
+	root.RunE = func(c *cobra.Command, a []string) error {
+		if asked(c) {
+			_, err := fmt.Fprintf(c.OutOrStdout(), "%s %s\n", c.Name(), VersionString())
+			return err
+		}
+		if runE != nil {
+			return runE(c, a)
+		}
+		run(c, a)
+		return nil
+	}
 }
 
 // builtinExamples adds cobra's own "help" and "completion" commands now

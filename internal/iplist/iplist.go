@@ -105,7 +105,7 @@ func Parse(name string, r io.Reader) (*List, error) {
 				return nil, &ParseError{File: name, Line: lineNo, Text: safetext.Clean(strings.TrimSpace(string(line))), Msg: perr.Error()}
 			}
 			if s != nil {
-				spans = append(spans, *s)
+				spans = append(spans, splitMapped(*s)...)
 			}
 		}
 		if err == io.EOF {
@@ -162,6 +162,40 @@ func parseLine(line string) (*span, error) {
 		return nil, errors.New("not an IP address")
 	}
 	return &span{lo: a, hi: a}, nil
+}
+
+// The IPv4-mapped block ::ffff:0.0.0.0/96. Addresses are compared
+// unmapped (a client at ::ffff:1.2.3.4 is 1.2.3.4), so an IPv6 entry that
+// covers part of this block covers those IPv4 addresses.
+var (
+	mappedLo = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff})
+	mappedHi = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff})
+)
+
+// splitMapped returns sp as spans of one family each: an IPv6 span that
+// overlaps the IPv4-mapped block (e.g. ::/80, or a range across it) is cut
+// into its IPv6 parts outside the block and the IPv4 addresses inside it,
+// so that Contains, which unmaps the address it is given, finds them.
+func splitMapped(sp span) []span {
+	if sp.lo.Is4() || sp.hi.Less(mappedLo) || mappedHi.Less(sp.lo) {
+		return []span{sp}
+	}
+	var out []span
+	if sp.lo.Less(mappedLo) {
+		out = append(out, span{lo: sp.lo, hi: mappedLo.Prev()})
+	}
+	lo, hi := sp.lo, sp.hi
+	if lo.Less(mappedLo) {
+		lo = mappedLo
+	}
+	if mappedHi.Less(hi) {
+		hi = mappedHi
+	}
+	out = append(out, span{lo: lo.Unmap(), hi: hi.Unmap()})
+	if mappedHi.Less(sp.hi) {
+		out = append(out, span{lo: mappedHi.Next(), hi: sp.hi})
+	}
+	return out
 }
 
 func parseAddr(s string) (netip.Addr, error) {

@@ -152,3 +152,33 @@ func TestLoadFileMissingIsEmpty(t *testing.T) {
 		t.Fatalf("directory: %v", err)
 	}
 }
+
+// TestIPv6EntryCoveringMappedBlock: an IPv6 entry that covers IPv4-mapped
+// addresses (::/80 holds ::ffff:0.0.0.0/96) covers those IPv4 addresses,
+// since a client's address is compared unmapped; found by FuzzParse.
+func TestIPv6EntryCoveringMappedBlock(t *testing.T) {
+	for _, tc := range []struct {
+		list    string
+		in, out []string
+	}{
+		{"::/80", []string{"::", "::1", "0.0.0.0", "1.2.3.4", "255.255.255.255", "::ffff:10.0.0.1", "::fffe:ffff:ffff"}, []string{"::1:0:0:0", "2001:db8::1"}},
+		{"::-::1:0:0:0", []string{"::", "9.9.9.9", "::1:0:0:0", "::1:0:0"}, []string{"::1:0:0:1"}},
+		{"::ffff:0:0-::ffff:0:ffff", []string{"0.0.255.255", "0.0.0.0"}, []string{"0.1.0.0", "::ffff:0:0:0"}},
+		{"::fffe:0:0-::1:0:0:5", []string{"::fffe:0:0", "10.0.0.1", "::1:0:0:5"}, []string{"::1:0:0:6", "::fffd:ffff:ffff"}},
+	} {
+		l, err := Parse("t", strings.NewReader(tc.list))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.list, err)
+		}
+		for _, a := range tc.in {
+			if !l.Contains(netip.MustParseAddr(a)) {
+				t.Errorf("%s: %s not contained", tc.list, a)
+			}
+		}
+		for _, a := range tc.out {
+			if l.Contains(netip.MustParseAddr(a)) {
+				t.Errorf("%s: %s contained", tc.list, a)
+			}
+		}
+	}
+}

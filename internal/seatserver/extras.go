@@ -50,9 +50,13 @@ const listReload = time.Second
 
 // initExtras sets up Extras from the loaded state. The caller is New.
 func (s *Server) initExtras(st *seatstore.State) error {
-	// One limiter for the API and the console (Config.LoginLimit, set by
-	// New); whitelisted addresses are exempt from it.
+	// One failed-login limiter for the API and the console (New set
+	// cfg.LoginLimit); whitelisted addresses are exempt from it, as the
+	// Cleverence seed says, unless the caller chose its own exemption.
 	x := &extState{limit: s.cfg.LoginLimit}
+	if s.cfg.Exempt == nil {
+		s.cfg.Exempt = func(a netip.Addr) bool { return s.IPDecision(a) == iplist.Whitelisted }
+	}
 	opt := s.cfg.Extras.Devices
 	opt.Now = s.now
 	if opt.HookError == nil {
@@ -74,9 +78,6 @@ func (s *Server) initExtras(st *seatstore.State) error {
 			return err
 		}
 		x.lists = l
-		if s.cfg.Exempt == nil {
-			s.cfg.Exempt = func(a netip.Addr) bool { return s.IPDecision(a) == iplist.Whitelisted }
-		}
 	}
 	s.ext = x
 	if s.cfg.Extras.Console {

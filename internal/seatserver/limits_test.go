@@ -15,10 +15,10 @@ import (
 	"github.com/airseal/airseal/internal/users"
 )
 
-// TestLoginLimitWhitelist (issue 11 item 3): ten wrong passwords in a minute, then
+// TestLoginLimitIPLists (issue 11 item 3): ten wrong passwords in a minute, then
 // 429 with Retry-After even for the right password until the window ends;
 // a whitelisted address is never limited.
-func TestLoginLimitWhitelist(t *testing.T) {
+func TestLoginLimitIPLists(t *testing.T) {
 	dir := t.TempDir()
 	us := users.NewMemory()
 	if err := users.Add(us, "boss", users.Admin, "correct horse battery"); err != nil {

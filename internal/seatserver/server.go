@@ -114,8 +114,6 @@ type Config struct {
 	// applied, seat force-released): who, what, when, from where. nil: the
 	// structured log only.
 	Audit *audit.Writer
-	// Extras configures devices, IP lists and the login limit (issue 11).
-	Extras Extras
 	// TokenStamp is a file whose change (size or time) makes the running
 	// server reload its tokens within TokenPoll: how a token added or
 	// removed by the CLI takes effect without a restart. "": only a
@@ -129,6 +127,8 @@ type Config struct {
 	// Exempt, when set, names addresses the login limit does not apply to
 	// (the console's IP whitelist).
 	Exempt func(netip.Addr) bool
+	// Extras configures devices, IP lists and the login limit (issue 11).
+	Extras Extras
 	// ReadOnly loads the state without writing anything (for
 	// `license-server status` beside a running server): every change is
 	// refused with ErrReadOnly.
@@ -161,8 +161,8 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
-	ext     *extState    // issue 11: devices, IP lists, login limit
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
+	ext     *extState    // issue 11: devices, IP lists, login limit
 }
 
 // Errors New returns; the CLI maps them to exit codes.

@@ -120,8 +120,12 @@ func TestSQLiteBackup(t *testing.T) {
 	// Commits go on while the backup runs.
 	stop := make(chan struct{})
 	done := make(chan int)
+	// One commit before the backup for sure; more race it.
+	if err := s.Commit(ctx, seatstore.Change{Events: storetestEvents(0), Settings: map[string]string{"n": "0"}}); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		n := 0
+		n := 1
 		for ; ; n++ {
 			select {
 			case <-stop:

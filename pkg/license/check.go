@@ -163,7 +163,10 @@ func Check(input []byte, opts CheckOptions) (*Result, error) {
 	if l, derr := Decode(input); derr == nil {
 		for _, rl := range lists {
 			if rl.Contains(l.Serial) {
-				vo.RevokedSerials = append(vo.RevokedSerials, l.Serial)
+				if vo.listed == nil {
+					vo.listed = map[string]uint64{}
+				}
+				vo.listed[l.Serial] = max(vo.listed[l.Serial], rl.Sequence)
 			}
 		}
 		if l.Machine != nil {

@@ -42,6 +42,8 @@ func TestCheckRemembersRevokingList(t *testing.T) {
 	o.Revocations = [][]byte{signedList(t, k, 2, l.Serial)}
 	if _, err := Check(in, o); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("revoking list: err = %v, want ErrRevoked", err)
+	} else if !strings.Contains(err.Error(), "on revocation list 2") || strings.Contains(err.Error(), "bundle") {
+		t.Fatalf("revoking list: err = %v, want it to name revocation list 2 (not an update bundle)", err)
 	}
 	o.Revocations = [][]byte{signedList(t, k, 1)}
 	_, err := Check(in, o)

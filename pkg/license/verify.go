@@ -68,6 +68,10 @@ type VerifyOptions struct {
 	ClockFloor time.Time
 	// Skew is the tolerated clock drift; 0 means DefaultSkew.
 	Skew time.Duration
+
+	// listed maps serials found on revocation lists that Check has already
+	// verified to the list's sequence, so the refusal names the list.
+	listed map[string]uint64
 }
 
 // Result is the full outcome of a verification.
@@ -162,6 +166,9 @@ func evaluate(input []byte, opts VerifyOptions) (*Result, error) {
 		if rl.IssuedAt.After(floor) {
 			floor = rl.IssuedAt
 		}
+	}
+	if seq, ok := opts.listed[l.Serial]; ok {
+		return rep, fmt.Errorf("%w: serial %s is on revocation list %d", ErrRevoked, l.Serial, seq)
 	}
 	if slices.Contains(opts.RevokedSerials, l.Serial) {
 		return rep, fmt.Errorf("%w: serial %s is revoked by an update bundle", ErrRevoked, l.Serial)

@@ -140,7 +140,7 @@ func newE2E(t *testing.T) *e2e {
 func (e *e2e) client(manual bool, srvs ...*realServer) *seat.Client {
 	e.t.Helper()
 	cfg := seat.Config{Keyring: keys.NewKeyring(e.vendor.Public()), Product: "acme-db", User: "app1", Clock: e.clock,
-		Backoff: time.Second, Attempts: 1, ConnectTimeout: time.Second, RequestTimeout: 5 * time.Second, ManualRenew: manual,
+		Backoff: time.Second, Attempts: 1, ConnectTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second, ManualRenew: manual,
 		OnLost: func(l *seat.Lease, err error) { e.mu.Lock(); e.lost = append(e.lost, err); e.mu.Unlock() },
 		OnModeChange: func(l *seat.Lease, from, to seat.Mode) {
 			e.mu.Lock()
@@ -167,7 +167,7 @@ func (e *e2e) beat(l *seat.Lease) time.Duration {
 		e.t.Fatal("no heartbeat timer")
 	}
 	e.clock.Advance(d)
-	for i := 0; i < 5000; i++ {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
 		if e.clock.Waiters() > 0 {
 			return d
 		}
@@ -466,5 +466,25 @@ func TestE2ETamperedAnswers(t *testing.T) {
 				t.Fatalf("got %v (lease %v), want %v", err, l, tc.want)
 			}
 		})
+	}
+}
+
+// The server's login limit: after ten failed logins a minute from this
+// address the client is told so (ErrRateLimited), not "wrong token".
+func TestE2ELoginLimit(t *testing.T) {
+	e := newE2E(t)
+	rs := startReal(t, e.clock, e.vendor, 0x4a, 2)
+	bad := *rs
+	bad.token = "wrong-token-0123456789"
+	c := e.client(true, &bad)
+	var err error
+	for i := 0; i < 12 && !errors.Is(err, seat.ErrRateLimited); i++ {
+		_, err = c.Checkout(context.Background(), seat.Request{})
+		if i < 10 && !errors.Is(err, seat.ErrUnauthorized) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if !errors.Is(err, seat.ErrRateLimited) {
+		t.Fatalf("after 12 failed logins: %v", err)
 	}
 }

@@ -35,6 +35,9 @@ var (
 	// ErrDeviceNotApproved: the device is pending or denied by the
 	// administrator. The error is a *DeviceError with the state.
 	ErrDeviceNotApproved = errors.New("device not approved")
+	// ErrRateLimited: too many failed logins from this address (429); the
+	// server refuses it, right credentials too, for a while.
+	ErrRateLimited = errors.New("too many failed logins from this address")
 	// ErrUnknownLease: the server does not know the lease (404): it expired
 	// and was reclaimed, or it never existed.
 	ErrUnknownLease = errors.New("unknown or expired lease")
@@ -105,6 +108,8 @@ func (e *StatusError) Unwrap() error {
 		return ErrLeaseLost
 	case http.StatusServiceUnavailable:
 		return ErrStarting
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		return ErrBadRequest
 	}

@@ -85,9 +85,9 @@ func (f *FakeClock) Waiters() int {
 }
 
 // NextTimer returns how long until the earliest pending timer, waiting
-// up to 5 s (real time) for one to be set.
+// up to 30 s (real time, for a loaded machine) for one to be set.
 func (f *FakeClock) NextTimer() (time.Duration, bool) {
-	for i := 0; i < 5000; i++ {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
 		f.mu.Lock()
 		if len(f.waiters) > 0 {
 			next := f.waiters[0].at

@@ -81,6 +81,7 @@ func FuzzStatusError(f *testing.F) {
 	f.Add(403, []byte(`{"Code":403,"Message":"device","State":"pending"}`))
 	f.Add(401, []byte(`{"Message":"\u202eevil\u0007"}`))
 	f.Add(500, []byte(`not json`))
+	f.Add(429, []byte(`{"Code":429,"Message":"too many failed logins"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		err := statusError(&rawReply{server: "http://127.0.0.1:9099", status: status, body: body}, true)
 		if err == nil {
@@ -88,6 +89,9 @@ func FuzzStatusError(f *testing.F) {
 		}
 		if msg := err.Error(); strings.ContainsFunc(msg, func(r rune) bool { return safetext.IsControl(r) || safetext.IsBidi(r) }) {
 			t.Fatalf("unclean text %q", msg)
+		}
+		if status == http.StatusTooManyRequests && !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("429 is not ErrRateLimited: %v", err)
 		}
 		if status == http.StatusConflict && !errors.Is(err, ErrNoSeat) {
 			t.Fatalf("409 is not ErrNoSeat: %v", err)
