@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -147,7 +148,7 @@ func TestConsole(t *testing.T) {
 	if st, _, _ := b.do("POST", "/console/devices", url.Values{"code": {"TSD-1"}, "action": {"approve"}}); st != 403 {
 		t.Fatalf("approve without CSRF: %d", st)
 	}
-	if st, _, _ := b.do("POST", "/console/devices", url.Values{"csrf": {"x" + tok[1:]}, "code": {"TSD-1"}, "action": {"approve"}}); st != 403 {
+	if st, _, _ := b.do("POST", "/console/devices", url.Values{"csrf": {flipFirst(tok)}, "code": {"TSD-1"}, "action": {"approve"}}); st != 403 {
 		t.Fatalf("approve with a wrong CSRF token: %d", st)
 	}
 	if d, _ := e.srv.Devices().Get("TSD-1"); d.State != "pending" {
@@ -158,6 +159,23 @@ func TestConsole(t *testing.T) {
 	}
 	if d, _ := e.srv.Devices().Get("TSD-1"); d.State != "approved" {
 		t.Fatalf("device after approval: %s", d.State)
+	}
+	// IP lists: a malformed line is refused (named) and nothing is written;
+	// a valid list is saved and applied.
+	ipDir := e.cfg.Extras.IPListDir
+	_, body, _ = b.do("GET", "/console/iplists", nil)
+	tok = csrfOf(t, body)
+	if st, body, _ := b.do("POST", "/console/iplists", url.Values{"csrf": {tok}, "list": {"blacklist"}, "text": {"10.0.0.1\n10.0.0.999\n"}}); st != 400 || !strings.Contains(body, "blacklist.dat:2") {
+		t.Fatalf("malformed list: %d %s", st, body)
+	}
+	if _, err := os.Stat(filepath.Join(ipDir, "blacklist.dat")); !os.IsNotExist(err) {
+		t.Fatalf("a refused list was written: %v", err)
+	}
+	if st, _, _ := b.do("POST", "/console/iplists", url.Values{"csrf": {tok}, "list": {"blacklist"}, "text": {"# lab\n10.9.0.0/16\n"}}); st != 303 {
+		t.Fatalf("valid list: %d", st)
+	}
+	if got, _ := os.ReadFile(filepath.Join(ipDir, "blacklist.dat")); string(got) != "# lab\n10.9.0.0/16\n" {
+		t.Fatalf("blacklist.dat = %q", got)
 	}
 	_, body, _ = b.do("GET", "/console/audit", nil)
 	if !strings.Contains(body, "approve device") || !strings.Contains(body, "user passwd") {
@@ -192,4 +210,12 @@ func TestConsole(t *testing.T) {
 	if st, _, _ := v.do("GET", "/console/", nil); st != 303 {
 		t.Fatalf("after logout: %d", st)
 	}
+}
+
+// flipFirst changes the first character of a token.
+func flipFirst(tok string) string {
+	if tok[0] == 'A' {
+		return "B" + tok[1:]
+	}
+	return "A" + tok[1:]
 }

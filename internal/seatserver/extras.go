@@ -135,11 +135,11 @@ func (s *Server) IPListError() error {
 
 // refuseAddr answers 403 when the client's address is refused by the IP
 // lists and reports whether it did.
-func (s *Server) refuseAddr(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) refuseAddr(w http.ResponseWriter, r *http.Request, qid string) bool {
 	if s.IPDecision(loginlimit.RemoteAddr(r)).Allowed() {
 		return false
 	}
-	s.fail(w, r, "", caller{}, &statusError{http.StatusForbidden, "this address is refused by the server's IP lists (blacklist.dat, not in whitelist.dat); ask the administrator"})
+	s.fail(w, r, qid, caller{}, &statusError{http.StatusForbidden, "this address is refused by the server's IP lists (blacklist.dat, not in whitelist.dat); ask the administrator"})
 	return true
 }
 

@@ -150,15 +150,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
 		return
 	}
-	if s.refuseAddr(w, r) {
-		return
-	}
 	qid := r.Header.Get(seat.HeaderQueryID)
 	if qid != "" {
 		if err := CheckQueryID(qid); err != nil {
 			s.fail(w, r, "", caller{}, err)
 			return
 		}
+	}
+	if s.refuseAddr(w, r, qid) {
+		return
 	}
 	var rt *Route
 	var params map[string]string
