@@ -52,7 +52,7 @@ from the command line. Outputs (-o FILE) are never replaced unless --force;
   issue show 7K3M-Q9TX-4HZP-2W8R`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(keygenCmd(), licenseCmd(), revokeCmd(), listCmd(), showCmd(), reportCmd())
+	root.AddCommand(keygenCmd(), withTransfer(licenseCmd()), revokeCmd(), listCmd(), showCmd(), reportCmd())
 	return root
 }
 

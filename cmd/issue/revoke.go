@@ -54,7 +54,10 @@ list signed by an untrusted key.`,
 					return cli.Usage("--serials-from %s holds no serial", serialsFile)
 				}
 			}
-			if key == "" || out == "" || len(serials) == 0 {
+			// With no serial, the list still revokes the licenses transferred
+			// since the last one (issue license --transfer); the issuer refuses
+			// a list that adds nothing.
+			if key == "" || out == "" {
 				return cli.Usage("revoke needs --key NAME.key, at least one --serial (or --serials-from FILE) and -o FILE")
 			}
 			if asJSON && out == "-" {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/airseal/airseal/internal/scripttest"
+	"github.com/airseal/airseal/pkg/keys"
 )
 
 // TestBooksScripts runs testdata/books: the usage report, license
@@ -24,18 +27,20 @@ func TestBooksScripts(t *testing.T) {
 			e.Setenv("AIRSEAL_PASSPHRASE", "script passphrase")
 			e.Setenv("PATH", bin+string(os.PathListSeparator)+e.Getenv("PATH"))
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
-			a, err := txtar.ParseFile("../../pkg/hwid/testdata/envs/bm-dell-poweredge-r440.txtar")
-			if err != nil {
-				return err
-			}
-			dir := filepath.Join(e.WorkDir, "envs", "bm-dell-poweredge-r440")
-			for _, f := range a.Files {
-				p := filepath.Join(dir, filepath.FromSlash(f.Name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			for _, name := range []string{"bm-dell-poweredge-r440", "bm-lenovo-thinkpad-t510"} {
+				a, err := txtar.ParseFile("../../pkg/hwid/testdata/envs/" + name + ".txtar")
+				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					return err
+				dir := filepath.Join(e.WorkDir, "envs", name)
+				for _, f := range a.Files {
+					p := filepath.Join(dir, filepath.FromSlash(f.Name))
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						return err
+					}
+					if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -60,6 +65,26 @@ func TestBooksScripts(t *testing.T) {
 					ts.Fatalf("%s has no %q", args[0], args[1])
 				}
 				ts.Check(os.WriteFile(p, []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
+			}
+			// sealkey NAME writes NAME.key, the vendor helper's NAME.seed
+			// sealed with $AIRSEAL_PASSPHRASE, for the real issue binary.
+			m["sealkey"] = func(ts *testscript.TestScript, neg bool, args []string) {
+				k, err := keys.NewPrivateKey([]byte(ts.ReadFile(args[0] + ".seed")))
+				ts.Check(err)
+				sealed, err := k.Seal([]byte(ts.Getenv("AIRSEAL_PASSPHRASE")), &keys.SealOptions{LogN: 10})
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), sealed, 0o600))
+			}
+			// httpget URL prints the body of a 200 answer.
+			m["httpget"] = func(ts *testscript.TestScript, neg bool, args []string) {
+				resp, err := http.Get(args[0])
+				ts.Check(err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if (resp.StatusCode == 200) == neg {
+					ts.Fatalf("GET %s: %d", args[0], resp.StatusCode)
+				}
+				ts.Stdout().Write(body)
 			}
 			return m
 		}(),

@@ -139,7 +139,7 @@ tokens with 'license-server token add', and run 'license-server serve'.`,
 		Long: `license manages the licenses installed on the server (1C "keys"): server
 licenses the vendor issued for this machine and this server's response key.`,
 		Example: "  license-server license list --dir DIR"}
-	lic.AddCommand(newLicenseAdd(), newLicenseList(), newLicenseRemove())
+	lic.AddCommand(newLicenseAdd(), newLicenseList(), withTransfer(newLicenseRemove()))
 	tok := &cobra.Command{Use: "token", Short: "API tokens of machine clients",
 		Long:    `token manages the API tokens machine clients authenticate with (HTTP Basic).`,
 		Example: "  license-server token add erp-app --dir DIR"}
@@ -148,7 +148,7 @@ licenses the vendor issued for this machine and this server's response key.`,
 		Long:    `revocations applies the vendor's signed revocation lists to the installed licenses.`,
 		Example: "  license-server revocations add revoked.txt --dir DIR"}
 	rev.AddCommand(newRevocationsAdd())
-	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport(), newUser(), newCert())
+	root.AddCommand(newInit(), lic, tok, rev, newServe(), newStatus(), newUsage(), newReport(), newBackup(), newRestore(), newUser(), newCert())
 	return root
 }
 
@@ -733,7 +733,7 @@ server reloads its tokens within a second (DIR/tokens.stamp); its leases stay.`,
 
 func newServe() *cobra.Command {
 	g := &globals{}
-	var addr, certFile, keyFile, logLevel string
+	var addr, certFile, keyFile, logLevel, metricsAddr string
 	var lease, sweep time.Duration
 	var insecure, debug bool
 	var xf extrasFlags
@@ -838,9 +838,23 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			defer st.Close()
 			cfg.Store = st
+			var metrics *seatserver.Metrics
+			if metricsAddr != "" {
+				metrics = seatserver.NewMetrics()
+				cfg.Store = metrics.Store(st)
+			}
 			srv, err := seatserver.New(context.Background(), cfg)
 			if err != nil {
 				return classify(err)
+			}
+			if metrics != nil {
+				metrics.Attach(srv)
+				stopMetrics, err := serveMetrics(metricsAddr, metrics, logger)
+				if err != nil {
+					srv.Close()
+					return err
+				}
+				defer stopMetrics()
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -855,7 +869,7 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "dir", d.Path,
 				"response_key", srv.KeyID(), "lease", lease.String(), "reclaim_until", reclaim)
-			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep})
+			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep, Metrics: metrics})
 		},
 	}
 	addDir(c, g)
@@ -870,6 +884,7 @@ given: tokens and passwords would cross the network in clear text.`,
 	f.DurationVar(&sweep, "sweep", seatserver.DefaultSweep, "`INTERVAL` at which expired leases are reclaimed")
 	f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	f.BoolVar(&debug, "debug", false, "put error details in the Exception field of API errors")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on the loopback `HOST:PORT` (seats, refusals, reclaimed leases, latencies; no token)")
 	addExtrasFlags(c, &xf)
 	return c
 }

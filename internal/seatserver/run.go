@@ -31,6 +31,8 @@ type RunOptions struct {
 	// Checkpoint is how often the usage log's head is signed
 	// (0: DefaultCheckpoint); it is signed at shutdown too.
 	Checkpoint time.Duration
+	// Metrics, when set, measure each request's latency (metrics.go).
+	Metrics *Metrics
 }
 
 // HTTPServer returns the http.Server Run uses: the handler, and timeouts
@@ -69,6 +71,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 		opts.ShutdownGrace = 10 * time.Second
 	}
 	srv := s.HTTPServer()
+	if opts.Metrics != nil {
+		srv.Handler = opts.Metrics.wrap(srv.Handler)
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		if opts.CertFile != "" {

@@ -40,6 +40,8 @@ type Record struct {
 	Serials []string `json:"serials,omitempty"`
 	// ListSHA256 is the SHA-256 of the armored revocation list.
 	ListSHA256 string `json:"list_sha256,omitempty"`
+	// TransferredTo is, for a transfer record, the new license's serial.
+	TransferredTo string `json:"transferred_to,omitempty"`
 }
 
 // Record types.
@@ -111,20 +113,25 @@ var errFound = errors.New("found")
 // state is what a revocation needs from the ledger: the serials issued and
 // the newest revocation list, rebuilt from the records' additions.
 type state struct {
-	issued   map[string]bool
-	revoked  map[string]bool
-	sequence uint64 // the newest list's sequence; 0 for none
-	torn     bool
+	issued  map[string]bool
+	revoked map[string]bool
+	// transferred are the serials transferred away (transfer.go).
+	transferred map[string]bool
+	sequence    uint64 // the newest list's sequence; 0 for none
+	torn        bool
 }
 
 func (lg *Ledger) state() (*state, error) {
-	st := &state{issued: map[string]bool{}, revoked: map[string]bool{}}
+	st := &state{issued: map[string]bool{}, revoked: map[string]bool{}, transferred: map[string]bool{}}
 	var err error
 	st.torn, err = lg.Each(func(r *Record) error {
 		switch r.Type {
 		case TypeLicense:
 			s, _ := license.NormalizeSerial(r.Serial)
 			st.issued[s] = true
+		case TypeTransfer:
+			s, _ := license.NormalizeSerial(r.Serial)
+			st.transferred[s] = true
 		case TypeRevocation:
 			if r.Serials != nil { // an older record: the whole list
 				clear(st.revoked)

@@ -47,12 +47,18 @@ type Revocation struct {
 // in the ledger (only the serials it adds). Errors about the inputs are
 // *FieldError ("serials", "list", "output", "revocations").
 func (is *Issuer) Revoke(opts RevokeOptions) (*Revocation, error) {
-	if len(opts.Serials) == 0 {
-		return nil, fieldErrorf("serials", "give at least one serial to revoke")
-	}
 	st, err := is.Ledger.state()
 	if err != nil {
 		return nil, err
+	}
+	// Licenses transferred away are revoked in the next list (transfer.go).
+	for s := range st.transferred {
+		if !st.revoked[s] {
+			opts.Serials = append(opts.Serials, s)
+		}
+	}
+	if len(opts.Serials) == 0 {
+		return nil, fieldErrorf("serials", "give at least one serial to revoke")
 	}
 	res := &Revocation{Torn: st.torn}
 	var typed []string
