@@ -27,7 +27,8 @@
 #                               rename): what each run spaced more than a
 #                               second apart cost before the step.
 # With BASE=REF (a git ref, e.g. BASE=main), verify is also built from REF
-# and timed on the 30 s row, to compare before and after in one run.
+# and timed on --version, the armored-file row and the 30 s row, to compare
+# before and after in one run.
 # Target: verify / hello <= 1.5x.
 #
 # Usage: bench/license/startup.sh [ROUNDS]   (default 200)
@@ -74,7 +75,8 @@ if [ -n "${BASE:-}" ]; then
 	git archive "$BASE" | tar -x -C "$tmp/base"
 	printf '{"Replace":{"%s/keys/vendor.pub":"%s/%s/vendor.pub"}}\n' "$tmp/base" "$root" "$gold" >"$tmp/basekey.json"
 	(cd "$tmp/base" && build -overlay "$tmp/basekey.json" -o "$tmp/verify-base" ./cmd/verify)
-	base="-- @state-age=30s:$tmp/base30.state $tmp/verify-base --state $tmp/base30.state $tmp/valid-unbound.lic"
+	base="-- $tmp/verify-base --version -- $tmp/verify-base --state $tmp/base.state $tmp/valid-unbound.lic"
+	base="$base -- @state-age=30s:$tmp/base30.state $tmp/verify-base --state $tmp/base30.state $tmp/valid-unbound.lic"
 fi
 go run ./bench/license/armor "$gold/valid-unbound.code" "$tmp/valid-unbound.lic"
 code="--pub $gold/vendor.pub --state $tmp/verify.state $gold/valid-unbound.code"

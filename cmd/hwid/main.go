@@ -25,6 +25,7 @@ import (
 	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/hwid"
+	"github.com/airseal/airseal/pkg/hwid/dump"
 )
 
 func main() { os.Exit(run()) }
@@ -421,7 +422,7 @@ it to stdout; an existing file is refused unless --force.`,
 				return err
 			}
 			var buf bytes.Buffer
-			rep, err := hwid.Dump(&buf, hwid.Options{Root: g.root})
+			rep, err := dump.Write(&buf, hwid.Options{Root: g.root})
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "check that --root names a directory laid out like /")
 			}

@@ -31,15 +31,10 @@ func TestDumpRecordsNoSecrets(t *testing.T) {
 	write("run/udev/data/b8:0", "E:ID_BUS=ata\nE:ID_SERIAL_SHORT=S3Z9NB0K123456\nE:ID_MODEL=Samsung_SSD\nE:ID_FS_LABEL=payroll-2026\nE:ID_PART_TABLE_UUID=1234\nS:disk/by-id/ata-secret\n")
 	write("etc/machine-id", "4f8e2a1c9b7d4e6f8a0b1c2d3e4f5a6b\n")
 
-	var buf bytes.Buffer
-	want, err := Dump(&buf, Options{Root: root, Product: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, _, dir := record(t, Options{Root: root, Product: "acme"})
 	if want.Virtualization.Technology != "container-other" {
 		t.Fatalf("container= not detected: %+v", want.Virtualization)
 	}
-	dir, _ := untar(t, buf.Bytes())
 	read := func(name string) string {
 		b, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 		return string(b)
@@ -92,12 +87,11 @@ func TestCollectKeepsEnvironment(t *testing.T) {
 		t.Errorf("the redirection variables changed what Collect read: %s/%s then %s/%s",
 			before.ID(), before.Virtualization.Technology, after.ID(), after.Virtualization.Technology)
 	}
-	var buf bytes.Buffer
-	if _, err := Dump(&buf, Options{Product: "acme"}); err != nil {
+	if _, _, err := Record(Options{Product: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if v, ok := os.LookupEnv("HOST_PROC"); !ok || v != fake {
-		t.Error("Dump changed HOST_PROC")
+		t.Error("Record changed HOST_PROC")
 	}
 }
 

@@ -160,7 +160,10 @@ func Check(input []byte, opts CheckOptions) (*Result, error) {
 		}
 		vo.Product = in.Product
 	}
-	if l, derr := Decode(input); derr == nil {
+	// The input is decoded once: its serial and binding are read here,
+	// before the signature is checked by evaluateDecoded.
+	d := decode(input)
+	if l := d.l; d.err == nil {
 		for _, rl := range lists {
 			if rl.Contains(l.Serial) {
 				if vo.listed == nil {
@@ -184,7 +187,7 @@ func Check(input []byte, opts CheckOptions) (*Result, error) {
 			vo.Machine = m
 		}
 	}
-	rep, err := evaluate(input, vo)
+	rep, err := evaluateDecoded(d, vo)
 	rep.State = st
 	rep.Revocations = newest
 	rep.Installed = opts.Installed

@@ -112,18 +112,39 @@ func Verify(input []byte, opts VerifyOptions) (*License, error) {
 	return r.License, err
 }
 
+// decoded is a license input split and its payload parsed once, for
+// [Check], which reads the license's serial and binding before verifying
+// it, and for evaluate. err is the first decoding failure.
+type decoded struct {
+	payload, sig []byte
+	comment      string
+	l            *License
+	err          error
+}
+
+// decode splits input and parses its payload, not verifying anything.
+func decode(input []byte) decoded {
+	var d decoded
+	d.payload, d.sig, d.comment, d.err = splitRaw(input)
+	if d.err == nil {
+		d.l, d.err = UnmarshalPayload(d.payload)
+	}
+	return d
+}
+
 // evaluate is Verify returning the whole Result. The result is never nil;
 // its License is set once the signature has verified.
 func evaluate(input []byte, opts VerifyOptions) (*Result, error) {
+	return evaluateDecoded(decode(input), opts)
+}
+
+// evaluateDecoded is evaluate on an input decode already parsed.
+func evaluateDecoded(d decoded, opts VerifyOptions) (*Result, error) {
 	rep := &Result{}
-	payload, sig, comment, err := splitRaw(input)
-	if err != nil {
-		return rep, err
+	if d.err != nil {
+		return rep, d.err
 	}
-	l, err := UnmarshalPayload(payload)
-	if err != nil {
-		return rep, err
-	}
+	payload, sig, comment, l := d.payload, d.sig, d.comment, d.l
 	k, ok := opts.Keyring.Get(l.KeyID)
 	if !ok {
 		return rep, fmt.Errorf("%w %s (%s)", ErrUnknownKey, l.KeyID, trusted(opts.Keyring))

@@ -73,7 +73,7 @@ func main() {
 	for i, c := range cmds {
 		m := median(times[i])
 		if age, _, ok := stateAge(c[0]); ok {
-			c = append([]string{filepath.Base(c[1])}, append(c[2:], "[state "+age.String()+" old]")...)
+			c = []string{filepath.Base(c[1]), "[state " + age.String() + " old]", filepath.Base(c[len(c)-1])}
 		}
 		fmt.Printf("%-50s %8.2fms %6.2fx\n", trim(strings.Join(c, " ")), float64(m.Microseconds())/1000, float64(m)/float64(base))
 	}

@@ -1,11 +1,7 @@
 package hwid
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,56 +10,39 @@ import (
 	"testing"
 )
 
-// untar unpacks a dump into a new temporary directory.
-func untar(t *testing.T, data []byte) (string, []string) {
+// record collects with Record and writes the Tree it returns into a new
+// temporary directory, as an unpacked dump would be.
+func record(t *testing.T, opts Options) (*Report, *Tree, string) {
 	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(data))
+	rep, tree, err := Record(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	var names []string
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
+	for _, n := range tree.Names {
+		p := filepath.Join(dir, filepath.FromSlash(n))
+		if tree.Dirs[n] {
 			if err := os.MkdirAll(p, 0o755); err != nil {
 				t.Fatal(err)
 			}
-		case tar.TypeReg:
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			b, _ := io.ReadAll(tr)
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Fatalf("%s: unexpected entry type %c", h.Name, h.Typeflag)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, tree.Files[n], 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return dir, names
+	return rep, tree, dir
 }
 
-// A dump of any tree replays to the same report: it holds every fact read.
-func TestDumpReplays(t *testing.T) {
+// A record of any tree replays to the same report: it holds every fact read.
+func TestRecordReplays(t *testing.T) {
 	for _, e := range loadEnvs(t) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			root := unpack(t, e.archive)
-			var buf bytes.Buffer
-			want, err := Dump(&buf, Options{Root: root, Product: "acme"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir, names := untar(t, buf.Bytes())
+			want, tree, dir := record(t, Options{Root: root, Product: "acme"})
+			names := tree.Names
 			got, err := Collect(Options{Root: dir, Product: "acme"})
 			if err != nil {
 				t.Fatal(err)
@@ -79,13 +58,11 @@ func TestDumpReplays(t *testing.T) {
 			if hasCPUID != (fixtureCPUID == nil) {
 				t.Errorf("cpuid.json in dump: %v, in tree: %v", hasCPUID, fixtureCPUID == nil)
 			}
-			// The same facts give the same archive.
-			var again bytes.Buffer
-			if _, err := Dump(&again, Options{Root: root, Product: "acme"}); err != nil {
+			// The same facts give the same tree.
+			if _, again, err := Record(Options{Root: root, Product: "acme"}); err != nil {
 				t.Fatal(err)
-			}
-			if !bytes.Equal(again.Bytes(), buf.Bytes()) {
-				t.Error("two dumps of one tree differ")
+			} else if !reflect.DeepEqual(again, tree) {
+				t.Error("two records of one tree differ")
 			}
 		})
 	}
@@ -138,14 +115,9 @@ func TestLiveMachine(t *testing.T) {
 	}
 }
 
-// A dump of this machine replays to the same report.
-func TestLiveDumpReplays(t *testing.T) {
-	var buf bytes.Buffer
-	want, err := Dump(&buf, Options{Product: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := untar(t, buf.Bytes())
+// A record of this machine replays to the same report.
+func TestLiveRecordReplays(t *testing.T) {
+	want, _, dir := record(t, Options{Product: "acme"})
 	got, err := Collect(Options{Root: dir, Product: "acme"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,42 +1,43 @@
 package hwid
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"encoding/json"
-	"fmt"
-	"io"
 	"path"
 	"sort"
 	"strings"
-	"time"
 )
 
-// dumpTime stamps every entry of a dump, so that the same facts give the
-// same archive.
-var dumpTime = time.Unix(0, 0).UTC()
-
-// Dump collects like Collect and writes every raw fact read to w as a
-// gzip-compressed tar archive laid out like /: the files read, the
+// Tree is every raw fact one collection read, laid out like / (paths
+// relative, slash-separated, no leading slash): the files read, the
 // directories listed, the paths whose existence was tested (as empty
 // directories), cpuid.json (when CPUID is known) and hwid.json (whether
-// root-only files were readable). Unpacked, it replays with
-// Options{Root: dir} to the same report.
-func Dump(w io.Writer, opts Options) (*Report, error) {
+// root-only files were readable). Written out as a directory it replays
+// with Options{Root: dir} to the same report. Package
+// github.com/airseal/airseal/pkg/hwid/dump archives it (hwid dump); the
+// archive code lives there so that a verifier linking hwid does not link
+// archive/tar and compress/gzip.
+type Tree struct {
+	// Names are every entry, sorted.
+	Names []string
+	// Dirs marks the entries that are directories.
+	Dirs map[string]bool
+	// Files holds the content of the entries that are files.
+	Files map[string][]byte
+}
+
+// Record collects like Collect and also returns every raw fact read.
+func Record(opts Options) (*Report, *Tree, error) {
 	src, closeFn, err := openSource(opts.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer closeFn()
 	rec := newRecorder(src)
 	rep := collect(rec, opts.Product)
-	if err := rec.write(w); err != nil {
-		return nil, fmt.Errorf("writing the dump: %w", err)
-	}
-	return rep, nil
+	return rep, rec.tree(), nil
 }
 
-func (r *recorder) write(w io.Writer) error {
+func (r *recorder) tree() *Tree {
 	files := map[string][]byte{}
 	for name, b := range r.files {
 		files[strings.TrimPrefix(name, "/")] = b
@@ -87,26 +88,5 @@ func (r *recorder) write(w io.Writer) error {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-
-	gz := gzip.NewWriter(w)
-	tw := tar.NewWriter(gz)
-	for _, n := range names {
-		if dirs[n] {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n + "/", Mode: 0o755, ModTime: dumpTime}); err != nil {
-				return err
-			}
-			continue
-		}
-		b := files[n]
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(b)), ModTime: dumpTime}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return gz.Close()
+	return &Tree{Names: names, Dirs: dirs, Files: files}
 }
