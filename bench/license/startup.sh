@@ -18,6 +18,16 @@
 #   verify --pub P --state S L  the golden unbound license (typed code)
 #   verify --state S L.lic      the same license as an armored file, checked
 #                               with the compiled-in keyring
+#   [state 30s old] verify ...  the same, the state file's newest_seen set 30
+#                               seconds back before each run: runs spaced 30 s
+#                               apart. Within the one-minute step
+#                               (license.StateStep) the file is not written.
+#   [state 2m0s old] verify ... the same, 2 minutes back: past the step, every
+#                               run rewrites the state (two fsyncs and a
+#                               rename): what each run spaced more than a
+#                               second apart cost before the step.
+# With BASE=REF (a git ref, e.g. BASE=main), verify is also built from REF
+# and timed on the 30 s row, to compare before and after in one run.
 # Target: verify / hello <= 1.5x.
 #
 # Usage: bench/license/startup.sh [ROUNDS]   (default 200)
@@ -58,6 +68,14 @@ build -o "$tmp/hello" ./bench/license/hello
 build -overlay "$tmp/key.json" -o "$tmp/verify" ./cmd/verify
 build -overlay "$tmp/probe.json" -o "$tmp/verify-probe" ./cmd/verify
 go build -trimpath -o "$tmp/startup" ./bench/license/startup
+base=
+if [ -n "${BASE:-}" ]; then
+	mkdir "$tmp/base"
+	git archive "$BASE" | tar -x -C "$tmp/base"
+	printf '{"Replace":{"%s/keys/vendor.pub":"%s/%s/vendor.pub"}}\n' "$tmp/base" "$root" "$gold" >"$tmp/basekey.json"
+	(cd "$tmp/base" && build -overlay "$tmp/basekey.json" -o "$tmp/verify-base" ./cmd/verify)
+	base="-- @state-age=30s:$tmp/base30.state $tmp/verify-base --state $tmp/base30.state $tmp/valid-unbound.lic"
+fi
 go run ./bench/license/armor "$gold/valid-unbound.code" "$tmp/valid-unbound.lic"
 code="--pub $gold/vendor.pub --state $tmp/verify.state $gold/valid-unbound.code"
 lic="--state $tmp/verify.state $tmp/valid-unbound.lic"
@@ -69,7 +87,10 @@ done
 echo "== start-up, ${BUILD:-release} build, $rounds interleaved rounds (go $(go env GOVERSION), $(nproc) CPUs, verify $(wc -c <"$tmp/verify") bytes, hello $(wc -c <"$tmp/hello") bytes)"
 # shellcheck disable=SC2086
 "$tmp/startup" "$rounds" -- "$tmp/hello" -- "$tmp/verify-probe" --bench-exit-after-init -- "$tmp/verify" --version \
-	-- "$tmp/verify" $code -- "$tmp/verify" $lic
+	-- "$tmp/verify" $code -- "$tmp/verify" $lic \
+	-- "@state-age=30s:$tmp/s30.state" "$tmp/verify" --state "$tmp/s30.state" "$tmp/valid-unbound.lic" \
+	-- "@state-age=2m:$tmp/s120.state" "$tmp/verify" --state "$tmp/s120.state" "$tmp/valid-unbound.lic" \
+	$base
 
 if command -v hyperfine >/dev/null 2>&1; then
 	echo "== hyperfine cross-check"

@@ -126,3 +126,63 @@ func TestStateFileNotOurs(t *testing.T) {
 		t.Fatalf("directory: err = %v, want ErrNotState", err)
 	}
 }
+
+// Issue 9, Measures: a run within StateStep of the last write leaves the
+// clock-state file alone (no rewrite, no fsync); a run StateStep later
+// writes it, and so does a raised revocation floor whatever the time.
+func TestCheckWritesStateOnlyPastStep(t *testing.T) {
+	k := testKey(t, 1)
+	in := mustArmor(t, signed(t, sampleLicense(1, false), k))
+	o := checkOpts(t, keys.NewKeyring(k.Public()))
+	path := o.State.(StateFile).Path
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	run := func(now time.Time) *Result {
+		t.Helper()
+		o.Now = now
+		rep, err := Check(in, o)
+		if err != nil {
+			t.Fatalf("Check at %v: %v", now, err)
+		}
+		return rep
+	}
+	run(tNow)
+	first := stat()
+	if got, _ := (StateFile{Path: path}).Load(); !got.NewestSeen.Equal(tNow.UTC().Truncate(time.Second)) {
+		t.Fatalf("first run: newest_seen = %v, want %v", got.NewestSeen, tNow)
+	}
+
+	rep := run(tNow.Add(StateStep - time.Second))
+	if fi := stat(); !os.SameFile(first, fi) || !fi.ModTime().Equal(first.ModTime()) {
+		t.Fatalf("a run %v after the last write replaced the state file", StateStep-time.Second)
+	}
+	if !rep.State.NewestSeen.Equal(tNow.UTC().Truncate(time.Second)) {
+		t.Fatalf("unwritten run: Result.State.NewestSeen = %v, want the stored %v", rep.State.NewestSeen, tNow)
+	}
+
+	later := tNow.Add(StateStep)
+	run(later)
+	if os.SameFile(first, stat()) {
+		t.Fatalf("a run %v after the last write did not replace the state file", StateStep)
+	}
+	if got, _ := (StateFile{Path: path}).Load(); !got.NewestSeen.Equal(later.UTC().Truncate(time.Second)) {
+		t.Fatalf("after the step: newest_seen = %v, want %v", got.NewestSeen, later)
+	}
+
+	// A raised revocation floor is written within the step.
+	second := stat()
+	o.Revocations = [][]byte{signedList(t, k, 3)}
+	run(later.Add(time.Second))
+	if os.SameFile(second, stat()) {
+		t.Fatal("a raised revocation floor within the step was not written")
+	}
+	if got, _ := (StateFile{Path: path}).Load(); got.RevocationFloor != 3 {
+		t.Fatalf("revocation floor = %d, want 3", got.RevocationFloor)
+	}
+}

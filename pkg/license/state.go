@@ -17,6 +17,13 @@ import (
 // StateLimit is the largest clock-state file read (docs/spec/clock-state-v1.md).
 const StateLimit = 64 << 10
 
+// StateStep is how far newest_seen must move forward before [Check] writes
+// the clock state (docs/spec/clock-state-v1.md, Writing). A change of the
+// revocation floor is written whatever the step. The floor it leaves behind
+// lags the clock by less than StateStep, far less than DefaultSkew, so a
+// rollback the skew would not tolerate is still refused.
+const StateStep = time.Minute
+
 // ErrNotState means a file given as the clock state is not one.
 var ErrNotState = errors.New("not an airseal clock-state file")
 
