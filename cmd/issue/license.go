@@ -11,18 +11,17 @@ import (
 
 	"github.com/airseal/airseal/internal/cli"
 	"github.com/airseal/airseal/internal/fileio"
-	"github.com/airseal/airseal/internal/typedcode"
-	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/airseal/airseal/pkg/issuer"
 	"github.com/airseal/airseal/pkg/license"
 )
 
 type licenseFlags struct {
-	key, passFile, product, customer, taxID, request, kind, mainSerial, edition string
-	notBefore, expires, updatesUntil, out, qr, ledger, comment, serial          string
-	unbound, allowVirtual, code, qrTerminal, asJSON, force                      bool
-	seats, need                                                                 int
-	features, demo                                                              []string
+	key, passFile, product, customer, taxID, kind, mainSerial, edition string
+	notBefore, expires, updatesUntil, out, qr, ledger, comment, serial string
+	seatUnit                                                           string
+	unbound, allowVirtual, code, qrTerminal, asJSON, force             bool
+	seats, need                                                        int
+	features, demo, request                                            []string
 }
 
 func licenseCmd() *cobra.Command {
@@ -52,13 +51,26 @@ before the passphrase is asked for. --need N grants a looser (or stricter)
 rule. A request made in a virtual machine or container is refused unless
 --allow-virtual, which also lets the license run in one.
 
+A server request (the server-request.json that 'license-server init' writes;
+recognised by its content) makes a server license (format v2) for the seat
+server: it binds the server's machine and names its response key. --seats is
+then the seat count of the whole server, counted per session or, with
+--seat-unit computer, per computer. For a high-availability cluster give
+--request once per node (each node's own server-request.json, at most 16):
+one license names every node (its machine and its response key) and one seat
+count for the cluster. A server license is installed from its file
+('license-server license add FILE'); it has no typed code or QR code.
+
 Times (T) are a date (2027-01-31, meaning 00:00 UTC at the start of that day)
 or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 		Example: `  issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
       --request request.json --seats 5 --feature export=true --updates-until 2030-01-31 -o example.lic
   issue license --key vendor.key --request ASR1-0A1B2-... -o - > example.lic
   issue license --key vendor.key --product "Acme Writer" --customer "Example LLC" \
-      --unbound --kind demo --expires 2030-06-30 --code --qr demo.png`,
+      --unbound --kind demo --expires 2030-06-30 --code --qr demo.png
+  issue license --key vendor.key --request srv/server-request.json --seats 50 -o server.lic
+  issue license --key vendor.key --request node1.json --request node2.json \
+      --seats 200 --seat-unit computer -o cluster.lic`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var comment *string
@@ -74,7 +86,8 @@ or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 	fl.StringVar(&f.product, "product", "", "product name `P` (taken from the request when omitted)")
 	fl.StringVar(&f.customer, "customer", "", "customer organisation `ORG` (taken from the request when omitted)")
 	fl.StringVar(&f.taxID, "tax-id", "", "customer's tax `ID` (for example INN/KPP)")
-	fl.StringVar(&f.request, "request", "", "bind to the machine in this license request: `FILE` (JSON or code), an ASR1 code, or - for stdin")
+	fl.StringArrayVar(&f.request, "request", nil, "bind to the machine in this license request: `FILE` (JSON or code), an ASR1 code, or - for stdin; a server-request.json makes a server license (repeat for each node of a cluster)")
+	fl.StringVar(&f.seatUnit, "seat-unit", "", "server license: count one seat per `UNIT`, session (default) or computer")
 	fl.BoolVar(&f.unbound, "unbound", false, "bind to no machine")
 	fl.IntVar(&f.need, "need", 0, "match rule: weight `N` of matching components needed (default: the policy's)")
 	fl.BoolVar(&f.allowVirtual, "allow-virtual", false, "accept a request from a virtual machine or container and let the license run in one")
@@ -102,7 +115,7 @@ or an RFC 3339 time. A feature is KEY=true|false or KEY=N.`,
 
 // licenseOrder turns the flags into an issuer.Order (flag syntax only; the
 // rules are the issuer's).
-func licenseOrder(cmd *cobra.Command, f *licenseFlags, comment *string) (issuer.Order, error) {
+func licenseOrder(f *licenseFlags, comment *string, req []byte) (issuer.Order, error) {
 	o := issuer.Order{Serial: f.serial, Product: f.product, Edition: f.edition, MainSerial: f.mainSerial,
 		Customer: f.customer, TaxID: f.taxID, Seats: f.seats, Need: f.need, AllowVirtual: f.allowVirtual, Comment: comment}
 	var err error
@@ -142,16 +155,10 @@ func licenseOrder(cmd *cobra.Command, f *licenseFlags, comment *string) (issuer.
 			*list.out = append(*list.out, ft)
 		}
 	}
-	if f.request != "" {
-		var data []byte
-		if typedcode.IsArg(f.request, hwid.CodePrefix) {
-			data = []byte(f.request) // a typed code, however typed
-		} else if data, err = readFile(cmd, "--request", f.request, fileio.LimitRequest, "license request"); err != nil {
-			return o, err
-		}
-		if o.Request, err = issuer.ParseRequest(data); err != nil {
+	if req != nil {
+		if o.Request, err = issuer.ParseRequest(req); err != nil {
 			// Not a valid request: 10 in the one table, as for a license.
-			return o, cli.Fail(cli.ExitMalformed, fmt.Errorf("--request %s: %w", f.request, err), "ask the customer for a new request made by 'hwid request'")
+			return o, cli.Fail(cli.ExitMalformed, fmt.Errorf("--request %s: %w", f.request[0], err), "ask the customer for a new request made by 'hwid request'")
 		}
 	}
 	return o, nil
@@ -161,7 +168,7 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags, comment *string) error {
 	switch {
 	case f.key == "":
 		return cli.Usage("license needs --key NAME.key")
-	case (f.request == "") == !f.unbound:
+	case (len(f.request) == 0) == !f.unbound:
 		return cli.Usage("give exactly one of --request FILE (bind to a machine) and --unbound")
 	case f.allowVirtual && f.unbound:
 		return cli.Usage("--allow-virtual applies to a license bound with --request; an --unbound license already runs anywhere, virtual machines included")
@@ -173,11 +180,28 @@ func issueLicense(cmd *cobra.Command, f *licenseFlags, comment *string) error {
 	if f.qrTerminal {
 		f.qr = "-"
 	}
-	o, err := licenseOrder(cmd, f, comment)
+	reqs, server, err := readRequests(cmd, f.request)
 	if err != nil {
 		return err
 	}
-	files := map[string]string{"request": f.request}
+	if server {
+		return issueServerLicense(cmd, f, comment, reqs)
+	}
+	if f.seatUnit != "" {
+		return cli.Usage("--seat-unit applies to a server license (--request server-request.json written by 'license-server init')")
+	}
+	var req []byte
+	if len(reqs) == 1 {
+		req = reqs[0]
+	}
+	o, err := licenseOrder(f, comment, req)
+	if err != nil {
+		return err
+	}
+	files := map[string]string{}
+	if len(f.request) == 1 {
+		files["request"] = f.request[0]
+	}
 	if o.Product == "" && o.Request == nil {
 		return cli.Usage("license needs --product P")
 	}

@@ -64,6 +64,7 @@ var fieldFlags = map[string]string{
 	"not_before": "--not-before", "expires": "--expires", "updates_until": "--updates-until",
 	"seats": "--seats", "features": "--feature", "demo_limits": "--demo-limit",
 	"machine": "--request", "machine.need": "--need", "allow_virtual": "--allow-virtual", "comment": "--comment",
+	"request": "--request", "request.node": "--request", "request.response_key": "--request", "seat_unit": "--seat-unit", "nodes": "--request",
 	"request.product": "--request", "request.virtualization": "--request", "request.fingerprint": "--request", "request.customer": "--request",
 	"qr": "--qr", "license": "--feature", "serials": "--serial", "list": "--list", "output": "-o", "revocations": "--serial",
 }
@@ -74,6 +75,8 @@ var requestHints = map[string]string{
 	"request.virtualization": "add --allow-virtual if this customer may run in a virtual machine or container",
 	"request.fingerprint":    "ask the customer for a new request made by 'hwid request' (as root when possible)",
 	"request.customer":       "give the customer's name with --customer",
+	"request.node":           "each node of a cluster needs its own name: run 'license-server init --node NAME' there again",
+	"request.response_key":   "each node of a cluster needs its own 'license-server init --dir DIR'; give each node's server-request.json once",
 }
 
 // fileHints are the hints for a refused input or output file (exit 1).

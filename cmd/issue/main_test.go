@@ -11,6 +11,7 @@ import (
 	"github.com/airseal/airseal/internal/scripttest"
 	"github.com/airseal/airseal/pkg/hwid"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 func TestMain(m *testing.M) {
@@ -19,10 +20,12 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	bin := scripttest.BuildSibling(t, "verify") // scripts check what issue signed
+	// server_license.txtar issues from the requests license-server init writes.
+	srv := scripttest.BuildSibling(t, "license-server")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+srv+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
@@ -35,7 +38,25 @@ func cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) 
 	m["reqcode"] = reqcode
 	m["mkfifo"] = mkfifo
 	m["mkbig"] = mkbig
+	m["hwidenv"] = hwidenv
 	return m
+}
+
+// hwidenv NAME unpacks the hwid fixture machine NAME (a fake /sys, /proc
+// and /etc, pkg/hwid/testdata/envs/NAME.txtar) under envs/NAME, for
+// license-server init --root (this container is refused by hwid).
+func hwidenv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: hwidenv NAME")
+	}
+	a, err := txtar.ParseFile(filepath.Join("../../pkg/hwid/testdata/envs", args[0]+".txtar"))
+	ts.Check(err)
+	dir := ts.MkAbs(filepath.Join("envs", args[0]))
+	for _, f := range a.Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Name))
+		ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
+		ts.Check(os.WriteFile(p, f.Data, 0o644))
+	}
 }
 
 // mkfifo NAME makes a FIFO nobody writes to (opening it to read blocks).

@@ -39,10 +39,14 @@ func TestMain(m *testing.M) {
 var fixtures = []string{"bm-dell-poweredge-r440", "bm-lenovo-thinkpad-t510", "vm-qemu-kvm-modern"}
 
 func TestScripts(t *testing.T) {
+	// issue_e2e.txtar runs the vendor's real issue command.
+	bin := scripttest.BuildSibling(t, "issue")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("AIRSEAL_PASSPHRASE", "script passphrase")
+			e.Setenv("PATH", bin+string(os.PathListSeparator)+e.Getenv("PATH"))
+			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 			for _, name := range fixtures {
 				a, err := txtar.ParseFile(filepath.Join("../../pkg/hwid/testdata/envs", name+".txtar"))
 				if err != nil {

@@ -27,7 +27,7 @@ type Record struct {
 	Seats    int        `json:"seats,omitempty"`
 	Expires  *time.Time `json:"expires,omitempty"`
 	Updates  *time.Time `json:"updates_until,omitempty"`
-	Machine  string     `json:"machine,omitempty"` // fingerprint ID of a bound license
+	Machine  string     `json:"machine,omitempty"` // fingerprint ID of a bound license (server license: each bound node's, comma-separated)
 	License  string     `json:"license,omitempty"` // the armored license file
 	Sequence uint64     `json:"sequence,omitempty"`
 	// Count is how many serials the revocation list holds.

@@ -3,6 +3,7 @@ package issuer
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/airseal/airseal/internal/fileio"
@@ -14,8 +15,11 @@ import (
 type ServerDraft struct {
 	// License is complete but for KeyID and the signature.
 	License *license.ServerLicense
-	// Binding is what the node's machine binding requires.
+	// Binding is what the (first) node's machine binding requires.
 	Binding *Binding
+	// Nodes are every node's binding, sorted by node name (set by
+	// PrepareCluster; PrepareServer leaves it nil).
+	Nodes []NodeBinding
 	// Warnings are things the vendor should know before signing.
 	Warnings []string
 }
@@ -92,9 +96,14 @@ func (is *Issuer) IssueServer(d *ServerDraft) (*IssuedServer, error) {
 	r := &Record{Type: TypeLicense, KeyID: string(s.KeyID), IssuedAt: s.IssuedAt, Serial: s.Serial, Product: s.Product,
 		Customer: s.Customer.Name, TaxID: s.Customer.TaxID, Kind: s.Kind.String(), Seats: s.Seats,
 		Expires: s.Expires, Updates: s.UpdatesUntil, License: string(arm)}
-	if m := s.Nodes[0].Machine; m != nil {
-		r.Machine = m.ID()
+	// The ledger's machine column names every bound node's machine.
+	var ids []string
+	for _, n := range s.Nodes {
+		if n.Machine != nil {
+			ids = append(ids, n.Machine.ID())
+		}
 	}
+	r.Machine = strings.Join(ids, ",")
 	if err := is.Ledger.append(r); err != nil {
 		return nil, err
 	}
