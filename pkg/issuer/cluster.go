@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/pkg/license"
-	"github.com/airseal/airseal/pkg/seat"
 )
 
 // IsServerRequest reports whether data is a server license request (the
@@ -80,7 +79,7 @@ func PrepareCluster(o Order, reqs []*license.ServerRequest, sources []string, un
 		if j, ok := names[r.Node]; ok {
 			return nil, fieldErrorf("request.node", "%s and %s both name node %q; run 'license-server init --node NAME' with a distinct name on each node", name(j), name(i), r.Node)
 		}
-		kid := seat.ResponseKeyID(r.ResponseKey)
+		kid := license.ResponseKeyID(r.ResponseKey)
 		if j, ok := keyIDs[kid]; ok {
 			return nil, fieldErrorf("request.response_key", "%s and %s carry the same response key %s: the same server twice; every node needs its own 'license-server init --dir'", name(j), name(i), kid)
 		}
