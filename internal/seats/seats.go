@@ -30,6 +30,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -366,6 +367,31 @@ func (c *Core) Leases(product string) []Lease {
 	}
 	sortLeases(out)
 	return out
+}
+
+// LeasesPage returns limit live leases of product ("" for all) from
+// offset, oldest first, and how many there are in all. Only the page is
+// copied, so a console showing 50 of 100,000 leases does not copy them all.
+func (c *Core) LeasesPage(product string, offset, limit int) ([]Lease, int) {
+	ps := make([]*Lease, 0, len(c.leases))
+	for _, l := range c.leases {
+		if product == "" || l.Product == product {
+			ps = append(ps, l)
+		}
+	}
+	slices.SortFunc(ps, func(a, b *Lease) int {
+		if n := a.Granted.Compare(b.Granted); n != 0 {
+			return n
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	offset = min(max(offset, 0), len(ps))
+	page := ps[offset:min(offset+max(limit, 0), len(ps))]
+	out := make([]Lease, len(page))
+	for i, l := range page {
+		out[i] = *l
+	}
+	return out, len(ps)
 }
 
 func sortLeases(ls []Lease) {

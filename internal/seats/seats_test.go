@@ -349,3 +349,39 @@ func runProperty(t *testing.T, rnd *rand.Rand, steps int) {
 		}
 	}
 }
+
+// TestLeasesPage: a page of LeasesPage is the same slice of Leases, for
+// every offset and limit, including out-of-range ones.
+func TestLeasesPage(t *testing.T) {
+	c := New(lifetime, counter())
+	mustInstall(t, c, mainLic("M1", 50))
+	for i := 0; i < 23; i++ {
+		// 17 sessions (6 retries hold the same lease), granted over 5 seconds.
+		if _, _, err := c.Checkout(req(fmt.Sprint(i%17), "ws"), t0.Add(time.Duration(i%5)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := c.Leases("")
+	if len(all) != 17 {
+		t.Fatalf("%d leases, want 17", len(all))
+	}
+	for _, tc := range [][2]int{{0, 5}, {5, 5}, {15, 10}, {0, 100}, {-3, 4}, {40, 5}, {2, 0}, {2, -1}} {
+		got, total := c.LeasesPage("", tc[0], tc[1])
+		if total != len(all) {
+			t.Fatalf("total %d, want %d", total, len(all))
+		}
+		off := min(max(tc[0], 0), len(all))
+		want := all[off:min(off+max(tc[1], 0), len(all))]
+		if len(got) != len(want) {
+			t.Fatalf("offset %d limit %d: %d leases, want %d", tc[0], tc[1], len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Fatalf("offset %d limit %d: lease %d is %s, want %s", tc[0], tc[1], i, got[i].ID, want[i].ID)
+			}
+		}
+	}
+	if got, total := c.LeasesPage("other", 0, 10); len(got) != 0 || total != 0 {
+		t.Fatalf("other product: %d leases of %d", len(got), total)
+	}
+}

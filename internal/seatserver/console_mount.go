@@ -126,9 +126,7 @@ func (b consoleBackend) Sessions(offset, limit int) ([]seat.Session, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	ls := s.core.Leases("")
-	offset = min(max(offset, 0), len(ls))
-	ls, total := ls[offset:min(offset+max(limit, 0), len(ls))], len(ls)
+	ls, total := s.core.LeasesPage("", offset, limit)
 	out := make([]seat.Session, 0, len(ls))
 	features := map[string][]license.Feature{}
 	for _, l := range ls {
