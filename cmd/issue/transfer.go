@@ -41,12 +41,17 @@ flags (--seats, --feature, ...) are refused with --transfer.`
 			}
 		}
 		str := func(n string) string { return cmd.Flag(n).Value.String() }
-		key, reqPath, out := str("key"), str("request"), str("output")
+		key, out := str("key"), str("output")
 		force, _ := cmd.Flags().GetBool("force")
 		asJSON, _ := cmd.Flags().GetBool("json")
-		if key == "" || reqPath == "" {
+		reqs, _ := cmd.Flags().GetStringArray("request")
+		if key == "" || len(reqs) == 0 {
 			return cli.Usage("--transfer needs --key NAME.key and --request NEW-SERVER-REQUEST")
 		}
+		if len(reqs) > 1 {
+			return cli.Usage("--transfer takes one --request (the new server's server-request.json), got %d", len(reqs))
+		}
+		reqPath := reqs[0]
 		receipt, err := readFile(cmd, "--transfer", receiptPath, transfer.MaxReceipt, "transfer receipt")
 		if err != nil {
 			return err

@@ -183,7 +183,7 @@ installed licenses may be signed by (besides those compiled in).`,
 			}
 			var pubData [][]byte
 			for _, p := range pubs {
-				b, err := fileio.Read(cmd.InOrStdin(), p, fileio.LimitPublicKey, "vendor public key")
+				b, err := fileio.ReadRegular(cmd.InOrStdin(), p, fileio.LimitPublicKey, "vendor public key")
 				if err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--pub: %w", err), "give the vendor's public key file (NAME.pub)")
 				}
@@ -422,7 +422,7 @@ func readLicenseArg(stdin io.Reader, arg string) ([]byte, error) {
 			return nil, cli.Fail(cli.ExitError, fmt.Errorf("%s: no such file, and not a typed code (ASL1-…)", safetext.Clean(arg)), "give the license file the vendor sent, or its typed code")
 		}
 	}
-	b, err := fileio.Read(stdin, arg, fileio.LimitLicense, "license")
+	b, err := fileio.ReadRegular(stdin, arg, fileio.LimitLicense, "license")
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, err, "give the license file the vendor sent, or its typed code")
 	}
@@ -544,7 +544,7 @@ could hide a revocation. While the server runs, use POST /api/revocations.`,
 			if err != nil {
 				return err
 			}
-			data, err := fileio.Read(cmd.InOrStdin(), args[0], fileio.LimitRevocations, "revocation list")
+			data, err := fileio.ReadRegular(cmd.InOrStdin(), args[0], fileio.LimitRevocations, "revocation list")
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "give the revocation list file the vendor sent")
 			}
@@ -783,11 +783,22 @@ given: tokens and passwords would cross the network in clear text.`,
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usage("--log-level %q: want debug, info, warn or error", logLevel)
 			}
+			var cert *tls.Certificate
 			if certFile != "" {
-				if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+				certPEM, err := fileio.ReadRegular(nil, certFile, fileio.LimitConfig, "PEM certificate chain")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert: %w", err), "give the PEM certificate chain (license-server cert writes a test one)")
+				}
+				keyPEM, err := fileio.ReadRegular(nil, keyFile, fileio.LimitConfig, "PEM private key")
+				if err != nil {
+					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-key: %w", err), "give the PEM private key of the certificate")
+				}
+				c, err := tls.X509KeyPair(certPEM, keyPEM)
+				if err != nil {
 					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
 						"give the PEM certificate chain and its matching PEM private key")
 				}
+				cert = &c
 			}
 			if !d.Initialized() {
 				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))
@@ -869,7 +880,7 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			logger.Info("serving", "addr", ln.Addr().String(), "tls", certFile != "", "dir", d.Path,
 				"response_key", srv.KeyID(), "lease", lease.String(), "reclaim_until", reclaim)
-			return srv.Run(ctx, ln, seatserver.RunOptions{CertFile: certFile, KeyFile: keyFile, Sweep: sweep, Metrics: metrics})
+			return srv.Run(ctx, ln, seatserver.RunOptions{Certificate: cert, Sweep: sweep, Metrics: metrics})
 		},
 	}
 	addDir(c, g)

@@ -63,7 +63,7 @@ func readPassword(stdin io.Reader, file string) (pw string, oneTime bool, err er
 		pw, err := users.RandomPassword()
 		return pw, true, err
 	}
-	b, err := fileio.Read(stdin, file, 4096, "password file")
+	b, err := fileio.ReadRegular(stdin, file, 4096, "password file")
 	if err != nil {
 		return "", false, cli.Fail(cli.ExitError, fmt.Errorf("--password-file: %w", err), "give a file whose first line is the password")
 	}

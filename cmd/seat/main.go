@@ -137,7 +137,7 @@ func (g *globals) keyring() (*keys.Keyring, error) {
 		return nil, err
 	}
 	for _, p := range g.pubs {
-		data, err := fileio.Read(nil, p, fileio.LimitPublicKey, "public key")
+		data, err := fileio.ReadRegular(nil, p, fileio.LimitPublicKey, "public key")
 		if err != nil {
 			return nil, cli.Fail(cli.ExitError, fmt.Errorf("--pub: %w", err), "give the vendor's public key file NAME.pub")
 		}
@@ -158,7 +158,7 @@ func (g *globals) keyring() (*keys.Keyring, error) {
 
 func (g *globals) token() (string, error) {
 	if g.tokenFile != "" {
-		data, err := fileio.Read(nil, g.tokenFile, 4<<10, "token file")
+		data, err := fileio.ReadRegular(nil, g.tokenFile, 4<<10, "token file")
 		if err != nil {
 			return "", cli.Fail(cli.ExitError, fmt.Errorf("--token-file: %w", err), "give the file holding the token printed by 'license-server token add NAME'")
 		}
@@ -172,7 +172,7 @@ func (g *globals) revocations() ([]byte, error) {
 	if g.revFile == "" {
 		return nil, nil
 	}
-	data, err := fileio.Read(nil, g.revFile, fileio.LimitRevocations, "revocation list")
+	data, err := fileio.ReadRegular(nil, g.revFile, fileio.LimitRevocations, "revocation list")
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--revocations: %w", err), "give the signed revocation list the vendor sent")
 	}

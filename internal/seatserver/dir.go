@@ -110,7 +110,7 @@ func (d Dir) PublicKey() (ed25519.PublicKey, error) {
 	if !d.Initialized() {
 		return nil, d.notInitialized()
 	}
-	data, err := fileio.Read(nil, d.PublicKeyPath(), fileio.LimitPublicKey, "response public key")
+	data, err := fileio.ReadRegular(nil, d.PublicKeyPath(), fileio.LimitPublicKey, "response public key")
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (d Dir) PrivateKey(passphrase []byte) (ed25519.PrivateKey, error) {
 	if !d.Initialized() {
 		return nil, d.notInitialized()
 	}
-	data, err := fileio.Read(nil, d.KeyPath(), fileio.LimitPrivateKey, "response key")
+	data, err := fileio.ReadRegular(nil, d.KeyPath(), fileio.LimitPrivateKey, "response key")
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (d Dir) Keyring(builtin *keys.Keyring) (*keys.Keyring, error) {
 			continue
 		}
 		p := filepath.Join(d.VendorKeysDir(), e.Name())
-		data, err := fileio.Read(nil, p, fileio.LimitPublicKey, "vendor public key")
+		data, err := fileio.ReadRegular(nil, p, fileio.LimitPublicKey, "vendor public key")
 		if err != nil {
 			return nil, err
 		}
@@ -355,7 +355,7 @@ func HostMachine(root string) MachineFunc {
 
 // ReadRequest reads server-request.json for ComputerID and Node.
 func (d Dir) ReadRequest() (*license.ServerRequest, error) {
-	data, err := fileio.Read(nil, d.RequestPath(), license.MaxServerRequest, "server request")
+	data, err := fileio.ReadRegular(nil, d.RequestPath(), license.MaxServerRequest, "server request")
 	if err != nil {
 		return nil, err
 	}

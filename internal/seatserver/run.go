@@ -21,7 +21,12 @@ import (
 
 // RunOptions tune Run.
 type RunOptions struct {
-	// CertFile and KeyFile serve TLS (1.2 or later) when both are set.
+	// Certificate serves TLS (1.2 or later) when set: the CLI reads the
+	// PEM files bounded (internal/fileio) and parses them once, so a FIFO
+	// or a huge file given as --tls-cert cannot hang or exhaust the server.
+	Certificate *tls.Certificate
+	// CertFile and KeyFile serve TLS when both are set and Certificate is
+	// nil (read by net/http; for tests and embedders with trusted paths).
 	CertFile, KeyFile string
 	// Sweep is how often expired leases are reclaimed (0: DefaultSweep).
 	Sweep time.Duration
@@ -76,7 +81,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	}
 	serveErr := make(chan error, 1)
 	go func() {
-		if opts.CertFile != "" {
+		if opts.Certificate != nil {
+			srv.TLSConfig.Certificates = []tls.Certificate{*opts.Certificate}
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else if opts.CertFile != "" {
 			serveErr <- srv.ServeTLS(ln, opts.CertFile, opts.KeyFile)
 		} else {
 			serveErr <- srv.Serve(ln)

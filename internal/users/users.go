@@ -243,7 +243,7 @@ func OpenFile(path string) (*File, error) {
 		return nil, errors.New(`users file "-": standard input cannot be a store (hint: give the path of users.json)`)
 	}
 	f := &File{Path: path, mem: NewMemory()}
-	b, err := fileio.Read(nil, path, LimitFile, "users file")
+	b, err := fileio.ReadRegular(nil, path, LimitFile, "users file")
 	if errors.Is(err, os.ErrNotExist) {
 		return f, nil
 	}

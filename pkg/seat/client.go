@@ -275,7 +275,7 @@ func isLoopback(host string) bool {
 
 // LoadCA reads a PEM file of certificates to pin (bounded) into a pool.
 func LoadCA(path string) (*x509.CertPool, error) {
-	data, err := fileio.Read(nil, path, fileio.LimitKeyring, "CA certificate file")
+	data, err := fileio.ReadRegular(nil, path, fileio.LimitKeyring, "CA certificate file")
 	if err != nil {
 		return nil, err
 	}

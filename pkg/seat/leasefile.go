@@ -37,7 +37,7 @@ var ErrNotLeaseFile = errors.New("not an airseal seat lease file")
 
 // Load returns the leases by ClientSessionID.
 func (f LeaseFile) Load() (map[string]LeaseInfo, error) {
-	data, err := fileio.Read(nil, f.Path, LeaseFileLimit, "lease file")
+	data, err := fileio.ReadRegular(nil, f.Path, LeaseFileLimit, "lease file")
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]LeaseInfo{}, nil
 	}
