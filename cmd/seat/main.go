@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -211,12 +212,29 @@ func (g *globals) config(product string, servers []string) (seat.Config, error) 
 	if err != nil {
 		return seat.Config{}, err
 	}
-	cfg := seat.Config{Servers: servers, Keyring: ring, Product: product, User: user, Token: tok, CAFile: g.caFile,
+	cas, err := g.rootCAs()
+	if err != nil {
+		return seat.Config{}, err
+	}
+	cfg := seat.Config{Servers: servers, Keyring: ring, Product: product, User: user, Token: tok, RootCAs: cas,
 		AllowHTTP: g.allowHTTP, ManualRenew: true, Revocations: rev}
 	if _, err := seat.New(cfg); err != nil {
 		return seat.Config{}, cli.Fail(cli.ExitUsage, err, "fix the flag named in the error")
 	}
 	return cfg, nil
+}
+
+// rootCAs reads --ca-file (bounded: a FIFO or device is refused before a
+// byte is read) into the pool of certificates to pin; nil without it.
+func (g *globals) rootCAs() (*x509.CertPool, error) {
+	if g.caFile == "" {
+		return nil, nil
+	}
+	pool, err := seat.LoadCA(g.caFile)
+	if err != nil {
+		return nil, cli.Fail(cli.ExitError, fmt.Errorf("--ca-file: %w", err), "give the server's CA or self-signed certificate in PEM (license-server cert writes one)")
+	}
+	return pool, nil
 }
 
 func (g *globals) client(product string, servers []string) (*seat.Client, error) {
@@ -581,8 +599,12 @@ func (g *globals) diagnoseConfig(product string) (seat.Config, error) {
 		if user == "" {
 			user = os.Getenv(envUser)
 		}
+		cas, cerr := g.rootCAs()
+		if cerr != nil {
+			return seat.Config{}, cerr
+		}
 		return seat.Config{Servers: strings.Split(list, ","), Keyring: ring, Product: product, User: user, Token: tok,
-			CAFile: g.caFile, AllowHTTP: g.allowHTTP, Revocations: rev}, nil
+			RootCAs: cas, AllowHTTP: g.allowHTTP, Revocations: rev}, nil
 	}
 	return cfg, err
 }
