@@ -93,7 +93,7 @@ func ParseDetail(s string) (Head, error) {
 	want := []string{"seq=", "hash=", "time=", "key=", "sig="}
 	for i, p := range want {
 		if !strings.HasPrefix(f[i], p) {
-			return h, fmt.Errorf("%w: checkpoint detail field %d is not %s...", ErrBadHead, i+1, p)
+			return h, fmt.Errorf("%w: checkpoint detail field %d does not start with %q", ErrBadHead, i+1, p)
 		}
 		f[i] = f[i][len(p):]
 	}

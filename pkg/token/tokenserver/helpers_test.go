@@ -16,9 +16,6 @@ const (
 
 var testPass = []byte("test passphrase")
 
-// testNow is a fixed time for tests that need no running clock.
-var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
 func testRequest() token.Request {
 	return token.Request{Subject: "1", Audience: testAud, ClientID: "local.itgrix.1", Scope: "telephony,crm user", TTL: token.DefaultTTL, Now: time.Now()}
 }
