@@ -26,20 +26,6 @@ func readInput(cmd *cobra.Command, flag, path string, limit int64, what string) 
 	return data, nil
 }
 
-func kindOf(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
-}
-
 func human(n int64) string {
 	if n >= 1<<20 {
 		return fmt.Sprintf("%d MiB", n>>20)
@@ -105,7 +91,7 @@ func checkVolumes(args []string) error {
 		}
 		if !st.Mode().IsRegular() {
 			return cli.Fail(cli.ExitError, fmt.Errorf("%s: %s, not a regular file: give the bundle file (its header is read up to %s, then only the chunks its signed manifest lists)",
-				a, kindOf(st.Mode()), human(install.HeaderLimit)), "")
+				a, fileio.KindOf(st.Mode()), human(install.HeaderLimit)), "")
 		}
 	}
 	return nil

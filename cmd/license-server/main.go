@@ -32,6 +32,7 @@ import (
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/internal/users"
 	embedded "github.com/airseal/airseal/keys"
@@ -785,20 +786,11 @@ given: tokens and passwords would cross the network in clear text.`,
 			}
 			var cert *tls.Certificate
 			if certFile != "" {
-				certPEM, err := fileio.ReadRegular(nil, certFile, fileio.LimitConfig, "PEM certificate chain")
+				c, err := tlsfiles.Load(certFile, keyFile)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert: %w", err), "give the PEM certificate chain (license-server cert writes a test one)")
+					return cli.Fail(cli.ExitError, err, tlsfiles.Hint)
 				}
-				keyPEM, err := fileio.ReadRegular(nil, keyFile, fileio.LimitConfig, "PEM private key")
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-key: %w", err), "give the PEM private key of the certificate")
-				}
-				c, err := tls.X509KeyPair(certPEM, keyPEM)
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
-						"give the PEM certificate chain and its matching PEM private key")
-				}
-				cert = &c
+				cert = c
 			}
 			if !d.Initialized() {
 				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))

@@ -27,6 +27,7 @@ import (
 	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/passphrase"
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"github.com/airseal/airseal/internal/typedcode"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
@@ -1002,20 +1003,11 @@ the failed-authentication limit). The revocation list is re-read every
 			}
 			var cert *tls.Certificate
 			if certFile != "" {
-				certPEM, err := fileio.ReadRegular(nil, certFile, fileio.LimitConfig, "PEM certificate chain")
+				c, err := tlsfiles.Load(certFile, keyFile)
 				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert: %w", err), "give the PEM certificate chain")
+					return cli.Fail(cli.ExitError, err, tlsfiles.Hint)
 				}
-				keyPEM, err := fileio.ReadRegular(nil, keyFile, fileio.LimitConfig, "PEM private key")
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-key: %w", err), "give the PEM private key of the certificate")
-				}
-				c, err := tls.X509KeyPair(certPEM, keyPEM)
-				if err != nil {
-					return cli.Fail(cli.ExitError, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err),
-						"give the PEM certificate chain and its matching PEM private key")
-				}
-				cert = &c
+				cert = c
 			}
 			opts.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			s, err := g.signer()

@@ -37,7 +37,7 @@ func ReadRegular(stdin io.Reader, path string, limit int64, what string) ([]byte
 		if !strings.HasSuffix(file, "file") {
 			file += " file"
 		}
-		return nil, notRegular(fmt.Sprintf("%s: %s, not a regular file: give a %s of at most %s", path, kindOf(st.Mode()), file, human(limit)))
+		return nil, notRegular(fmt.Sprintf("%s: %s, not a regular file: give a %s of at most %s", path, KindOf(st.Mode()), file, human(limit)))
 	}
 	if st.Size() > limit {
 		return nil, &TooLargeError{Path: path, What: what, Limit: limit}
@@ -54,8 +54,9 @@ func (e notRegular) Error() string { return string(e) }
 // Is reports whether target is ErrNotRegular.
 func (e notRegular) Is(target error) bool { return target == ErrNotRegular }
 
-// kindOf names a file type that is not a regular file.
-func kindOf(m os.FileMode) string {
+// KindOf names a file type that is not a regular file, with its article
+// ("a FIFO", "a directory"), for messages that refuse it.
+func KindOf(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -13,6 +13,8 @@ import (
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // SQLite is the embedded store: one database file beside the server's
@@ -62,7 +64,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 	case err != nil:
 		return nil, fmt.Errorf("seatstore: %w", err)
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("seatstore: %s is a %s, not a database file: give the path of a file (it is created if missing)", abs, fileKind(fi.Mode()))
+		return nil, fmt.Errorf("seatstore: %s is %s, not a database file: give the path of a file (it is created if missing)", abs, fileio.KindOf(fi.Mode()))
 	}
 	base := (&url.URL{Scheme: "file", Path: abs}).String()
 	params := fmt.Sprintf("_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL", busyTimeoutMS)
@@ -111,22 +113,6 @@ func OpenSQLite(path string) (*SQLite, error) {
 
 // Path returns the database file's absolute path.
 func (s *SQLite) Path() string { return s.path }
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
-}
 
 // Backup writes a consistent copy of the database to dest while the store
 // keeps serving (VACUUM INTO: one read transaction, so the copy is the
