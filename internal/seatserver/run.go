@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"net"
 	"net/http"
 	"os"
@@ -244,21 +245,11 @@ func (s *Server) Status() Status {
 }
 
 // ErrBadAddress: a listen address that is not HOST:PORT.
-var ErrBadAddress = errors.New("malformed listen address")
+var ErrBadAddress = tlsfiles.ErrBadAddress
 
 // CheckListen refuses plain HTTP on anything but a loopback address unless
 // insecure is set: tokens and passwords would cross the network in clear
 // text. The address must be HOST:PORT (ErrBadAddress).
 func CheckListen(addr string, useTLS, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%w %q: want HOST:PORT such as 127.0.0.1:9099", ErrBadAddress, addr)
-	}
-	if useTLS || insecure || host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("listen address %s is not a loopback address and no TLS certificate was given: tokens and passwords would cross the network in clear text", addr)
+	return tlsfiles.CheckListen(addr, useTLS, insecure, "127.0.0.1:9099", "tokens and passwords")
 }

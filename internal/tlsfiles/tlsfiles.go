@@ -7,7 +7,9 @@ package tlsfiles
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 
 	"github.com/airseal/airseal/internal/fileio"
 )
@@ -33,3 +35,25 @@ func Load(certFile, keyFile string) (*tls.Certificate, error) {
 
 // Hint is what to tell an operator whose files Load refused.
 const Hint = "give the PEM certificate chain and its matching PEM private key (license-server cert writes a test pair)"
+
+// ErrBadAddress: a listen address that is not HOST:PORT.
+var ErrBadAddress = errors.New("malformed listen address")
+
+// CheckListen is the one rule for where a server may listen without TLS:
+// plain HTTP only on a loopback address (or localhost) unless insecure is
+// set, because credentials would cross the network in clear text. example
+// is a HOST:PORT for the error; secrets names what would leak ("tokens and
+// passwords").
+func CheckListen(addr string, useTLS, insecure bool, example, secrets string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w %q: want HOST:PORT such as %s", ErrBadAddress, addr, example)
+	}
+	if useTLS || insecure || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %s is not a loopback address and no TLS certificate was given: %s would cross the network in clear text", addr, secrets)
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"io"
 	"log/slog"
 	"net"
@@ -660,27 +661,14 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 // ErrBadAddress means a listen address is not HOST:PORT.
-var ErrBadAddress = errors.New("malformed listen address")
+var ErrBadAddress = tlsfiles.ErrBadAddress
 
 // CheckListen refuses a listen address that is not HOST:PORT
 // ([ErrBadAddress]), and a plain-HTTP address that is not loopback unless
 // insecure is set: bearer tokens and client secrets must not cross a
 // network in clear text.
 func CheckListen(addr string, useTLS, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%w %q: want HOST:PORT such as 127.0.0.1:8089", ErrBadAddress, addr)
-	}
-	if useTLS || insecure {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("listen address %s is not a loopback address and no TLS certificate was given: tokens and client secrets would cross the network in clear text", addr)
+	return tlsfiles.CheckListen(addr, useTLS, insecure, "127.0.0.1:8089", "tokens and client secrets")
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully, letting
