@@ -9,13 +9,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/airseal/airseal/internal/tlsfiles"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"github.com/airseal/airseal/internal/users"
 	"github.com/airseal/airseal/pkg/seat"
 )

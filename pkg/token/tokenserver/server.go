@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/airseal/airseal/internal/tlsfiles"
 	"io"
 	"log/slog"
 	"net"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/airseal/airseal/internal/ledger"
 	"github.com/airseal/airseal/internal/loginlimit"
+	"github.com/airseal/airseal/internal/tlsfiles"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/token"
 	"github.com/airseal/airseal/pkg/token/tokendir"
