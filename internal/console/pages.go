@@ -17,6 +17,7 @@ import (
 	"github.com/airseal/airseal/internal/atomicfile"
 	"github.com/airseal/airseal/internal/audit"
 	"github.com/airseal/airseal/internal/devices"
+	"github.com/airseal/airseal/internal/fileio"
 	"github.com/airseal/airseal/internal/iplist"
 	"github.com/airseal/airseal/internal/loginlimit"
 	"github.com/airseal/airseal/internal/users"
@@ -460,8 +461,13 @@ func (c *Console) ipLists(w http.ResponseWriter, r *http.Request, lang string, s
 	}
 	d := ipData{Enabled: dir != ""}
 	if dir != "" {
-		d.White = readSmall(filepath.Join(dir, "whitelist.dat"))
-		d.Black = readSmall(filepath.Join(dir, "blacklist.dat"))
+		var werr, berr error
+		d.White, werr = readList(filepath.Join(dir, "whitelist.dat"))
+		d.Black, berr = readList(filepath.Join(dir, "blacklist.dat"))
+		if err := errors.Join(werr, berr); err != nil && errText == "" {
+			// Shown instead of an empty editor whose saving would wipe the list.
+			errText = err.Error()
+		}
 		if c.opt.IPListError != nil {
 			if err := c.opt.IPListError(); err != nil {
 				d.Reload = err.Error()
@@ -476,14 +482,15 @@ func (c *Console) ipLists(w http.ResponseWriter, r *http.Request, lang string, s
 	c.render(w, lang, "iplists", s, status, d, flash(r), errText)
 }
 
-func readSmall(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
+// readList reads an IP list file for the editor, bounded and refusing a
+// FIFO or device (a file planted in the server's directory cannot hang the
+// page); a missing file is an empty list.
+func readList(path string) (string, error) {
+	b, err := fileio.ReadRegular(nil, path, iplist.LimitFile, "IP list")
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
 	}
-	defer f.Close()
-	b, _ := io.ReadAll(io.LimitReader(f, iplist.LimitFile))
-	return string(b)
+	return string(b), err
 }
 
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, lang string, s *session) {
