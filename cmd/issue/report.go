@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -126,7 +127,8 @@ each against the previous one.`,
 
 // verifyReportFile opens a regular file and verifies it, streaming.
 func verifyReportFile(path string, opts usagereport.VerifyOptions) (*usagereport.Result, error) {
-	f, err := os.Open(path)
+	// Opened without blocking: a FIFO is refused below, never waited on.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/airseal/airseal/internal/fileio"
 )
 
 // File format tags. See docs/spec/keys-v1.md.
@@ -226,9 +228,10 @@ func Open(data, passphrase []byte) (*PrivateKey, error) {
 	return k, nil
 }
 
-// LoadPublic reads a public key file. Errors name the file and say what to do.
+// LoadPublic reads a public key file, bounded (a FIFO, device or oversized
+// file is refused before it is read). Errors name the file and say what to do.
 func LoadPublic(path string) (*PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadRegular(nil, path, fileio.LimitPublicKey, "public key")
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +247,7 @@ func LoadPublic(path string) (*PublicKey, error) {
 
 // LoadPrivate reads and decrypts a private key file.
 func LoadPrivate(path string, passphrase []byte) (*PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadRegular(nil, path, fileio.LimitPrivateKey, "private key")
 	if err != nil {
 		return nil, err
 	}
