@@ -143,6 +143,7 @@ var texts = map[string]map[string]string{
 	"err.notfound":             {"en": "No such page.", "ru": "Нет такой страницы."},
 	"err.form":                 {"en": "The form is incomplete", "ru": "Форма заполнена не полностью"},
 	"err.limit":                {"en": "Too many failed logins from this address; try again in %d s.", "ru": "Слишком много неудачных попыток входа с этого адреса; повторите через %d с."},
+	"err.busy":                 {"en": "The server is checking too many passwords at the moment; try again in %d s.", "ru": "Сервер сейчас проверяет слишком много паролей; повторите через %d с."},
 	"err.login":                {"en": "Wrong user name or password.", "ru": "Неверное имя пользователя или пароль."},
 	"err.consolerole":          {"en": "The console is for the admin and viewer roles; this user's role works through the API only.", "ru": "Консоль доступна ролям admin и viewer; эта роль работает только через API."},
 	"err.mismatch":             {"en": "The two new passwords differ.", "ru": "Новые пароли не совпадают."},

@@ -172,9 +172,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, lang string) {
 	if len(name) > 64 || len(pw) > 256 {
 		name, pw = "", ""
 	}
-	c.loginSem <- struct{}{}
-	u, err := users.Login(c.opt.Users, name, pw)
-	<-c.loginSem
+	u, err := c.opt.Gate.Login(r.Context(), c.opt.Users, name, pw)
+	var busy *users.BusyError
+	if errors.As(err, &busy) {
+		secs := int(busy.Wait.Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.render(w, lang, "login", nil, http.StatusServiceUnavailable, again, "", fmt.Sprintf(T(lang, "err.busy"), secs))
+		return
+	}
 	mustChange := errors.Is(err, users.ErrMustChange)
 	if err != nil && !mustChange {
 		if !exempt {
@@ -188,7 +193,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, lang string) {
 		c.render(w, lang, "login", nil, http.StatusForbidden, again, "", T(lang, "err.consolerole"))
 		return
 	}
-	c.newSession(w, u, mustChange)
+	cur, err := c.opt.Users.Get(u.Name)
+	if err != nil { // removed meanwhile
+		c.render(w, lang, "login", nil, http.StatusUnauthorized, again, "", T(lang, "err.login"))
+		return
+	}
+	c.newSession(w, u, cur.Hash, mustChange)
 	c.opt.Logger.Info("console: login", "user", u.Name, "role", u.Role, "from", addr.String(), "must_change", mustChange)
 	if mustChange {
 		http.Redirect(w, r, Prefix+"/password", http.StatusSeeOther)
@@ -217,9 +227,12 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request, lang string, 
 		fail(T(lang, "err.mismatch"))
 		return
 	}
-	c.loginSem <- struct{}{}
-	_, err := users.Login(c.opt.Users, s.user, old)
-	<-c.loginSem
+	_, err := c.opt.Gate.Login(r.Context(), c.opt.Users, s.user, old)
+	var busy *users.BusyError
+	if errors.As(err, &busy) {
+		fail(fmt.Sprintf(T(lang, "err.busy"), int(busy.Wait.Seconds())+1))
+		return
+	}
 	if err != nil && !errors.Is(err, users.ErrMustChange) {
 		fail(T(lang, "err.oldpw"))
 		return
@@ -228,7 +241,12 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request, lang string, 
 		fail(err.Error())
 		return
 	}
-	c.clearMustChange(s.id)
+	u, err := c.opt.Users.Get(s.user)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	c.passwordChanged(s.id, u.Hash)
 	c.endUserSessions(s.user, s.id)
 	c.audit(r, s, "user passwd", s.user)
 	done(w, r, "/", T(lang, "ok.password"))
