@@ -124,6 +124,8 @@ var texts = map[string]map[string]string{
 	"a.what":                   {"en": "Action", "ru": "Действие"},
 	"a.from":                   {"en": "From", "ru": "Откуда"},
 	"a.detail":                 {"en": "Details", "ru": "Подробности"},
+	"a.newer":                  {"en": "newer", "ru": "новее"},
+	"a.older":                  {"en": "older", "ru": "старее"},
 	"a.none":                   {"en": "No admin action recorded yet.", "ru": "Действий администраторов пока нет."},
 	"set.lease":                {"en": "Lease lifetime", "ru": "Время аренды места"},
 	"set.lease.how":            {"en": "set with license-server serve --lease (1m to 60m); clients renew every fifth of it", "ru": "задаётся license-server serve --lease (от 1m до 60m); клиенты продлевают каждые 1/5 срока"},

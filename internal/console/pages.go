@@ -7,11 +7,12 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
@@ -511,22 +512,68 @@ func readList(path string) (string, error) {
 	return string(b), err
 }
 
+// auditData is one page of the audit log, newest first, with the
+// offsets of the pages beside it (-1: none).
+type auditData struct {
+	Rows         []audit.Record
+	Older, Newer int64
+}
+
+// auditPage shows PageSize records of the audit log, newest first. It
+// reads only that page from the file (audit.ReadBefore / ReadAfter: a
+// few KiB from a byte offset, whatever the log's size); ?before=OFFSET
+// pages to older records, ?after=OFFSET to newer ones.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, lang string, s *session) {
-	var recs []audit.Record
+	data := auditData{Older: -1, Newer: -1}
 	errText := ""
+	status := http.StatusOK
 	if c.opt.AuditPath != "" {
-		f, err := os.Open(c.opt.AuditPath)
-		if err == nil {
-			_, err = audit.Read(f, func(_ int, rec audit.Record) error { recs = append(recs, rec); return nil })
-			f.Close()
-		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		p, err := readAuditPage(c.opt.AuditPath, r.URL.Query())
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, audit.ErrOffset), errors.Is(err, strconv.ErrSyntax), errors.Is(err, strconv.ErrRange):
+			errText, status = T(lang, "err.form")+": "+err.Error(), http.StatusBadRequest
+		case err != nil:
 			errText = err.Error()
+		default:
+			data = auditData{Rows: p.Records, Older: p.Older, Newer: p.Newer}
 		}
 	}
-	slices.Reverse(recs)
-	pg := paginate(r, len(recs))
-	c.render(w, lang, "audit", s, http.StatusOK, listData[audit.Record]{Rows: recs[pg.From:pg.To], Pg: pg}, "", errText)
+	c.render(w, lang, "audit", s, status, data, "", errText)
+}
+
+// readAuditPage reads the page q asks for (before=, after=, or the
+// newest) from the audit log at path.
+func readAuditPage(path string, q url.Values) (*audit.Page, error) {
+	// Opened without blocking and checked on the descriptor: a FIFO
+	// planted as audit.log cannot hang the page.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s, not a regular file: the audit log must be a file", path, fileio.KindOf(fi.Mode()))
+	}
+	size := fi.Size()
+	if v := q.Get("after"); v != "" {
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return audit.ReadAfter(f, size, off, PageSize)
+	}
+	off := size
+	if v := q.Get("before"); v != "" {
+		if off, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return nil, err
+		}
+	}
+	return audit.ReadBefore(f, size, off, PageSize)
 }
 
 func (c *Console) settings(w http.ResponseWriter, r *http.Request, lang string, s *session) {
