@@ -346,6 +346,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, qid string, s
 		}
 		h.Set(seat.HeaderTime, t)
 		h.Set(seat.HeaderKey, s.keyID)
+		h.Set(seat.HeaderLicenceSet, s.licenceSet())
 		h.Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)))
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -40,6 +40,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airseal/airseal/internal/audit"
@@ -168,6 +169,9 @@ type Server struct {
 	commits *committer
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 	ext     *extState    // issue 11: devices, IP lists, login limit
+
+	// licSet is the Licence-Set header (licset.go); nil: to compute.
+	licSet atomic.Pointer[string]
 }
 
 // Errors New returns; the CLI maps them to exit codes.

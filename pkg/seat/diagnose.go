@@ -366,7 +366,7 @@ func (g *diag) authAndLicense(ctx context.Context) bool {
 	}
 	g.add(StepAuth, StepOK, who, "", "", nil)
 
-	lic, keys, err := g.c.verifyInfo(r)
+	lic, keys, until, err := g.c.verifyInfo(r)
 	if err != nil {
 		cause, fix := err.Error(), "install the license the vendor issued for this server: license-server license add FILE"
 		var le *LicenseError
@@ -425,7 +425,11 @@ func (g *diag) authAndLicense(ctx context.Context) bool {
 		g.add(StepClock, StepOK, detail, "", "", nil)
 	}
 	g.c.raiseFloor(t)
-	g.s.setTrust(lic, keys, g.c.clock.Now())
+	set := r.header.Get(HeaderLicenceSet)
+	if set == "" {
+		set = "-"
+	}
+	g.s.setTrust(lic, keys, until, set, g.c.clock.Now())
 	return true
 }
 

@@ -150,7 +150,7 @@ func FuzzServerInfo(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, keysByID, err := c.verifyInfo(&rawReply{server: "http://127.0.0.1:9099", body: body})
+		got, keysByID, _, err := c.verifyInfo(&rawReply{server: "http://127.0.0.1:9099", body: body})
 		if err != nil {
 			return
 		}
