@@ -66,7 +66,7 @@ type loadClient struct {
 	held    map[string]*seat.Lease // ClientSessionID → lease, acknowledged
 	pending []string               // checkouts with an unknown outcome, retried with the same ID
 	lastErr error
-	unfreed []*seat.Lease          // releases not yet acknowledged
+	unfreed []*seat.Lease // releases not yet acknowledged
 	next    int
 }
 
