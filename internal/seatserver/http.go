@@ -140,6 +140,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
+		if s.DatabaseDown() {
+			w.Header().Set("Retry-After", strconv.Itoa(DatabaseRetryAfter))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "database unreachable\n")
+			return
+		}
 		_, _ = io.WriteString(w, "ok\n")
 		return
 	}
@@ -305,6 +311,9 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 		errors.Is(err, license.ErrWrongMachine), errors.Is(err, license.ErrVirtualMachine), errors.Is(err, license.ErrWrongProduct),
 		errors.Is(err, license.ErrClockRollback):
 		status = http.StatusBadRequest
+	case errors.Is(err, ErrDatabaseUnreachable):
+		e = errBody(http.StatusServiceUnavailable, "this node cannot reach the seat database (PostgreSQL), so it grants and renews no seat until it can: use another node of the cluster, or retry after Retry-After seconds")
+		e.RetryAfter = DatabaseRetryAfter
 	case errors.Is(err, errCommitterClosed), errors.Is(err, errNotDurable):
 		e = errBody(http.StatusServiceUnavailable, "the change could not be saved; nothing was acknowledged, retry")
 		e.RetryAfter = 1

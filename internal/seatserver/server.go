@@ -166,6 +166,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	cl      *cluster     // cluster mode (a shared store), nil for one node
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 	ext     *extState    // issue 11: devices, IP lists, login limit
 }
@@ -292,6 +293,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ev = append(ev, s.core.Restore(live, now)...)
 	}
 	s.commits = newCommitter(cfg.Store, s.log)
+	if cs := clusterOf(cfg.Store); cs != nil {
+		s.cl = &cluster{store: cs, reclaimUntil: s.core.ReclaimUntil(), verified: map[string]*installed{}}
+	}
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
 	if !ch.Empty() && !cfg.ReadOnly {
@@ -305,7 +309,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
-		"reclaiming", len(live) > 0, "response_key", s.keyID)
+		"reclaiming", len(live) > 0, "response_key", s.keyID, "cluster", s.cl != nil)
 	return s, nil
 }
 
@@ -349,6 +353,11 @@ func (s *Server) KeyID() string { return s.keyID }
 
 // ReclaimUntil returns the end of the reclaim window after the start.
 func (s *Server) ReclaimUntil() time.Time {
+	if s.cl != nil {
+		s.cl.mu.Lock()
+		defer s.cl.mu.Unlock()
+		return s.cl.reclaimUntil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.core.ReclaimUntil()
@@ -402,6 +411,18 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
 	mergeInto(&ch, extra)
+	if s.cl != nil {
+		// The core is a cache in cluster mode: of the leases it names,
+		// only the ones it takes away (lost) are written; grants,
+		// renewals, releases and expiries are the store's.
+		var lost []seats.Lease
+		for _, l := range ch.PutLeases {
+			if l.Lost != "" {
+				lost = append(lost, l)
+			}
+		}
+		ch.PutLeases, ch.DeleteLeases = lost, nil
+	}
 	if ch.Empty() {
 		s.mu.Unlock()
 		return nil
@@ -429,6 +450,9 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 // with the clock set back before it is refused (license.ErrClockRollback),
 // so setting the clock back cannot revive an expired license.
 func (s *Server) Sweep(ctx context.Context) error {
+	if s.cl != nil {
+		return s.clusterSweep(ctx)
+	}
 	return s.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
 		var ch seatstore.Change
 		if now.Sub(s.floorSaved) >= time.Minute {
