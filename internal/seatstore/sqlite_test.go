@@ -82,8 +82,8 @@ func TestSQLiteSchemaTooNew(t *testing.T) {
 	}
 	db.Close()
 	_, err = seatstore.OpenSQLite(path)
-	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("OpenSQLite of a newer database: %v; want ErrSchemaTooNew naming %s and version 2", err, path)
+	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", seatstore.SchemaVersion()+1)) {
+		t.Fatalf("OpenSQLite of a newer database: %v; want ErrSchemaTooNew naming %s and version %d", err, path, seatstore.SchemaVersion()+1)
 	}
 }
 
