@@ -112,6 +112,39 @@ func TestSQLiteGroupCommit(t *testing.T) {
 	}
 }
 
+// TestSQLiteCommitNow: commits in the caller's goroutine mixed with
+// queued ones keep one gapless chained log, and stop at Close.
+func TestSQLiteCommitNow(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+	const n = 100
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			c := seatstore.Change{Events: storetestEvents(i)}
+			if i%2 == 0 {
+				errs <- s.CommitNow(context.Background(), c)
+			} else {
+				errs <- s.Commit(context.Background(), c)
+			}
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(storetest.AllEvents(t, s)); got != n {
+		t.Fatalf("%d events, want %d", got, n)
+	}
+	if err := s.CommitNow(context.Background(), seatstore.Change{Settings: map[string]string{"k": "\x00"}}); err == nil {
+		t.Error("CommitNow took a value with a NUL byte")
+	}
+	s.Close()
+	if err := s.CommitNow(context.Background(), seatstore.Change{Events: storetestEvents(n)}); !errors.Is(err, seatstore.ErrClosed) {
+		t.Errorf("CommitNow after Close: %v, want ErrClosed", err)
+	}
+}
+
 func TestSQLiteBackup(t *testing.T) {
 	dir := t.TempDir()
 	s := openSQLite(t, filepath.Join(dir, "seats.db"))

@@ -58,7 +58,8 @@ type sqlStore struct {
 	rdb  *sql.DB // Load and Events (may be wdb)
 
 	reqs   chan *request
-	mu     sync.RWMutex // guards closed and sending on reqs
+	mu     sync.RWMutex // guards closed, sending on reqs and CommitNow
+	wmu    sync.Mutex   // one batch at a time: the writer's or CommitNow's
 	closed bool
 	done   chan struct{}
 	once   sync.Once
@@ -130,6 +131,34 @@ func (s *sqlStore) Commit(ctx context.Context, c Change) error {
 	}
 }
 
+// CommitNow is Commit run in the caller's goroutine, as a transaction of
+// its own: for a caller that groups changes itself (the seat server's
+// committer), it saves the hand-off to the writer goroutine and back, two
+// wake-ups on the path of every acknowledged request. It waits while the
+// writer runs a batch.
+func (s *sqlStore) CommitNow(ctx context.Context, c Change) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validate(&c); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if c.Empty() {
+		return nil
+	}
+	r := &request{c: &c, err: make(chan error, 1)}
+	r.state.Store(reqTaken)
+	s.wmu.Lock()
+	s.commitBatch([]*request{r})
+	s.wmu.Unlock()
+	return <-r.err
+}
+
 // Batches returns how many transactions the writer has committed: with
 // group commit, fewer than the Commits.
 func (s *sqlStore) Batches() int64 { return s.batches.Load() }
@@ -163,7 +192,9 @@ func (s *sqlStore) writer() {
 			}
 		}
 		if len(live) > 0 {
+			s.wmu.Lock()
 			s.commitBatch(live)
+			s.wmu.Unlock()
 		}
 	}
 }
