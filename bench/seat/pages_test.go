@@ -62,10 +62,10 @@ func serverChange(prefix string, from, n int, kind seats.EventKind, at time.Time
 	return c
 }
 
-// leaseID is the i-th lease ID, spread over the key space as the
-// server's random IDs are.
+// leaseID is the i-th lease ID as the server makes them: in the order
+// they were made (internal/seats: the time, then random bits).
 func leaseID(prefix string, i int) string {
-	return fmt.Sprintf("%s%016X", prefix, uint64(i)*0x9E3779B97F4A7C15)
+	return fmt.Sprintf("%s%08X%016X", prefix, i, uint64(i)*0x9E3779B97F4A7C15)
 }
 
 // BenchmarkPagesPerCommit reports the pages (WAL frames, each one or two
