@@ -841,10 +841,10 @@ given: tokens and passwords would cross the network in clear text.`,
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "restore "+d.UsersPath()+" from a backup, or move it away")
 			}
-			// With no users, a wrong password costs no argon2id at all.
-			if list, err := u.List(); err == nil && len(list) > 0 {
-				cfg.Users = u
-			}
+			// The file is followed while the server runs: user add, passwd
+			// and remove take effect within a second (users.File). With no
+			// user, a wrong password costs no argon2id at all.
+			cfg.Users = u
 			aud, err := audit.Open(d.AuditPath())
 			if err != nil {
 				return cli.Fail(cli.ExitError, err, "check that "+d.AuditPath()+" is writable")

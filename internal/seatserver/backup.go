@@ -1,9 +1,10 @@
 package seatserver
 
 // This file backs up and restores the SQLite store (issue 12 item 7): a
-// consistent copy taken while the server runs (SQLite's VACUUM INTO reads
-// one snapshot, between commits), checked before it is kept; a restore
-// only while no server holds the directory.
+// consistent copy taken while the server runs (the store's Backup: SQLite's
+// VACUUM INTO reads one snapshot, between commits), checked here before it
+// is kept (integrity, the state loads, the usage log's hash chain); a
+// restore only while no server holds the directory.
 
 import (
 	"context"
@@ -37,34 +38,41 @@ type BackupResult struct {
 var ErrBadBackup = errors.New("not a sound license-server backup")
 
 // Backup copies the SQLite store at db into out (which must not exist) as
-// one consistent snapshot, also while the server runs and commits: VACUUM
-// INTO runs in one read transaction. The copy is then opened and checked
-// (CheckBackup) before Backup returns; a copy that fails is removed.
+// one consistent snapshot, also while the server runs and commits: the
+// store's own Backup (seatstore.SQLite.Backup, VACUUM INTO in one read
+// transaction). The copy is then opened and checked (CheckBackup) before
+// Backup returns; a copy that fails is removed.
+//
+// Opening the store migrates a database older than this binary, which
+// would change it under a running server of the older version: Backup
+// refuses a database whose schema is not this binary's (nothing written).
 func Backup(ctx context.Context, db, out string) (*BackupResult, error) {
 	if _, err := os.Lstat(out); err == nil {
 		return nil, fmt.Errorf("%s exists; nothing was written (choose another -o)", out)
 	}
-	if _, err := os.Stat(db); err != nil {
+	fi, err := os.Stat(db)
+	if err != nil {
 		return nil, fmt.Errorf("the store %s: %w", db, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("the store %s is not a regular file", db)
+	}
+	if err := sameSchema(ctx, db); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro&_busy_timeout=10000")
+	st, err := seatstore.OpenSQLite(db)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
-		os.Remove(abs)
-		return nil, fmt.Errorf("copying %s: %w", db, err)
+	err = st.Backup(ctx, abs)
+	if cerr := st.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Chmod(abs, 0o600); err != nil {
-		os.Remove(abs)
-		return nil, err
-	}
-	if err := syncFile(abs); err != nil {
+	if err != nil {
 		os.Remove(abs)
 		return nil, err
 	}
@@ -77,13 +85,22 @@ func Backup(ctx context.Context, db, out string) (*BackupResult, error) {
 	return res, atomicfile.SyncDir(filepath.Dir(abs))
 }
 
-func syncFile(p string) error {
-	f, err := os.Open(p)
+// sameSchema reads db's schema version without writing and refuses one
+// that is not seatstore.SchemaVersion.
+func sameSchema(ctx context.Context, db string) error {
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return f.Sync()
+	defer conn.Close()
+	var v int
+	if err := conn.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("the store %s: reading its schema version: %w (is it a license-server database?)", db, err)
+	}
+	if want := seatstore.SchemaVersion(); v != want {
+		return fmt.Errorf("the store %s has schema version %d, this license-server writes %d: back it up with the license-server that serves it (or start this version's server once, which migrates it); nothing was written", db, v, want)
+	}
+	return nil
 }
 
 // CheckBackup checks a backup file without changing it: SQLite's

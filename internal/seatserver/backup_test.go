@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,3 +149,39 @@ func ed25519Key(t testing.TB) ed25519.PrivateKey {
 }
 
 func pubOf(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
+// TestBackupRefusesOtherSchema: a database of another schema version (a
+// running server older or newer than this binary) is neither migrated nor
+// copied; nothing is written.
+func TestBackupRefusesOtherSchema(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range []int{seatstore.SchemaVersion() - 1, seatstore.SchemaVersion() + 1} {
+		db := filepath.Join(t.TempDir(), "state.db")
+		st, err := seatstore.OpenSQLite(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		conn, err := sql.Open("sqlite", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(`UPDATE schema_version SET version = ?`, v); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		out := filepath.Join(t.TempDir(), "b.db")
+		if _, err := Backup(ctx, db, out); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", v)) {
+			t.Fatalf("schema %d: %v", v, err)
+		}
+		if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("schema %d: a file was written: %v", v, err)
+		}
+		conn, _ = sql.Open("sqlite", db)
+		var got int
+		if err := conn.QueryRow(`SELECT version FROM schema_version`).Scan(&got); err != nil || got != v {
+			t.Fatalf("schema %d: the database was changed to %d (%v)", v, got, err)
+		}
+		conn.Close()
+	}
+}

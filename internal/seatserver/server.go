@@ -24,8 +24,8 @@
 //
 // Callers authenticate with HTTP Basic: API tokens (256 random bits, only
 // their SHA-256 stored, compared in constant time) or users of
-// internal/users (argon2id, at most two checks at a time so a flood of
-// logins cannot starve checkouts). Bodies are limited to MaxBody; client
+// internal/users (argon2id within the budget of a users.Gate shared with
+// the console, so a flood of logins cannot slow down checkouts). Bodies are limited to MaxBody; client
 // text is checked with internal/safetext before it is stored, logged or
 // signed.
 package seatserver
@@ -94,7 +94,12 @@ type Config struct {
 	// Machine gives this machine's facts for the node check. Required.
 	Machine MachineFunc
 	// Users are people who may log in with a password (nil: tokens only).
+	// A *users.File follows changes made by `license-server user` while
+	// the server runs.
 	Users users.Store
+	// LoginGate bounds the argon2id work of password logins, for the API
+	// and the console together (nil: users.NewGate's defaults).
+	LoginGate *users.Gate
 	// Node and ComputerID describe this server in /api/serverinfo (from
 	// its server request).
 	Node, ComputerID string
@@ -143,7 +148,7 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	started  time.Time
-	loginSem chan struct{}
+	passGate *users.Gate
 
 	mu      sync.Mutex // guards core, records, tokens, peak, revSeen
 	core    *seats.Core
@@ -206,12 +211,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LoginGate == nil {
+		cfg.LoginGate = users.NewGate(users.GateOptions{}) // real time: it budgets CPU time
+	}
 	if cfg.LoginLimit == nil {
 		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
-		loginSem: make(chan struct{}, 2),
+		passGate: cfg.LoginGate,
 		core:     seats.New(cfg.Lease, cfg.NewLeaseID),
 		records:  map[string]seatstore.LicenseRecord{}, armored: map[string]string{},
 		tokens: map[string]seatstore.TokenRecord{}, peak: map[string]int{}, revSeen: map[keys.ID]uint64{},

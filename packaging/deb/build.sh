@@ -12,6 +12,9 @@
 #   /usr/share/man/man1/airseal-*.1.gz man pages (cobra/doc)
 #   /usr/share/bash-completion/completions/airseal-NAME, zsh, fish completions
 #   /lib/systemd/system/airseal-token.service  hardened unit for 'token serve'
+#   /lib/systemd/system/airseal-license-server.service  hardened unit for
+#                                      'license-server serve'; its settings in
+#   /etc/default/airseal-license-server (a conffile)
 #   /usr/share/doc/airseal/{copyright,changelog.gz}
 # Every time stamp is SOURCE_DATE_EPOCH (required); owner root; the same
 # input gives the same .deb.
@@ -39,7 +42,7 @@ pkg=$root/pkg
 install -d -m 0755 "$pkg/DEBIAN" "$pkg/opt/airseal/bin" "$pkg/usr/bin" \
 	"$pkg/usr/share/man/man1" "$pkg/usr/share/bash-completion/completions" \
 	"$pkg/usr/share/zsh/vendor-completions" "$pkg/usr/share/fish/vendor_completions.d" \
-	"$pkg/lib/systemd/system" "$pkg/usr/share/doc/airseal" "$pkg/usr/share/lintian/overrides"
+	"$pkg/lib/systemd/system" "$pkg/etc/default" "$pkg/usr/share/doc/airseal" "$pkg/usr/share/lintian/overrides"
 for f in "$stage"/bin/*; do
 	name=$(basename "$f")
 	install -m 0755 "$f" "$pkg/opt/airseal/bin/$name"
@@ -52,6 +55,8 @@ install -m 0644 "$stage"/share/bash-completion/completions/* "$pkg/usr/share/bas
 install -m 0644 "$stage"/share/zsh/vendor-completions/* "$pkg/usr/share/zsh/vendor-completions/"
 install -m 0644 "$stage"/share/fish/vendor_completions.d/* "$pkg/usr/share/fish/vendor_completions.d/"
 install -m 0644 "$here/../airseal-token.service" "$pkg/lib/systemd/system/airseal-token.service"
+install -m 0644 "$here/../airseal-license-server.service" "$pkg/lib/systemd/system/airseal-license-server.service"
+install -m 0644 "$here/airseal-license-server.default" "$pkg/etc/default/airseal-license-server"
 install -m 0644 "$here/copyright" "$pkg/usr/share/doc/airseal/copyright"
 install -m 0644 "$here/lintian-overrides" "$pkg/usr/share/lintian/overrides/airseal"
 from=""
@@ -65,6 +70,10 @@ fi
 } | gzip -n -9 > "$pkg/usr/share/doc/airseal/changelog.gz"
 chmod 0644 "$pkg/usr/share/doc/airseal/changelog.gz"
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
+# Files under /etc are conffiles: an upgrade keeps the site's edits, purge
+# removes them.
+printf '/etc/default/airseal-license-server\n' > "$pkg/DEBIAN/conffiles"
+chmod 0644 "$pkg/DEBIAN/conffiles"
 
 size=$(du -s -k --apparent-size --exclude=DEBIAN "$pkg" | cut -f1)
 cat > "$pkg/DEBIAN/control" <<CONTROL
@@ -80,8 +89,9 @@ Description: offline licensing toolkit for closed networks
  airseal identifies physical machines and refuses virtual ones (hwid),
  issues and checks Ed25519-signed offline licenses (issue, verify), mints
  and serves long-lived OAuth access tokens (token, with a hardened systemd
- unit for its endpoint), and carries signed update bundles into networks
- without Internet access (bundle).
+ unit for its endpoint), counts concurrent seats in a closed network
+ (license-server, with a hardened systemd unit), and carries signed update
+ bundles into networks without Internet access (bundle).
  .
  The programs are installed under /opt/airseal/bin and linked as
  airseal-NAME in /usr/bin.
