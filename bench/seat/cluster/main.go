@@ -134,7 +134,7 @@ func main() {
 				}
 			case "postgres":
 				op = func(c, i int) error {
-					return checkout(hc, pgURLs[c%pgNodes], "bench", token, fmt.Sprintf("pg-%02d-%012d", c, seq.Add(1)))
+					return checkout(hc, pgURLs[c%2], "bench", token, fmt.Sprintf("pg-%02d-%012d", c, seq.Add(1)))
 				}
 			}
 			rps, p99 := load(*conns, *phase, op)
@@ -286,8 +286,6 @@ func startNode(st seatstore.Store, vk *keys.PrivateKey, key ed25519.PrivateKey, 
 }
 
 var qn atomic.Int64
-
-var pgNodes = 1
 
 func do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
