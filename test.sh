@@ -114,21 +114,25 @@ notests=$(grep -c '^?.*\[no test files\]' "$testlog" || true)
 # top-level tests skipped (or with a skipped subtest) are listed as
 # "PACKAGE TEST" and a package whose test output names AIRSEAL_INTEGRATION
 # as "PACKAGE -".
-awk -v failed=/dev/stderr '
+testtimes=$(mktemp)
+awk -v failed=/dev/stderr -v times="$testtimes" '
 	/^(ok  |FAIL|\?   )\t[^ \t]/ {
 		split($0, f, /\t/)
 		if (f[1] == "FAIL") printf "%s%s\n", piece, $0 > failed
 		for (n in skip) print f[2], n
 		if (named) print f[2], "-"
-		piece = ""; named = 0; delete skip
+		for (n in took) printf "%8.1fs  %s %s\n", took[n], f[2], n > times
+		piece = ""; named = 0; delete skip; delete took
 		next
 	}
 	{ piece = piece $0 "\n" }
+	/^--- (PASS|FAIL): / { t = $4; gsub(/[()s]/, "", t); took[$3] = t }
 	/^ *--- SKIP: / { n = $3; sub(/\/.*/, "", n); skip[n] = 1 }
 	/AIRSEAL_INTEGRATION/ { named = 1 }
 ' "$testlog" > "$skiplog"
 slowest=$(awk '$1 == "ok" && $3 ~ /s$/ { t = $3; sub(/s$/, "", t); printf "%8.1fs  %s\n", t, $2 }' "$testlog" | sort -rn | head -n 8)
-rm -f "$testlog"
+slowest+=$'\n'"slowest tests under -race:"$'\n'$(sort -rn "$testtimes" | head -n 8)
+rm -f "$testlog" "$testtimes"
 
 module=$(go list -m)
 # imp turns a package directory (./cmd/bundle) into its import path.
