@@ -47,6 +47,11 @@ func validate(c *Change) error {
 		v.rec = fmt.Sprintf("grant %d (%.40q)", i, g.Lease.ID)
 		v.lease(g.Lease)
 		v.text("SeatKey", g.SeatKey)
+		if strings.HasPrefix(g.SeatKey, "s:") && g.SeatKey != "s:"+g.Lease.ID {
+			// Per-session keys are counted from the lease row itself (SQL
+			// stores keep no seat_holds row for them).
+			v.fail("SeatKey", "names another lease's per-session seat; give \"s:\"+Lease.ID, a \"c:\" key or none")
+		}
 		if g.Seats < 0 {
 			v.fail("Seats", fmt.Sprintf("%d is negative", g.Seats))
 		}

@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"sync"
@@ -61,7 +62,29 @@ func main() {
 	dir := flag.String("dir", "", "directory for the SQLite store (default a temporary one)")
 	scale := flag.Int("scale", 0, "also compare a server holding `N` live leases with one holding 100 (0: skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	only := flag.String("only", "floor,checkout,renew", "comma-separated phases to run (profiling one phase)")
+	blockprofile := flag.String("blockprofile", "", "write a block profile of the run to `FILE`")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex profile of the run to `FILE`")
+	tracefile := flag.String("trace", "", "write a runtime/trace of the run to `FILE`")
 	flag.Parse()
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(10000)
+		defer writeProfile("block", *blockprofile)
+	}
+	if *mutexprofile != "" {
+		runtime.SetMutexProfileFraction(5)
+		defer writeProfile("mutex", *mutexprofile)
+	}
+	if *tracefile != "" {
+		f, err := os.Create(*tracefile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			log.Fatal(err)
+		}
+		defer trace.Stop()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -87,7 +110,7 @@ func main() {
 
 	floorURL, stopFloor := startFloor(key, "bench", token)
 	defer stopFloor()
-	srvURL, _, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
+	srvURL, _, mainStore, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
 	defer stopSrv()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
@@ -105,7 +128,7 @@ func main() {
 	var seq atomic.Int64
 	type result struct{ rps, p99 float64 }
 	res := map[string][]result{}
-	kinds := []string{"floor", "checkout", "renew"}
+	kinds := strings.Split(*only, ",")
 	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
 	for r := 0; r < *rounds; r++ {
 		for _, k := range kinds {
@@ -121,9 +144,18 @@ func main() {
 			case "renew":
 				op = func(c, i int) error { return renew(hc, srvURL, "bench", token, leases[c][i%len(leases[c])]) }
 			}
+			b0 := mainStore.Batches()
 			rps, p99 := load(*conns, *phase, op)
 			res[k] = append(res[k], result{rps, p99})
-			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms\n", r+1, k, rps, p99)
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms", r+1, k, rps, p99)
+			if k != "floor" {
+				// Requests per transaction: a regression of group commit
+				// shows here (fsyncs per transaction: server.sh SYNCS=1).
+				reqs := rps * phase.Seconds()
+				tx := mainStore.Batches() - b0
+				fmt.Printf("  %5.2f req/commit", reqs/float64(max(tx, 1)))
+			}
+			fmt.Println()
 		}
 	}
 	med := func(k string) (float64, float64) {
@@ -137,7 +169,10 @@ func main() {
 	c, cp := med("checkout")
 	n, np := med("renew")
 	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), checkout %.0f/s (p99 %.2f ms), renew %.0f/s (p99 %.2f ms)\n", f, fp, c, cp, n, np)
-	fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
+	if f > 0 {
+		fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
+	}
+	fmt.Printf("store transactions: %d\n", mainStore.Batches())
 	if *scale > 0 {
 		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
 	}
@@ -172,14 +207,14 @@ func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token strin
 		wg.Wait()
 		return ids
 	}
-	smallURL, small, stopSmall := startServer(filepath.Join(dir, "small"), key, "bench", token)
+	smallURL, small, _, stopSmall := startServer(filepath.Join(dir, "small"), key, "bench", token)
 	defer stopSmall()
 	smallIDs := fill(small, 100, "small")
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	t0 := time.Now()
-	bigURL, big, stopBig := startServer(filepath.Join(dir, "big"), key, "bench", token)
+	bigURL, big, _, stopBig := startServer(filepath.Join(dir, "big"), key, "bench", token)
 	defer stopBig()
 	bigIDs := fill(big, n, "big")
 	fillTime := time.Since(t0)
@@ -207,6 +242,17 @@ func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token strin
 	}
 	a, b := median(p100), median(pN)
 	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
+}
+
+func writeProfile(name, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func runtimePROCS() int { return runtime.GOMAXPROCS(0) }
@@ -301,7 +347,7 @@ func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
 
 // startServer runs the seat server on a SQLite store in dir with one
 // license of a million seats (bound to no machine) and a client token.
-func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, func()) {
+func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, *seatstore.SQLite, func()) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		log.Fatal(err)
 	}
@@ -353,7 +399,7 @@ func startServer(dir string, key ed25519.PrivateKey, name, token string) (string
 		}
 		close(done)
 	}()
-	return "http://" + ln.Addr().String(), srv, func() { cancel(); <-done; st.Close() }
+	return "http://" + ln.Addr().String(), srv, st, func() { cancel(); <-done; st.Close() }
 }
 
 var qn atomic.Int64
