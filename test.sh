@@ -105,10 +105,10 @@ testlog=$(mktemp) skiplog=$(mktemp)
 # them); the console shows what a plain go test prints: the package lines,
 # build errors, and then the whole output of each failing package.
 go test -race -count=1 -v ./... 2>&1 | tee "$testlog" |
-	grep --line-buffered -E '^(ok  |FAIL|\?   )'$'\t''|^# |^[^[:space:]]+\.go:[0-9]+:' || fail
-passed=$(grep -c '^ok ' "$testlog" || true)
-failed=$(grep -c '^FAIL[[:space:]]' "$testlog" || true)
-notests=$(grep -c '^?.*\[no test files\]' "$testlog" || true)
+	grep -a --line-buffered -E '^(ok  |FAIL|\?   )'$'\t''|^# |^[^[:space:]]+\.go:[0-9]+:' || fail
+passed=$(grep -ac '^ok ' "$testlog" || true)
+failed=$(grep -ac '^FAIL[[:space:]]' "$testlog" || true)
+notests=$(grep -ac '^?.*\[no test files\]' "$testlog" || true)
 # go test prints each package's output in one piece, ending with its
 # ok/FAIL line: a piece that ends in FAIL is shown; from every piece, the
 # top-level tests skipped (or with a skipped subtest) are listed as
