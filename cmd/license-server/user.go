@@ -46,9 +46,10 @@ func newUser() *cobra.Command {
 		Long: `user manages DIR/users.json: people with a name, a role and an argon2id
 password hash. Roles: admin (everything), integration (opens sessions for
 others through the API), device (takes a seat for itself), viewer (reads the
-console, changes nothing). A running server reads the file at its start:
-restart it after a change, or manage users in the console. Every change is
-written to the audit log.`,
+console, changes nothing). A running server follows the file: a user added
+works, and a user removed or given a new password loses its console
+sessions and its old password, within about a second, without a restart.
+Every change is written to the audit log.`,
 		Example: `  license-server user add petrova --role viewer --dir DIR
   license-server user list --dir DIR`,
 		Args: cli.NoArgs}

@@ -119,25 +119,27 @@ type Options struct {
 	// addresses.
 	Limiter    *loginlimit.Limiter
 	IPDecision func(netip.Addr) iplist.Decision
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Gate bounds the argon2id work of logins (share the server's, so the
+	// API and the console have one budget; nil: a Gate of its own).
+	Gate   *users.Gate
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Console is the web console's handler.
 type Console struct {
-	opt   Options
-	pages map[string]*template.Template
-	mu    sync.Mutex
-	sess  map[string]*session
-	// loginSem bounds concurrent argon2id checks.
-	loginSem chan struct{}
-	static   http.Handler
+	opt    Options
+	pages  map[string]*template.Template
+	mu     sync.Mutex
+	sess   map[string]*session
+	static http.Handler
 }
 
 type session struct {
 	id, csrf   string
 	user       string
 	role       users.Role
+	hash       string // the user's password hash at login (compared, never shown)
 	mustChange bool
 	created    time.Time
 	seen       time.Time
@@ -157,10 +159,13 @@ func New(opt Options) (*Console, error) {
 	if opt.Limiter == nil {
 		opt.Limiter = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
+	if opt.Gate == nil {
+		opt.Gate = users.NewGate(users.GateOptions{})
+	}
 	if opt.IPDecision == nil {
 		opt.IPDecision = func(netip.Addr) iplist.Decision { return iplist.Allowed }
 	}
-	c := &Console{opt: opt, pages: map[string]*template.Template{}, sess: map[string]*session{}, loginSem: make(chan struct{}, 2)}
+	c := &Console{opt: opt, pages: map[string]*template.Template{}, sess: map[string]*session{}}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "assets/templates/layout.html")
 	if err != nil {
 		return nil, err
@@ -201,17 +206,37 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
-// current returns the request's live session, or nil.
+// current returns the request's live session, or nil. A session lives
+// only while its user does with the password it logged in with: a user
+// removed or given a new password (in the console, or by
+// `license-server user` while the server runs, seen through the users
+// store) loses every session at its next request; a changed role applies
+// at once.
 func (c *Console) current(r *http.Request) *session {
 	ck, err := r.Cookie(cookieName)
 	if err != nil || len(ck.Value) > 64 {
 		return nil
 	}
+	c.mu.Lock()
+	s := c.sess[ck.Value]
+	var name string
+	if s != nil {
+		name = s.user
+	}
+	c.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	u, uerr := c.opt.Users.Get(name)
 	now := c.opt.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.sess[ck.Value]
-	if s == nil {
+	if s = c.sess[ck.Value]; s == nil {
+		return nil
+	}
+	if uerr != nil || !equalToken(u.Hash, s.hash) {
+		delete(c.sess, s.id)
+		c.opt.Logger.Info("console: session ended: the user was removed or its password changed", "user", s.user)
 		return nil
 	}
 	if now.Sub(s.seen) > IdleTimeout || now.Sub(s.created) > MaxAge {
@@ -219,13 +244,15 @@ func (c *Console) current(r *http.Request) *session {
 		return nil
 	}
 	s.seen = now
+	s.role = u.Role
 	cp := *s
 	return &cp
 }
 
-func (c *Console) newSession(w http.ResponseWriter, u users.User, mustChange bool) {
+// newSession starts a session for u; hash is u's password hash now.
+func (c *Console) newSession(w http.ResponseWriter, u users.User, hash string, mustChange bool) {
 	now := c.opt.Now()
-	s := &session{id: randomToken(), csrf: randomToken(), user: u.Name, role: u.Role, mustChange: mustChange, created: now, seen: now}
+	s := &session{id: randomToken(), csrf: randomToken(), user: u.Name, role: u.Role, hash: hash, mustChange: mustChange, created: now, seen: now}
 	c.mu.Lock()
 	for id, x := range c.sess { // drop expired sessions
 		if now.Sub(x.seen) > IdleTimeout || now.Sub(x.created) > MaxAge {
@@ -258,11 +285,15 @@ func (c *Console) endUserSessions(user, keep string) {
 	}
 }
 
-func (c *Console) clearMustChange(id string) {
+// passwordChanged keeps session id alive after its user changed the
+// password in it: the session takes the new hash and no longer must
+// change the password.
+func (c *Console) passwordChanged(id, hash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.sess[id]; s != nil {
 		s.mustChange = false
+		s.hash = hash
 	}
 }
 

@@ -7,11 +7,12 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/internal/atomicfile"
@@ -172,9 +173,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, lang string) {
 	if len(name) > 64 || len(pw) > 256 {
 		name, pw = "", ""
 	}
-	c.loginSem <- struct{}{}
-	u, err := users.Login(c.opt.Users, name, pw)
-	<-c.loginSem
+	u, err := c.opt.Gate.Login(r.Context(), c.opt.Users, name, pw)
+	var busy *users.BusyError
+	if errors.As(err, &busy) {
+		secs := int(busy.Wait.Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.render(w, lang, "login", nil, http.StatusServiceUnavailable, again, "", fmt.Sprintf(T(lang, "err.busy"), secs))
+		return
+	}
 	mustChange := errors.Is(err, users.ErrMustChange)
 	if err != nil && !mustChange {
 		if !exempt {
@@ -188,7 +194,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, lang string) {
 		c.render(w, lang, "login", nil, http.StatusForbidden, again, "", T(lang, "err.consolerole"))
 		return
 	}
-	c.newSession(w, u, mustChange)
+	cur, err := c.opt.Users.Get(u.Name)
+	if err != nil { // removed meanwhile
+		c.render(w, lang, "login", nil, http.StatusUnauthorized, again, "", T(lang, "err.login"))
+		return
+	}
+	c.newSession(w, u, cur.Hash, mustChange)
 	c.opt.Logger.Info("console: login", "user", u.Name, "role", u.Role, "from", addr.String(), "must_change", mustChange)
 	if mustChange {
 		http.Redirect(w, r, Prefix+"/password", http.StatusSeeOther)
@@ -217,9 +228,12 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request, lang string, 
 		fail(T(lang, "err.mismatch"))
 		return
 	}
-	c.loginSem <- struct{}{}
-	_, err := users.Login(c.opt.Users, s.user, old)
-	<-c.loginSem
+	_, err := c.opt.Gate.Login(r.Context(), c.opt.Users, s.user, old)
+	var busy *users.BusyError
+	if errors.As(err, &busy) {
+		fail(fmt.Sprintf(T(lang, "err.busy"), int(busy.Wait.Seconds())+1))
+		return
+	}
 	if err != nil && !errors.Is(err, users.ErrMustChange) {
 		fail(T(lang, "err.oldpw"))
 		return
@@ -228,7 +242,12 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request, lang string, 
 		fail(err.Error())
 		return
 	}
-	c.clearMustChange(s.id)
+	u, err := c.opt.Users.Get(s.user)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	c.passwordChanged(s.id, u.Hash)
 	c.endUserSessions(s.user, s.id)
 	c.audit(r, s, "user passwd", s.user)
 	done(w, r, "/", T(lang, "ok.password"))
@@ -493,22 +512,68 @@ func readList(path string) (string, error) {
 	return string(b), err
 }
 
+// auditData is one page of the audit log, newest first, with the
+// offsets of the pages beside it (-1: none).
+type auditData struct {
+	Rows         []audit.Record
+	Older, Newer int64
+}
+
+// auditPage shows PageSize records of the audit log, newest first. It
+// reads only that page from the file (audit.ReadBefore / ReadAfter: a
+// few KiB from a byte offset, whatever the log's size); ?before=OFFSET
+// pages to older records, ?after=OFFSET to newer ones.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, lang string, s *session) {
-	var recs []audit.Record
+	data := auditData{Older: -1, Newer: -1}
 	errText := ""
+	status := http.StatusOK
 	if c.opt.AuditPath != "" {
-		f, err := os.Open(c.opt.AuditPath)
-		if err == nil {
-			_, err = audit.Read(f, func(_ int, rec audit.Record) error { recs = append(recs, rec); return nil })
-			f.Close()
-		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		p, err := readAuditPage(c.opt.AuditPath, r.URL.Query())
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, audit.ErrOffset), errors.Is(err, strconv.ErrSyntax), errors.Is(err, strconv.ErrRange):
+			errText, status = T(lang, "err.form")+": "+err.Error(), http.StatusBadRequest
+		case err != nil:
 			errText = err.Error()
+		default:
+			data = auditData{Rows: p.Records, Older: p.Older, Newer: p.Newer}
 		}
 	}
-	slices.Reverse(recs)
-	pg := paginate(r, len(recs))
-	c.render(w, lang, "audit", s, http.StatusOK, listData[audit.Record]{Rows: recs[pg.From:pg.To], Pg: pg}, "", errText)
+	c.render(w, lang, "audit", s, status, data, "", errText)
+}
+
+// readAuditPage reads the page q asks for (before=, after=, or the
+// newest) from the audit log at path.
+func readAuditPage(path string, q url.Values) (*audit.Page, error) {
+	// Opened without blocking and checked on the descriptor: a FIFO
+	// planted as audit.log cannot hang the page.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s, not a regular file: the audit log must be a file", path, fileio.KindOf(fi.Mode()))
+	}
+	size := fi.Size()
+	if v := q.Get("after"); v != "" {
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return audit.ReadAfter(f, size, off, PageSize)
+	}
+	off := size
+	if v := q.Get("before"); v != "" {
+		if off, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return nil, err
+		}
+	}
+	return audit.ReadBefore(f, size, off, PageSize)
 }
 
 func (c *Console) settings(w http.ResponseWriter, r *http.Request, lang string, s *session) {

@@ -26,7 +26,7 @@ func (s *Server) newConsole() (*console.Console, error) {
 	return console.New(console.Options{
 		Backend: consoleBackend{s}, Users: s.cfg.Users, Audit: s.cfg.Audit, AuditPath: s.cfg.Extras.AuditPath,
 		IPListDir: s.cfg.Extras.IPListDir, IPListError: s.IPListError,
-		Limiter: s.ext.limit, IPDecision: s.IPDecision, Now: s.now, Logger: s.log,
+		Limiter: s.ext.limit, IPDecision: s.IPDecision, Gate: s.passGate, Now: s.now, Logger: s.log,
 	})
 }
 

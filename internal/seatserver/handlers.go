@@ -49,8 +49,12 @@ func (s *Server) Mode() string {
 }
 
 func (s *Server) modeLocked(now time.Time) string {
+	reclaiming := s.core.Reclaiming(now)
+	if s.cl != nil {
+		reclaiming = s.cl.reclaiming(now)
+	}
 	switch {
-	case s.core.Reclaiming(now) && !s.cfg.ReadOnly:
+	case reclaiming && !s.cfg.ReadOnly:
 		return "reclaim"
 	case len(s.records) == 0:
 		return seat.ModeDemo
@@ -287,6 +291,10 @@ func (e *lostError) Unwrap() error { return seats.ErrLost }
 // demo-mode answer) and makes it durable before returning; created is
 // true when a seat was taken now. It is POST /api/sessions without HTTP.
 func (s *Server) Checkout(ctx context.Context, r seats.Request) (sess seat.Session, created bool, err error) {
+	if s.cl != nil {
+		sess, _, created, err = s.clusterCheckout(ctx, r)
+		return sess, created, err
+	}
 	var g seats.Grant
 	var out seat.Session
 	err = s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
@@ -321,6 +329,13 @@ func (s *Server) renewSession(q *request) (answer, error) {
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
+	if s.cl != nil {
+		out, err := s.clusterRenew(q.r.Context(), id)
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{http.StatusOK, out}, nil
+	}
 	var out seat.Session
 	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		l, ev, err := s.core.Renew(id, now)
@@ -345,11 +360,16 @@ func (s *Server) deleteSession(q *request) (answer, error) {
 		detail = "force-released by admin " + q.caller.name
 	}
 	var released bool
-	err := s.apply(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change) {
-		var ev []seats.Event
-		released, ev = s.core.Release(id, now, detail)
-		return ev, seatstore.Change{}
-	})
+	var err error
+	if s.cl != nil {
+		released, err = s.clusterRelease(q.r.Context(), id, detail)
+	} else {
+		err = s.apply(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change) {
+			var ev []seats.Event
+			released, ev = s.core.Release(id, now, detail)
+			return ev, seatstore.Change{}
+		})
+	}
 	if err != nil {
 		return answer{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/internal/users"
 	"github.com/airseal/airseal/pkg/fingerprint"
 	"github.com/airseal/airseal/pkg/keys"
 	"github.com/airseal/airseal/pkg/license"
@@ -153,7 +154,9 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 		}
 		e.tokens[role] = role + "1:" + tok
 	}
-	e.cfg = Config{Store: e.store, Key: e.key, Keyring: e.v.ring(), Machine: bareMetal, Now: e.clock.Now, Version: "test", Node: "srv1", Lease: 5 * time.Minute}
+	e.cfg = Config{Store: e.store, Key: e.key, Keyring: e.v.ring(), Machine: bareMetal, Now: e.clock.Now, Version: "test", Node: "srv1", Lease: 5 * time.Minute,
+		// Tests log in often with production argon2id: no budget.
+		LoginGate: users.NewGate(users.GateOptions{Share: 1, Burst: time.Hour, Concurrency: 2})}
 	for _, o := range opts {
 		o(&e.cfg)
 	}

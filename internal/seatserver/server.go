@@ -24,8 +24,8 @@
 //
 // Callers authenticate with HTTP Basic: API tokens (256 random bits, only
 // their SHA-256 stored, compared in constant time) or users of
-// internal/users (argon2id, at most two checks at a time so a flood of
-// logins cannot starve checkouts). Bodies are limited to MaxBody; client
+// internal/users (argon2id within the budget of a users.Gate shared with
+// the console, so a flood of logins cannot slow down checkouts). Bodies are limited to MaxBody; client
 // text is checked with internal/safetext before it is stored, logged or
 // signed.
 package seatserver
@@ -94,7 +94,12 @@ type Config struct {
 	// Machine gives this machine's facts for the node check. Required.
 	Machine MachineFunc
 	// Users are people who may log in with a password (nil: tokens only).
+	// A *users.File follows changes made by `license-server user` while
+	// the server runs.
 	Users users.Store
+	// LoginGate bounds the argon2id work of password logins, for the API
+	// and the console together (nil: users.NewGate's defaults).
+	LoginGate *users.Gate
 	// Node and ComputerID describe this server in /api/serverinfo (from
 	// its server request).
 	Node, ComputerID string
@@ -143,7 +148,7 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	started  time.Time
-	loginSem chan struct{}
+	passGate *users.Gate
 
 	mu      sync.Mutex // guards core, records, tokens, peak, revSeen
 	core    *seats.Core
@@ -161,6 +166,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	cl      *cluster     // cluster mode (a shared store), nil for one node
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 	ext     *extState    // issue 11: devices, IP lists, login limit
 }
@@ -205,12 +211,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LoginGate == nil {
+		cfg.LoginGate = users.NewGate(users.GateOptions{}) // real time: it budgets CPU time
+	}
 	if cfg.LoginLimit == nil {
 		cfg.LoginLimit = loginlimit.New(loginlimit.DefaultLimit, loginlimit.DefaultWindow)
 	}
 	s := &Server{
 		cfg: cfg, pub: pub, now: cfg.Now, log: cfg.Logger,
-		loginSem: make(chan struct{}, 2),
+		passGate: cfg.LoginGate,
 		core:     seats.New(cfg.Lease, cfg.NewLeaseID),
 		records:  map[string]seatstore.LicenseRecord{}, armored: map[string]string{},
 		tokens: map[string]seatstore.TokenRecord{}, peak: map[string]int{}, revSeen: map[keys.ID]uint64{},
@@ -284,6 +293,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ev = append(ev, s.core.Restore(live, now)...)
 	}
 	s.commits = newCommitter(cfg.Store, s.log)
+	if cs := clusterOf(cfg.Store); cs != nil {
+		s.cl = &cluster{store: cs, reclaimUntil: s.core.ReclaimUntil(), verified: map[string]*installed{}}
+	}
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
 	if !ch.Empty() && !cfg.ReadOnly {
@@ -297,7 +309,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
-		"reclaiming", len(live) > 0, "response_key", s.keyID)
+		"reclaiming", len(live) > 0, "response_key", s.keyID, "cluster", s.cl != nil)
 	return s, nil
 }
 
@@ -341,6 +353,11 @@ func (s *Server) KeyID() string { return s.keyID }
 
 // ReclaimUntil returns the end of the reclaim window after the start.
 func (s *Server) ReclaimUntil() time.Time {
+	if s.cl != nil {
+		s.cl.mu.Lock()
+		defer s.cl.mu.Unlock()
+		return s.cl.reclaimUntil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.core.ReclaimUntil()
@@ -394,6 +411,18 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
 	mergeInto(&ch, extra)
+	if s.cl != nil {
+		// The core is a cache in cluster mode: of the leases it names,
+		// only the ones it takes away (lost) are written; grants,
+		// renewals, releases and expiries are the store's.
+		var lost []seats.Lease
+		for _, l := range ch.PutLeases {
+			if l.Lost != "" {
+				lost = append(lost, l)
+			}
+		}
+		ch.PutLeases, ch.DeleteLeases = lost, nil
+	}
 	if ch.Empty() {
 		s.mu.Unlock()
 		return nil
@@ -421,6 +450,9 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 // with the clock set back before it is refused (license.ErrClockRollback),
 // so setting the clock back cannot revive an expired license.
 func (s *Server) Sweep(ctx context.Context) error {
+	if s.cl != nil {
+		return s.clusterSweep(ctx)
+	}
 	return s.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
 		var ch seatstore.Change
 		if now.Sub(s.floorSaved) >= time.Minute {

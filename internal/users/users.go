@@ -28,6 +28,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -193,6 +195,13 @@ func (s *Memory) Get(name string) (User, error) {
 	return u, nil
 }
 
+func (s *Memory) get(name string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.m[name]
+	return u, ok
+}
+
 // Put implements Store.
 func (s *Memory) Put(u User) error {
 	s.mu.Lock()
@@ -225,11 +234,29 @@ func (s *Memory) List() ([]User, error) {
 }
 
 // File is a Store kept in a JSON file (mode 0600, atomic writes).
+//
+// A File follows changes made to its file by another process (the
+// `license-server user add|passwd|remove` commands beside a running
+// server): Get, List, Put and Delete look at the file's size, time and
+// inode at most once every CheckEvery and read it again when they changed,
+// so a user added, removed or given a new password takes effect within
+// about a second, without a restart. A file changed into something that
+// does not load (malformed, too large) keeps the users in force; Err
+// reports why. A file that disappears is an empty store, as at OpenFile.
 type File struct {
 	Path string
-	mem  *Memory
-	mu   sync.Mutex
+	// CheckEvery is the least time between two looks at the file
+	// (0: DefaultCheckEvery; negative: never, the file is read once).
+	CheckEvery time.Duration
+	mem        *Memory
+	mu         sync.Mutex // guards the fields below and writes
+	stamp      string     // the file's size, time and inode when last read
+	checked    time.Time
+	loadErr    error
 }
+
+// DefaultCheckEvery is how often a File looks for changes by default.
+const DefaultCheckEvery = time.Second
 
 // LimitFile is the largest users file OpenFile reads (about 25,000 users).
 const LimitFile = 4 << 20
@@ -243,27 +270,115 @@ func OpenFile(path string) (*File, error) {
 		return nil, errors.New(`users file "-": standard input cannot be a store (hint: give the path of users.json)`)
 	}
 	f := &File{Path: path, mem: NewMemory()}
-	b, err := fileio.ReadRegular(nil, path, LimitFile, "users file")
-	if errors.Is(err, os.ErrNotExist) {
-		return f, nil
-	}
+	m, stamp, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
+	f.mem.m, f.stamp, f.checked = m, stamp, time.Now()
+	return f, nil
+}
+
+// fileStamp describes path's current version ("" when it is missing).
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano(), ino)
+}
+
+// readFile reads and checks the users file; a missing file is empty.
+func readFile(path string) (map[string]User, string, error) {
+	stamp := fileStamp(path)
+	m := map[string]User{}
+	b, err := fileio.ReadRegular(nil, path, LimitFile, "users file")
+	if errors.Is(err, os.ErrNotExist) {
+		return m, "", nil
+	}
+	if err != nil {
+		return nil, stamp, err
+	}
 	var us []User
 	if err := json.Unmarshal(b, &us); err != nil {
-		return nil, fmt.Errorf("%s: %v (hint: restore the file from a backup)", path, err)
+		return nil, stamp, fmt.Errorf("%s: %v (hint: restore the file from a backup)", path, err)
 	}
 	for i, u := range us {
 		if err := CheckName(u.Name); err != nil {
-			return nil, fmt.Errorf("%s: user %d: %v", path, i+1, err)
+			return nil, stamp, fmt.Errorf("%s: user %d: %v", path, i+1, err)
 		}
 		if _, err := ParseRole(string(u.Role)); err != nil {
-			return nil, fmt.Errorf("%s: user %s: %v", path, u.Name, err)
+			return nil, stamp, fmt.Errorf("%s: user %s: %v", path, u.Name, err)
 		}
-		f.mem.m[u.Name] = u
+		if _, dup := m[u.Name]; dup {
+			return nil, stamp, fmt.Errorf("%s: user %s is listed twice (hint: remove one of them)", path, u.Name)
+		}
+		m[u.Name] = u
 	}
-	return f, nil
+	return m, stamp, nil
+}
+
+// refresh reads the file again when it changed since it was last read
+// (looked at most once every CheckEvery). The caller holds f.mu.
+func (f *File) refreshLocked(force bool) {
+	every := f.CheckEvery
+	if every == 0 {
+		every = DefaultCheckEvery
+	}
+	now := time.Now()
+	if !force && (every < 0 || now.Sub(f.checked) < every) {
+		return
+	}
+	f.checked = now
+	stamp := fileStamp(f.Path)
+	if stamp == f.stamp {
+		return
+	}
+	m, stamp, err := readFile(f.Path)
+	if err != nil {
+		f.loadErr = err
+		f.stamp = stamp // not again until it changes once more
+		return
+	}
+	f.loadErr = nil
+	f.stamp = stamp
+	f.mem.mu.Lock()
+	f.mem.m = m
+	f.mem.mu.Unlock()
+}
+
+func (f *File) refresh() {
+	f.mu.Lock()
+	f.refreshLocked(false)
+	f.mu.Unlock()
+}
+
+// Reload reads the file now if it changed, and returns the error of the
+// last read (nil when the users in force are the file's).
+func (f *File) Reload() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshLocked(true)
+	return f.loadErr
+}
+
+// Err returns why the file's last change was not loaded (nil when the
+// users in force are the file's).
+func (f *File) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loadErr
+}
+
+// Len returns how many users there are.
+func (f *File) Len() int {
+	f.refresh()
+	f.mem.mu.Lock()
+	defer f.mem.mu.Unlock()
+	return len(f.mem.m)
 }
 
 func (f *File) save() error {
@@ -272,26 +387,38 @@ func (f *File) save() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(f.Path, append(b, '\n'), 0o600)
+	if err := atomicfile.Write(f.Path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	f.stamp, f.checked = fileStamp(f.Path), time.Now()
+	return nil
 }
 
 // Get implements Store.
-func (f *File) Get(name string) (User, error) { return f.mem.Get(name) }
+func (f *File) Get(name string) (User, error) {
+	f.refresh()
+	return f.mem.Get(name)
+}
 
 // List implements Store.
-func (f *File) List() ([]User, error) { return f.mem.List() }
+func (f *File) List() ([]User, error) {
+	f.refresh()
+	return f.mem.List()
+}
 
-// Put implements Store.
+// Put implements Store. The file is read again first, so a change made
+// by another process meanwhile is kept.
 func (f *File) Put(u User) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	old, had := f.mem.m[u.Name]
+	f.refreshLocked(true)
+	old, had := f.mem.get(u.Name)
 	_ = f.mem.Put(u)
 	if err := f.save(); err != nil {
 		if had {
-			f.mem.m[u.Name] = old
+			_ = f.mem.Put(old)
 		} else {
-			delete(f.mem.m, u.Name)
+			_ = f.mem.Delete(u.Name)
 		}
 		return err
 	}
@@ -302,13 +429,14 @@ func (f *File) Put(u User) error {
 func (f *File) Delete(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.refreshLocked(true)
 	old, err := f.mem.Get(name)
 	if err != nil {
 		return err
 	}
 	_ = f.mem.Delete(name)
 	if err := f.save(); err != nil {
-		f.mem.m[name] = old
+		_ = f.mem.Put(old)
 		return err
 	}
 	return nil
