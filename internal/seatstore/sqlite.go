@@ -34,6 +34,7 @@ var sqliteDialect = &dialect{
 	loadTx:      &sql.TxOptions{ReadOnly: true},
 	cacheStmts:  true,
 	localWrites: true,
+	ownTx:       true,
 	// Another process holding the write lock past the busy timeout.
 	retryable: func(err error) bool {
 		var e *sqlite.Error

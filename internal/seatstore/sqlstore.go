@@ -42,6 +42,12 @@ type dialect struct {
 	// statement (SQLite: a local file, its lock waits bounded by the busy
 	// timeout). A database across the network keeps the timeout.
 	localWrites bool
+	// ownTx: the writer keeps one connection and runs its transactions as
+	// BEGIN IMMEDIATE ... COMMIT statements on it, its statements prepared
+	// on that connection (SQLite): no database/sql Tx, which re-binds
+	// every prepared statement to the transaction and watches each query
+	// with a goroutine.
+	ownTx bool
 	// retryable reports a transaction the database aborted to keep
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
@@ -74,7 +80,8 @@ type sqlStore struct {
 	products map[string]bool // seat_products rows known to exist (writer only)
 	batches  atomic.Int64    // transactions committed (tests, benchmarks)
 	maxBatch atomic.Int32
-	stmts    map[string]*sql.Stmt // prepared on wdb (writer only)
+	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
+	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
 }
 
 type request struct {
@@ -233,8 +240,8 @@ func (s *sqlStore) commitBatch(batch []*request) {
 // wtx is the writer's transaction: statements are prepared once per
 // store where the dialect wants it.
 type wtx struct {
-	*sql.Tx
-	s *sqlStore
+	*sql.Tx // nil with ownTx: the transaction is on s.wconn
+	s       *sqlStore
 }
 
 // stmt returns q prepared on the writer's connection, or nil where it is
@@ -242,9 +249,31 @@ type wtx struct {
 // connection, which the transaction holds).
 func (t wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st, ok := t.s.stmts[q]; ok {
+		if t.Tx == nil {
+			return st
+		}
 		return t.Tx.StmtContext(ctx, st)
 	}
 	return nil
+}
+
+// Statements of the writer's own transactions (ownTx).
+const (
+	qBegin    = `BEGIN IMMEDIATE`
+	qCommit   = `COMMIT`
+	qRollback = `ROLLBACK`
+)
+
+// writerConn returns the writer's connection (ownTx), taken from wdb once.
+func (s *sqlStore) writerConn(ctx context.Context) (*sql.Conn, error) {
+	if s.wconn == nil {
+		c, err := s.wdb.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.wconn = c
+	}
+	return s.wconn, nil
 }
 
 // prepare caches the writer's statements (outside a transaction).
@@ -256,7 +285,16 @@ func (s *sqlStore) prepare(ctx context.Context, qs ...string) error {
 		if _, ok := s.stmts[q]; ok {
 			continue
 		}
-		st, err := s.wdb.PrepareContext(ctx, positional(q))
+		var st *sql.Stmt
+		var err error
+		if s.d.ownTx {
+			var c *sql.Conn
+			if c, err = s.writerConn(ctx); err == nil {
+				st, err = c.PrepareContext(ctx, positional(q))
+			}
+		} else {
+			st, err = s.wdb.PrepareContext(ctx, positional(q))
+		}
 		if err != nil {
 			return err
 		}
@@ -305,7 +343,11 @@ func (t wtx) execN(ctx context.Context, q string, args ...any) (int64, error) {
 	if st := t.stmt(ctx, q); st != nil {
 		res, err = st.ExecContext(ctx, args...)
 	} else {
-		res, err = t.Tx.ExecContext(ctx, q, args...)
+		if t.Tx == nil {
+			res, err = t.s.wconn.ExecContext(ctx, q, args...)
+		} else {
+			res, err = t.Tx.ExecContext(ctx, q, args...)
+		}
 	}
 	if err != nil {
 		return 0, err
@@ -316,6 +358,9 @@ func (t wtx) execN(ctx context.Context, q string, args ...any) (int64, error) {
 func (t wtx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.s.wconn.QueryRowContext(ctx, q, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, q, args...)
 }
@@ -363,15 +408,48 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	if r := nev % eventsPerStmt; r > 0 {
 		qs = append(qs, eventInsert(r))
 	}
+	if s.d.ownTx {
+		qs = append(qs, qBegin, qCommit, qRollback)
+	}
 	if err := s.prepare(ctx, qs...); err != nil {
 		return err
+	}
+	var tx wtx
+	if s.d.ownTx {
+		tx = wtx{s: s}
+		if err := tx.exec(ctx, qBegin); err != nil {
+			return err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_ = tx.exec(context.Background(), qRollback) // fails harmlessly when SQLite rolled back already
+			}
+		}()
+		if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
+			return err
+		}
+		if err := tx.exec(ctx, qCommit); err != nil {
+			return err
+		}
+		committed = true
+		return nil
 	}
 	sqltx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer sqltx.Rollback()
-	tx := wtx{sqltx, s}
+	tx = wtx{Tx: sqltx, s: s}
+	if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// batchTx writes batch in tx; with lockProducts, products and deleted are
+// the products and the deleted leases whose seat counts it may change.
+func (s *sqlStore) batchTx(ctx context.Context, tx wtx, batch []*request, results []error, products, deleted []string) error {
 	// Lock the products' rows, in one order, before anything else: no
 	// other transaction counts or changes these products' seats until this
 	// one ends, and two nodes never wait on each other in a cycle.
@@ -445,7 +523,7 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // needsSavepoint reports whether c can be refused (a Grant or Renewal)
@@ -1120,6 +1198,9 @@ func (s *sqlStore) Close() error {
 		<-s.done
 		for _, st := range s.stmts {
 			st.Close()
+		}
+		if s.wconn != nil {
+			s.wconn.Close()
 		}
 		err = s.wdb.Close()
 		if s.rdb != s.wdb {
