@@ -9,18 +9,37 @@
 #   QUICK=1 ./test.sh            skip the fuzzing
 #   SKIP_INTEGRATION=1 ./test.sh skip the integration step
 # The summary line is printed whatever happens (an EXIT trap), so a failing
-# step still says which step failed and how the packages fared.
+# step still says which step failed and how the packages fared, with each
+# step's time and the slowest packages of the race step.
+#
+# The race step runs every test once; the integration step (not -race) runs
+# only what the race step could not: in each package whose tests read
+# AIRSEAL_INTEGRATION, or whose skip message names it, the tests that were
+# skipped, and the tests of the files that read AIRSEAL_INTEGRATION (they
+# may do more with it, as TestKill's rounds). A test gated through a helper
+# must say AIRSEAL_INTEGRATION in its skip message, as they all do.
 set -uo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:$(go env GOPATH)/bin"
 
 current="" passed=0 failed=0 notests=0 fuzzraces=0 ipassed=0 ifailed=0 failures=()
-step() { current=$*; printf '\n== %s\n' "$*"; }
+started=$SECONDS times=() slowest=""
+# step ends the current step (its time is kept for the summary) and starts
+# the next.
+step() {
+	[ -z "$current" ] || times+=("$(printf '%5ds  %s' $((SECONDS - started)) "$current")")
+	current=$* started=$SECONDS
+	printf '\n== %s\n' "$*"
+}
 fail() { failures+=("$current"); }
 summary() {
 	status=$?
 	[ $status -eq 0 ] || [ ${#failures[@]} -gt 0 ] || failures+=("$current")
+	times+=("$(printf '%5ds  %s' $((SECONDS - started)) "$current")")
 	printf '\n== summary\n'
+	echo "step times (total ${SECONDS}s):"
+	printf '  %s\n' "${times[@]}"
+	[ -z "$slowest" ] || printf 'slowest packages under -race:\n%s\n' "$slowest"
 	echo "packages without tests: $notests; fuzz deadline races (no finding): $fuzzraces"
 	if [ "${SKIP_INTEGRATION:-}" = 1 ]; then
 		echo "integration: skipped (SKIP_INTEGRATION=1)"
@@ -81,20 +100,65 @@ step "staticcheck"
 staticcheck ./... || fail
 
 step "go test -race"
-testlog=$(mktemp)
-go test -race -count=1 ./... 2>&1 | tee "$testlog" || fail
-passed=$(grep -c '^ok ' "$testlog" || true)
-failed=$(grep -c '^FAIL[[:space:]]' "$testlog" || true)
-notests=$(grep -c '^?.*\[no test files\]' "$testlog" || true)
-rm -f "$testlog"
+testlog=$(mktemp) skiplog=$(mktemp)
+# -v, so that the log names the tests skipped (the integration step runs
+# them); the console shows what a plain go test prints: the package lines,
+# build errors, and then the whole output of each failing package.
+go test -race -count=1 -v ./... 2>&1 | tee "$testlog" |
+	grep -a --line-buffered -E '^(ok  |FAIL|\?   )'$'\t''|^# |^[^[:space:]]+\.go:[0-9]+:' || fail
+passed=$(grep -ac '^ok ' "$testlog" || true)
+failed=$(grep -ac '^FAIL[[:space:]]' "$testlog" || true)
+notests=$(grep -ac '^?.*\[no test files\]' "$testlog" || true)
+# go test prints each package's output in one piece, ending with its
+# ok/FAIL line: a piece that ends in FAIL is shown; from every piece, the
+# top-level tests skipped (or with a skipped subtest) are listed as
+# "PACKAGE TEST" and a package whose test output names AIRSEAL_INTEGRATION
+# as "PACKAGE -".
+testtimes=$(mktemp)
+awk -v failed=/dev/stderr -v times="$testtimes" '
+	/^(ok  |FAIL|\?   )\t[^ \t]/ {
+		split($0, f, /\t/)
+		if (f[1] == "FAIL") printf "%s%s\n", piece, $0 > failed
+		for (n in skip) print f[2], n
+		if (named) print f[2], "-"
+		for (n in took) printf "%8.1fs  %s %s\n", took[n], f[2], n > times
+		piece = ""; named = 0; delete skip; delete took
+		next
+	}
+	{ piece = piece $0 "\n" }
+	/^--- (PASS|FAIL): / { t = $4; gsub(/[()s]/, "", t); took[$3] = t }
+	/^ *--- SKIP: / { n = $3; sub(/\/.*/, "", n); skip[n] = 1 }
+	/AIRSEAL_INTEGRATION/ { named = 1 }
+' "$testlog" > "$skiplog"
+slowest=$(awk '$1 == "ok" && $3 ~ /s$/ { t = $3; sub(/s$/, "", t); printf "%8.1fs  %s\n", t, $2 }' "$testlog" | sort -rn | head -n 8)
+slowest+=$'\n'"slowest tests under -race:"$'\n'$(sort -rn "$testtimes" | head -n 8)
+rm -f "$testlog" "$testtimes"
+
+module=$(go list -m)
+# imp turns a package directory (./cmd/bundle) into its import path.
+imp() { if [ "$1" = . ]; then echo "$module"; else echo "$module/${1#./}"; fi; }
 
 if [ -z "${QUICK:-}" ]; then
 	step "fuzz (${FUZZTIME:-4s} each)"
-	log=$(mktemp)
-	for pkg in $(go list ./...); do
-		for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+	log=$(mktemp) fuzzbin=$(mktemp -d) fuzzcache=$(go env GOCACHE)/fuzz
+	# The targets are read from the source (func FuzzX(f *testing.F) in a
+	# _test.go file) instead of building every package to list them. Each
+	# package's test binary is built once, instrumented for fuzzing (go test
+	# -c -fuzz), and run once per target in the package's directory with go
+	# test's own corpus cache: what go test -fuzz does, less a link per
+	# target. The same time and workers per target as before.
+	fuzzre='^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]* \*testing\.F\)'
+	for dir in $(grep -rlE --include='*_test.go' "$fuzzre" . | xargs -r -n1 dirname | LC_ALL=C sort -u); do
+		pkg=$(imp "$dir") bin=$fuzzbin/$(echo "${dir#./}" | tr / _).test
+		if ! go test -c -fuzz . -o "$bin" "$dir" >"$log" 2>&1; then
+			cat "$log" >&2
+			fail
+			continue
+		fi
+		for target in $(grep -hoE "$fuzzre" "$dir"/*_test.go | sed 's/^func //; s/(.*//' | LC_ALL=C sort -u); do
 			echo "fuzz $pkg $target"
-			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-4s}" "$pkg" >"$log" 2>&1; then
+			if (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "${FUZZTIME:-4s}" \
+				-test.fuzzcachedir "$fuzzcache/$pkg" -test.timeout 10m -test.paniconexit0) >"$log" 2>&1; then
 				continue
 			fi
 			# Go's fuzz coordinator can report "context deadline exceeded" as
@@ -110,17 +174,29 @@ if [ -z "${QUICK:-}" ]; then
 			fail
 		done
 	done
-	rm -f "$log"
+	rm -rf "$log" "$fuzzbin"
 fi
 
 if [ "${SKIP_INTEGRATION:-}" = 1 ]; then
 	step "integration (skipped: SKIP_INTEGRATION=1)"
 else
-	step "integration (AIRSEAL_INTEGRATION=1 go test of the packages with slow tests; demo.sh)"
-	ipkgs=$(grep -rl --include='*_test.go' 'AIRSEAL_INTEGRATION' . | xargs -r -n1 dirname | LC_ALL=C sort -u)
+	step "integration (AIRSEAL_INTEGRATION=1 go test of the slow tests; demo.sh)"
+	# The packages with slow tests, and in them the tests the race step
+	# skipped plus those of the files that read AIRSEAL_INTEGRATION.
+	ipkgs=$({
+		grep -rl --include='*_test.go' 'AIRSEAL_INTEGRATION' . | xargs -r -n1 dirname
+		awk '$2 == "-" { print $1 }' "$skiplog" | sed "s|^$module\$|.|; s|^$module/|./|"
+	} | LC_ALL=C sort -u)
+	names=$(for d in $ipkgs; do
+		awk -v p="$(imp "$d")" '$1 == p && $2 != "-" { print $2 }' "$skiplog"
+		grep -l 'AIRSEAL_INTEGRATION' "$d"/*_test.go 2>/dev/null | xargs -r grep -hoE '^func Test[A-Za-z0-9_]*\(' | sed 's/^func //; s/($//'
+	done | grep -vx TestMain | LC_ALL=C sort -u | paste -sd '|')
+	echo "tests: ${names//|/ }"
 	ilog=$(mktemp)
-	# shellcheck disable=SC2086 # one argument per package directory
-	AIRSEAL_INTEGRATION=1 go test -count=1 -timeout 20m $ipkgs 2>&1 | tee "$ilog" || fail
+	if [ -n "$names" ]; then
+		# shellcheck disable=SC2086 # one argument per package directory
+		AIRSEAL_INTEGRATION=1 go test -count=1 -timeout 20m -run "^($names)\$" $ipkgs 2>&1 | tee "$ilog" || fail
+	fi
 	ipassed=$(grep -c '^ok ' "$ilog" || true)
 	ifailed=$(grep -c '^FAIL[[:space:]]' "$ilog" || true)
 	rm -f "$ilog"
@@ -135,3 +211,4 @@ else
 	fi
 	rm -rf "$dlog" "$ddir"
 fi
+rm -f "$skiplog"

@@ -36,6 +36,9 @@ when the next usage report is checked against the previous one.`,
 			if err != nil {
 				return err
 			}
+			if d.DB != "" {
+				return cli.Usage("--db: the state of a cluster is in PostgreSQL; back it up and restore it with PostgreSQL's own tools (pg_dump, pg_basebackup, a streaming standby)")
+			}
 			if out == "" {
 				return cli.Usage("-o FILE is required")
 			}
@@ -74,6 +77,9 @@ after any restart.`,
 			d, err := g.serverDir()
 			if err != nil {
 				return err
+			}
+			if d.DB != "" {
+				return cli.Usage("--db: the state of a cluster is in PostgreSQL; back it up and restore it with PostgreSQL's own tools (pg_dump, pg_basebackup, a streaming standby)")
 			}
 			if !d.Initialized() {
 				return classify(fmt.Errorf("%w: %s has no response.key; create it with license-server init --dir %s", seatserver.ErrNotInitialized, d.Path, d.Path))

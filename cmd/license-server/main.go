@@ -48,6 +48,7 @@ func run() int { return cli.Main(newRoot()) }
 // globals are the flags most commands share.
 type globals struct {
 	dir      string
+	db       string
 	root     string
 	passFile string
 	json     bool
@@ -64,11 +65,19 @@ func (g *globals) serverDir() (seatserver.Dir, error) {
 		}
 		d = seatserver.DefaultDir
 	}
-	return seatserver.Dir{Path: d}, nil
+	db := g.db
+	if db == "" {
+		db = os.Getenv(envDB)
+	}
+	return seatserver.Dir{Path: d, DB: db}, nil
 }
+
+// envDB names the shared database when --db is not given.
+const envDB = "AIRSEAL_LICENSE_SERVER_DB"
 
 func addDir(c *cobra.Command, g *globals) {
 	c.Flags().StringVar(&g.dir, "dir", "", "server `DIR`ectory (default $AIRSEAL_LICENSE_SERVER_DIR; as root "+seatserver.DefaultDir+")")
+	c.Flags().StringVar(&g.db, "db", "", "keep the state in the PostgreSQL database `URL` (postgres://USER@HOST:PORT/DB) shared by the cluster's nodes, instead of DIR/state.db (default $"+envDB+")")
 }
 
 func addRoot(c *cobra.Command, g *globals) {
@@ -257,6 +266,13 @@ installed licenses may be signed by (besides those compiled in).`,
 
 // openStore opens the server's store in its directory.
 func openStore(d seatserver.Dir) (seatstore.Store, error) {
+	if d.DB != "" {
+		st, err := seatstore.OpenPostgres(context.Background(), d.DB)
+		if err != nil {
+			return nil, cli.Fail(cli.ExitError, err, "check --db (postgres://USER@HOST:PORT/DATABASE), that PostgreSQL runs and that this node may connect")
+		}
+		return st, nil
+	}
 	st, err := seatstore.OpenSQLite(d.StorePath())
 	if err != nil {
 		return nil, cli.Fail(cli.ExitError, err, "check that "+d.StorePath()+" is the server's database and the disk is writable")

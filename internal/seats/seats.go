@@ -209,12 +209,23 @@ func New(lifetime time.Duration, newID func() string) *Core {
 		lost: map[string]*Lease{}, bySession: map[sessionKey]string{}, seatOf: map[string]string{}, seats: map[string]map[string]int{}}
 }
 
+// randomID is "L-" and 24 characters: the Unix second it was made (40
+// bits) then 80 random bits, in base32hex, whose alphabet sorts as the
+// values do. Random bits keep IDs unguessable; the time prefix makes new
+// IDs sort after the older ones, so a store keyed by ID appends new
+// leases at the end of its index (one page written for a group of
+// checkouts, not one random page each).
 func randomID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var b [15]byte
+	t := uint64(time.Now().Unix())
+	for i := 4; i >= 0; i-- {
+		b[i] = byte(t)
+		t >>= 8
+	}
+	if _, err := rand.Read(b[5:]); err != nil {
 		panic(err)
 	}
-	return "L-" + base32.StdEncoding.EncodeToString(b[:])
+	return "L-" + base32.HexEncoding.EncodeToString(b[:])
 }
 
 // Lifetime returns the lease lifetime.

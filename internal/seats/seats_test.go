@@ -1,6 +1,7 @@
 package seats
 
 import (
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -383,5 +384,33 @@ func TestLeasesPage(t *testing.T) {
 	}
 	if got, total := c.LeasesPage("other", 0, 10); len(got) != 0 || total != 0 {
 		t.Fatalf("other product: %d leases of %d", len(got), total)
+	}
+}
+
+// TestRandomID: 80 random bits after the second the ID was made, so IDs
+// are unguessable and sort by time (a store's index appends new leases).
+func TestRandomID(t *testing.T) {
+	before := time.Now().Unix()
+	a, b := randomID(), randomID()
+	after := time.Now().Unix()
+	if a == b || len(a) != 26 || a[:2] != "L-" {
+		t.Fatalf("randomID() = %q, %q", a, b)
+	}
+	raw, err := base32.HexEncoding.DecodeString(a[2:])
+	if err != nil || len(raw) != 15 {
+		t.Fatalf("%q: %v", a, err)
+	}
+	var sec int64
+	for _, c := range raw[:5] {
+		sec = sec<<8 | int64(c)
+	}
+	if sec < before || sec > after {
+		t.Errorf("%q: made at second %d, want %d..%d", a, sec, before, after)
+	}
+	// The encoding keeps the order of the bytes.
+	lo, hi := make([]byte, 15), make([]byte, 15)
+	hi[4] = 1
+	if x, y := base32.HexEncoding.EncodeToString(lo), base32.HexEncoding.EncodeToString(hi); x >= y {
+		t.Errorf("%s sorts after %s", x, y)
 	}
 }

@@ -16,9 +16,13 @@ var errCommitterClosed = errors.New("the server is shutting down")
 // committer makes queued changes durable in order. While one Store.Commit
 // runs, new changes queue; the next commit merges all of them (later
 // records of a key replace earlier ones, events keep their order), so N
-// concurrent requests cost one transaction, not N.
+// concurrent requests cost one transaction, not N. A store that can
+// commit in the caller's goroutine (nowCommitter: the SQL stores) does,
+// so the group is not handed to the store's own writer goroutine and
+// back.
 type committer struct {
 	store seatstore.Store
+	now   nowCommitter // store, when it commits in the caller's goroutine
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -34,8 +38,15 @@ type pendingChange struct {
 	done chan struct{}
 }
 
+// nowCommitter is a store that commits in the caller's goroutine
+// (seatstore's SQL stores: CommitNow).
+type nowCommitter interface {
+	CommitNow(context.Context, seatstore.Change) error
+}
+
 func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
 	c := &committer{store: st, log: log, done: make(chan struct{})}
+	c.now, _ = st.(nowCommitter)
 	c.cond = sync.NewCond(&c.mu)
 	go c.loop()
 	return c
@@ -90,7 +101,12 @@ func (c *committer) loop() {
 			}
 			// The commit is not tied to any one request: a client that
 			// gave up must not abort the others' changes.
-			err := c.store.Commit(context.Background(), merged)
+			var err error
+			if c.now != nil {
+				err = c.now.CommitNow(context.Background(), merged)
+			} else {
+				err = c.store.Commit(context.Background(), merged)
+			}
 			if err != nil {
 				c.log.Error("commit failed", "changes", len(batch), "err", err)
 			}

@@ -288,6 +288,9 @@ func (c coreSeats) TakeDeviceSeat(product, device string) (devices.Grant, error)
 
 func (c coreSeats) take(ctx context.Context, product, device string) (devices.Grant, error) {
 	s := c.s
+	if s.cl != nil {
+		return c.takeCluster(ctx, product, device)
+	}
 	var g devices.Grant
 	err := s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		cp := s.core.Capacity(product, now)
@@ -318,6 +321,10 @@ func (c coreSeats) take(ctx context.Context, product, device string) (devices.Gr
 // ReleaseDeviceSeat implements devices.SeatTaker.
 func (c coreSeats) ReleaseDeviceSeat(product, device string) error {
 	s := c.s
+	if s.cl != nil {
+		_, err := s.clusterRelease(context.Background(), clusterLeaseID(product, deviceSessionID(product, device)), "device "+device+" unlinked")
+		return err
+	}
 	return s.apply(context.Background(), func(now time.Time) ([]seats.Event, seatstore.Change) {
 		for _, l := range s.core.Leases(product) {
 			if l.ClientSessionID == deviceSessionID(product, device) {
@@ -327,4 +334,39 @@ func (c coreSeats) ReleaseDeviceSeat(product, device string) error {
 		}
 		return nil, seatstore.Change{}
 	})
+}
+
+// takeCluster is take decided by the shared store (cluster mode).
+func (c coreSeats) takeCluster(ctx context.Context, product, device string) (devices.Grant, error) {
+	s := c.s
+	var g devices.Grant
+	now := s.now()
+	s.mu.Lock()
+	cp := s.core.Capacity(product, now)
+	installed := false
+	for _, l := range s.core.Licenses() {
+		installed = installed || l.Product == product
+	}
+	s.mu.Unlock()
+	if cp.Seats == 0 {
+		g.DemoLimits = cp.DemoLimits
+		if installed {
+			return g, fmt.Errorf("%s: no valid license: %w", product, devices.ErrSubscriptionEnded)
+		}
+		return g, fmt.Errorf("%s: no license installed: %w", product, devices.ErrNoSeat)
+	}
+	_, l, _, err := s.clusterCheckout(ctx, seats.Request{Product: product, ClientSessionID: deviceSessionID(product, device),
+		AppName: "device", UserName: "device " + device, ComputerName: device, SessionStarted: now})
+	var ns *seats.NoSeatError
+	if errors.As(err, &ns) {
+		g.DemoLimits = cp.DemoLimits
+		return g, fmt.Errorf("%v: %w", ns, devices.ErrNoSeat)
+	}
+	if err != nil {
+		return g, err
+	}
+	s.mu.Lock()
+	g.KeyNo = s.usedLicenceLocked(l.Product, now)
+	s.mu.Unlock()
+	return g, nil
 }

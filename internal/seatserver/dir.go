@@ -33,8 +33,15 @@ const DefaultDir = "/var/lib/airseal-license-server"
 //	users.json           people who log in with a password (internal/users)
 //	audit.log            admin actions, hash-chained (internal/audit)
 //	server.lock          held by the running server
+//
+// With DB set (a cluster node) the store is that PostgreSQL database,
+// shared with the other nodes, instead of state.db; the key, request,
+// vendor keys, users and audit log stay in the node's own directory.
 type Dir struct {
 	Path string
+	// DB is the shared PostgreSQL database's URL (postgres://...), or ""
+	// for DIR/state.db.
+	DB string
 }
 
 // KeyPath is the encrypted response key.

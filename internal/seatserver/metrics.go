@@ -168,6 +168,10 @@ type metricStore struct {
 	m *Metrics
 }
 
+// Unwrap returns the store measured (a cluster node finds its shared
+// store through it).
+func (s *metricStore) Unwrap() seatstore.Store { return s.Store }
+
 func (s *metricStore) Commit(ctx context.Context, c seatstore.Change) error {
 	start := time.Now()
 	err := s.Store.Commit(ctx, c)

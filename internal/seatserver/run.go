@@ -39,6 +39,9 @@ type RunOptions struct {
 	Checkpoint time.Duration
 	// Metrics, when set, measure each request's latency (metrics.go).
 	Metrics *Metrics
+	// Refresh is how often a cluster node reloads the shared state
+	// (0: DefaultClusterRefresh); unused on a single node.
+	Refresh time.Duration
 }
 
 // HTTPServer returns the http.Server Run uses: the handler, and timeouts
@@ -98,8 +101,18 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	stamp := s.tokenStamp()
 	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
 	defer cpTick.Stop()
+	var refresh <-chan time.Time
+	if s.cl != nil {
+		rt := time.NewTicker(cmp.Or(opts.Refresh, DefaultClusterRefresh))
+		defer rt.Stop()
+		refresh = rt.C
+	}
 	for {
 		select {
+		case <-refresh:
+			if err := s.refreshCluster(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("cluster refresh", "err", err)
+			}
 		case err := <-serveErr:
 			return err
 		case <-poll.C:

@@ -167,6 +167,7 @@ type Server struct {
 	floorSaved time.Time
 
 	commits *committer
+	cl      *cluster     // cluster mode (a shared store), nil for one node
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 	ext     *extState    // issue 11: devices, IP lists, login limit
 
@@ -296,6 +297,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ev = append(ev, s.core.Restore(live, now)...)
 	}
 	s.commits = newCommitter(cfg.Store, s.log)
+	if cs := clusterOf(cfg.Store); cs != nil {
+		s.cl = &cluster{store: cs, reclaimUntil: s.core.ReclaimUntil(), verified: map[string]*installed{}}
+	}
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
 	if !ch.Empty() && !cfg.ReadOnly {
@@ -309,7 +313,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devices, IP lists: %w", err)
 	}
 	s.log.Info("state loaded", "licenses", len(st.Licenses), "leases", len(live), "tokens", len(st.Tokens),
-		"reclaiming", len(live) > 0, "response_key", s.keyID)
+		"reclaiming", len(live) > 0, "response_key", s.keyID, "cluster", s.cl != nil)
 	return s, nil
 }
 
@@ -353,6 +357,11 @@ func (s *Server) KeyID() string { return s.keyID }
 
 // ReclaimUntil returns the end of the reclaim window after the start.
 func (s *Server) ReclaimUntil() time.Time {
+	if s.cl != nil {
+		s.cl.mu.Lock()
+		defer s.cl.mu.Unlock()
+		return s.cl.reclaimUntil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.core.ReclaimUntil()
@@ -402,12 +411,34 @@ func (s *Server) changeFor(ev []seats.Event) seatstore.Change {
 // before the mutex is released, so changes reach the store in the order
 // the core made them.
 func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change)) error {
+	return s.applyThen(ctx, op, nil)
+}
+
+// applyThen is apply that runs then (when not nil) once the change is
+// queued, before it waits for it to be durable: the answer is encoded and
+// signed while the store commits, and sent only after.
+func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change), then func()) error {
 	s.mu.Lock()
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
 	mergeInto(&ch, extra)
+	if s.cl != nil {
+		// The core is a cache in cluster mode: of the leases it names,
+		// only the ones it takes away (lost) are written; grants,
+		// renewals, releases and expiries are the store's.
+		var lost []seats.Lease
+		for _, l := range ch.PutLeases {
+			if l.Lost != "" {
+				lost = append(lost, l)
+			}
+		}
+		ch.PutLeases, ch.DeleteLeases = lost, nil
+	}
 	if ch.Empty() {
 		s.mu.Unlock()
+		if then != nil {
+			then()
+		}
 		return nil
 	}
 	if s.cfg.ReadOnly {
@@ -416,6 +447,9 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	}
 	wait := s.commits.enqueue(ch)
 	s.mu.Unlock()
+	if then != nil {
+		then()
+	}
 	// A store that hangs must not hold requests until the write timeout:
 	// after CommitTimeout the answer is 503 (the change stays queued).
 	wctx, cancel := context.WithTimeout(ctx, CommitTimeout)
@@ -428,11 +462,33 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	return nil
 }
 
+// applyErrThen is applyErr with then run as applyThen does, when op
+// succeeded.
+func (s *Server) applyErrThen(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change, error), then func()) error {
+	var opErr error
+	err := s.applyThen(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
+		ev, ch, err := op(now)
+		opErr = err
+		return ev, ch
+	}, func() {
+		if opErr == nil {
+			then()
+		}
+	})
+	if opErr != nil {
+		return opErr
+	}
+	return err
+}
+
 // Sweep reclaims expired leases now and makes that durable. It also
 // records the time as the clock floor (at most once a minute): a start
 // with the clock set back before it is refused (license.ErrClockRollback),
 // so setting the clock back cannot revive an expired license.
 func (s *Server) Sweep(ctx context.Context) error {
+	if s.cl != nil {
+		return s.clusterSweep(ctx)
+	}
 	return s.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
 		var ch seatstore.Change
 		if now.Sub(s.floorSaved) >= time.Minute {

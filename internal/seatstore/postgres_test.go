@@ -200,7 +200,7 @@ func TestPostgresSchemaTooNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = seatstore.OpenPostgres(context.Background(), url)
-	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "postgres://postgres@") || !strings.Contains(err.Error(), "version 2") {
+	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "postgres://postgres@") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", seatstore.SchemaVersion()+1)) {
 		t.Fatalf("OpenPostgres of a newer database: %v", err)
 	}
 }

@@ -82,8 +82,8 @@ func TestSQLiteSchemaTooNew(t *testing.T) {
 	}
 	db.Close()
 	_, err = seatstore.OpenSQLite(path)
-	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("OpenSQLite of a newer database: %v; want ErrSchemaTooNew naming %s and version 2", err, path)
+	if !errors.Is(err, seatstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", seatstore.SchemaVersion()+1)) {
+		t.Fatalf("OpenSQLite of a newer database: %v; want ErrSchemaTooNew naming %s and version %d", err, path, seatstore.SchemaVersion()+1)
 	}
 }
 
@@ -109,6 +109,39 @@ func TestSQLiteGroupCommit(t *testing.T) {
 	}
 	if got := len(storetest.AllEvents(t, s)); got != n {
 		t.Fatalf("%d events, want %d", got, n)
+	}
+}
+
+// TestSQLiteCommitNow: commits in the caller's goroutine mixed with
+// queued ones keep one gapless chained log, and stop at Close.
+func TestSQLiteCommitNow(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "seats.db"))
+	const n = 100
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			c := seatstore.Change{Events: storetestEvents(i)}
+			if i%2 == 0 {
+				errs <- s.CommitNow(context.Background(), c)
+			} else {
+				errs <- s.Commit(context.Background(), c)
+			}
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(storetest.AllEvents(t, s)); got != n {
+		t.Fatalf("%d events, want %d", got, n)
+	}
+	if err := s.CommitNow(context.Background(), seatstore.Change{Settings: map[string]string{"k": "\x00"}}); err == nil {
+		t.Error("CommitNow took a value with a NUL byte")
+	}
+	s.Close()
+	if err := s.CommitNow(context.Background(), seatstore.Change{Events: storetestEvents(n)}); !errors.Is(err, seatstore.ErrClosed) {
+		t.Errorf("CommitNow after Close: %v, want ErrClosed", err)
 	}
 }
 
