@@ -1055,3 +1055,48 @@ func TestLicenceChangedMidSession(t *testing.T) {
 		}
 	})
 }
+
+// TestAnswersWithCaseVariantsRefused (issue 10): a signed answer whose
+// JSON names a member twice or in another case than the protocol's means
+// one thing to encoding/json (last one wins, case ignored) and another to
+// other decoders: the client refuses it. Unknown members are accepted (a
+// newer server's additions).
+func TestAnswersWithCaseVariantsRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		edit   func(body []byte) []byte
+		path   string
+		refuse error
+	}{
+		{"lease: Mode twice", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"Mode":"demo","Mode":"licensed"`), 1)
+		}, PathSessions, ErrServer},
+		{"lease: mode in lower case", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"mode":"licensed"`), 1)
+		}, PathSessions, ErrServer},
+		{"serverinfo: serverlicence", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"ServerLicence":`), []byte(`"serverLicence":`), 1)
+		}, PathServerInfo, ErrUntrustedServer},
+		{"lease: unknown member", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"Mode":"licensed","Colour":"red"`), 1)
+		}, PathSessions, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rg := newRig(t, 1, 5)
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == c.path {
+					a.Body = c.edit(a.Body) // signed as changed: the server says it
+				}
+			})
+			c2 := rg.client(manual)
+			_, err := c2.Checkout(ctx, Request{})
+			switch {
+			case c.refuse == nil && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.refuse != nil && !errors.Is(err, c.refuse):
+				t.Fatalf("got %v, want %v", err, c.refuse)
+			}
+		})
+	}
+}

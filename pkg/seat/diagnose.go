@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -322,7 +321,7 @@ func (g *diag) api(ctx context.Context) bool {
 		return false
 	}
 	var info APIInfo
-	if err := json.Unmarshal(r.body, &info); err != nil || info.Protocol != Protocol {
+	if err := decodeAnswer(r.body, &info); err != nil || info.Protocol != Protocol {
 		g.add(StepAPI, StepFail, "", fmt.Sprintf("GET %s does not answer protocol %s: another service listens here", PathAPI, Protocol),
 			"check the address and port of the license server", fmt.Errorf("%w: %s: not an airseal license server", ErrUntrustedServer, g.s.base))
 		return false

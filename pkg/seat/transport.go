@@ -230,8 +230,11 @@ type deviceState struct {
 func statusError(r *rawReply, verified bool) error {
 	var eb Error
 	var ds deviceState
-	_ = json.Unmarshal(r.body, &eb) // a body that is not the error shape still gives the status
-	_ = json.Unmarshal(r.body, &ds)
+	// A body that is not the error shape (or names a member twice or in
+	// another case) still gives the status, nothing more.
+	if decodeAnswer(r.body, &eb) != nil || decodeAnswer(r.body, &ds) != nil {
+		eb, ds = Error{}, deviceState{}
+	}
 	se := &StatusError{Server: r.server, Status: r.status, Text: clean(eb.Text, 200), Message: clean(eb.Message, 1000),
 		Reason: clean(eb.Reason, 500), Verified: verified}
 	switch {
@@ -314,8 +317,8 @@ const maxServerLicences = 64
 // other vendors installed on the same server are skipped.
 func (c *Client) verifyInfo(r *rawReply) (*license.ServerLicense, map[string]ed25519.PublicKey, time.Time, error) {
 	var info ServerInfo
-	if err := json.Unmarshal(r.body, &info); err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("%w: %s: %s is not JSON: %v", ErrUntrustedServer, r.server, PathServerInfo, err)
+	if err := decodeAnswer(r.body, &info); err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %s: %s is refused: %v", ErrUntrustedServer, r.server, PathServerInfo, safetext.Clean(err.Error()))
 	}
 	cands := info.ServerLicences
 	if info.ServerLicence != "" && !slices.Contains(cands, info.ServerLicence) {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/airseal/airseal/internal/strictjson"
 )
 
 // Protocol names the seat protocol version (GET /api, Protocol).
@@ -42,6 +44,20 @@ const (
 	// the next scheduled re-check).
 	HeaderLicenceSet = "Licence-Set"
 )
+
+// decodeAnswer decodes the body of a server's answer into v. A member
+// given twice (also in another case) or named in another case than the
+// protocol's ("mode" for "Mode") is refused: encoding/json would take
+// it, keeping the last of two, and a client in another language would
+// read the same signed answer differently. Members the client does not
+// know are accepted (a newer server's additions; docs/spec/
+// seat-protocol-v1.md, "JSON member names").
+func decodeAnswer(body []byte, v any) error {
+	if err := strictjson.CheckFields(body, v, strictjson.FieldsOptions{AllowUnknown: true}); err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
 
 // LicenceSetID returns the Licence-Set value of the armored server
 // licenses a server presents: the first 16 bytes of the SHA-256 of the
