@@ -312,6 +312,10 @@ func TestClusterRenewReleaseAnyNode(t *testing.T) {
 		var s seat.Session
 		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s)
 		c.clock.Add(time.Minute)
+		// Node 2 shows the lease at once (read from the store, not its cache).
+		if r := c.nodes[1].do("GET", "/api/sessions/"+s.ID, seat.RoleAdmin, nil); r.status != http.StatusOK {
+			t.Fatalf("GET the lease on node 2: %d %s", r.status, r.body)
+		}
 		r := c.nodes[1].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil)
 		var rs seat.Session
 		r.decode(t, &rs)
@@ -323,6 +327,9 @@ func TestClusterRenewReleaseAnyNode(t *testing.T) {
 		}
 		if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusNotFound {
 			t.Fatalf("renew on node 1 after release on node 2: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].do("GET", "/api/sessions/"+s.ID, seat.RoleAdmin, nil); r.status != http.StatusNotFound {
+			t.Fatalf("GET on node 1 after release on node 2: %d %s", r.status, r.body)
 		}
 		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s.ID, seat.RoleClient, nil); r.status != http.StatusAccepted {
 			t.Fatalf("second release: %d %s", r.status, r.body)

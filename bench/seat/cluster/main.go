@@ -105,11 +105,13 @@ func main() {
 	sqlURL, stopSQL := startNode(sq, vk, nodeKeys[0], []ed25519.PrivateKey{nodeKeys[0]}, "bench", token, true)
 	defer stopSQL()
 	var pgURLs []string
+	var pgStores []*seatstore.Postgres
 	for i := 1; i <= 2; i++ {
 		st, err := seatstore.OpenPostgres(context.Background(), pg.URL(schema))
 		if err != nil {
 			log.Fatal(err)
 		}
+		pgStores = append(pgStores, st)
 		u, stop := startNode(st, vk, nodeKeys[i], nodeKeys[1:], "bench", token, i == 1)
 		defer stop()
 		pgURLs = append(pgURLs, u)
@@ -137,9 +139,15 @@ func main() {
 					return checkout(hc, pgURLs[c%2], "bench", token, fmt.Sprintf("pg-%02d-%012d", c, seq.Add(1)))
 				}
 			}
+			b0 := pgStores[0].Batches() + pgStores[1].Batches()
 			rps, p99 := load(*conns, *phase, op)
 			res[k] = append(res[k], result{rps, p99})
-			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms\n", r+1, k, rps, p99)
+			extra := ""
+			if k == "postgres" {
+				b := pgStores[0].Batches() + pgStores[1].Batches() - b0
+				extra = fmt.Sprintf("  %.1f checkouts per transaction", rps*phase.Seconds()/float64(max(b, 1)))
+			}
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms%s\n", r+1, k, rps, p99, extra)
 		}
 	}
 	med := func(k string) (float64, float64) {
