@@ -307,13 +307,19 @@ func (e *lostError) Unwrap() error { return seats.ErrLost }
 // demo-mode answer) and makes it durable before returning; created is
 // true when a seat was taken now. It is POST /api/sessions without HTTP.
 func (s *Server) Checkout(ctx context.Context, r seats.Request) (sess seat.Session, created bool, err error) {
+	return s.checkout(ctx, r, nil)
+}
+
+// checkout is Checkout that, for a request q, prepares its signed answer
+// while the change is made durable.
+func (s *Server) checkout(ctx context.Context, r seats.Request, q *request) (sess seat.Session, created bool, err error) {
 	if s.cl != nil {
 		sess, _, created, err = s.clusterCheckout(ctx, r)
 		return sess, created, err
 	}
 	var g seats.Grant
 	var out seat.Session
-	err = s.applyErr(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+	err = s.applyErrThen(ctx, func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		var ev []seats.Event
 		var err error
 		g, ev, err = s.core.Checkout(r, now)
@@ -321,6 +327,10 @@ func (s *Server) Checkout(ctx context.Context, r seats.Request) (sess seat.Sessi
 			out = s.sessionLocked(g.Lease, g.Features, now)
 		}
 		return ev, seatstore.Change{}, err
+	}, func() {
+		if q != nil {
+			q.prepare(s, checkoutStatus(g.Created), out)
+		}
 	})
 	return out, g.Created, err
 }
@@ -330,14 +340,19 @@ func (s *Server) postSessions(q *request) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	sess, created, err := s.Checkout(q.r.Context(), r)
+	sess, created, err := s.checkout(q.r.Context(), r, q)
 	if err != nil {
 		return answer{}, err
 	}
+	return answer{checkoutStatus(created), sess}, nil
+}
+
+// checkoutStatus is 201 for a seat taken now, 200 for one held already.
+func checkoutStatus(created bool) int {
 	if created {
-		return answer{http.StatusCreated, sess}, nil
+		return http.StatusCreated
 	}
-	return answer{http.StatusOK, sess}, nil
+	return http.StatusOK
 }
 
 func (s *Server) renewSession(q *request) (answer, error) {
@@ -353,13 +368,13 @@ func (s *Server) renewSession(q *request) (answer, error) {
 		return answer{http.StatusOK, out}, nil
 	}
 	var out seat.Session
-	err := s.applyErr(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
+	err := s.applyErrThen(q.r.Context(), func(now time.Time) ([]seats.Event, seatstore.Change, error) {
 		l, ev, err := s.core.Renew(id, now)
 		if err == nil {
 			out = s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now)
 		}
 		return ev, seatstore.Change{}, err
-	})
+	}, func() { q.prepare(s, http.StatusOK, out) })
 	if err != nil {
 		return answer{}, err
 	}

@@ -36,9 +36,28 @@ type caller struct {
 // request is what a handler gets.
 type request struct {
 	r      *http.Request
+	qid    string // the client's Licence-QueryID
 	caller caller
 	params map[string]string
 	body   []byte
+	// pre is the answer encoded and signed ahead (applyThen), sent when
+	// the handler answers with its status.
+	pre *signedAnswer
+}
+
+// signedAnswer is an encoded, signed answer.
+type signedAnswer struct {
+	status  int
+	body    []byte
+	time    string
+	sig     string
+	encoded bool // false: encoding failed, writeJSON answers 500
+}
+
+// prepare encodes and signs v as q's answer with status ahead of time.
+func (q *request) prepare(s *Server, status int, v any) {
+	a := s.sign(q.r, q.qid, status, v)
+	q.pre = &a
 }
 
 // answer is what a handler returns: a status and a value to encode.
@@ -186,7 +205,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, qid, caller{}, &statusError{http.StatusNotFound, fmt.Sprintf("no endpoint %s; GET /api lists them", safetext.Clean(path))})
 		return
 	}
-	q := &request{r: r, params: params}
+	q := &request{r: r, qid: qid, params: params}
 	if rt.Roles != nil {
 		c, err := s.authenticate(r)
 		if err != nil {
@@ -229,7 +248,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, qid, q.caller, err)
 		return
 	}
-	s.writeJSON(w, r, qid, true, a.status, a.body)
+	if q.pre != nil && q.pre.status == a.status && q.pre.encoded {
+		s.writeSigned(w, qid, *q.pre)
+	} else {
+		s.writeJSON(w, r, qid, true, a.status, a.body)
+	}
 	s.log.Debug("request", "method", r.Method, "path", safetext.Clean(path), "status", a.status, "caller", q.caller.name)
 }
 
@@ -337,26 +360,50 @@ var errNotDurable = errors.New("not durable")
 
 // writeJSON writes v as the response; signed adds the signature headers.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, qid string, signed bool, status int, v any) {
+	if signed {
+		s.writeSigned(w, qid, s.sign(r, qid, status, v))
+		return
+	}
+	body, status, _ := encodeJSON(s, status, v)
+	s.writeBody(w, status, body)
+}
+
+// encodeJSON is v's JSON and a newline, or a 500 error body when v does
+// not encode (ok false).
+func encodeJSON(s *Server, status int, v any) (body []byte, st int, ok bool) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encoding a response", "err", err)
-		status, body = http.StatusInternalServerError, []byte(`{"Code":500,"Text":"Internal Server Error","Message":"internal error; the server log has the details","Exception":""}`)
+		return []byte(`{"Code":500,"Text":"Internal Server Error","Message":"internal error; the server log has the details","Exception":""}` + "\n"), http.StatusInternalServerError, false
 	}
-	body = append(body, '\n')
+	return append(body, '\n'), status, true
+}
+
+// sign encodes v and signs it as the answer to r with status.
+func (s *Server) sign(r *http.Request, qid string, status int, v any) signedAnswer {
+	body, status, ok := encodeJSON(s, status, v)
+	t := s.now().UTC().Format(seat.TimeFormat)
+	resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
+	return signedAnswer{status: status, body: body, time: t, sig: base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)), encoded: ok}
+}
+
+// writeSigned writes a signed answer.
+func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) {
+	h := w.Header()
+	if qid != "" {
+		h.Set(seat.HeaderQueryID, qid)
+	}
+	h.Set(seat.HeaderTime, a.time)
+	h.Set(seat.HeaderKey, s.keyID)
+	h.Set(seat.HeaderSignature, a.sig)
+	s.writeBody(w, a.status, a.body)
+}
+
+func (s *Server) writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if signed {
-		t := s.now().UTC().Format(seat.TimeFormat)
-		resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
-		if qid != "" {
-			h.Set(seat.HeaderQueryID, qid)
-		}
-		h.Set(seat.HeaderTime, t)
-		h.Set(seat.HeaderKey, s.keyID)
-		h.Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)))
-	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -415,6 +415,13 @@ func (s *Server) changeFor(ev []seats.Event) seatstore.Change {
 // before the mutex is released, so changes reach the store in the order
 // the core made them.
 func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change)) error {
+	return s.applyThen(ctx, op, nil)
+}
+
+// applyThen is apply that runs then (when not nil) once the change is
+// queued, before it waits for it to be durable: the answer is encoded and
+// signed while the store commits, and sent only after.
+func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change), then func()) error {
 	s.mu.Lock()
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
@@ -433,6 +440,9 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	}
 	if ch.Empty() {
 		s.mu.Unlock()
+		if then != nil {
+			then()
+		}
 		return nil
 	}
 	if s.cfg.ReadOnly {
@@ -441,6 +451,9 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 	}
 	wait := s.commits.enqueue(ch)
 	s.mu.Unlock()
+	if then != nil {
+		then()
+	}
 	// A store that hangs must not hold requests until the write timeout:
 	// after CommitTimeout the answer is 503 (the change stays queued).
 	wctx, cancel := context.WithTimeout(ctx, CommitTimeout)
@@ -451,6 +464,25 @@ func (s *Server) apply(ctx context.Context, op func(now time.Time) ([]seats.Even
 		return err
 	}
 	return nil
+}
+
+// applyErrThen is applyErr with then run as applyThen does, when op
+// succeeded.
+func (s *Server) applyErrThen(ctx context.Context, op func(now time.Time) ([]seats.Event, seatstore.Change, error), then func()) error {
+	var opErr error
+	err := s.applyThen(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
+		ev, ch, err := op(now)
+		opErr = err
+		return ev, ch
+	}, func() {
+		if opErr == nil {
+			then()
+		}
+	})
+	if opErr != nil {
+		return opErr
+	}
+	return err
 }
 
 // Sweep reclaims expired leases now and makes that durable. It also

@@ -31,7 +31,7 @@ var (
 func validate(c *Change) error {
 	var v validator
 	for i, l := range c.PutLicenses {
-		v.rec = fmt.Sprintf("license %d (%.40q)", i, l.Serial)
+		v.at("license %d (%.40q)", i, l.Serial)
 		v.key("Serial", l.Serial)
 		v.text("ITN", l.ITN)
 		v.text("IEC", l.IEC)
@@ -39,12 +39,12 @@ func validate(c *Change) error {
 	}
 	v.keys("DeleteLicenses", c.DeleteLicenses)
 	for i, l := range c.PutLeases {
-		v.rec = fmt.Sprintf("lease %d (%.40q)", i, l.ID)
+		v.at("lease %d (%.40q)", i, l.ID)
 		v.lease(l)
 	}
 	v.keys("DeleteLeases", c.DeleteLeases)
 	for i, g := range c.Grants {
-		v.rec = fmt.Sprintf("grant %d (%.40q)", i, g.Lease.ID)
+		v.at("grant %d (%.40q)", i, g.Lease.ID)
 		v.lease(g.Lease)
 		v.text("SeatKey", g.SeatKey)
 		if strings.HasPrefix(g.SeatKey, "s:") && g.SeatKey != "s:"+g.Lease.ID {
@@ -57,19 +57,19 @@ func validate(c *Change) error {
 		}
 	}
 	for i, r := range c.Renewals {
-		v.rec = fmt.Sprintf("renewal %d (%.40q)", i, r.ID)
+		v.at("renewal %d (%.40q)", i, r.ID)
 		v.key("ID", r.ID)
 		v.time("Expires", r.Expires)
 	}
 	for i, t := range c.PutTokens {
-		v.rec = fmt.Sprintf("token %d (%.40q)", i, t.Name)
+		v.at("token %d (%.40q)", i, t.Name)
 		v.key("Name", t.Name)
 		v.text("Role", t.Role)
 		v.time("Created", t.Created)
 	}
 	v.keys("DeleteTokens", c.DeleteTokens)
 	for i, d := range c.PutDevices {
-		v.rec = fmt.Sprintf("device %d (%.40q)", i, d.Code)
+		v.at("device %d (%.40q)", i, d.Code)
 		v.key("Code", d.Code)
 		v.text("Name", d.Name)
 		v.text("App", d.App)
@@ -85,12 +85,12 @@ func validate(c *Change) error {
 	}
 	v.keys("DeleteDevices", c.DeleteDevices)
 	for k, val := range c.Settings {
-		v.rec = fmt.Sprintf("setting %.40q", k)
+		v.at("setting %.40q", k)
 		v.key("name", k)
 		v.text("value", val)
 	}
 	for i, e := range c.Events {
-		v.rec = fmt.Sprintf("event %d (%s)", i, e.Kind)
+		v.at("event %d (%s)", i, e.Kind)
 		if e.Time.IsZero() {
 			v.fail("Time", "is zero; every usage-log entry needs its time")
 		}
@@ -104,13 +104,16 @@ func validate(c *Change) error {
 }
 
 type validator struct {
-	rec string
-	err error
+	recf string // the record being checked, formatted only for an error
+	reca []any
+	err  error
 }
+
+func (v *validator) at(format string, args ...any) { v.recf, v.reca = format, args }
 
 func (v *validator) fail(field, why string) {
 	if v.err == nil {
-		v.err = fmt.Errorf("%w: %s, %s: %s", ErrInvalid, v.rec, field, why)
+		v.err = fmt.Errorf("%w: %s, %s: %s", ErrInvalid, fmt.Sprintf(v.recf, v.reca...), field, why)
 	}
 }
 
@@ -131,7 +134,7 @@ func (v *validator) key(field, s string) {
 
 func (v *validator) keys(field string, ks []string) {
 	for i, k := range ks {
-		v.rec = fmt.Sprintf("%s[%d]", field, i)
+		v.at("%s[%d]", field, i)
 		v.text("key", k)
 	}
 }

@@ -30,9 +30,11 @@ type SQLite struct {
 }
 
 var sqliteDialect = &dialect{
-	name:       "sqlite",
-	loadTx:     &sql.TxOptions{ReadOnly: true},
-	cacheStmts: true,
+	name:        "sqlite",
+	loadTx:      &sql.TxOptions{ReadOnly: true},
+	cacheStmts:  true,
+	localWrites: true,
+	ownTx:       true,
 	// Another process holding the write lock past the busy timeout.
 	retryable: func(err error) bool {
 		var e *sqlite.Error

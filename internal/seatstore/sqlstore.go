@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,8 +34,20 @@ type dialect struct {
 	// loadTx are the options of the transaction Load reads in.
 	loadTx *sql.TxOptions
 	// cacheStmts: the writer keeps its statements prepared (SQLite; pgx
-	// caches them itself).
+	// caches them itself), with $N parameters in order written as ?
+	// (positional: the driver binds them without looking up each name).
 	cacheStmts bool
+	// localWrites: the writer's statements run without the batch timeout,
+	// uncancellable, which spares the driver a watcher goroutine per
+	// statement (SQLite: a local file, its lock waits bounded by the busy
+	// timeout). A database across the network keeps the timeout.
+	localWrites bool
+	// ownTx: the writer keeps one connection and runs its transactions as
+	// BEGIN IMMEDIATE ... COMMIT statements on it, its statements prepared
+	// on that connection (SQLite): no database/sql Tx, which re-binds
+	// every prepared statement to the transaction and watches each query
+	// with a goroutine.
+	ownTx bool
 	// retryable reports a transaction the database aborted to keep
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
@@ -67,7 +80,8 @@ type sqlStore struct {
 	products map[string]bool // seat_products rows known to exist (writer only)
 	batches  atomic.Int64    // transactions committed (tests, benchmarks)
 	maxBatch atomic.Int32
-	stmts    map[string]*sql.Stmt // prepared on wdb (writer only)
+	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
+	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
 }
 
 type request struct {
@@ -226,8 +240,8 @@ func (s *sqlStore) commitBatch(batch []*request) {
 // wtx is the writer's transaction: statements are prepared once per
 // store where the dialect wants it.
 type wtx struct {
-	*sql.Tx
-	s *sqlStore
+	*sql.Tx // nil with ownTx: the transaction is on s.wconn
+	s       *sqlStore
 }
 
 // stmt returns q prepared on the writer's connection, or nil where it is
@@ -235,9 +249,31 @@ type wtx struct {
 // connection, which the transaction holds).
 func (t wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st, ok := t.s.stmts[q]; ok {
+		if t.Tx == nil {
+			return st
+		}
 		return t.Tx.StmtContext(ctx, st)
 	}
 	return nil
+}
+
+// Statements of the writer's own transactions (ownTx).
+const (
+	qBegin    = `BEGIN IMMEDIATE`
+	qCommit   = `COMMIT`
+	qRollback = `ROLLBACK`
+)
+
+// writerConn returns the writer's connection (ownTx), taken from wdb once.
+func (s *sqlStore) writerConn(ctx context.Context) (*sql.Conn, error) {
+	if s.wconn == nil {
+		c, err := s.wdb.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.wconn = c
+	}
+	return s.wconn, nil
 }
 
 // prepare caches the writer's statements (outside a transaction).
@@ -249,7 +285,16 @@ func (s *sqlStore) prepare(ctx context.Context, qs ...string) error {
 		if _, ok := s.stmts[q]; ok {
 			continue
 		}
-		st, err := s.wdb.PrepareContext(ctx, q)
+		var st *sql.Stmt
+		var err error
+		if s.d.ownTx {
+			var c *sql.Conn
+			if c, err = s.writerConn(ctx); err == nil {
+				st, err = c.PrepareContext(ctx, positional(q))
+			}
+		} else {
+			st, err = s.wdb.PrepareContext(ctx, positional(q))
+		}
 		if err != nil {
 			return err
 		}
@@ -258,19 +303,64 @@ func (s *sqlStore) prepare(ctx context.Context, qs ...string) error {
 	return nil
 }
 
+// positional returns q with its parameters $1, $2, ... written as ? when
+// each appears once and in that order, else q unchanged.
+func positional(q string) string {
+	var out strings.Builder
+	next, quoted := 1, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			quoted = !quoted
+		}
+		if c != '$' || quoted {
+			out.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(q[i+1 : j]); err != nil || n != next {
+			return q
+		}
+		next++
+		out.WriteByte('?')
+		i = j - 1
+	}
+	return out.String()
+}
+
 func (t wtx) exec(ctx context.Context, q string, args ...any) error {
+	_, err := t.execN(ctx, q, args...)
+	return err
+}
+
+// execN runs q and returns how many rows it changed.
+func (t wtx) execN(ctx context.Context, q string, args ...any) (int64, error) {
+	var res sql.Result
 	var err error
 	if st := t.stmt(ctx, q); st != nil {
-		_, err = st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
 	} else {
-		_, err = t.Tx.ExecContext(ctx, q, args...)
+		if t.Tx == nil {
+			res, err = t.s.wconn.ExecContext(ctx, q, args...)
+		} else {
+			res, err = t.Tx.ExecContext(ctx, q, args...)
+		}
 	}
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (t wtx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.s.wconn.QueryRowContext(ctx, q, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, q, args...)
 }
@@ -279,8 +369,12 @@ func (t wtx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // its Commit's savepoint and is reported in results; any other error
 // fails the whole batch.
 func (s *sqlStore) tryBatch(batch []*request, results []error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+	ctx := context.Background()
+	if !s.d.localWrites {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, batchTimeout)
+		defer cancel()
+	}
 	// Products whose seat counts this batch may change (several writers).
 	var products, deleted []string
 	if s.d.lockProducts {
@@ -314,15 +408,48 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	if r := nev % eventsPerStmt; r > 0 {
 		qs = append(qs, eventInsert(r))
 	}
+	if s.d.ownTx {
+		qs = append(qs, qBegin, qCommit, qRollback)
+	}
 	if err := s.prepare(ctx, qs...); err != nil {
 		return err
+	}
+	var tx wtx
+	if s.d.ownTx {
+		tx = wtx{s: s}
+		if err := tx.exec(ctx, qBegin); err != nil {
+			return err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_ = tx.exec(context.Background(), qRollback) // fails harmlessly when SQLite rolled back already
+			}
+		}()
+		if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
+			return err
+		}
+		if err := tx.exec(ctx, qCommit); err != nil {
+			return err
+		}
+		committed = true
+		return nil
 	}
 	sqltx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer sqltx.Rollback()
-	tx := wtx{sqltx, s}
+	tx = wtx{Tx: sqltx, s: s}
+	if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// batchTx writes batch in tx; with lockProducts, products and deleted are
+// the products and the deleted leases whose seat counts it may change.
+func (s *sqlStore) batchTx(ctx context.Context, tx wtx, batch []*request, results []error, products, deleted []string) error {
 	// Lock the products' rows, in one order, before anything else: no
 	// other transaction counts or changes these products' seats until this
 	// one ends, and two nodes never wait on each other in a cycle.
@@ -396,7 +523,7 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // needsSavepoint reports whether c can be refused (a Grant or Renewal)
@@ -445,8 +572,18 @@ func (s *sqlStore) appendEvents(ctx context.Context, tx wtx, events []seats.Even
 // parse than it saves).
 const eventsPerStmt = 32
 
+// eventInserts[n] is the INSERT of n usage-log rows, 1 <= n <= eventsPerStmt.
+var eventInserts = func() (qs [eventsPerStmt + 1]string) {
+	for n := 1; n <= eventsPerStmt; n++ {
+		qs[n] = eventInsertSQL(n)
+	}
+	return qs
+}()
+
 // eventInsert is the INSERT of n usage-log rows.
-func eventInsert(n int) string {
+func eventInsert(n int) string { return eventInserts[n] }
+
+func eventInsertSQL(n int) string {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO events (seq, at, kind, product, lease_id, session_id, user_name, detail, hash) VALUES `)
 	for i := range n {
@@ -515,7 +652,12 @@ ON CONFLICT (product) DO UPDATE SET in_use = seat_products.in_use + 1`
 	qProductRelease = `UPDATE seat_products SET in_use = in_use - 1 WHERE product = $1`
 	qProductEnsure  = `INSERT INTO seat_products (product, in_use) VALUES ($1, 0) ON CONFLICT (product) DO NOTHING`
 	qGrantUpsert    = leaseUpsert + `, seat_key = excluded.seat_key`
-	qTokenUpsert    = `INSERT INTO tokens (name, role, sha256, created) VALUES ($1,$2,$3,$4)
+	qLeaseInsertNew = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT (id) DO NOTHING`
+	// qLeaseRefresh rewrites a stored lease whose part in the seat counts
+	// stays: the same product, lost or not as it was.
+	qLeaseRefresh = `UPDATE leases SET session_id = $1, app_name = $2, user_name = $3, computer_name = $4, session_started = $5,
+mode = $6, granted = $7, expires = $8, lost = $9 WHERE id = $10 AND product = $11 AND (lost = '') = ($12 = '')`
+	qTokenUpsert = `INSERT INTO tokens (name, role, sha256, created) VALUES ($1,$2,$3,$4)
 ON CONFLICT (name) DO UPDATE SET role = excluded.role, sha256 = excluded.sha256, created = excluded.created`
 	qTokenDelete  = `DELETE FROM tokens WHERE name = $1`
 	qDeviceUpsert = `INSERT INTO devices (code, name, app, ip, registered, state, decided, decided_by, key_no, demo_limits)
@@ -533,7 +675,7 @@ demo_limits = excluded.demo_limits`
 
 // writerQueries are prepared once per store (SQLite). The two that
 // depend on the dialect (FOR UPDATE) run unprepared.
-var writerQueries = []string{qLicenseUpsert, qLicenseDelete, qLeaseDelete, qLeaseRead, qLeaseLost, qLeaseRenew, qHoldRead, qHoldTake, qHoldRelease, qHoldDelete, qProductRead, qProductTake, qProductRelease, qGrantUpsert, qTokenUpsert, qTokenDelete, qDeviceUpsert, qDeviceDelete, qSettingUpsert, qHeadUpdate, qSavepoint, qRollbackTo, qRelease}
+var writerQueries = []string{qLeaseInsertNew, qLeaseRefresh, qLicenseUpsert, qLicenseDelete, qLeaseDelete, qLeaseRead, qLeaseLost, qLeaseRenew, qHoldRead, qHoldTake, qHoldRelease, qHoldDelete, qProductRead, qProductTake, qProductRelease, qGrantUpsert, qTokenUpsert, qTokenDelete, qDeviceUpsert, qDeviceDelete, qSettingUpsert, qHeadUpdate, qSavepoint, qRollbackTo, qRelease}
 
 // apply writes c (without its events) in tx. A refused Grant returns a
 // *seats.NoSeatError.
@@ -551,7 +693,8 @@ func apply(ctx context.Context, tx wtx, c *Change) error {
 		}
 	}
 	for i := range c.PutLeases {
-		if err := putLease(ctx, tx, &c.PutLeases[i], "", -1); err != nil {
+		l := &c.PutLeases[i]
+		if err := putLease(ctx, tx, l, "", -1, granted(c, l.ID)); err != nil {
 			return err
 		}
 	}
@@ -570,7 +713,7 @@ func apply(ctx context.Context, tx wtx, c *Change) error {
 	}
 	for i := range c.Grants {
 		g := &c.Grants[i]
-		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats); err != nil {
+		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats, false); err != nil {
 			return err
 		}
 	}
@@ -688,12 +831,51 @@ func (h hold) release(ctx context.Context, tx wtx) error {
 	return tx.exec(ctx, qProductRelease, h.product)
 }
 
+// granted reports whether c logs a grant of lease id: a lease most likely
+// not stored yet.
+func granted(c *Change, id string) bool {
+	for i := range c.Events {
+		if e := &c.Events[i]; e.Kind == seats.EventGrant && e.LeaseID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // putLease inserts or replaces l and moves its part in the seat counts.
 // seatKey "" keeps the stored lease's seat key ("s:"+ID for a new one).
 // With capacity >= 0 (a Grant) it first refuses, with a
 // *seats.NoSeatError, when every seat of the product is held by other
 // seat keys. The caller holds the product's lock (or the database's).
-func putLease(ctx context.Context, tx wtx, l *seats.Lease, seatKey string, capacity int) error {
+//
+// A put (seatKey "", no capacity) first tries one statement: for a lease
+// just granted (fresh) an INSERT that does nothing when the ID is stored,
+// else an UPDATE of a stored lease whose part in the counts stays the
+// same (same product, lost or not as before: a renewal). Only when that
+// changes no row does it read the stored lease and work out the counts.
+func putLease(ctx context.Context, tx wtx, l *seats.Lease, seatKey string, capacity int, fresh bool) error {
+	if seatKey == "" && capacity < 0 {
+		if fresh {
+			nw := hold{id: l.ID, product: l.Product, seatKey: "s:" + l.ID, lost: l.Lost, exists: true}
+			switch n, err := tx.execN(ctx, qLeaseInsertNew, leaseArgs(l, nw.seatKey)...); {
+			case err != nil:
+				return err
+			case n == 1:
+				if nw.counts() {
+					return nw.take(ctx, tx)
+				}
+				return nil
+			}
+		} else {
+			switch n, err := tx.execN(ctx, qLeaseRefresh, l.ClientSessionID, l.AppName, l.UserName, l.ComputerName,
+				nanos(l.SessionStarted), string(l.Mode), nanos(l.Granted), nanos(l.Expires), l.Lost, l.ID, l.Product, l.Lost); {
+			case err != nil:
+				return err
+			case n == 1:
+				return nil
+			}
+		}
+	}
 	old := hold{id: l.ID}
 	switch err := tx.queryRow(ctx, qLeaseRead, l.ID).Scan(&old.product, &old.lost, &old.seatKey); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -1016,6 +1198,9 @@ func (s *sqlStore) Close() error {
 		<-s.done
 		for _, st := range s.stmts {
 			st.Close()
+		}
+		if s.wconn != nil {
+			s.wconn.Close()
 		}
 		err = s.wdb.Close()
 		if s.rdb != s.wdb {

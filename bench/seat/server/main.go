@@ -108,8 +108,6 @@ func main() {
 	_, _ = rand.Read(tok)
 	token := base64.RawURLEncoding.EncodeToString(tok)
 
-	floorURL, stopFloor := startFloor(key, "bench", token)
-	defer stopFloor()
 	srvURL, _, mainStore, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
 	defer stopSrv()
 
@@ -125,6 +123,16 @@ func main() {
 			leases[c] = append(leases[c], id)
 		}
 	}
+	// The floor answers with a body of the same shape and size as the
+	// server's checkout answer, and its client encodes and decodes the
+	// same JSON as the checkout client: the client work (on the same two
+	// cores) is the same in every phase.
+	sample, err := do(hc, "POST", srvURL+seat.PathSessions, "bench", token, checkoutBody("renew-00-000000000"), 200)
+	if err != nil {
+		log.Fatal(err)
+	}
+	floorURL, stopFloor := startFloor(key, "bench", token, sample)
+	defer stopFloor()
 	var seq atomic.Int64
 	type result struct{ rps, p99 float64 }
 	res := map[string][]result{}
@@ -135,7 +143,10 @@ func main() {
 			var op func(c, i int) error
 			switch k {
 			case "floor":
-				op = func(c, i int) error { return floorCall(hc, floorURL, "bench", token) }
+				op = func(c, i int) error {
+					_, err := floorCall(hc, floorURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
+					return err
+				}
 			case "checkout":
 				op = func(c, i int) error {
 					_, err := checkout(hc, srvURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
@@ -315,7 +326,7 @@ func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64
 
 // startFloor serves the floor: Basic auth against a SHA-256 token and one
 // Ed25519 signature of the response, as the seat server does, nothing else.
-func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
+func startFloor(key ed25519.PrivateKey, name, token string, body []byte) (string, func()) {
 	sum := sha256.Sum256([]byte(token))
 	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +337,6 @@ func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
 			return
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
-		body := []byte(`{"ID":"L-FLOOR","Mode":"licensed"}` + "\n")
 		t := time.Now().UTC().Format(seat.TimeFormat)
 		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
 		w.Header().Set(seat.HeaderTime, t)
@@ -428,14 +438,27 @@ func do(hc *http.Client, method, url, name, token string, body []byte, want ...i
 	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
 }
 
-func floorCall(hc *http.Client, base, name, token string) error {
-	_, err := do(hc, "POST", base+"/api/sessions", name, token, []byte(`{}`), 201)
-	return err
+func checkoutBody(session string) []byte {
+	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
+	return body
+}
+
+// floorCall is checkout's client work against the floor.
+func floorCall(hc *http.Client, base, name, token, session string) (string, error) {
+	return session0(do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201))
 }
 
 func checkout(hc *http.Client, base, name, token, session string) (string, error) {
-	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
-	b, err := do(hc, "POST", base+seat.PathSessions, name, token, body, 201)
+	return session0(do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201))
+}
+
+func renew(hc *http.Client, base, name, token, id string) error {
+	_, err := session0(do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200))
+	return err
+}
+
+// session0 decodes an answer as a client does.
+func session0(b []byte, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
@@ -444,9 +467,4 @@ func checkout(hc *http.Client, base, name, token, session string) (string, error
 		return "", err
 	}
 	return s.ID, nil
-}
-
-func renew(hc *http.Client, base, name, token, id string) error {
-	_, err := do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200)
-	return err
 }
