@@ -612,4 +612,33 @@ func TestClusterCutOff(t *testing.T) {
 	if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(52), "pc52"); r.status != http.StatusConflict {
 		t.Fatalf("4th seat of 3: %d %s", r.status, r.body)
 	}
+	// A partition: the database stops answering without closing anything.
+	// The node answers 503 within its timeout instead of hanging or
+	// guessing.
+	if r := c.nodes[0].do("DELETE", "/api/sessions/"+clusterLeaseID("acme-erp", sid(51)), seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("release: %d %s", r.status, r.body)
+	}
+	proxy.Blackhole()
+	start = time.Now()
+	for _, r := range []*resp{
+		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(53), "pc53"),
+		c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil),
+	} {
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "database") {
+			t.Fatalf("behind a partition: %d %s", r.status, r.body)
+		}
+	}
+	if d := time.Since(start); d > 3*ClusterTimeout {
+		t.Fatalf("behind a partition the node took %s to refuse twice", d)
+	}
+	if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(53), "pc53"); r.status != http.StatusCreated {
+		t.Fatalf("the other node during the partition: %d %s", r.status, r.body)
+	}
+	proxy.Mend()
+	if err := c.nodes[0].srv.refreshCluster(context.Background()); err != nil {
+		t.Fatalf("refresh after the partition: %v", err)
+	}
+	if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("renew after the partition: %d %s", r.status, r.body)
+	}
 }
