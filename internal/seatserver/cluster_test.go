@@ -642,3 +642,17 @@ func TestClusterCutOff(t *testing.T) {
 		t.Fatalf("renew after the partition: %d %s", r.status, r.body)
 	}
 }
+
+// TestRefreshWait: a node refreshes every period, or less often when a
+// refresh takes long, so refreshing takes at most a twentieth of its time.
+func TestRefreshWait(t *testing.T) {
+	for _, c := range []struct{ took, want time.Duration }{
+		{10 * time.Millisecond, 2 * time.Second},
+		{100 * time.Millisecond, 2 * time.Second},
+		{300 * time.Millisecond, 6 * time.Second},
+	} {
+		if got := refreshWait(2*time.Second, c.took); got != c.want {
+			t.Errorf("refresh took %s: wait %s, want %s", c.took, got, c.want)
+		}
+	}
+}
