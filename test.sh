@@ -110,29 +110,30 @@ passed=$(grep -ac '^ok ' "$testlog" || true)
 failed=$(grep -ac '^FAIL[[:space:]]' "$testlog" || true)
 notests=$(grep -ac '^?.*\[no test files\]' "$testlog" || true)
 # go test prints each package's output in one piece, ending with its
-# ok/FAIL line: a piece that ends in FAIL is shown; from every piece, the
-# top-level tests skipped (or with a skipped subtest) are listed as
-# "PACKAGE TEST" and a package whose test output names AIRSEAL_INTEGRATION
-# as "PACKAGE -".
-testtimes=$(mktemp)
-awk -v failed=/dev/stderr -v times="$testtimes" '
+# ok/FAIL line: the pieces that end in FAIL are shown (their line ranges,
+# then sed: no copy of a piece is kept, the log can be tens of MB); from
+# every piece, the top-level tests skipped (or with a skipped subtest) are
+# listed as "PACKAGE TEST", a package whose test output names
+# AIRSEAL_INTEGRATION as "PACKAGE -", and each top-level test's time.
+testtimes=$(mktemp) failranges=$(mktemp)
+awk -v times="$testtimes" -v ranges="$failranges" '
 	/^(ok  |FAIL|\?   )\t[^ \t]/ {
 		split($0, f, /\t/)
-		if (f[1] == "FAIL") printf "%s%s\n", piece, $0 > failed
+		if (f[1] == "FAIL") print start "," NR "p" > ranges
 		for (n in skip) print f[2], n
 		if (named) print f[2], "-"
 		for (n in took) printf "%8.1fs  %s %s\n", took[n], f[2], n > times
-		piece = ""; named = 0; delete skip; delete took
+		start = NR + 1; named = 0; delete skip; delete took
 		next
 	}
-	{ piece = piece $0 "\n" }
 	/^--- (PASS|FAIL): / { t = $4; gsub(/[()s]/, "", t); took[$3] = t }
 	/^ *--- SKIP: / { n = $3; sub(/\/.*/, "", n); skip[n] = 1 }
 	/AIRSEAL_INTEGRATION/ { named = 1 }
-' "$testlog" > "$skiplog"
+' start=1 "$testlog" > "$skiplog"
+[ ! -s "$failranges" ] || sed -n -f "$failranges" "$testlog" >&2
 slowest=$(awk '$1 == "ok" && $3 ~ /s$/ { t = $3; sub(/s$/, "", t); printf "%8.1fs  %s\n", t, $2 }' "$testlog" | sort -rn | head -n 8)
 slowest+=$'\n'"slowest tests under -race:"$'\n'$(sort -rn "$testtimes" | head -n 8)
-rm -f "$testlog" "$testtimes"
+rm -f "$testlog" "$testtimes" "$failranges"
 
 module=$(go list -m)
 # imp turns a package directory (./cmd/bundle) into its import path.
