@@ -105,30 +105,34 @@ testlog=$(mktemp) skiplog=$(mktemp)
 # them); the console shows what a plain go test prints: the package lines,
 # build errors, and then the whole output of each failing package.
 go test -race -count=1 -v ./... 2>&1 | tee "$testlog" |
-	grep --line-buffered -E '^(ok  |FAIL|\?   )'$'\t''|^# |^[^[:space:]]+\.go:[0-9]+:' || fail
-passed=$(grep -c '^ok ' "$testlog" || true)
-failed=$(grep -c '^FAIL[[:space:]]' "$testlog" || true)
-notests=$(grep -c '^?.*\[no test files\]' "$testlog" || true)
+	grep -a --line-buffered -E '^(ok  |FAIL|\?   )'$'\t''|^# |^[^[:space:]]+\.go:[0-9]+:' || fail
+passed=$(grep -ac '^ok ' "$testlog" || true)
+failed=$(grep -ac '^FAIL[[:space:]]' "$testlog" || true)
+notests=$(grep -ac '^?.*\[no test files\]' "$testlog" || true)
 # go test prints each package's output in one piece, ending with its
 # ok/FAIL line: a piece that ends in FAIL is shown; from every piece, the
 # top-level tests skipped (or with a skipped subtest) are listed as
 # "PACKAGE TEST" and a package whose test output names AIRSEAL_INTEGRATION
 # as "PACKAGE -".
-awk -v failed=/dev/stderr '
+testtimes=$(mktemp)
+awk -v failed=/dev/stderr -v times="$testtimes" '
 	/^(ok  |FAIL|\?   )\t[^ \t]/ {
 		split($0, f, /\t/)
 		if (f[1] == "FAIL") printf "%s%s\n", piece, $0 > failed
 		for (n in skip) print f[2], n
 		if (named) print f[2], "-"
-		piece = ""; named = 0; delete skip
+		for (n in took) printf "%8.1fs  %s %s\n", took[n], f[2], n > times
+		piece = ""; named = 0; delete skip; delete took
 		next
 	}
 	{ piece = piece $0 "\n" }
+	/^--- (PASS|FAIL): / { t = $4; gsub(/[()s]/, "", t); took[$3] = t }
 	/^ *--- SKIP: / { n = $3; sub(/\/.*/, "", n); skip[n] = 1 }
 	/AIRSEAL_INTEGRATION/ { named = 1 }
 ' "$testlog" > "$skiplog"
 slowest=$(awk '$1 == "ok" && $3 ~ /s$/ { t = $3; sub(/s$/, "", t); printf "%8.1fs  %s\n", t, $2 }' "$testlog" | sort -rn | head -n 8)
-rm -f "$testlog"
+slowest+=$'\n'"slowest tests under -race:"$'\n'$(sort -rn "$testtimes" | head -n 8)
+rm -f "$testlog" "$testtimes"
 
 module=$(go list -m)
 # imp turns a package directory (./cmd/bundle) into its import path.

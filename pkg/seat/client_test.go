@@ -115,6 +115,29 @@ func TestCheckoutRenewRelease(t *testing.T) {
 	}
 }
 
+// TestRenewCancelledKeepsLease: a renewal the caller cancels (shutdown,
+// its own deadline) is not a refusal: the lease is not lost and renews
+// afterwards.
+func TestRenewCancelledKeepsLease(t *testing.T) {
+	rg := newRig(t, 1, 2)
+	c := rg.client(manual)
+	l, err := c.Checkout(context.Background(), Request{ClientSessionID: testSession})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Renew(ctx, l); !errors.Is(err, context.Canceled) {
+		t.Fatalf("renew with a cancelled context: %v", err)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatalf("lease lost by a cancelled renewal: %v", err)
+	}
+	if err := c.Renew(context.Background(), l); err != nil {
+		t.Fatalf("renew afterwards: %v", err)
+	}
+}
+
 func TestNoSeat(t *testing.T) {
 	rg := newRig(t, 1, 1)
 	c := rg.client(manual)

@@ -450,6 +450,11 @@ func (c *Client) Renew(ctx context.Context, l *Lease) error {
 			l.apply(s, info)
 			return nil
 		}
+		if ctx.Err() != nil {
+			// The caller gave up (shutting down, its own deadline): the
+			// servers refused nothing, so the lease is not lost.
+			return ctx.Err()
+		}
 		if !retryable(err) {
 			l.lose(err)
 			return err

@@ -1,0 +1,323 @@
+// Command cluster measures checkouts per second of a license-server
+// cluster (issue 12, "Speed"): two nodes on one PostgreSQL database,
+// against the single node on SQLite and the bare net/http floor of
+// bench/seat/server, paired in one run:
+//
+//   - floor: net/http with the same HTTP Basic token check (SHA-256,
+//     constant-time compare) and one Ed25519 response signature per
+//     request, no storage (the floor of bench/seat/server);
+//   - sqlite: POST /api/sessions on one node, each a new session, signed,
+//     durable in SQLite (WAL, synchronous=FULL, group commit);
+//   - postgres: the same on two nodes sharing a PostgreSQL database (a
+//     temporary server from Debian's binaries, fsync on), every seat
+//     decided by the database under its product lock (cluster mode); the
+//     connections alternate between the nodes.
+//
+// Phases alternate floor, sqlite, postgres, ROUNDS times, each for -phase
+// at -conns keep-alive connections; it prints each phase's requests/s and
+// p99, the medians and the ratios to the floor (target: postgres >= 0.25x
+// floor).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airseal/airseal/internal/pgtest"
+	"github.com/airseal/airseal/internal/seatserver"
+	"github.com/airseal/airseal/internal/seatstore"
+	"github.com/airseal/airseal/pkg/keys"
+	"github.com/airseal/airseal/pkg/license"
+	"github.com/airseal/airseal/pkg/seat"
+)
+
+func main() {
+	conns := flag.Int("conns", 8, "concurrent keep-alive connections")
+	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
+	rounds := flag.Int("rounds", 5, "rounds of floor, sqlite, postgres")
+	only := flag.String("only", "floor,sqlite,postgres", "comma-separated phases to run (profiling one phase)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	dir, err := os.MkdirTemp("", "seat-cluster-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	pg, err := pgtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pg.Close()
+	schema, err := pg.NewSchema()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	tok := make([]byte, 32)
+	_, _ = rand.Read(tok)
+	token := base64.RawURLEncoding.EncodeToString(tok)
+	vk, err := keys.Generate(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nodeKeys := make([]ed25519.PrivateKey, 3) // 0: the SQLite node; 1, 2: the cluster
+	for i := range nodeKeys {
+		_, nodeKeys[i], _ = ed25519.GenerateKey(rand.Reader)
+	}
+	floorURL, stopFloor := startFloor(nodeKeys[0], "bench", token)
+	defer stopFloor()
+
+	sq, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlURL, stopSQL := startNode(sq, vk, nodeKeys[0], []ed25519.PrivateKey{nodeKeys[0]}, "bench", token, true)
+	defer stopSQL()
+	var pgURLs []string
+	for i := 1; i <= 2; i++ {
+		st, err := seatstore.OpenPostgres(context.Background(), pg.URL(schema))
+		if err != nil {
+			log.Fatal(err)
+		}
+		u, stop := startNode(st, vk, nodeKeys[i], nodeKeys[1:], "bench", token, i == 1)
+		defer stop()
+		pgURLs = append(pgURLs, u)
+	}
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
+	var seq atomic.Int64
+	type result struct{ rps, p99 float64 }
+	res := map[string][]result{}
+	kinds := strings.Split(*only, ",")
+	fmt.Printf("seat cluster bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d; postgres: 2 nodes, one database (%s)\n",
+		*conns, *rounds, *phase, runtime.GOMAXPROCS(0), pg.Dir)
+	for r := 0; r < *rounds; r++ {
+		for _, k := range kinds {
+			var op func(c, i int) error
+			switch k {
+			case "floor":
+				op = func(c, i int) error { return floorCall(hc, floorURL, "bench", token) }
+			case "sqlite":
+				op = func(c, i int) error {
+					return checkout(hc, sqlURL, "bench", token, fmt.Sprintf("sq-%02d-%012d", c, seq.Add(1)))
+				}
+			case "postgres":
+				op = func(c, i int) error {
+					return checkout(hc, pgURLs[c%2], "bench", token, fmt.Sprintf("pg-%02d-%012d", c, seq.Add(1)))
+				}
+			}
+			rps, p99 := load(*conns, *phase, op)
+			res[k] = append(res[k], result{rps, p99})
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms\n", r+1, k, rps, p99)
+		}
+	}
+	med := func(k string) (float64, float64) {
+		var a, b []float64
+		for _, x := range res[k] {
+			a, b = append(a, x.rps), append(b, x.p99)
+		}
+		return median(a), median(b)
+	}
+	f, fp := med("floor")
+	s, sp := med("sqlite")
+	p, pp := med("postgres")
+	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), sqlite checkout %.0f/s (p99 %.2f ms), postgres 2-node checkout %.0f/s (p99 %.2f ms)\n", f, fp, s, sp, p, pp)
+	fmt.Printf("ratio postgres/floor %.2f (target >= 0.25), sqlite/floor %.2f, postgres/sqlite %.2f\n", p/f, s/f, p/s)
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// load runs op on conns goroutines for d and returns requests/s and the
+// p99 latency in ms.
+func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64) {
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, conns)
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(stop); i++ {
+				t := time.Now()
+				if err := op(c, i); err != nil {
+					log.Fatal(err)
+				}
+				lat[c] = append(lat[c], time.Since(t))
+			}
+		}(c)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p99 := 0.0
+	if len(all) > 0 {
+		p99 = float64(all[len(all)*99/100]) / float64(time.Millisecond)
+	}
+	return float64(len(all)) / el.Seconds(), p99
+}
+
+// startFloor is bench/seat/server's floor: the token check and one
+// signature per request, nothing stored.
+func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
+	sum := sha256.Sum256([]byte(token))
+	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		got := sha256.Sum256([]byte(p))
+		if !ok || u != name || subtle.ConstantTimeCompare(got[:], sum[:]) != 1 {
+			w.WriteHeader(401)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		body := []byte(`{"ID":"L-FLOOR","Mode":"licensed"}` + "\n")
+		t := time.Now().UTC().Format(seat.TimeFormat)
+		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
+		w.Header().Set(seat.HeaderTime, t)
+		w.Header().Set(seat.HeaderKey, keyID)
+		w.Header().Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(m.Sign(key)))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(201)
+		_, _ = w.Write(body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
+}
+
+// startNode runs a seat server node on st with key; with setup it stores
+// the client token and installs a license of a million seats naming every
+// key of nodes (bound to no machine). A later node of a cluster loads
+// them from the store at its start.
+func startNode(st seatstore.Store, vk *keys.PrivateKey, key ed25519.PrivateKey, nodes []ed25519.PrivateKey, name, token string, setup bool) (string, func()) {
+	ctx := context.Background()
+	if setup {
+		sum := sha256.Sum256([]byte(token))
+		if err := st.Commit(ctx, seatstore.Change{PutTokens: []seatstore.TokenRecord{{Name: name, Role: seat.RoleClient, SHA256: sum, Created: time.Now().UTC().Truncate(time.Second)}}}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease,
+		Machine: func(string) (*license.Machine, error) { return &license.Machine{Virtualization: "none"}, nil }}
+	srv, err := seatserver.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if setup {
+		nb := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		sl := &license.ServerLicense{
+			License: license.License{Serial: "BNCH-0000-0000-0001", Product: "bench", Kind: license.KindMain,
+				Customer: license.Customer{Name: "Bench"}, IssuedAt: nb, NotBefore: nb, Seats: 1_000_000},
+			SeatUnit: license.PerSession,
+		}
+		for i, k := range nodes {
+			sl.Nodes = append(sl.Nodes, license.Node{Name: fmt.Sprintf("bench%d", i+1), ResponseKey: k.Public().(ed25519.PublicKey)})
+		}
+		if err := sl.Sign(vk); err != nil {
+			log.Fatal(err)
+		}
+		arm, err := sl.Armor()
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := srv.Install(ctx, arm, "", ""); err != nil {
+			log.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		if err := srv.Run(rctx, ln, seatserver.RunOptions{}); err != nil {
+			log.Print(err)
+		}
+		close(done)
+	}()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done; st.Close() }
+}
+
+var qn atomic.Int64
+
+func do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(name, token)
+	req.Header.Set(seat.HeaderQueryID, fmt.Sprintf("bench-query-%012d", qn.Add(1)))
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range want {
+		if res.StatusCode == w {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
+}
+
+func floorCall(hc *http.Client, base, name, token string) error {
+	_, err := do(hc, "POST", base+"/api/sessions", name, token, []byte(`{}`), 201)
+	return err
+}
+
+func checkout(hc *http.Client, base, name, token, session string) error {
+	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
+	_, err := do(hc, "POST", base+seat.PathSessions, name, token, body, 201)
+	return err
+}
