@@ -398,6 +398,7 @@ func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) 
 	}
 	h.Set(seat.HeaderTime, a.time)
 	h.Set(seat.HeaderKey, s.keyID)
+	h.Set(seat.HeaderLicenceSet, s.licenceSet())
 	h.Set(seat.HeaderSignature, a.sig)
 	s.writeBody(w, a.status, a.body)
 }

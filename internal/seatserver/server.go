@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airseal/airseal/internal/audit"
@@ -172,6 +173,9 @@ type Server struct {
 	cl      *cluster     // cluster mode (a shared store), nil for one node
 	cp      checkpointer // the usage log's last head seen (checkpoint.go)
 	ext     *extState    // issue 11: devices, IP lists, login limit
+
+	// licSet is the Licence-Set header (licset.go); nil: to compute.
+	licSet atomic.Pointer[string]
 }
 
 // Errors New returns; the CLI maps them to exit codes.
