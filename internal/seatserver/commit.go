@@ -37,9 +37,10 @@ type committer struct {
 
 	// conns is how many client connections are open (Run's HTTP server
 	// counts them); last is how long the last commit took.
-	conns    atomic.Int64
-	last     time.Duration
-	deadline bool // the gathering wait is over (under mu)
+	conns     atomic.Int64
+	last      time.Duration
+	maxGather time.Duration // bounds the gathering wait (defaultMaxGather)
+	deadline  bool          // the gathering wait is over (under mu)
 }
 
 type pendingChange struct {
@@ -55,7 +56,7 @@ type nowCommitter interface {
 }
 
 func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
-	c := &committer{store: st, log: log, done: make(chan struct{})}
+	c := &committer{store: st, log: log, done: make(chan struct{}), maxGather: defaultMaxGather}
 	c.now, _ = st.(nowCommitter)
 	c.cond = sync.NewCond(&c.mu)
 	go c.loop()
@@ -137,18 +138,18 @@ func (c *committer) loop() {
 	}
 }
 
-// maxGather bounds how long a group waits for more changes.
-const maxGather = 2 * time.Millisecond
+// defaultMaxGather bounds how long a group waits for more changes.
+const defaultMaxGather = 2 * time.Millisecond
 
 // gather waits, with c.mu held and changes pending, while fewer changes
 // are pending than connections are open, for at most the time the last
-// commit took (and maxGather): changes that come in meanwhile share the
+// commit took (and c.maxGather): changes that come in meanwhile share the
 // group's one fsync instead of waiting for the next. Under load this
 // makes the groups larger (fewer fsyncs and fixed costs per request);
 // with one client it costs nothing, with many idle connections at most
 // one commit's time.
 func (c *committer) gather() {
-	wait := min(c.last, maxGather)
+	wait := min(c.last, c.maxGather)
 	if wait <= 0 || c.closed || int64(len(c.pending)) >= c.conns.Load() {
 		return
 	}
