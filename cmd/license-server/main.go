@@ -770,12 +770,21 @@ allow 16, a license naming another key 11). Every change is durable in
 DIR/state.db before it is answered. Expired leases are reclaimed every
 --sweep. Bodies are limited to 64 KiB; logs are JSON (log/slog) on stderr.
 
+With --db postgres://USER@HOST:PORT/DATABASE the node is one of a cluster:
+the state is that database's, shared with the other nodes named in the
+license, and every seat is decided by PostgreSQL (one seat count for the
+cluster; a lease taken on one node renews and releases on any other). A
+node that cannot reach the database grants and renews nothing: 503 with
+Retry-After, /healthz 503, so clients move to the next node. Licenses and
+tokens installed through one node reach the others within 2 seconds.
+
 The response key is decrypted once at start (--passphrase-file, e.g. a
 systemd credential, or $AIRSEAL_PASSPHRASE). Without --tls-cert and
 --tls-key, --addr must be a loopback address unless --insecure-listen is
 given: tokens and passwords would cross the network in clear text.`,
 		Example: `  license-server serve --dir DIR --passphrase-file /run/credentials/license-server.service/passphrase
-  license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR`,
+  license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR
+  license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR --db postgres://airseal@db1/airseal`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := g.serverDir()

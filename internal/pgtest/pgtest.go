@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -204,6 +203,9 @@ type Proxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	cut    bool
+	// hole: bytes are swallowed and new connections never answered, as a
+	// network partition looks (no reset, no answer).
+	hole bool
 }
 
 // NewProxy listens on 127.0.0.1 and forwards to s.
@@ -239,6 +241,11 @@ func (p *Proxy) accept() {
 			c.Close()
 			continue
 		}
+		if p.hole {
+			p.conns[c] = true // held open, never answered, until Mend
+			p.mu.Unlock()
+			continue
+		}
 		p.mu.Unlock()
 		go p.forward(c)
 	}
@@ -261,7 +268,21 @@ func (p *Proxy) forward(c net.Conn) {
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			p.mu.Lock()
+			hole := p.hole
+			p.mu.Unlock()
+			if n > 0 && !hole {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		done <- struct{}{}
 	}
 	go pipe(u, c)
@@ -287,11 +308,26 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Mend lets connections through again.
+// Blackhole swallows every byte in both directions and holds new
+// connections unanswered: the database stops answering without closing
+// anything, as behind a network partition.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	p.hole = true
+	p.mu.Unlock()
+}
+
+// Mend lets connections through again. The connections open during a
+// Blackhole lost bytes and are closed.
 func (p *Proxy) Mend() {
 	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.hole {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.cut, p.hole = false, false
 }
 
 // Close stops the proxy.

@@ -312,6 +312,10 @@ func TestClusterRenewReleaseAnyNode(t *testing.T) {
 		var s seat.Session
 		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s)
 		c.clock.Add(time.Minute)
+		// Node 2 shows the lease at once (read from the store, not its cache).
+		if r := c.nodes[1].do("GET", "/api/sessions/"+s.ID, seat.RoleAdmin, nil); r.status != http.StatusOK {
+			t.Fatalf("GET the lease on node 2: %d %s", r.status, r.body)
+		}
 		r := c.nodes[1].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil)
 		var rs seat.Session
 		r.decode(t, &rs)
@@ -323,6 +327,9 @@ func TestClusterRenewReleaseAnyNode(t *testing.T) {
 		}
 		if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusNotFound {
 			t.Fatalf("renew on node 1 after release on node 2: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].do("GET", "/api/sessions/"+s.ID, seat.RoleAdmin, nil); r.status != http.StatusNotFound {
+			t.Fatalf("GET on node 1 after release on node 2: %d %s", r.status, r.body)
 		}
 		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s.ID, seat.RoleClient, nil); r.status != http.StatusAccepted {
 			t.Fatalf("second release: %d %s", r.status, r.body)
@@ -604,5 +611,48 @@ func TestClusterCutOff(t *testing.T) {
 	checkBack(t, c, c.nodes[0], s.ID)
 	if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(52), "pc52"); r.status != http.StatusConflict {
 		t.Fatalf("4th seat of 3: %d %s", r.status, r.body)
+	}
+	// A partition: the database stops answering without closing anything.
+	// The node answers 503 within its timeout instead of hanging or
+	// guessing.
+	if r := c.nodes[0].do("DELETE", "/api/sessions/"+clusterLeaseID("acme-erp", sid(51)), seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("release: %d %s", r.status, r.body)
+	}
+	proxy.Blackhole()
+	start = time.Now()
+	for _, r := range []*resp{
+		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(53), "pc53"),
+		c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil),
+	} {
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "database") {
+			t.Fatalf("behind a partition: %d %s", r.status, r.body)
+		}
+	}
+	if d := time.Since(start); d > 3*ClusterTimeout {
+		t.Fatalf("behind a partition the node took %s to refuse twice", d)
+	}
+	if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(53), "pc53"); r.status != http.StatusCreated {
+		t.Fatalf("the other node during the partition: %d %s", r.status, r.body)
+	}
+	proxy.Mend()
+	if err := c.nodes[0].srv.refreshCluster(context.Background()); err != nil {
+		t.Fatalf("refresh after the partition: %v", err)
+	}
+	if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("renew after the partition: %d %s", r.status, r.body)
+	}
+}
+
+// TestRefreshWait: a node refreshes every period, or less often when a
+// refresh takes long, so refreshing takes at most a twentieth of its time.
+func TestRefreshWait(t *testing.T) {
+	for _, c := range []struct{ took, want time.Duration }{
+		{10 * time.Millisecond, 2 * time.Second},
+		{100 * time.Millisecond, 2 * time.Second},
+		{300 * time.Millisecond, 6 * time.Second},
+	} {
+		if got := refreshWait(2*time.Second, c.took); got != c.want {
+			t.Errorf("refresh took %s: wait %s, want %s", c.took, got, c.want)
+		}
 	}
 }

@@ -266,6 +266,22 @@ func (s *Server) getSession(q *request) (answer, error) {
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
+	if s.cl != nil {
+		// Cluster mode: the lease as stored now, whichever node holds it.
+		l, ok, err := s.storedLease(q.r.Context(), id)
+		switch {
+		case err != nil:
+			return answer{}, err
+		case !ok:
+			return answer{}, seats.ErrUnknownLease
+		case l.Lost != "":
+			return answer{}, seatsLost(l.Lost)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.now()
+		return answer{http.StatusOK, s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now)}, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()

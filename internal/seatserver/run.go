@@ -50,6 +50,7 @@ type RunOptions struct {
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           s.Handler(),
+		ConnState:         s.commits.connState,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -102,17 +103,20 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
 	defer cpTick.Stop()
 	var refresh <-chan time.Time
+	every := cmp.Or(opts.Refresh, DefaultClusterRefresh)
 	if s.cl != nil {
-		rt := time.NewTicker(cmp.Or(opts.Refresh, DefaultClusterRefresh))
+		rt := time.NewTimer(every)
 		defer rt.Stop()
 		refresh = rt.C
 	}
 	for {
 		select {
 		case <-refresh:
+			t0 := time.Now()
 			if err := s.refreshCluster(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("cluster refresh", "err", err)
 			}
+			refresh = time.After(refreshWait(every, time.Since(t0)))
 		case err := <-serveErr:
 			return err
 		case <-poll.C:
@@ -142,6 +146,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 			return nil
 		}
 	}
+}
+
+// refreshWait is the pause before a cluster node's next refresh: every,
+// or longer when a refresh takes long (very many leases), so that
+// refreshing takes at most a twentieth of the node's time.
+func refreshWait(every, took time.Duration) time.Duration {
+	return max(every, 20*took)
 }
 
 // TokenPoll is how often Run looks at Config.TokenStamp.

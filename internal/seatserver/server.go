@@ -3,13 +3,25 @@
 // machine, seats leased to sessions, every answer signed with the server's
 // response key over the client's query ID.
 //
-// The server keeps one seats.Core in memory behind a mutex. Every change
-// (a grant, a renewal, a release, an expiry, a license installed) is made
-// in the core under the mutex, queued to the committer in the same order,
-// and answered only once the committer has made it durable in the
-// seatstore.Store. The committer merges whatever queued while the previous
-// commit ran into one Store.Commit (group commit), so many clients share
-// one transaction and one fsync.
+// A single node (SQLite) keeps one seats.Core in memory behind a mutex.
+// Every change (a grant, a renewal, a release, an expiry, a license
+// installed) is made in the core under the mutex, queued to the committer
+// in the same order, and answered only once the committer has made it
+// durable in the seatstore.Store. The committer merges whatever queued
+// while the previous commit ran into one Store.Commit (group commit), so
+// many clients share one transaction and one fsync; it runs that commit in
+// its own goroutine (Store CommitNow), and under load waits up to one
+// commit's time for the connections that have nothing queued yet
+// (commit.go). An answer is encoded and signed while its change commits
+// and sent once durable.
+//
+// Several nodes on one shared store (PostgreSQL, a ClusterStore) serve in
+// cluster mode (cluster.go): there the store decides every seat (Grant,
+// Renewal, delete, SweepExpired) and the core is only a cache of the
+// shared state, reloaded every DefaultClusterRefresh, for listings, the
+// console, metrics and the capacity a Grant is given. A node that cannot
+// reach the database grants and renews nothing (503). See
+// docs/spec/seat-protocol-v1.md, "Several nodes".
 //
 // # Security
 //

@@ -100,7 +100,7 @@ func (p *Postgres) sweepOnce(ctx context.Context, before, now time.Time, detail 
 		}
 		l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
 		gone = append(gone, l)
-		holds = append(holds, hold{product: l.Product, seatKey: sk, lost: l.Lost, exists: true})
+		holds = append(holds, hold{id: l.ID, product: l.Product, seatKey: sk, lost: l.Lost, exists: true})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -127,4 +127,28 @@ func (p *Postgres) sweepOnce(ctx context.Context, before, now time.Time, detail 
 		return nil, err
 	}
 	return live, nil
+}
+
+// renewStored sets a Renewal's expiry, refused as unknown when the UPDATE
+// finds no row: on PostgreSQL, a sweep or release on another node may
+// delete the lease between the read of its lost mark and the UPDATE (the
+// UPDATE then waits for that transaction and skips the deleted row), and
+// acknowledging the renewal would hand the session a seat nothing counts.
+func renewStored(ctx context.Context, tx wtx, r Renewal) error {
+	var res sql.Result
+	var err error
+	if st := tx.stmt(ctx, qLeaseRenew); st != nil {
+		res, err = st.ExecContext(ctx, r.ID, nanos(r.Expires))
+	} else {
+		res, err = tx.Tx.ExecContext(ctx, qLeaseRenew, r.ID, nanos(r.Expires))
+	}
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return renewRefused(r.ID, false, "")
+	}
+	return nil
 }

@@ -727,7 +727,7 @@ func apply(ctx context.Context, tx wtx, c *Change) error {
 		case lost != "":
 			return renewRefused(r.ID, true, lost)
 		}
-		if err := exec(qLeaseRenew, r.ID, nanos(r.Expires)); err != nil {
+		if err := renewStored(ctx, tx, r); err != nil {
 			return err
 		}
 	}

@@ -1,9 +1,12 @@
 // Package seatstore is the license server's durable state: installed
 // licenses, live leases, API tokens, devices, settings and the append-only
-// usage log. The server keeps its working state in memory (internal/seats,
-// internal/devices) and makes every change durable through Store.Commit
-// before it acknowledges it to a client; after a restart it rebuilds that
-// state from Store.Load.
+// usage log. A single server keeps its working state in memory
+// (internal/seats, internal/devices) and makes every change durable
+// through Store.Commit before it acknowledges it to a client; after a
+// restart it rebuilds that state from Store.Load. Several server nodes
+// sharing one PostgreSQL database (Postgres.Shared) let the store decide
+// every seat instead: Grant, Renewal, DeleteLeases and
+// Postgres.SweepExpired, each counted under the product's row lock.
 //
 // Implementations: Memory (tests, and the reference for the behaviour every
 // store must have), SQLite (the embedded default) and PostgreSQL (several

@@ -95,9 +95,6 @@ func main() {
 	for i := range nodeKeys {
 		_, nodeKeys[i], _ = ed25519.GenerateKey(rand.Reader)
 	}
-	floorURL, stopFloor := startFloor(nodeKeys[0], "bench", token)
-	defer stopFloor()
-
 	sq, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
 	if err != nil {
 		log.Fatal(err)
@@ -105,17 +102,30 @@ func main() {
 	sqlURL, stopSQL := startNode(sq, vk, nodeKeys[0], []ed25519.PrivateKey{nodeKeys[0]}, "bench", token, true)
 	defer stopSQL()
 	var pgURLs []string
+	var pgStores []*seatstore.Postgres
 	for i := 1; i <= 2; i++ {
 		st, err := seatstore.OpenPostgres(context.Background(), pg.URL(schema))
 		if err != nil {
 			log.Fatal(err)
 		}
+		pgStores = append(pgStores, st)
 		u, stop := startNode(st, vk, nodeKeys[i], nodeKeys[1:], "bench", token, i == 1)
 		defer stop()
 		pgURLs = append(pgURLs, u)
 	}
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
+	// The floor answers with a real checkout answer of the server (same
+	// shape and size, signed the same way) and its client encodes and
+	// decodes the same JSON as the checkout clients, as bench/seat/server's
+	// floor does: the client work on the same cores is the same in every
+	// phase.
+	sample, err := do(hc, "POST", sqlURL+seat.PathSessions, "bench", token, checkoutBody("sample-0000000000"), 201)
+	if err != nil {
+		log.Fatal(err)
+	}
+	floorURL, stopFloor := startFloor(nodeKeys[0], "bench", token, sample)
+	defer stopFloor()
 	var seq atomic.Int64
 	type result struct{ rps, p99 float64 }
 	res := map[string][]result{}
@@ -127,7 +137,9 @@ func main() {
 			var op func(c, i int) error
 			switch k {
 			case "floor":
-				op = func(c, i int) error { return floorCall(hc, floorURL, "bench", token) }
+				op = func(c, i int) error {
+					return checkout(hc, floorURL, "bench", token, fmt.Sprintf("fl-%02d-%012d", c, seq.Add(1)))
+				}
 			case "sqlite":
 				op = func(c, i int) error {
 					return checkout(hc, sqlURL, "bench", token, fmt.Sprintf("sq-%02d-%012d", c, seq.Add(1)))
@@ -137,9 +149,15 @@ func main() {
 					return checkout(hc, pgURLs[c%2], "bench", token, fmt.Sprintf("pg-%02d-%012d", c, seq.Add(1)))
 				}
 			}
+			b0 := pgStores[0].Batches() + pgStores[1].Batches()
 			rps, p99 := load(*conns, *phase, op)
 			res[k] = append(res[k], result{rps, p99})
-			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms\n", r+1, k, rps, p99)
+			extra := ""
+			if k == "postgres" {
+				b := pgStores[0].Batches() + pgStores[1].Batches() - b0
+				extra = fmt.Sprintf("  %.1f checkouts per transaction", rps*phase.Seconds()/float64(max(b, 1)))
+			}
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms%s\n", r+1, k, rps, p99, extra)
 		}
 	}
 	med := func(k string) (float64, float64) {
@@ -200,8 +218,8 @@ func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64
 }
 
 // startFloor is bench/seat/server's floor: the token check and one
-// signature per request, nothing stored.
-func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
+// signature per request over body, nothing stored.
+func startFloor(key ed25519.PrivateKey, name, token string, body []byte) (string, func()) {
 	sum := sha256.Sum256([]byte(token))
 	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +230,6 @@ func startFloor(key ed25519.PrivateKey, name, token string) (string, func()) {
 			return
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
-		body := []byte(`{"ID":"L-FLOOR","Mode":"licensed"}` + "\n")
 		t := time.Now().UTC().Format(seat.TimeFormat)
 		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
 		w.Header().Set(seat.HeaderTime, t)
@@ -311,13 +328,18 @@ func do(hc *http.Client, method, url, name, token string, body []byte, want ...i
 	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
 }
 
-func floorCall(hc *http.Client, base, name, token string) error {
-	_, err := do(hc, "POST", base+"/api/sessions", name, token, []byte(`{}`), 201)
-	return err
+func checkoutBody(session string) []byte {
+	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
+	return body
 }
 
+// checkout takes a seat (or the floor's imitation of one) and decodes the
+// answer as a client does.
 func checkout(hc *http.Client, base, name, token, session string) error {
-	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
-	_, err := do(hc, "POST", base+seat.PathSessions, name, token, body, 201)
-	return err
+	b, err := do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201)
+	if err != nil {
+		return err
+	}
+	var s seat.Session
+	return json.Unmarshal(b, &s)
 }
