@@ -367,13 +367,18 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 	sort.SliceStable(st.Licenses, func(i, j int) bool {
 		return !isAdditional(st.Licenses[i].Raw) && isAdditional(st.Licenses[j].Raw)
 	})
+	// skipped: a stored license this node does not count (it does not name
+	// this node, say). Its seats are then missing from this node's view
+	// only, so the node must not take leases away for their lack.
+	skipped := false
 	for _, rec := range st.Licenses {
 		s.cl.mu.Lock()
 		il := s.cl.verified[string(rec.Raw)]
 		s.cl.mu.Unlock()
 		if il == nil {
 			if il, err = s.checkInstalled(rec.Raw, now); err != nil {
-				s.log.Error("installed license refused on this node", "serial", rec.Serial, "err", err)
+				s.log.Error("installed license refused on this node; it counts on the nodes it names", "serial", rec.Serial, "err", err)
+				skipped = true
 				continue
 			}
 			s.cl.mu.Lock()
@@ -382,6 +387,7 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 		if _, err := core.Install(il.core, now); err != nil {
 			s.log.Error("installed license", "serial", rec.Serial, "err", err)
+			skipped = true
 			continue
 		}
 		records[rec.Serial], armored[rec.Serial] = rec, il.armored
@@ -440,7 +446,7 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 	}
 	for _, e := range ev {
-		if e.Kind != seats.EventLost {
+		if e.Kind != seats.EventLost || skipped {
 			continue
 		}
 		if l, ok := core.Lost(e.LeaseID); ok {

@@ -656,3 +656,28 @@ func TestRefreshWait(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterNodeNotNamed: a license that names only node 1 counts on
+// node 1; node 2 does not count it (demo mode there) and, above all, does
+// not take node 1's leases away for the seats it cannot see.
+func TestClusterNodeNotNamed(t *testing.T) {
+	mem := seatstore.NewMemory()
+	c := newClusterEnv(t, func() seatstore.Store { return sharedMemory{mem, &atomic.Bool{}} }, 2)
+	arm, _ := c.v.issue(t, c.nodes[0].pub, lic{seats: 2})
+	c.nodes[0].install(arm, http.StatusCreated)
+	var s seat.Session
+	c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s)
+	c.refresh()
+	c.refresh()
+	for _, l := range c.storedLeases() {
+		if l.Lost != "" {
+			t.Fatalf("node 2, which the license does not name, took lease %s away: %s", l.ID, l.Lost)
+		}
+	}
+	if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("renew on node 1: %d %s", r.status, r.body)
+	}
+	if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusOK || !strings.Contains(string(r.body), `"demo"`) {
+		t.Fatalf("checkout on the node the license does not name: %d %s (want demo mode)", r.status, r.body)
+	}
+}
