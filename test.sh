@@ -6,6 +6,7 @@
 # release.sh and the .deb with lintian, dpkg -i/--purge and systemd-analyze,
 # install.sh/update.sh, PostgreSQL and browser tests) and ./demo.sh.
 #   FUZZTIME=10s ./test.sh       fuzz longer
+#   FUZZJOBS=1 ./test.sh         one fuzz target at a time (default: one per CPU)
 #   QUICK=1 ./test.sh            skip the fuzzing
 #   SKIP_INTEGRATION=1 ./test.sh skip the integration step
 # The summary line is printed whatever happens (an EXIT trap), so a failing
@@ -110,71 +111,106 @@ passed=$(grep -ac '^ok ' "$testlog" || true)
 failed=$(grep -ac '^FAIL[[:space:]]' "$testlog" || true)
 notests=$(grep -ac '^?.*\[no test files\]' "$testlog" || true)
 # go test prints each package's output in one piece, ending with its
-# ok/FAIL line: a piece that ends in FAIL is shown; from every piece, the
-# top-level tests skipped (or with a skipped subtest) are listed as
-# "PACKAGE TEST" and a package whose test output names AIRSEAL_INTEGRATION
-# as "PACKAGE -".
-testtimes=$(mktemp)
-awk -v failed=/dev/stderr -v times="$testtimes" '
+# ok/FAIL line: the pieces that end in FAIL are shown (their line ranges,
+# then sed: no copy of a piece is kept, the log can be tens of MB); from
+# every piece, the top-level tests skipped (or with a skipped subtest) are
+# listed as "PACKAGE TEST", a package whose test output names
+# AIRSEAL_INTEGRATION as "PACKAGE -", and each top-level test's time.
+testtimes=$(mktemp) failranges=$(mktemp)
+awk -v times="$testtimes" -v ranges="$failranges" '
 	/^(ok  |FAIL|\?   )\t[^ \t]/ {
 		split($0, f, /\t/)
-		if (f[1] == "FAIL") printf "%s%s\n", piece, $0 > failed
+		if (f[1] == "FAIL") print start "," NR "p" > ranges
 		for (n in skip) print f[2], n
 		if (named) print f[2], "-"
 		for (n in took) printf "%8.1fs  %s %s\n", took[n], f[2], n > times
-		piece = ""; named = 0; delete skip; delete took
+		start = NR + 1; named = 0; delete skip; delete took
 		next
 	}
-	{ piece = piece $0 "\n" }
 	/^--- (PASS|FAIL): / { t = $4; gsub(/[()s]/, "", t); took[$3] = t }
 	/^ *--- SKIP: / { n = $3; sub(/\/.*/, "", n); skip[n] = 1 }
 	/AIRSEAL_INTEGRATION/ { named = 1 }
-' "$testlog" > "$skiplog"
+' start=1 "$testlog" > "$skiplog"
+[ ! -s "$failranges" ] || sed -n -f "$failranges" "$testlog" >&2
 slowest=$(awk '$1 == "ok" && $3 ~ /s$/ { t = $3; sub(/s$/, "", t); printf "%8.1fs  %s\n", t, $2 }' "$testlog" | sort -rn | head -n 8)
 slowest+=$'\n'"slowest tests under -race:"$'\n'$(sort -rn "$testtimes" | head -n 8)
-rm -f "$testlog" "$testtimes"
+rm -f "$testlog" "$testtimes" "$failranges"
 
 module=$(go list -m)
 # imp turns a package directory (./cmd/bundle) into its import path.
 imp() { if [ "$1" = . ]; then echo "$module"; else echo "$module/${1#./}"; fi; }
 
+# fuzz_one PKG DIR BIN TARGET TIME WORKERS OUT runs one fuzz target and
+# writes its verdict to OUT (ok, race or fail) and its output to OUT.log.
+fuzz_one() {
+	local pkg=$1 dir=$2 bin=$3 target=$4 time=$5 workers=$6 out=$7
+	echo "fuzz $pkg $target"
+	if (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$time" -test.parallel "$workers" \
+		-test.fuzzcachedir "$fuzzcache/$pkg" -test.timeout 10m -test.paniconexit0) >"$out.log" 2>&1; then
+		echo ok >"$out"
+	# Go's fuzz coordinator can report "context deadline exceeded" as the
+	# -fuzztime deadline passes, having found nothing (a race in the
+	# toolchain, golang/go#75804, fixed in Go 1.27). A real finding always
+	# writes its failing input; that is what fails.
+	elif grep -q 'context deadline exceeded' "$out.log" && ! grep -q 'Failing input written' "$out.log"; then
+		echo "  (fuzz $target: toolchain fuzz deadline race, no failing input: not a finding)"
+		echo race >"$out"
+	else
+		echo fail >"$out"
+	fi
+}
+
 if [ -z "${QUICK:-}" ]; then
-	step "fuzz (${FUZZTIME:-4s} each)"
-	log=$(mktemp) fuzzbin=$(mktemp -d) fuzzcache=$(go env GOCACHE)/fuzz
+	fuzztime=${FUZZTIME:-4s}
+	ncpu=$(nproc)
+	fuzzjobs=${FUZZJOBS:-$ncpu}
+	# Targets run FUZZJOBS at a time, each with NCPU/FUZZJOBS workers for
+	# FUZZTIME x FUZZJOBS: the same worker-seconds per target as one target
+	# at a time on every CPU for FUZZTIME (4 s on 2 CPUs = 1 worker for 8 s
+	# with 2 jobs), while one target's start-up and baseline coverage run
+	# beside another's fuzzing. A FUZZTIME in executions (1000x) runs one
+	# target at a time.
+	workers=$((ncpu / fuzzjobs))
+	if [[ ! $fuzztime =~ ^[0-9]+s$ ]] || [ "$workers" -lt 1 ]; then
+		fuzzjobs=1 workers=$ncpu
+	fi
+	[ "$fuzzjobs" -eq 1 ] || fuzztime=$((${fuzztime%s} * fuzzjobs))s
+	step "fuzz (${FUZZTIME:-4s} on $ncpu CPUs per target: $fuzzjobs at a time, $workers workers, $fuzztime each)"
+	fuzzdir=$(mktemp -d) fuzzcache=$(go env GOCACHE)/fuzz
 	# The targets are read from the source (func FuzzX(f *testing.F) in a
 	# _test.go file) instead of building every package to list them. Each
 	# package's test binary is built once, instrumented for fuzzing (go test
 	# -c -fuzz), and run once per target in the package's directory with go
 	# test's own corpus cache: what go test -fuzz does, less a link per
-	# target. The same time and workers per target as before.
+	# target. Targets write only their own corpus (testdata/fuzz/FuzzX and
+	# the cache's FuzzX), so they can run side by side.
 	fuzzre='^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]* \*testing\.F\)'
+	n=0
 	for dir in $(grep -rlE --include='*_test.go' "$fuzzre" . | xargs -r -n1 dirname | LC_ALL=C sort -u); do
-		pkg=$(imp "$dir") bin=$fuzzbin/$(echo "${dir#./}" | tr / _).test
-		if ! go test -c -fuzz . -o "$bin" "$dir" >"$log" 2>&1; then
-			cat "$log" >&2
+		pkg=$(imp "$dir") bin=$fuzzdir/$(echo "${dir#./}" | tr / _).test
+		if ! go test -c -fuzz . -o "$bin" "$dir" >"$fuzzdir/build.log" 2>&1; then
+			cat "$fuzzdir/build.log" >&2
 			fail
 			continue
 		fi
 		for target in $(grep -hoE "$fuzzre" "$dir"/*_test.go | sed 's/^func //; s/(.*//' | LC_ALL=C sort -u); do
-			echo "fuzz $pkg $target"
-			if (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "${FUZZTIME:-4s}" \
-				-test.fuzzcachedir "$fuzzcache/$pkg" -test.timeout 10m -test.paniconexit0) >"$log" 2>&1; then
-				continue
-			fi
-			# Go's fuzz coordinator can report "context deadline exceeded" as
-			# the -fuzztime deadline passes, having found nothing (a race in
-			# the toolchain, golang/go#75804, fixed in Go 1.27). A real
-			# finding always writes its failing input; that is what fails.
-			if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
-				echo "  (toolchain fuzz deadline race, no failing input: not a finding)"
-				fuzzraces=$((fuzzraces + 1))
-				continue
-			fi
-			cat "$log" >&2
-			fail
+			while [ "$(jobs -rp | wc -l)" -ge "$fuzzjobs" ]; do wait -n; done
+			n=$((n + 1))
+			fuzz_one "$pkg" "$dir" "$bin" "$target" "$fuzztime" "$workers" "$fuzzdir/$n.verdict" &
 		done
 	done
-	rm -rf "$log" "$fuzzbin"
+	wait
+	for ((i = 1; i <= n; i++)); do
+		case $(cat "$fuzzdir/$i.verdict" 2>/dev/null) in
+		ok) ;;
+		race) fuzzraces=$((fuzzraces + 1)) ;;
+		*)
+			cat "$fuzzdir/$i.verdict.log" >&2
+			fail
+			;;
+		esac
+	done
+	rm -rf "$fuzzdir"
 fi
 
 if [ "${SKIP_INTEGRATION:-}" = 1 ]; then

@@ -83,14 +83,23 @@ func TestWithClient(t *testing.T) {
 	if err := c.Renew(ctx, l); !errors.Is(err, seat.ErrLeaseLost) {
 		t.Fatalf("renew after removal: %v", err)
 	}
-	if err := c.Release(ctx, l); err != nil {
-		t.Fatalf("release: %v", err)
+	// The renewal's answer said the server's licenses changed (Licence-
+	// Set): the client verified them again, found none, and trusts the
+	// server no more (issue 10): not for the release (the server freed the
+	// seat when the license went), not for a demo-mode answer.
+	if err := c.Release(ctx, l); !errors.Is(err, seat.ErrUntrustedServer) {
+		t.Fatalf("release after the removal: %v", err)
 	}
-	// The client verified the server's key once; it keeps trusting it and
-	// takes the demo-mode answer (with the license's demo limits gone, none).
-	l3, err := c.Checkout(ctx, seat.Request{ClientSessionID: sid(3)})
-	if err != nil || l3.Mode() != seat.ModeDemo {
-		t.Fatalf("demo mode: %v", err)
+	if _, err := c.Checkout(ctx, seat.Request{ClientSessionID: sid(3)}); !errors.Is(err, seat.ErrUntrustedServer) {
+		t.Fatalf("checkout from a server whose license was removed: %v", err)
+	}
+	// A license installed again: trusted again.
+	e.install(arm, 201)
+	if l3, err := c.Checkout(ctx, seat.Request{ClientSessionID: sid(3)}); err != nil || l3.Mode() != seat.ModeLicensed {
+		t.Fatalf("after the license came back: %v", err)
+	}
+	if r := e.do("DELETE", "/api/licences/"+serial, admin, nil); r.status != 200 {
+		t.Fatal(r.status)
 	}
 	// A new client cannot verify a server that has no license: refused
 	// (the product falls back to demo mode on its own).

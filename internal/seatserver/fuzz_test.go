@@ -21,6 +21,11 @@ func FuzzParseCheckout(f *testing.F) {
 		`{"Product":"p","KeyID":"q","ClientSessionID":"0123456789abcdef"}`,
 		`{"Product":"p","ClientSessionID":"0123456789abcdef","UserName":"a\u202eb"}`,
 		`{}`, ``, `[]`, `{"Product":"p"} x`,
+		// Case variants and duplicates (refused: decoders disagree on them).
+		`{"keyid":"672B","ClientSessionID":"0123456789ABCDEF"}`,
+		`{"Product":"p","product":"q","ClientSessionID":"0123456789abcdef"}`,
+		`{"Product":"p","Product":"q","ClientSessionID":"0123456789abcdef"}`,
+		`{"Product":"p","\u017fessionStarted":"2026-12-01T09:00:00Z","ClientSessionID":"0123456789abcdef"}`,
 	} {
 		f.Add([]byte(s))
 	}

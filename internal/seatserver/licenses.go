@@ -162,6 +162,7 @@ func (s *Server) Install(ctx context.Context, code []byte, itn, iec string) (*In
 		}
 		s.records[sl.Serial] = rec
 		s.armored[sl.Serial] = il.armored
+		s.licSet.Store(nil) // Licence-Set changes (licset.go)
 		res.Created = true
 		return ev, seatstore.Change{PutLicenses: []seatstore.LicenseRecord{rec}}, nil
 	})
@@ -219,6 +220,7 @@ func (s *Server) Remove(ctx context.Context, serial string) error {
 		}
 		delete(s.records, serial)
 		delete(s.armored, serial)
+		s.licSet.Store(nil) // Licence-Set changes (licset.go)
 		return ev, seatstore.Change{DeleteLicenses: []string{serial}}, nil
 	})
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/airseal/airseal/internal/safetext"
 	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/seat"
 )
 
@@ -22,11 +23,26 @@ func badRequest(format string, args ...any) error {
 }
 
 // decodeStrict decodes exactly one JSON object into v: unknown fields
-// (a misspelt field name), trailing data and a body that is not an object
-// are refused, naming the problem.
+// (a misspelt field name), a member name in another case than the spec's
+// ("keyid" for "KeyID": encoding/json would take it, another decoder
+// would not), a member given twice (also in another case: which one
+// counts differs between decoders), trailing data and a body that is not
+// an object are refused, naming the problem (docs/spec/seat-protocol-v1.md,
+// "Request bodies").
 func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("the body is empty; send a JSON object (Content-Type: application/json)")
+	}
+	if err := strictjson.CheckFields(body, v, strictjson.FieldsOptions{}); err != nil {
+		switch {
+		case errors.Is(err, strictjson.ErrFieldCase):
+			return badRequest("%s; check it against docs/api.md", safetext.Clean(err.Error()))
+		case errors.Is(err, strictjson.ErrDuplicateKey):
+			return badRequest("%s", safetext.Clean(err.Error()))
+		case errors.Is(err, strictjson.ErrUnknownField):
+			return badRequest("%s: check its spelling against docs/api.md", safetext.Clean(err.Error()))
+		}
+		// Not JSON: the decoder below names the problem.
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

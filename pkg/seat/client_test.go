@@ -958,3 +958,145 @@ func TestRevokedServerLicense(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestLicenceChangedMidSession (issue 10): a server whose license is
+// removed or replaced while a session runs. The server says so in
+// Licence-Set; the client verifies the server's licenses again at once
+// (not at the next TrustTTL) and accepts nothing signed by a key that no
+// valid vendor-signed license names any more, even from a server that
+// goes on granting. A refusal signed by the key trusted until then is
+// still the server's verdict (the seat lost).
+func TestLicenceChangedMidSession(t *testing.T) {
+	ctx := context.Background()
+	t.Run("removed, server keeps granting", func(t *testing.T) {
+		rg := newRig(t, 1, 5)
+		f := rg.srvs[0]
+		c := rg.client(manual)
+		l, err := c.Checkout(ctx, Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.Licence = nil // removed; a tampered server renews anyway
+		f.mu.Unlock()
+		err = c.Renew(ctx, l)
+		if !errors.Is(err, ErrUntrustedServer) {
+			t.Fatalf("renewal from a server without a license: %v", err)
+		}
+		// Verified again at the change (and once more by the checkout the
+		// renewal falls back to), not at the next TrustTTL.
+		if n := f.Calls("GET serverinfo"); n < 2 {
+			t.Fatalf("serverinfo fetched %d times, want at least 2 (verified again at the change)", n)
+		}
+		// Nothing is accepted afterwards either, new checkouts included.
+		if _, err := c.Checkout(ctx, Request{}); !errors.Is(err, ErrUntrustedServer) {
+			t.Fatalf("checkout after the removal: %v", err)
+		}
+	})
+	t.Run("replaced by a license naming another key", func(t *testing.T) {
+		rg := newRig(t, 1, 5)
+		f := rg.srvs[0]
+		c := rg.client(manual)
+		l, err := c.Checkout(ctx, Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := FakeResponseKey(0x61)
+		lic, err := IssueFakeServerLicense(rg.vendor, "srv1", other.Public().(ed25519.PublicKey), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.Licence = lic // still signing with the old key
+		f.mu.Unlock()
+		if err := c.Renew(ctx, l); !errors.Is(err, ErrUntrustedServer) {
+			t.Fatalf("answer signed by a key the new license does not name: %v", err)
+		}
+	})
+	t.Run("removed, server takes the seat away", func(t *testing.T) {
+		rg := newRig(t, 1, 5)
+		f := rg.srvs[0]
+		c := rg.client(manual)
+		l, err := c.Checkout(ctx, Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.Licence = nil
+		f.mu.Unlock()
+		f.SetLost("the license was removed")
+		if err := c.Renew(ctx, l); !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("signed refusal after the removal: %v", err)
+		}
+	})
+	t.Run("another license added: still trusted", func(t *testing.T) {
+		rg := newRig(t, 1, 5)
+		f := rg.srvs[0]
+		c := rg.client(manual)
+		l, err := c.Checkout(ctx, Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lic, err := IssueFakeServerLicense(rg.vendor, "srv1", f.Key.Public().(ed25519.PublicKey), func(o *issuer.Order) { o.Seats = 20 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.Licence = lic // a new license for the same key
+		f.mu.Unlock()
+		if err := c.Renew(ctx, l); err != nil {
+			t.Fatalf("renewal after a new license for the same key: %v", err)
+		}
+		if n := f.Calls("GET serverinfo"); n != 2 {
+			t.Fatalf("serverinfo fetched %d times, want 2", n)
+		}
+		if err := c.Renew(ctx, l); err != nil || f.Calls("GET serverinfo") != 2 {
+			t.Fatalf("unchanged set fetched again: %v, %d", err, f.Calls("GET serverinfo"))
+		}
+	})
+}
+
+// TestAnswersWithCaseVariantsRefused (issue 10): a signed answer whose
+// JSON names a member twice or in another case than the protocol's means
+// one thing to encoding/json (last one wins, case ignored) and another to
+// other decoders: the client refuses it. Unknown members are accepted (a
+// newer server's additions).
+func TestAnswersWithCaseVariantsRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		edit   func(body []byte) []byte
+		path   string
+		refuse error
+	}{
+		{"lease: Mode twice", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"Mode":"demo","Mode":"licensed"`), 1)
+		}, PathSessions, ErrServer},
+		{"lease: mode in lower case", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"mode":"licensed"`), 1)
+		}, PathSessions, ErrServer},
+		{"serverinfo: serverlicence", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"ServerLicence":`), []byte(`"serverLicence":`), 1)
+		}, PathServerInfo, ErrUntrustedServer},
+		{"lease: unknown member", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"Mode":"licensed"`), []byte(`"Mode":"licensed","Colour":"red"`), 1)
+		}, PathSessions, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rg := newRig(t, 1, 5)
+			rg.srvs[0].SetTamper(func(a *Answer) {
+				if a.Path == c.path {
+					a.Body = c.edit(a.Body) // signed as changed: the server says it
+				}
+			})
+			c2 := rg.client(manual)
+			_, err := c2.Checkout(ctx, Request{})
+			switch {
+			case c.refuse == nil && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.refuse != nil && !errors.Is(err, c.refuse):
+				t.Fatalf("got %v, want %v", err, c.refuse)
+			}
+		})
+	}
+}

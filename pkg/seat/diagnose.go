@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -322,7 +321,7 @@ func (g *diag) api(ctx context.Context) bool {
 		return false
 	}
 	var info APIInfo
-	if err := json.Unmarshal(r.body, &info); err != nil || info.Protocol != Protocol {
+	if err := decodeAnswer(r.body, &info); err != nil || info.Protocol != Protocol {
 		g.add(StepAPI, StepFail, "", fmt.Sprintf("GET %s does not answer protocol %s: another service listens here", PathAPI, Protocol),
 			"check the address and port of the license server", fmt.Errorf("%w: %s: not an airseal license server", ErrUntrustedServer, g.s.base))
 		return false
@@ -366,7 +365,7 @@ func (g *diag) authAndLicense(ctx context.Context) bool {
 	}
 	g.add(StepAuth, StepOK, who, "", "", nil)
 
-	lic, keys, err := g.c.verifyInfo(r)
+	lic, keys, until, err := g.c.verifyInfo(r)
 	if err != nil {
 		cause, fix := err.Error(), "install the license the vendor issued for this server: license-server license add FILE"
 		var le *LicenseError
@@ -425,7 +424,11 @@ func (g *diag) authAndLicense(ctx context.Context) bool {
 		g.add(StepClock, StepOK, detail, "", "", nil)
 	}
 	g.c.raiseFloor(t)
-	g.s.setTrust(lic, keys, g.c.clock.Now())
+	set := r.header.Get(HeaderLicenceSet)
+	if set == "" {
+		set = "-"
+	}
+	g.s.setTrust(lic, keys, until, set, g.c.clock.Now())
 	return true
 }
 

@@ -46,8 +46,11 @@
 //     supplies); v1 licenses, other vendors' licenses, altered, expired or
 //     revoked ones are refused (ErrUntrustedServer). The license names the
 //     response keys of the server's nodes. It is cached per base URL,
-//     verified again every TrustTTL and at its expiry, and fetched again
-//     when an answer names a key it does not list.
+//     verified again every TrustTTL and at the expiry of any license whose
+//     keys are trusted, and fetched again when an answer names a key it
+//     does not list or carries a Licence-Set other than the one verified
+//     (a license removed or replaced on the server): then an answer is
+//     accepted only if a license that verifies now names its key.
 //   - Every answer must echo the random 128-bit Licence-QueryID this client
 //     sent (ErrReplay otherwise), be signed by a node key of that license
 //     over the query ID, method, path, status, time and body

@@ -383,6 +383,10 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = in.ReadFrom(http.MaxBytesReader(w, r.Body, 64<<10))
 	f.mu.Lock()
 	status, out := f.handle(r, in.Bytes())
+	set := "-"
+	if len(f.Licence) > 0 {
+		set = LicenceSetID([]string{string(f.Licence)})
+	}
 	f.mu.Unlock()
 	body, _ := json.Marshal(out)
 	a := &Answer{Req: r, QueryID: r.Header.Get(HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: status,
@@ -408,6 +412,7 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		h.Set(HeaderTime, a.Time)
 		h.Set(HeaderKey, a.KeyID)
 		h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+		h.Set(HeaderLicenceSet, set)
 	}
 	w.WriteHeader(st)
 	_, _ = w.Write(sent)

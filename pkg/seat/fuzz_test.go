@@ -82,6 +82,8 @@ func FuzzStatusError(f *testing.F) {
 	f.Add(401, []byte(`{"Message":"\u202eevil\u0007"}`))
 	f.Add(500, []byte(`not json`))
 	f.Add(429, []byte(`{"Code":429,"Message":"too many failed logins"}`))
+	f.Add(403, []byte(`{"Code":403,"State":"pending","state":"approved"}`))
+	f.Add(409, []byte(`{"Code":409,"inuse":1,"Seats":1}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		err := statusError(&rawReply{server: "http://127.0.0.1:9099", status: status, body: body}, true)
 		if err == nil {
@@ -108,6 +110,8 @@ func FuzzSession(f *testing.F) {
 		Granted: FakeEpoch, Expires: FakeEpoch.Add(5 * time.Minute), RenewEvery: 60, Features: map[string]int64{"lines": 3}})
 	f.Add(ok)
 	f.Add([]byte(`{"ClientSessionID":"session-0123456789abcdef","Product":"acme-db","Mode":"demo","Features":{"lines":3}}`))
+	f.Add([]byte(`{"ID":"L-1","ClientSessionID":"session-0123456789abcdef","Product":"acme-db","Mode":"demo","mode":"licensed"}`))
+	f.Add([]byte(`{"id":"L-1","ClientSessionID":"session-0123456789abcdef","Product":"acme-db","Mode":"licensed"}`))
 	f.Add([]byte(`{"ID":"L-1","ClientSessionID":"session-0123456789abcdef","Product":"acme-db","Mode":"licensed","Expires":"2026-12-01T09:00:00Z","RenewEvery":-5}`))
 	f.Add([]byte(`{"ID":"L-1","ClientSessionID":"session-0123456789abcdef","Product":"acme-db","Mode":"licensed","Expires":"2027-12-01T09:00:00Z","RenewEvery":99999999999}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -143,6 +147,8 @@ func FuzzServerInfo(f *testing.F) {
 	many, _ := json.Marshal(ServerInfo{ServerLicences: []string{"junk", string(lic)}})
 	f.Add(many)
 	f.Add([]byte(`{"ServerLicence":""}`))
+	f.Add([]byte(`{"serverlicence":"x"}`))
+	f.Add([]byte(`{"ServerLicences":["a"],"ServerLicences":["b"]}`))
 	f.Add([]byte(`{"ServerLicences":null}`))
 	ring := keys.NewKeyring(vendor.Public())
 	c, err := New(Config{Servers: []string{"http://127.0.0.1:9099"}, Keyring: ring, Clock: NewFakeClock(FakeEpoch)})
@@ -150,7 +156,7 @@ func FuzzServerInfo(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, keysByID, err := c.verifyInfo(&rawReply{server: "http://127.0.0.1:9099", body: body})
+		got, keysByID, _, err := c.verifyInfo(&rawReply{server: "http://127.0.0.1:9099", body: body})
 		if err != nil {
 			return
 		}

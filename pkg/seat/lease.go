@@ -207,8 +207,8 @@ func retryable(err error) bool {
 // session decodes and checks a lease body against the request.
 func session(r *reply, want CheckoutRequest) (LeaseInfo, error) {
 	var s Session
-	if err := json.Unmarshal(r.body, &s); err != nil {
-		return LeaseInfo{}, fmt.Errorf("%w: %s: the lease is not JSON: %v", ErrServer, r.server, err)
+	if err := decodeAnswer(r.body, &s); err != nil {
+		return LeaseInfo{}, fmt.Errorf("%w: %s: the lease is refused: %v", ErrServer, r.server, clean(err.Error(), 500))
 	}
 	bad := func(format string, args ...any) (LeaseInfo, error) {
 		return LeaseInfo{}, fmt.Errorf("%w: %s: the lease %s", ErrServer, r.server, fmt.Sprintf(format, args...))

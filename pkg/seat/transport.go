@@ -44,6 +44,8 @@ type server struct {
 	lic     *license.ServerLicense
 	keys    map[string]ed25519.PublicKey // response key ID → key
 	checked time.Time                    // when lic was verified (client clock)
+	until   time.Time                    // the earliest expiry of the licenses keys come from (zero: none)
+	set     string                       // Licence-Set of the serverinfo answer verified
 }
 
 func (s *server) trusted() (*license.ServerLicense, map[string]ed25519.PublicKey) {
@@ -52,18 +54,37 @@ func (s *server) trusted() (*license.ServerLicense, map[string]ed25519.PublicKey
 	return s.lic, s.keys
 }
 
-// stale reports whether the cached license must be verified again at now.
+// stale reports whether the cached licenses must be verified again at
+// now: never verified, verified TrustTTL ago (or in the future: the clock
+// went back), or one of the licenses the keys come from has expired.
 func (s *server) stale(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lic == nil || now.Sub(s.checked) >= TrustTTL || now.Before(s.checked) ||
-		s.lic.Expires != nil && !now.Before(*s.lic.Expires)
+		!s.until.IsZero() && !now.Before(s.until)
 }
 
-func (s *server) setTrust(lic *license.ServerLicense, keys map[string]ed25519.PublicKey, now time.Time) {
+func (s *server) setTrust(lic *license.ServerLicense, keys map[string]ed25519.PublicKey, until time.Time, set string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lic, s.keys, s.checked = lic, keys, now
+	s.lic, s.keys, s.until, s.set, s.checked = lic, keys, until, set, now
+}
+
+// dropTrust forgets the verified licenses: the next request verifies
+// them again, and nothing is accepted until they verify.
+func (s *server) dropTrust() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lic, s.keys, s.until, s.set = nil, nil, time.Time{}, ""
+}
+
+// setChanged reports whether an answer's Licence-Set differs from the one
+// of the licenses trusted (an answer without the header says nothing).
+func (s *server) setChanged(h http.Header) bool {
+	v := h.Get(HeaderLicenceSet)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return v != "" && s.set != "" && v != s.set
 }
 
 // rawReply is an answer as received, before its signature is checked.
@@ -209,8 +230,11 @@ type deviceState struct {
 func statusError(r *rawReply, verified bool) error {
 	var eb Error
 	var ds deviceState
-	_ = json.Unmarshal(r.body, &eb) // a body that is not the error shape still gives the status
-	_ = json.Unmarshal(r.body, &ds)
+	// A body that is not the error shape (or names a member twice or in
+	// another case) still gives the status, nothing more.
+	if decodeAnswer(r.body, &eb) != nil || decodeAnswer(r.body, &ds) != nil {
+		eb, ds = Error{}, deviceState{}
+	}
 	se := &StatusError{Server: r.server, Status: r.status, Text: clean(eb.Text, 200), Message: clean(eb.Message, 1000),
 		Reason: clean(eb.Reason, 500), Verified: verified}
 	switch {
@@ -261,8 +285,12 @@ func (c *Client) trust(ctx context.Context, s *server, refresh bool) (map[string
 		}
 		return nil, statusError(r, false)
 	}
-	lic, keys, err := c.verifyInfo(r)
+	lic, keys, until, err := c.verifyInfo(r)
 	if err != nil {
+		// The server no longer presents a license that verifies (removed,
+		// replaced by one for another key, expired, revoked): what was
+		// trusted before is trusted no more.
+		s.dropTrust()
 		return nil, err
 	}
 	t, err := verifyReply(r, keys, c.clock.Now())
@@ -270,7 +298,11 @@ func (c *Client) trust(ctx context.Context, s *server, refresh bool) (map[string
 		return nil, err
 	}
 	c.raiseFloor(t)
-	s.setTrust(lic, keys, c.clock.Now())
+	set := r.header.Get(HeaderLicenceSet)
+	if set == "" {
+		set = "-" // a server that does not send it: never "changed"
+	}
+	s.setTrust(lic, keys, until, set, c.clock.Now())
 	return keys, nil
 }
 
@@ -280,25 +312,27 @@ const maxServerLicences = 64
 
 // verifyInfo checks the server licenses in a serverinfo body with the
 // vendor's keyring and returns the first that verifies, with the response
-// keys of the nodes of every license that verifies, by key ID. Licenses of
+// keys of the nodes of every license that verifies, by key ID, and the
+// earliest expiry among those licenses (zero: none expires). Licenses of
 // other vendors installed on the same server are skipped.
-func (c *Client) verifyInfo(r *rawReply) (*license.ServerLicense, map[string]ed25519.PublicKey, error) {
+func (c *Client) verifyInfo(r *rawReply) (*license.ServerLicense, map[string]ed25519.PublicKey, time.Time, error) {
 	var info ServerInfo
-	if err := json.Unmarshal(r.body, &info); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %s is not JSON: %v", ErrUntrustedServer, r.server, PathServerInfo, err)
+	if err := decodeAnswer(r.body, &info); err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %s: %s is refused: %v", ErrUntrustedServer, r.server, PathServerInfo, safetext.Clean(err.Error()))
 	}
 	cands := info.ServerLicences
 	if info.ServerLicence != "" && !slices.Contains(cands, info.ServerLicence) {
 		cands = append([]string{info.ServerLicence}, cands...)
 	}
 	if len(cands) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s: %s carries no ServerLicence; the server must present the license the vendor issued for it (license-server license add)", ErrUntrustedServer, r.server, PathServerInfo)
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %s: %s carries no ServerLicence; the server must present the license the vendor issued for it (license-server license add)", ErrUntrustedServer, r.server, PathServerInfo)
 	}
 	if len(cands) > maxServerLicences {
 		cands = cands[:maxServerLicences]
 	}
 	var first *license.ServerLicense
 	var firstErr error
+	var until time.Time
 	keys := map[string]ed25519.PublicKey{}
 	for _, cand := range cands {
 		lic, err := license.VerifyServer([]byte(cand), license.VerifyOptions{
@@ -313,14 +347,17 @@ func (c *Client) verifyInfo(r *rawReply) (*license.ServerLicense, map[string]ed2
 		if first == nil {
 			first = lic
 		}
+		if lic.Expires != nil && (until.IsZero() || lic.Expires.Before(until)) {
+			until = *lic.Expires
+		}
 		for _, n := range lic.Nodes {
 			keys[ResponseKeyID(n.ResponseKey)] = n.ResponseKey
 		}
 	}
 	if first == nil {
-		return nil, nil, &LicenseError{Server: r.server, Err: firstErr}
+		return nil, nil, time.Time{}, &LicenseError{Server: r.server, Err: firstErr}
 	}
-	return first, keys, nil
+	return first, keys, until, nil
 }
 
 // LicenseError is a server license that does not verify with the vendor's
@@ -342,7 +379,12 @@ func (e *LicenseError) Unwrap() []error { return []error{ErrUntrustedServer, e.E
 // statuses come back as typed errors (StatusError, NoSeatError,
 // DeviceError). A response naming a key the cached license does not know
 // makes the client fetch the license once more (a node added to the
-// cluster), then refuse.
+// cluster), then refuse. A response whose Licence-Set differs from the
+// one of the licenses trusted (a license removed, replaced or added on
+// the server) makes the client verify the licenses again before it
+// accepts the answer: it is accepted only if a license that verifies now
+// still names its key, except a refusal (status 300 and above) signed by
+// the key trusted until then, which cannot grant anything.
 func (c *Client) call(ctx context.Context, s *server, method, path string, in any) (*reply, error) {
 	keys, err := c.trust(ctx, s, false)
 	if err != nil {
@@ -352,7 +394,23 @@ func (c *Client) call(ctx context.Context, s *server, method, path string, in an
 	if err != nil {
 		return nil, err
 	}
-	if _, known := keys[r.header.Get(HeaderKey)]; !known && r.header.Get(HeaderKey) != "" {
+	if s.setChanged(r.header) {
+		fresh, err := c.trust(ctx, s, true)
+		if err != nil {
+			// No license names the key any more. A refusal signed by the
+			// key trusted until now is still the server's verdict (the seat
+			// taken away when its license was removed); nothing it grants
+			// is accepted.
+			if r.status >= 300 {
+				if t, verr := verifyReply(r, keys, c.clock.Now()); verr == nil {
+					c.raiseFloor(t)
+					return nil, statusError(r, true)
+				}
+			}
+			return nil, err
+		}
+		keys = fresh
+	} else if _, known := keys[r.header.Get(HeaderKey)]; !known && r.header.Get(HeaderKey) != "" {
 		if fresh, err := c.trust(ctx, s, true); err == nil {
 			keys = fresh
 		}

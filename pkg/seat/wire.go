@@ -8,10 +8,15 @@ package seat
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/airseal/airseal/internal/strictjson"
 )
 
 // Protocol names the seat protocol version (GET /api, Protocol).
@@ -31,7 +36,45 @@ const (
 	HeaderKey = "Licence-Key"
 	// HeaderSignature is the standard base64 of the Ed25519 signature.
 	HeaderSignature = "Licence-Signature"
+	// HeaderLicenceSet names the set of server licenses the server
+	// presents in GET /api/serverinfo (LicenceSetID). It is not signed: a
+	// client that sees it differ from the value it saw when it verified
+	// the licenses verifies them again before it accepts the answer (a
+	// license removed or replaced takes effect at the next request, not at
+	// the next scheduled re-check).
+	HeaderLicenceSet = "Licence-Set"
 )
+
+// decodeAnswer decodes the body of a server's answer into v. A member
+// given twice (also in another case) or named in another case than the
+// protocol's ("mode" for "Mode") is refused: encoding/json would take
+// it, keeping the last of two, and a client in another language would
+// read the same signed answer differently. Members the client does not
+// know are accepted (a newer server's additions; docs/spec/
+// seat-protocol-v1.md, "JSON member names").
+func decodeAnswer(body []byte, v any) error {
+	if err := strictjson.CheckFields(body, v, strictjson.FieldsOptions{AllowUnknown: true}); err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// LicenceSetID returns the Licence-Set value of the armored server
+// licenses a server presents: the first 16 bytes of the SHA-256 of the
+// sorted licenses, each preceded by its length, in hex ("-" for none).
+func LicenceSetID(armored []string) string {
+	if len(armored) == 0 {
+		return "-"
+	}
+	sorted := append([]string(nil), armored...)
+	slices.Sort(sorted)
+	h := sha256.New()
+	for _, a := range sorted {
+		fmt.Fprintf(h, "%d:", len(a))
+		h.Write([]byte(a))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // TimeFormat is the layout of every time on the wire.
 const TimeFormat = "2006-01-02T15:04:05Z"
