@@ -299,6 +299,41 @@ func TestClusterCheckoutRetryOtherNode(t *testing.T) {
 		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusCreated {
 			t.Fatalf("second session: %d %s", r.status, r.body)
 		}
+		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s1.ID, seat.RoleClient, nil); r.status != http.StatusOK {
+			t.Fatalf("release: %d %s", r.status, r.body)
+		}
+		// One session asking both nodes at the same instant holds one
+		// lease, the same on both answers.
+		for round := range 20 {
+			var wg sync.WaitGroup
+			res := make([]*resp, 2)
+			start := make(chan struct{})
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					res[i] = c.nodes[i].checkout(seat.RoleClient, "acme-erp", sid(1000+round), "pc-same")
+				}()
+			}
+			close(start)
+			wg.Wait()
+			var ids [2]string
+			for i, r := range res {
+				if r.status != http.StatusCreated && r.status != http.StatusOK {
+					t.Fatalf("round %d node %d: %d %s", round, i+1, r.status, r.body)
+				}
+				var s seat.Session
+				r.decode(t, &s)
+				ids[i] = s.ID
+			}
+			if ids[0] != ids[1] || len(c.storedLeases()) != 2 {
+				t.Fatalf("round %d: one session, leases %v, %d stored (want 2: this one and sid(2))", round, ids, len(c.storedLeases()))
+			}
+			if r := c.nodes[round%2].do("DELETE", "/api/sessions/"+ids[0], seat.RoleClient, nil); r.status != http.StatusOK {
+				t.Fatalf("round %d release: %d %s", round, r.status, r.body)
+			}
+		}
 	})
 }
 
