@@ -344,8 +344,8 @@ func (s *Server) clusterSweep(ctx context.Context) error {
 }
 
 // refreshCluster reloads the shared state into this node's memory: the
-// licenses (verified for this node), tokens, revocations, peaks and the
-// leases. Listings, the console, metrics and the capacity a Grant is
+// licenses (verified for this node), tokens, revocations, peaks, devices
+// and the leases. Listings, the console, metrics and the capacity a Grant is
 // given come from it, so they are at most one refresh period (plus the
 // database's answer time) old; seats themselves are decided by the store.
 // License expiry and removal are enforced here: leases over the seats now
@@ -455,6 +455,12 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	// Devices (issue 11) registered, approved or unlinked on any node.
+	if s.ext != nil && s.ext.reg != nil {
+		if err := s.ext.reg.Load(st.Devices); err != nil {
+			s.log.Error("reloading devices", "err", err)
+		}
+	}
 	s.cl.mu.Lock()
 	s.cl.lastRefresh = now
 	s.cl.mu.Unlock()

@@ -716,3 +716,38 @@ func TestClusterNodeNotNamed(t *testing.T) {
 		t.Fatalf("checkout on the node the license does not name: %d %s (want demo mode)", r.status, r.body)
 	}
 }
+
+// TestClusterDevices: a device registered on node 1 is approved on node 2
+// after its refresh; its seat is a lease in the shared count (one session
+// beside it fits in two seats on either node, not two), node 1 sees it
+// approved after its refresh, and unlinking on node 1 frees the seat.
+func TestClusterDevices(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() seatstore.Store) {
+		c := newClusterEnv(t, open, 2)
+		c.license("acme-erp", 2, license.PerSession)
+		if r := c.nodes[0].register("TSD-0001", "acme-erp"); r.status != http.StatusAccepted {
+			t.Fatalf("register on node 1: %d %s", r.status, r.body)
+		}
+		c.refresh()
+		r := c.nodes[1].do("POST", PathDevices+"/TSD-0001/approve", seat.RoleAdmin, nil)
+		if r.status != http.StatusOK || deviceState(t, r) != "approved" {
+			t.Fatalf("approve on node 2: %d %s", r.status, r.body)
+		}
+		c.refresh()
+		if r := c.nodes[0].do("GET", PathDevices+"/TSD-0001", "", nil); r.status != http.StatusOK || deviceState(t, r) != "approved" {
+			t.Fatalf("device check on node 1: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "ws-1"); r.status != http.StatusCreated {
+			t.Fatalf("session beside the device: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "ws-2"); r.status != http.StatusConflict {
+			t.Fatalf("third seat on node 2: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].do("DELETE", PathDevices+"/TSD-0001", seat.RoleAdmin, nil); r.status != http.StatusOK {
+			t.Fatalf("unlink on node 1: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "ws-2"); r.status != http.StatusCreated {
+			t.Fatalf("the device's seat after the unlink: %d %s", r.status, r.body)
+		}
+	})
+}
