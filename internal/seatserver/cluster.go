@@ -118,6 +118,9 @@ func (s *Server) storeErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err // the client went away
 	}
+	if errors.Is(err, seatstore.ErrInvalid) || errors.Is(err, seatstore.ErrClosed) {
+		return err // a value the store refuses, or shutting down: not the database
+	}
 	s.cl.mu.Lock()
 	was := s.cl.down
 	s.cl.down = true
@@ -178,7 +181,8 @@ func (s *Server) commitCluster(ctx context.Context, ch seatstore.Change) error {
 // not a refusal, and time is left.
 func retryOnce(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && !errors.Is(err, seats.ErrNoSeat) &&
-		!errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) && !errors.Is(err, ErrReadOnly)
+		!errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) && !errors.Is(err, ErrReadOnly) &&
+		!errors.Is(err, seatstore.ErrInvalid) && !errors.Is(err, seatstore.ErrClosed)
 }
 
 // storedLease reads a lease from the shared store within ClusterTimeout.

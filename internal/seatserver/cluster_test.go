@@ -751,3 +751,29 @@ func TestClusterDevices(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterStoreErr: only a failure to reach the database marks the
+// node down (503); a refusal, a value the store cannot keep or a closed
+// store does not.
+func TestClusterStoreErr(t *testing.T) {
+	mem := seatstore.NewMemory()
+	c := newClusterEnv(t, func() seatstore.Store { return sharedMemory{mem, &atomic.Bool{}} }, 1)
+	s, ctx := c.nodes[0].srv, context.Background()
+	for _, err := range []error{
+		&seats.NoSeatError{Product: "p", InUse: 1, Seats: 1},
+		fmt.Errorf("lease L: %w", seats.ErrUnknownLease),
+		fmt.Errorf("lease L: %w", seats.ErrLost),
+		fmt.Errorf("%w: Product: control character", seatstore.ErrInvalid),
+		seatstore.ErrClosed,
+	} {
+		if got := s.storeErr(ctx, err); errors.Is(got, ErrDatabaseUnreachable) || s.DatabaseDown() {
+			t.Fatalf("%v: marked the database unreachable", err)
+		}
+	}
+	if got := s.storeErr(ctx, errTestDown); !errors.Is(got, ErrDatabaseUnreachable) || !s.DatabaseDown() {
+		t.Fatalf("connection refused: %v, down %v", got, s.DatabaseDown())
+	}
+	if s.storeErr(ctx, nil) != nil || s.DatabaseDown() {
+		t.Fatal("a success did not mark the database reachable again")
+	}
+}
