@@ -118,6 +118,9 @@ func (s *Server) storeErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err // the client went away
 	}
+	if errors.Is(err, seatstore.ErrInvalid) || errors.Is(err, seatstore.ErrClosed) {
+		return err // a value the store refuses, or shutting down: not the database
+	}
 	s.cl.mu.Lock()
 	was := s.cl.down
 	s.cl.down = true
@@ -178,7 +181,8 @@ func (s *Server) commitCluster(ctx context.Context, ch seatstore.Change) error {
 // not a refusal, and time is left.
 func retryOnce(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && !errors.Is(err, seats.ErrNoSeat) &&
-		!errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) && !errors.Is(err, ErrReadOnly)
+		!errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) && !errors.Is(err, ErrReadOnly) &&
+		!errors.Is(err, seatstore.ErrInvalid) && !errors.Is(err, seatstore.ErrClosed)
 }
 
 // storedLease reads a lease from the shared store within ClusterTimeout.
@@ -344,8 +348,8 @@ func (s *Server) clusterSweep(ctx context.Context) error {
 }
 
 // refreshCluster reloads the shared state into this node's memory: the
-// licenses (verified for this node), tokens, revocations, peaks and the
-// leases. Listings, the console, metrics and the capacity a Grant is
+// licenses (verified for this node), tokens, revocations, peaks, devices
+// and the leases. Listings, the console, metrics and the capacity a Grant is
 // given come from it, so they are at most one refresh period (plus the
 // database's answer time) old; seats themselves are decided by the store.
 // License expiry and removal are enforced here: leases over the seats now
@@ -367,13 +371,18 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 	sort.SliceStable(st.Licenses, func(i, j int) bool {
 		return !isAdditional(st.Licenses[i].Raw) && isAdditional(st.Licenses[j].Raw)
 	})
+	// skipped: a stored license this node does not count (it does not name
+	// this node, say). Its seats are then missing from this node's view
+	// only, so the node must not take leases away for their lack.
+	skipped := false
 	for _, rec := range st.Licenses {
 		s.cl.mu.Lock()
 		il := s.cl.verified[string(rec.Raw)]
 		s.cl.mu.Unlock()
 		if il == nil {
 			if il, err = s.checkInstalled(rec.Raw, now); err != nil {
-				s.log.Error("installed license refused on this node", "serial", rec.Serial, "err", err)
+				s.log.Error("installed license refused on this node; it counts on the nodes it names", "serial", rec.Serial, "err", err)
+				skipped = true
 				continue
 			}
 			s.cl.mu.Lock()
@@ -382,6 +391,7 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 		if _, err := core.Install(il.core, now); err != nil {
 			s.log.Error("installed license", "serial", rec.Serial, "err", err)
+			skipped = true
 			continue
 		}
 		records[rec.Serial], armored[rec.Serial] = rec, il.armored
@@ -440,7 +450,7 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 	}
 	for _, e := range ev {
-		if e.Kind != seats.EventLost {
+		if e.Kind != seats.EventLost || skipped {
 			continue
 		}
 		if l, ok := core.Lost(e.LeaseID); ok {
@@ -449,6 +459,12 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	// Devices (issue 11) registered, approved or unlinked on any node.
+	if s.ext != nil && s.ext.reg != nil {
+		if err := s.ext.reg.Load(st.Devices); err != nil {
+			s.log.Error("reloading devices", "err", err)
+		}
+	}
 	s.cl.mu.Lock()
 	s.cl.lastRefresh = now
 	s.cl.mu.Unlock()

@@ -299,6 +299,41 @@ func TestClusterCheckoutRetryOtherNode(t *testing.T) {
 		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusCreated {
 			t.Fatalf("second session: %d %s", r.status, r.body)
 		}
+		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s1.ID, seat.RoleClient, nil); r.status != http.StatusOK {
+			t.Fatalf("release: %d %s", r.status, r.body)
+		}
+		// One session asking both nodes at the same instant holds one
+		// lease, the same on both answers.
+		for round := range 20 {
+			var wg sync.WaitGroup
+			res := make([]*resp, 2)
+			start := make(chan struct{})
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					res[i] = c.nodes[i].checkout(seat.RoleClient, "acme-erp", sid(1000+round), "pc-same")
+				}()
+			}
+			close(start)
+			wg.Wait()
+			var ids [2]string
+			for i, r := range res {
+				if r.status != http.StatusCreated && r.status != http.StatusOK {
+					t.Fatalf("round %d node %d: %d %s", round, i+1, r.status, r.body)
+				}
+				var s seat.Session
+				r.decode(t, &s)
+				ids[i] = s.ID
+			}
+			if ids[0] != ids[1] || len(c.storedLeases()) != 2 {
+				t.Fatalf("round %d: one session, leases %v, %d stored (want 2: this one and sid(2))", round, ids, len(c.storedLeases()))
+			}
+			if r := c.nodes[round%2].do("DELETE", "/api/sessions/"+ids[0], seat.RoleClient, nil); r.status != http.StatusOK {
+				t.Fatalf("round %d release: %d %s", round, r.status, r.body)
+			}
+		}
 	})
 }
 
@@ -654,5 +689,91 @@ func TestRefreshWait(t *testing.T) {
 		if got := refreshWait(2*time.Second, c.took); got != c.want {
 			t.Errorf("refresh took %s: wait %s, want %s", c.took, got, c.want)
 		}
+	}
+}
+
+// TestClusterNodeNotNamed: a license that names only node 1 counts on
+// node 1; node 2 does not count it (demo mode there) and, above all, does
+// not take node 1's leases away for the seats it cannot see.
+func TestClusterNodeNotNamed(t *testing.T) {
+	mem := seatstore.NewMemory()
+	c := newClusterEnv(t, func() seatstore.Store { return sharedMemory{mem, &atomic.Bool{}} }, 2)
+	arm, _ := c.v.issue(t, c.nodes[0].pub, lic{seats: 2})
+	c.nodes[0].install(arm, http.StatusCreated)
+	var s seat.Session
+	c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s)
+	c.refresh()
+	c.refresh()
+	for _, l := range c.storedLeases() {
+		if l.Lost != "" {
+			t.Fatalf("node 2, which the license does not name, took lease %s away: %s", l.ID, l.Lost)
+		}
+	}
+	if r := c.nodes[0].do("POST", "/api/sessions/"+s.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusOK {
+		t.Fatalf("renew on node 1: %d %s", r.status, r.body)
+	}
+	if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusOK || !strings.Contains(string(r.body), `"demo"`) {
+		t.Fatalf("checkout on the node the license does not name: %d %s (want demo mode)", r.status, r.body)
+	}
+}
+
+// TestClusterDevices: a device registered on node 1 is approved on node 2
+// after its refresh; its seat is a lease in the shared count (one session
+// beside it fits in two seats on either node, not two), node 1 sees it
+// approved after its refresh, and unlinking on node 1 frees the seat.
+func TestClusterDevices(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() seatstore.Store) {
+		c := newClusterEnv(t, open, 2)
+		c.license("acme-erp", 2, license.PerSession)
+		if r := c.nodes[0].register("TSD-0001", "acme-erp"); r.status != http.StatusAccepted {
+			t.Fatalf("register on node 1: %d %s", r.status, r.body)
+		}
+		c.refresh()
+		r := c.nodes[1].do("POST", PathDevices+"/TSD-0001/approve", seat.RoleAdmin, nil)
+		if r.status != http.StatusOK || deviceState(t, r) != "approved" {
+			t.Fatalf("approve on node 2: %d %s", r.status, r.body)
+		}
+		c.refresh()
+		if r := c.nodes[0].do("GET", PathDevices+"/TSD-0001", "", nil); r.status != http.StatusOK || deviceState(t, r) != "approved" {
+			t.Fatalf("device check on node 1: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "ws-1"); r.status != http.StatusCreated {
+			t.Fatalf("session beside the device: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "ws-2"); r.status != http.StatusConflict {
+			t.Fatalf("third seat on node 2: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].do("DELETE", PathDevices+"/TSD-0001", seat.RoleAdmin, nil); r.status != http.StatusOK {
+			t.Fatalf("unlink on node 1: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "ws-2"); r.status != http.StatusCreated {
+			t.Fatalf("the device's seat after the unlink: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestClusterStoreErr: only a failure to reach the database marks the
+// node down (503); a refusal, a value the store cannot keep or a closed
+// store does not.
+func TestClusterStoreErr(t *testing.T) {
+	mem := seatstore.NewMemory()
+	c := newClusterEnv(t, func() seatstore.Store { return sharedMemory{mem, &atomic.Bool{}} }, 1)
+	s, ctx := c.nodes[0].srv, context.Background()
+	for _, err := range []error{
+		&seats.NoSeatError{Product: "p", InUse: 1, Seats: 1},
+		fmt.Errorf("lease L: %w", seats.ErrUnknownLease),
+		fmt.Errorf("lease L: %w", seats.ErrLost),
+		fmt.Errorf("%w: Product: control character", seatstore.ErrInvalid),
+		seatstore.ErrClosed,
+	} {
+		if got := s.storeErr(ctx, err); errors.Is(got, ErrDatabaseUnreachable) || s.DatabaseDown() {
+			t.Fatalf("%v: marked the database unreachable", err)
+		}
+	}
+	if got := s.storeErr(ctx, errTestDown); !errors.Is(got, ErrDatabaseUnreachable) || !s.DatabaseDown() {
+		t.Fatalf("connection refused: %v, down %v", got, s.DatabaseDown())
+	}
+	if s.storeErr(ctx, nil) != nil || s.DatabaseDown() {
+		t.Fatal("a success did not mark the database reachable again")
 	}
 }

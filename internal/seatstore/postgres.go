@@ -56,7 +56,10 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	wdb.SetMaxIdleConns(1)
 	rdb := stdlib.OpenDB(*cfg)
 	rdb.SetMaxOpenConns(8)
-	rdb.SetMaxIdleConns(2)
+	// As many idle as open: a cluster node reads a lease before each
+	// checkout, renewal and release, and a connection closed for want of
+	// an idle slot costs PostgreSQL a new backend process at the next.
+	rdb.SetMaxIdleConns(8)
 	closeAll := func() { wdb.Close(); rdb.Close() }
 	if err := wdb.PingContext(ctx); err != nil {
 		closeAll()
