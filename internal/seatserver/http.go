@@ -113,28 +113,31 @@ func init() {
 func Routes() []Route { return append([]Route(nil), routes...) }
 
 func match(pattern, path string) (map[string]string, bool) {
-	ps := strings.Split(pattern, "/")
-	xs := strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return nil, false
-	}
+	// Segment by segment without splitting: every request tries every
+	// route, so this runs tens of times per request.
 	var params map[string]string
-	for i, p := range ps {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if xs[i] == "" {
+	for {
+		p, prest, pmore := strings.Cut(pattern, "/")
+		x, xrest, xmore := strings.Cut(path, "/")
+		if len(p) >= 2 && p[0] == '{' && p[len(p)-1] == '}' {
+			if x == "" {
 				return nil, false
 			}
 			if params == nil {
 				params = map[string]string{}
 			}
-			params[p[1:len(p)-1]] = xs[i]
-			continue
-		}
-		if p != xs[i] {
+			params[p[1:len(p)-1]] = x
+		} else if p != x {
 			return nil, false
 		}
+		if pmore != xmore {
+			return nil, false
+		}
+		if !pmore {
+			return params, true
+		}
+		pattern, path = prest, xrest
 	}
-	return params, true
 }
 
 // Handler returns the HTTP handler: /healthz, and the API under /api.

@@ -24,7 +24,7 @@ func TestParsersRefuseCaseAndDuplicates(t *testing.T) {
 		{"checkout", `{"Product":"p","PRODUCT":"q",` + sidOK + `}`, `"PRODUCT"`},
 		{"checkout", `{"Product":"p","Product":"q",` + sidOK + `}`, `duplicate member name "Product"`},
 		{"checkout", `{"Product":"p","clientSessionId":"0123456789abcdef"}`, `the member is "ClientSessionID"`},
-		{"checkout", `{"Product":"p",` + sidOK + `,"Colour":"red"}`, `unknown member "Colour"`},
+		{"checkout", `{"Product":"p",` + sidOK + `,"Colour":"red"}`, `unknown field "Colour"`},
 		{"install", `{"activationcodestring":"ASL1-X"}`, `"ActivationCodeString"`},
 		{"install", `{"ActivationCodeString":"ASL1-X","ITN":"7701234567","itn":"1"}`, `duplicate member name "itn"`},
 		{"revoke", `{"RevocationList":"a","revocationList":"b"}`, `duplicate member name`},

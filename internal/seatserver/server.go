@@ -9,7 +9,11 @@
 // in the same order, and answered only once the committer has made it
 // durable in the seatstore.Store. The committer merges whatever queued
 // while the previous commit ran into one Store.Commit (group commit), so
-// many clients share one transaction and one fsync.
+// many clients share one transaction and one fsync; it runs that commit in
+// its own goroutine (Store CommitNow), and under load waits up to one
+// commit's time for the connections that have nothing queued yet
+// (commit.go). An answer is encoded and signed while its change commits
+// and sent once durable.
 //
 // Several nodes on one shared store (PostgreSQL, a ClusterStore) serve in
 // cluster mode (cluster.go): there the store decides every seat (Grant,

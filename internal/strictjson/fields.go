@@ -20,7 +20,7 @@ var ErrFieldCase = errors.New("member name in the wrong case")
 
 // ErrUnknownField is wrapped by CheckFields' error for a member the Go type
 // has no field for (when unknown members are refused).
-var ErrUnknownField = errors.New("unknown member")
+var ErrUnknownField = errors.New("unknown field")
 
 // FieldsOptions tune CheckFields.
 type FieldsOptions struct {

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/airseal/airseal/internal/safetext"
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -279,9 +280,15 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: manifest is %d bytes, limit %d", ErrMalformed, len(data), MaxManifestSize)
 	}
+	var m Manifest
+	// No member twice, in another case or unknown: encoding/json would
+	// take "Files" for "files" and keep the last of two, another reader
+	// of the same signed manifest would not.
+	if err := strictjson.CheckFields(data, &m, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var m Manifest
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
 	}

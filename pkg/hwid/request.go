@@ -187,9 +187,13 @@ func ParseRequest(data []byte) (*Request, error) {
 	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("license request: %w", err)
 	}
+	var r Request
+	// Nor in another case ("Need" alone): Go would read it as "need".
+	if err := strictjson.CheckFields(data, &r, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("license request: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var r Request
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("license request: %w", err)
 	}

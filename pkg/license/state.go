@@ -106,7 +106,7 @@ func (f StateFile) Load() (State, error) {
 	}
 	var s stateJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := strictjson.Check(data); err != nil {
+	if err := strictjson.CheckFields(data, &s, strictjson.FieldsOptions{AllowUnknown: true}); err != nil {
 		return State{}, fmt.Errorf("state file %s is damaged (%v); delete it (the signed times still apply)", f.Path, err)
 	}
 	if err := dec.Decode(&s); err != nil || s.Version != 1 {

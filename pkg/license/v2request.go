@@ -72,9 +72,12 @@ func ParseServerRequest(data []byte) (*ServerRequest, error) {
 	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("server license request: %w", err)
 	}
+	var r ServerRequest
+	if err := strictjson.CheckFields(data, &r, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("server license request: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var r ServerRequest
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("server license request: %w", err)
 	}

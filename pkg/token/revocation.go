@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -145,6 +146,9 @@ func ParseRevocations(ring *keys.Keyring, data []byte, issuer string) (*Revocati
 		return nil, fmt.Errorf("%w: %v", ErrRevocationList, err)
 	}
 	var l RevocationList
+	if err := strictjson.CheckFields(payload, &l, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: claims: %v", ErrRevocationList, err)
+	}
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&l); err != nil {

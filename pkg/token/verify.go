@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airseal/airseal/internal/strictjson"
 	"github.com/airseal/airseal/pkg/keys"
 )
 
@@ -127,6 +128,12 @@ func (v *Verifier) Verify(tok string, now time.Time) (*Claims, error) {
 		return nil, err
 	}
 	var c Claims
+	// A claim twice or in another case ("EXP" for "exp") means one thing
+	// to encoding/json and another to other JWT libraries: refused.
+	// Claims this package does not know are allowed (RFC 7519).
+	if err := strictjson.CheckFields(payload, &c, strictjson.FieldsOptions{AllowUnknown: true}); err != nil {
+		return nil, fail(ReasonMalformed, "claims: %v", err)
+	}
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, fail(ReasonMalformed, "claims are not a JSON object of the expected types: %v", err)
 	}
@@ -220,6 +227,9 @@ func checkHeader(hdr []byte, typ string) (keys.ID, error) {
 		if id, err := keys.ParseID(string(hdr[len(pre) : len(pre)+keys.IDLen])); err == nil {
 			return id, nil
 		}
+	}
+	if err := strictjson.Check(hdr); err != nil {
+		return "", fail(ReasonBadHeader, "header: %v", err)
 	}
 	var m map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(hdr))

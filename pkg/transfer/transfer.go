@@ -100,9 +100,12 @@ func Parse(data []byte) (*Receipt, error) {
 	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	var r Receipt
+	if err := strictjson.CheckFields(data, &r, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var r Receipt
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

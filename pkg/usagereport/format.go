@@ -128,9 +128,12 @@ func parseLine(data []byte, n int64) (*line, error) {
 	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("%w: line %d: %v", ErrMalformed, n, err)
 	}
+	var l line
+	if err := strictjson.CheckFields(data, &l, strictjson.FieldsOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: line %d: %v", ErrMalformed, n, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var l line
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%w: line %d: %v", ErrMalformed, n, err)
 	}

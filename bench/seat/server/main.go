@@ -45,6 +45,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/internal/seats"
@@ -134,7 +135,7 @@ func main() {
 	floorURL, stopFloor := startFloor(key, "bench", token, sample)
 	defer stopFloor()
 	var seq atomic.Int64
-	type result struct{ rps, p99 float64 }
+	type result struct{ rps, p99, cpu float64 }
 	res := map[string][]result{}
 	kinds := strings.Split(*only, ",")
 	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
@@ -155,10 +156,13 @@ func main() {
 			case "renew":
 				op = func(c, i int) error { return renew(hc, srvURL, "bench", token, leases[c][i%len(leases[c])]) }
 			}
-			b0 := mainStore.Batches()
+			b0, cpu0 := mainStore.Batches(), cpuTime()
 			rps, p99 := load(*conns, *phase, op)
-			res[k] = append(res[k], result{rps, p99})
-			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms", r+1, k, rps, p99)
+			cpu := float64((cpuTime() - cpu0).Microseconds()) / (rps * phase.Seconds())
+			res[k] = append(res[k], result{rps, p99, cpu})
+			// CPU per request (client and server, the whole process) is
+			// what a loaded machine inflates least.
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms  cpu %4.0f us/req", r+1, k, rps, p99, cpu)
 			if k != "floor" {
 				// Requests per transaction: a regression of group commit
 				// shows here (fsyncs per transaction: server.sh SYNCS=1).
@@ -176,12 +180,20 @@ func main() {
 		}
 		return median(a), median(b)
 	}
+	medCPU := func(k string) float64 {
+		var a []float64
+		for _, x := range res[k] {
+			a = append(a, x.cpu)
+		}
+		return median(a)
+	}
 	f, fp := med("floor")
 	c, cp := med("checkout")
 	n, np := med("renew")
 	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), checkout %.0f/s (p99 %.2f ms), renew %.0f/s (p99 %.2f ms)\n", f, fp, c, cp, n, np)
 	if f > 0 {
 		fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
+		fmt.Printf("CPU per request (client and server): floor %.0f us, checkout %.0f us, renew %.0f us\n", medCPU("floor"), medCPU("checkout"), medCPU("renew"))
 	}
 	fmt.Printf("store transactions: %d\n", mainStore.Batches())
 	if *scale > 0 {
@@ -253,6 +265,15 @@ func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token strin
 	}
 	a, b := median(p100), median(pN)
 	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func writeProfile(name, file string) {

@@ -1,0 +1,80 @@
+package seatserver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airseal/airseal/internal/seats"
+	"github.com/airseal/airseal/internal/seatstore"
+)
+
+// countStore records the Changes committed.
+type countStore struct {
+	seatstore.Store
+	mu      sync.Mutex
+	commits []seatstore.Change
+}
+
+func (s *countStore) Commit(_ context.Context, c seatstore.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits = append(s.commits, c)
+	return nil
+}
+
+func (s *countStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.commits)
+}
+
+func change(id string) seatstore.Change {
+	return seatstore.Change{Events: []seats.Event{{Time: time.Now(), Kind: seats.EventRenew, LeaseID: id}}}
+}
+
+// TestCommitterGathers: with two client connections open and the last
+// commit slow, a change waits for the other connection's change and both
+// share one commit; with no connection counted (tests, the CLI) nothing
+// waits.
+func TestCommitterGathers(t *testing.T) {
+	st := &countStore{}
+	c := newCommitter(st, slog.New(slog.DiscardHandler))
+	defer c.close()
+	c.mu.Lock()
+	c.last, c.maxGather = time.Minute, time.Minute
+	c.mu.Unlock()
+	c.conns.Store(2)
+	first := c.enqueue(change("L-1"))
+	time.Sleep(20 * time.Millisecond) // the loop takes L-1 and gathers
+	if n := st.count(); n != 0 {
+		t.Fatalf("%d commits before the second connection's change", n)
+	}
+	second := c.enqueue(change("L-2"))
+	for _, wait := range []func(context.Context) error{first, second} {
+		if err := wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.count(); n != 1 || len(st.commits[0].Events) != 2 {
+		t.Fatalf("%d commits (%+v), want one of both changes", n, st.commits)
+	}
+
+	// A connection closed: one change is all there is to wait for.
+	c.connState(nil, http.StateActive) // counts open connections, not requests
+	c.connState(nil, http.StateIdle)
+	c.connState(nil, http.StateClosed)
+	if n := c.conns.Load(); n != 1 {
+		t.Fatalf("%d connections counted, want 1", n)
+	}
+	start := time.Now()
+	if err := c.commit(context.Background(), change("L-3")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second || st.count() != 2 {
+		t.Fatalf("lone change took %s, %d commits", d, st.count())
+	}
+}
