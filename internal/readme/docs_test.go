@@ -4,17 +4,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/airseal/airseal/pkg/seat"
 )
 
 // TestHADocCommands checks the commands of docs/ha.md against the
 // binaries, so that the page cannot drift from them: every license-server,
 // issue and seat command line in its blocks names subcommands that exist
 // and flags that the subcommand takes, and the flags it puts in
-// AIRSEAL_LICENSE_SERVER_OPTS are flags of license-server serve. (The page's
-// PostgreSQL commands are PostgreSQL's and are not run.)
+// AIRSEAL_LICENSE_SERVER_OPTS are flags of license-server serve; the fields
+// its Go example sets are fields of seat.Config. (The page's PostgreSQL
+// commands are PostgreSQL's and are not run.)
 func TestHADocCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds license-server, issue and seat")
@@ -93,8 +97,17 @@ func TestHADocCommands(t *testing.T) {
 		}
 	}
 	n := 0
+	config := reflect.TypeOf(seat.Config{})
+	field := regexp.MustCompile(`\b([A-Z][A-Za-z]*):\s`)
 	for _, b := range blocks {
 		if b.Lang() == "go" {
+			// The client example: every field it sets is a seat.Config field.
+			for _, m := range field.FindAllStringSubmatch(b.Text, -1) {
+				if _, ok := config.FieldByName(m[1]); !ok {
+					t.Errorf("docs/ha.md:%d: seat.Config has no field %s", b.Line, m[1])
+				}
+				n++
+			}
 			continue
 		}
 		lines := strings.Split(b.Text, "\n")
