@@ -455,9 +455,11 @@ func (s *Server) checkCredentials(r *http.Request, name, secret string) (caller,
 	s.mu.Lock()
 	t, found := s.tokens[name]
 	s.mu.Unlock()
-	if !found && s.cfg.TokenStamp == "" {
-		// Without a stamp file to watch, a name the server does not know
-		// may be a token added since (at most one reload per tokenReload).
+	if !found && s.tokensMayHaveChanged() {
+		// A name the server does not know may be a token added since: with
+		// a stamp file, when the stamp changed (a stat, no store read for
+		// unknown names otherwise); without one, at most one reload per
+		// tokenReload.
 		s.reloadTokens(r.Context())
 		s.mu.Lock()
 		t, found = s.tokens[name]
@@ -508,7 +510,27 @@ func (s *Server) checkCredentials(r *http.Request, name, secret string) (caller,
 // server runs is found at its first use).
 const tokenReload = 5 * time.Second
 
+// tokensMayHaveChanged reports whether a token unknown to the server may
+// have been added since its last reload: without a stamp file, always;
+// with one, when the stamp differs from the one last reloaded.
+func (s *Server) tokensMayHaveChanged() bool {
+	if s.cfg.TokenStamp == "" {
+		return true
+	}
+	st := s.tokenStamp()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return st != s.stampSeen
+}
+
+// reloadTokens reloads the tokens after a miss: when the stamp file
+// changed, at once (a token added by `license-server token add` works at
+// its first use); without a stamp file, at most once per tokenReload.
 func (s *Server) reloadTokens(ctx context.Context) {
+	if s.cfg.TokenStamp != "" {
+		s.reloadTokensIfStamped(ctx)
+		return
+	}
 	s.mu.Lock()
 	if s.now().Sub(s.lastLoad) < tokenReload {
 		s.mu.Unlock()
@@ -517,6 +539,21 @@ func (s *Server) reloadTokens(ctx context.Context) {
 	s.lastLoad = s.now()
 	s.mu.Unlock()
 	s.loadTokens(ctx)
+}
+
+// reloadTokensIfStamped reloads the tokens when the stamp file differs
+// from the one last reloaded, and reports whether it did.
+func (s *Server) reloadTokensIfStamped(ctx context.Context) bool {
+	st := s.tokenStamp()
+	s.mu.Lock()
+	if st == s.stampSeen {
+		s.mu.Unlock()
+		return false
+	}
+	s.stampSeen = st
+	s.mu.Unlock()
+	s.loadTokens(ctx)
+	return true
 }
 
 // loadTokens replaces the tokens with the store's.

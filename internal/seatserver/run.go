@@ -99,7 +99,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	defer tick.Stop()
 	poll := time.NewTicker(TokenPoll)
 	defer poll.Stop()
-	stamp := s.tokenStamp()
+	s.reloadTokensIfStamped(ctx) // a token added since New is known from now on
 	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
 	defer cpTick.Stop()
 	var refresh <-chan time.Time
@@ -120,9 +120,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 		case err := <-serveErr:
 			return err
 		case <-poll.C:
-			if st := s.tokenStamp(); st != stamp {
-				stamp = st
-				s.loadTokens(ctx)
+			if s.reloadTokensIfStamped(ctx) {
 				s.log.Info("tokens reloaded", "stamp", s.cfg.TokenStamp)
 			}
 		case <-cpTick.C:

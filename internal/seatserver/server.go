@@ -175,6 +175,8 @@ type Server struct {
 	revokedExtra map[string]bool
 	// lastLoad is when the tokens were last reloaded after a miss.
 	lastLoad time.Time
+	// stampSeen is the token stamp (tokenStamp) of the last reload.
+	stampSeen string
 	// floorSaved is when the clock floor was last saved.
 	floorSaved time.Time
 
