@@ -78,3 +78,59 @@ func TestCommitterGathers(t *testing.T) {
 		t.Fatalf("lone change took %s, %d commits", d, st.count())
 	}
 }
+
+// nowStore records whether changes came through CommitNow or Commit.
+type nowStore struct {
+	countStore
+	now int
+}
+
+func (s *nowStore) CommitNow(ctx context.Context, c seatstore.Change) error {
+	s.mu.Lock()
+	s.now++
+	s.mu.Unlock()
+	return s.countStore.Commit(ctx, c)
+}
+
+// TestMetricStoreCommitsNow: the store wrapped for /metrics keeps the
+// committer on the store's CommitNow (one grouping layer, the committer's),
+// and still counts the commit; a store without CommitNow gets Commit.
+func TestMetricStoreCommitsNow(t *testing.T) {
+	m := NewMetrics()
+	inner := &nowStore{}
+	c := newCommitter(m.Store(inner), slog.New(slog.DiscardHandler))
+	if c.now == nil {
+		t.Fatal("the metrics store hides CommitNow from the committer")
+	}
+	if err := c.commit(context.Background(), change("L-1")); err != nil {
+		t.Fatal(err)
+	}
+	c.close()
+	if inner.now != 1 || inner.count() != 1 {
+		t.Fatalf("CommitNow called %d times, %d commits; want 1, 1", inner.now, inner.count())
+	}
+	if n := testutilCount(t, m, "airseal_store_commit_duration_seconds"); n != 1 {
+		t.Fatalf("commit histogram counts %d, want 1", n)
+	}
+
+	plain := &countStore{}
+	if err := m.Store(plain).(nowCommitter).CommitNow(context.Background(), change("L-2")); err != nil || plain.count() != 1 {
+		t.Fatalf("CommitNow over a store without it: %v, %d commits", err, plain.count())
+	}
+}
+
+// testutilCount returns the sample count of the histogram named name.
+func testutilCount(t *testing.T, m *Metrics, name string) uint64 {
+	t.Helper()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}

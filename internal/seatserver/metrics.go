@@ -174,7 +174,23 @@ func (s *metricStore) Unwrap() seatstore.Store { return s.Store }
 
 func (s *metricStore) Commit(ctx context.Context, c seatstore.Change) error {
 	start := time.Now()
-	err := s.Store.Commit(ctx, c)
+	return s.observe(c, start, s.Store.Commit(ctx, c))
+}
+
+// CommitNow commits in the caller's goroutine when the measured store can
+// (the SQL stores), so that the server's committer, which groups changes
+// itself, does not hand its group to the store's writer goroutine and wait
+// for a second grouping layer; otherwise it is Commit.
+func (s *metricStore) CommitNow(ctx context.Context, c seatstore.Change) error {
+	start := time.Now()
+	if n, ok := s.Store.(nowCommitter); ok {
+		return s.observe(c, start, n.CommitNow(ctx, c))
+	}
+	return s.observe(c, start, s.Store.Commit(ctx, c))
+}
+
+// observe records a commit of c that started at start and ended with err.
+func (s *metricStore) observe(c seatstore.Change, start time.Time, err error) error {
 	s.m.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.m.commitE.Inc()
