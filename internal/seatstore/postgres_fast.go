@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -17,14 +19,18 @@ import (
 // row lock, held from the first statement to the COMMIT:
 //
 //  1. BEGIN; lock the products' rows in product order and read their
-//     seat counts; read which of the leases are stored already; lock and
-//     read the usage log's head — one pipelined batch;
-//  2. the seat decisions are taken here from those counts, exactly as
-//     checkGrant takes them statement by statement (a lease counts one
-//     seat, refused when the product's seats in use reach the capacity,
-//     a refused Commit keeps nothing of its own), then the leases, the
-//     new counts, the chained events, the head and COMMIT go in a second
-//     pipelined batch.
+//     seat counts; lock and read the usage log's head — one pipelined
+//     batch;
+//  2. Commits queued meanwhile (while this node waited for the other's
+//     lock) that only grant seats of the products now locked join the
+//     batch: fewer, fuller turns at the lock;
+//  3. when the counts leave a seat for every grant (a new lease counts
+//     one seat; checkGrant's rule), the leases (a plain INSERT: a lease
+//     stored already fails it), the new counts, the chained events, the
+//     head and COMMIT go in a second pipelined batch. A lease stored
+//     already or a grant without a free seat rolls the transaction back
+//     and the batch takes the general path, which decides re-grants and
+//     refusals statement by statement.
 //
 // The lock order is the slow path's (seat_products sorted, then leases,
 // then log_head), so the two paths and SweepExpired never deadlock each
@@ -35,8 +41,8 @@ import (
 // pgLockCounts locks the products' rows and reads their counts.
 const pgLockCounts = `SELECT product, in_use FROM seat_products WHERE product = ANY($1) ORDER BY product FOR UPDATE`
 
-// pgLeasesStored returns which of the lease IDs are stored.
-const pgLeasesStored = `SELECT id FROM leases WHERE id = ANY($1)`
+// pgLeaseInsert stores a granted lease, failing when its ID is stored.
+const pgLeaseInsert = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`
 
 // pgProductAdd adds to a product's seats in use.
 const pgProductAdd = `UPDATE seat_products SET in_use = in_use + $2 WHERE product = $1`
@@ -62,45 +68,40 @@ func pgFastEligible(c *Change) bool {
 
 // pgFastBatch runs batch in two round trips when every Commit of it is
 // pgFastEligible; it reports false (having written nothing) when the batch
-// needs the general path.
+// needs the general path. Commits it took from the queue itself are
+// answered here, or committed as a batch of their own when the fast
+// transaction did not store them.
 func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []error) (bool, error) {
-	var products, ids []string
-	nev := 0
+	var products []string
+	ids := map[string]bool{}
 	for _, r := range batch {
 		if !pgFastEligible(r.c) {
 			return false, nil
 		}
 		for i := range r.c.Grants {
-			products = append(products, r.c.Grants[i].Lease.Product)
-			ids = append(ids, r.c.Grants[i].Lease.ID)
+			g := &r.c.Grants[i]
+			if ids[g.Lease.ID] {
+				return false, nil // one lease granted twice in the batch
+			}
+			ids[g.Lease.ID] = true
+			products = append(products, g.Lease.Product)
 		}
-		nev += len(r.c.Events)
-	}
-	if nev == 0 && len(ids) == 0 {
-		return false, nil
 	}
 	slices.Sort(products)
 	products = slices.Compact(products)
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	if len(slices.Compact(sorted)) != len(ids) {
-		return false, nil // one lease granted twice in the batch
-	}
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close()
-	handled := false
+	ft := &pgFast{s: s, batch: batch, products: products, ids: ids}
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return errSlowPath
 		}
 		pc := sc.Conn()
-		var ferr error
-		handled, ferr = pgFastTx(ctx, pc, batch, results, products, ids, nev)
-		if ferr != nil || !handled {
+		ferr := ft.run(ctx, pc)
+		if ferr != nil || !ft.committed {
 			// Leave the connection outside any transaction; one that
 			// cannot roll back is broken and dropped from the pool.
 			if _, rerr := pc.Exec(context.Background(), "ROLLBACK"); rerr != nil && !pc.IsClosed() {
@@ -109,27 +110,44 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 		}
 		return ferr
 	})
+	conn.Close()
+	later := ft.later
+	if !ft.committed {
+		later = append(ft.joined, later...)
+	}
+	if len(later) > 0 {
+		s.commitBatch(later)
+	}
 	if errors.Is(err, errSlowPath) {
 		return false, nil
 	}
 	if err != nil {
-		clear(results)
 		return true, err
 	}
-	return handled, nil
+	return ft.committed, nil
 }
 
-func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []error, products, ids []string, nev int) (bool, error) {
+// pgFast is one fast transaction.
+type pgFast struct {
+	s        *sqlStore
+	batch    []*request
+	products []string        // locked, sorted
+	ids      map[string]bool // lease IDs granted in the transaction
+	// joined are Commits taken from the queue once the products were
+	// locked, answered when the transaction commits; later are Commits
+	// taken that do not fit, committed after it.
+	joined, later []*request
+	committed     bool
+}
+
+func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	// Round trip 1: lock and read.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	if len(products) > 0 {
-		b.Queue(pgLockCounts, products)
-		b.Queue(pgLeasesStored, ids)
+	if len(f.products) > 0 {
+		b.Queue(pgLockCounts, f.products)
 	}
-	if nev > 0 {
-		b.Queue(qHeadSelect + " FOR UPDATE")
-	}
+	b.Queue(qHeadSelect + " FOR UPDATE")
 	br := pc.SendBatch(ctx, b)
 	inUse := map[string]int64{}
 	var next int64
@@ -138,7 +156,7 @@ func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []err
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		if len(products) > 0 {
+		if len(f.products) > 0 {
 			rows, err := br.Query()
 			if err != nil {
 				return err
@@ -156,72 +174,48 @@ func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []err
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			rows, err = br.Query()
-			if err != nil {
-				return err
-			}
-			stored := rows.Next()
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if stored {
-				return errSlowPath
-			}
 		}
-		if nev > 0 {
-			if err := br.QueryRow().Scan(&next, &head); err != nil {
-				return fmt.Errorf("reading the usage log head: %w", err)
-			}
+		if err := br.QueryRow().Scan(&next, &head); err != nil {
+			return fmt.Errorf("reading the usage log head: %w", err)
 		}
 		return nil
 	}()
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if errors.Is(err, errSlowPath) {
-		return false, nil
-	}
 	if err != nil {
-		return false, err
+		return err
 	}
-	for _, p := range products {
-		if _, ok := inUse[p]; !ok {
-			return false, nil // no seat_products row (deleted by hand meanwhile)
-		}
+	if len(inUse) != len(f.products) {
+		return errSlowPath // no seat_products row (deleted by hand meanwhile)
 	}
+	if len(head) != 0 && len(head) != 32 {
+		return fmt.Errorf("usage log head hash has %d bytes, want 32: the database was changed by hand", len(head))
+	}
+	f.join(inUse)
 
 	// The seat decisions, Commit by Commit in batch order.
+	// Every grant must find a free seat: a refusal is decided by the
+	// general path, which knows whether the lease is stored already (a
+	// retried grant counts its own seat as free).
+	reqs := append(f.batch[:len(f.batch):len(f.batch)], f.joined...)
 	added := map[string]int64{}
 	b = &pgx.Batch{}
 	var events []LoggedEvent
 	var prev [32]byte
-	if nev > 0 {
-		if len(head) != 0 && len(head) != 32 {
-			return false, fmt.Errorf("usage log head hash has %d bytes, want 32: the database was changed by hand", len(head))
-		}
-		copy(prev[:], head)
-	}
-	for i, r := range batch {
-		mine := map[string]int64{}
+	copy(prev[:], head)
+	for _, r := range reqs {
 		for j := range r.c.Grants {
 			g := &r.c.Grants[j]
 			p := g.Lease.Product
-			if n := inUse[p] + added[p] + mine[p]; n >= int64(g.Seats) {
-				results[i] = noSeat(p, int(n), g.Seats)
-				break
+			if inUse[p]+added[p] >= int64(g.Seats) {
+				return errSlowPath
 			}
-			mine[p]++
-		}
-		if results[i] != nil {
-			continue
-		}
-		for p, n := range mine {
-			added[p] += n
+			added[p]++
 		}
 		for j := range r.c.Grants {
 			g := &r.c.Grants[j]
-			b.Queue(qGrantUpsert, leaseArgs(&g.Lease, g.seatKey())...)
+			b.Queue(pgLeaseInsert, leaseArgs(&g.Lease, g.seatKey())...)
 		}
 		for _, e := range r.c.Events {
 			le := LoggedEvent{Seq: next, Event: e}
@@ -231,7 +225,7 @@ func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []err
 			events = append(events, le)
 		}
 	}
-	for _, p := range products {
+	for _, p := range f.products {
 		if n := added[p]; n > 0 {
 			b.Queue(pgProductAdd, p, n)
 		}
@@ -258,6 +252,10 @@ func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []err
 		switch {
 		case xerr != nil:
 			err = xerr
+			var pe *pgconn.PgError
+			if q.SQL == pgLeaseInsert && errors.As(xerr, &pe) && pe.Code == "23505" {
+				err = errSlowPath // a lease stored already: the general path re-grants it
+			}
 		case q.SQL == pgProductAdd && ct.RowsAffected() != 1:
 			err = fmt.Errorf("seat counts out of step: seat_products lacks the row of %v (the database was changed by hand)", q.Arguments[0])
 		case k == b.Len()-1 && ct.String() != "COMMIT":
@@ -271,7 +269,55 @@ func pgFastTx(ctx context.Context, pc *pgx.Conn, batch []*request, results []err
 		err = cerr
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
-	return true, nil
+	f.committed = true
+	for _, r := range f.joined {
+		r.err <- nil
+	}
+	return nil
+}
+
+// join takes the Commits queued now, up to the batch limit: those that
+// only grant new per-session seats of the products locked (inUse) join
+// the transaction, the others are committed after it.
+func (f *pgFast) join(inUse map[string]int64) {
+	room := int(f.s.maxBatch.Load()) - len(f.batch)
+	for room > 0 {
+		var r *request
+		select {
+		case q, ok := <-f.s.reqs:
+			if !ok {
+				return
+			}
+			r = q
+		default:
+			return
+		}
+		if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+			continue // its caller gave up before it was taken
+		}
+		room--
+		if f.fits(r.c, inUse) {
+			f.joined = append(f.joined, r)
+		} else {
+			f.later = append(f.later, r)
+		}
+	}
+}
+
+func (f *pgFast) fits(c *Change, inUse map[string]int64) bool {
+	if !pgFastEligible(c) {
+		return false
+	}
+	mine := map[string]bool{}
+	for i := range c.Grants {
+		g := &c.Grants[i]
+		if _, ok := inUse[g.Lease.Product]; !ok || f.ids[g.Lease.ID] || mine[g.Lease.ID] {
+			return false
+		}
+		mine[g.Lease.ID] = true
+	}
+	maps.Copy(f.ids, mine)
+	return true
 }
