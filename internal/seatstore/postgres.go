@@ -36,6 +36,7 @@ var postgresDialect = &dialect{
 		// serialization_failure, deadlock_detected
 		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
 	},
+	fastBatch: pgFastBatch,
 }
 
 // OpenPostgres connects to the database at url (a postgres:// URL or a

@@ -52,6 +52,10 @@ type dialect struct {
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
 	retryable func(error) bool
+	// fastBatch, when set, is tried first for each batch (after the
+	// products' rows exist): it reports false, having written nothing,
+	// when the batch needs the general path (PostgreSQL: pgFastBatch).
+	fastBatch func(ctx context.Context, s *sqlStore, batch []*request, results []error) (bool, error)
 }
 
 // maxBatch bounds how many Commits share one transaction.
@@ -395,6 +399,11 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 				return err
 			}
 			s.products[p] = true
+		}
+	}
+	if s.d.fastBatch != nil {
+		if ok, err := s.d.fastBatch(ctx, s, batch, results); ok || err != nil {
+			return err
 		}
 	}
 	nev := 0
