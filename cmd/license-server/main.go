@@ -782,7 +782,7 @@ The response key is decrypted once at start (--passphrase-file, e.g. a
 systemd credential, or $AIRSEAL_PASSPHRASE). Without --tls-cert and
 --tls-key, --addr must be a loopback address unless --insecure-listen is
 given: tokens and passwords would cross the network in clear text.`,
-		Example: `  license-server serve --dir DIR --passphrase-file /run/credentials/license-server.service/passphrase
+		Example: `  license-server serve --dir DIR --passphrase-file /run/credentials/airseal-license-server.service/passphrase
   license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR
   license-server serve --addr 0.0.0.0:9099 --tls-cert srv.crt --tls-key srv.key --dir DIR --db postgres://airseal@db1/airseal`,
 		Args: cli.NoArgs,

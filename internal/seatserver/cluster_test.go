@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -550,13 +551,27 @@ func TestClusterDatabaseDown(t *testing.T) {
 	c.license("acme-erp", 2, license.PerSession)
 	var s seat.Session
 	c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s)
+	m := NewMetrics()
+	m.Attach(c.nodes[0].srv)
 	down.Store(true)
 	checkDown(t, c.nodes[0], s.ID)
+	checkStoreUp(t, m, "0")
 	down.Store(false)
 	if err := c.nodes[0].srv.refreshCluster(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	checkBack(t, c, c.nodes[0], s.ID)
+	checkStoreUp(t, m, "1")
+}
+
+// checkStoreUp scrapes m and checks the airseal_store_up gauge.
+func checkStoreUp(t *testing.T, m *Metrics, want string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if line := "\nairseal_store_up " + want + "\n"; !strings.Contains(rec.Body.String(), line) {
+		t.Fatalf("/metrics lacks %q", strings.TrimSpace(line))
+	}
 }
 
 func checkDown(t *testing.T, e *env, lease string) {

@@ -46,7 +46,7 @@ type Metrics struct {
 	commitE  prometheus.Counter
 	requests *prometheus.HistogramVec
 
-	descInUse, descSeats, descPeak, descExpiry, descNode, descLeases *prometheus.Desc
+	descInUse, descSeats, descPeak, descExpiry, descNode, descLeases, descStoreUp *prometheus.Desc
 }
 
 // NewMetrics creates the metrics with their own registry (plus the Go
@@ -72,6 +72,7 @@ func NewMetrics() *Metrics {
 	m.descLeases = prometheus.NewDesc("airseal_leases", "Leases held now, all products.", nil, nil)
 	m.descExpiry = prometheus.NewDesc("airseal_license_expiry_timestamp_seconds", "When an installed license expires (Unix time); absent for a perpetual one.", []string{"serial", "product"}, nil)
 	m.descNode = prometheus.NewDesc("airseal_node_info", "This node: its name, response key and role (licensed, demo, or reclaim after a restart); always 1.", []string{"node", "response_key", "role"}, nil)
+	m.descStoreUp = prometheus.NewDesc("airseal_store_up", "1 while this node reaches its store; 0 while a cluster node cannot reach its PostgreSQL database (it grants and renews nothing then: alert on it).", nil, nil)
 	m.reg.MustRegister(m.events, m.refusals, m.expired, m.lost, m.commit, m.commitE, m.requests, (*stateCollector)(m),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	empty := map[string]bool{}
@@ -133,7 +134,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type stateCollector Metrics
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descInUse, c.descSeats, c.descPeak, c.descLeases, c.descExpiry, c.descNode} {
+	for _, d := range []*prometheus.Desc{c.descInUse, c.descSeats, c.descPeak, c.descLeases, c.descExpiry, c.descNode, c.descStoreUp} {
 		ch <- d
 	}
 }
@@ -157,6 +158,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.descNode, prometheus.GaugeValue, 1, s.cfg.Node, s.keyID, st.Mode)
+	up := 1.0
+	if s.DatabaseDown() {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(c.descStoreUp, prometheus.GaugeValue, up)
 }
 
 // Store returns st instrumented: commit latency and errors, and the usage

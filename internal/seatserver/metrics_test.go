@@ -68,6 +68,7 @@ func TestMetrics(t *testing.T) {
 		`airseal_usage_events_total{kind="grant",product="acme-erp"} 3`,
 		`airseal_license_expiry_timestamp_seconds{product="acme-erp",serial="` + serial + `"} `,
 		`airseal_node_info{node="srv1",response_key="` + srv.KeyID() + `",role="licensed"} 1`,
+		"airseal_store_up 1",
 		`airseal_http_request_duration_seconds_count{code="201",method="POST"} `,
 		`airseal_http_request_duration_seconds_count{code="409",method="POST"} 1`,
 		`airseal_store_commit_duration_seconds_count `,

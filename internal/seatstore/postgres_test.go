@@ -6,157 +6,50 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/airseal/airseal/internal/pgtest"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/seatstore/storetest"
-	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
-// The PostgreSQL tests start their own server from Debian's binaries
-// (package postgresql: /usr/lib/postgresql/N/bin, or AIRSEAL_PG_BIN):
-// initdb into a temporary directory, listening only on a unix socket in
-// it, stopped when the tests end. They run with AIRSEAL_INTEGRATION=1.
-// PostgreSQL refuses to run as root: as root the server runs as the user
-// nobody (setpriv).
-
+// The PostgreSQL tests share one server started by internal/pgtest
+// (Debian's binaries, initdb into a temporary directory, a unix socket
+// only), once, at the first test that asks for it, and stopped when the
+// tests end. They run with AIRSEAL_INTEGRATION=1.
 var pg struct {
-	once    sync.Once
-	dir     string // data and socket
-	bin     string
-	asUser  []string // command prefix to drop root
-	err     error
-	skip    string
-	started bool
-	dbs     atomic.Int64
+	once sync.Once
+	srv  *pgtest.Server
+	err  error
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if pg.started {
-		pgCmd(pg.bin+"/pg_ctl", "-D", pg.dir+"/data", "-m", "immediate", "stop").Run()
-	}
-	if pg.dir != "" {
-		os.RemoveAll(pg.dir)
+	if pg.srv != nil {
+		pg.srv.Close()
 	}
 	os.Exit(code)
-}
-
-func pgCmd(name string, args ...string) *exec.Cmd {
-	all := append(append(append([]string{}, pg.asUser...), name), args...)
-	return exec.Command(all[0], all[1:]...)
-}
-
-func findPGBin() (string, error) {
-	if b := os.Getenv("AIRSEAL_PG_BIN"); b != "" {
-		return b, nil
-	}
-	ms, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	sort.Slice(ms, func(i, j int) bool { return pgMajor(ms[i]) > pgMajor(ms[j]) })
-	if len(ms) == 0 {
-		return "", errors.New("no /usr/lib/postgresql/*/bin/initdb: install Debian's postgresql package (apt-get install postgresql) or set AIRSEAL_PG_BIN")
-	}
-	return filepath.Dir(ms[0]), nil
-}
-
-func pgMajor(p string) int {
-	n, _ := strconv.Atoi(strings.Split(strings.TrimPrefix(p, "/usr/lib/postgresql/"), "/")[0])
-	return n
-}
-
-func startPG() {
-	if os.Getenv("AIRSEAL_INTEGRATION") != "1" {
-		pg.skip = "PostgreSQL store tests: set AIRSEAL_INTEGRATION=1 (and install Debian's postgresql package) to run them"
-		return
-	}
-	if pg.bin, pg.err = findPGBin(); pg.err != nil {
-		return
-	}
-	// As root the server runs as nobody, who must reach the directory:
-	// /tmp is world-searchable where $TMPDIR may not be. A short path
-	// also keeps the socket's name within the 107 bytes a socket allows.
-	base := ""
-	if os.Geteuid() == 0 {
-		base = "/tmp"
-	}
-	if pg.dir, pg.err = os.MkdirTemp(base, "airseal-pg-"); pg.err != nil {
-		return
-	}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			pg.err = fmt.Errorf("running as root and there is no user nobody to run PostgreSQL as: %v", err)
-			return
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(pg.dir, uid, gid); err != nil {
-			pg.err = err
-			return
-		}
-		if _, err := exec.LookPath("setpriv"); err != nil {
-			pg.err = errors.New("running as root and setpriv (util-linux) is missing: run the tests as another user, or install util-linux")
-			return
-		}
-		pg.asUser = []string{"setpriv", "--reuid=" + u.Uid, "--regid=" + u.Gid, "--clear-groups", "--"}
-	}
-	out, err := pgCmd(pg.bin+"/initdb", "-D", pg.dir+"/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput()
-	if err != nil {
-		pg.err = fmt.Errorf("initdb: %v\n%s", err, out)
-		return
-	}
-	pg.err = pgStart()
-}
-
-func pgStart() error {
-	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c max_connections=100", pg.dir)
-	out, err := pgCmd(pg.bin+"/pg_ctl", "-D", pg.dir+"/data", "-o", opts, "-l", pg.dir+"/log", "-w", "start").CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(pg.dir + "/log")
-		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
-	}
-	pg.started = true
-	return nil
-}
-
-func pgURL(schema string) string {
-	u := fmt.Sprintf("postgres://postgres@/postgres?host=%s&sslmode=disable", pg.dir)
-	if schema != "" {
-		u += "&search_path=" + schema
-	}
-	return u
 }
 
 // newPGDatabase starts the server once and returns the URL of a new,
 // empty database: a schema of its own (CREATE DATABASE takes a second).
 func newPGDatabase(t *testing.T) string {
 	t.Helper()
-	pg.once.Do(startPG)
-	if pg.skip != "" {
-		t.Skip(pg.skip)
+	if !pgtest.Enabled() {
+		t.Skip("PostgreSQL store tests: set AIRSEAL_INTEGRATION=1 (and install Debian's postgresql package) to run them")
 	}
+	pg.once.Do(func() { pg.srv, pg.err = pgtest.Start() })
 	if pg.err != nil {
 		t.Fatal(pg.err)
 	}
-	name := fmt.Sprintf("seats_%d", pg.dbs.Add(1))
-	db, err := sql.Open("pgx", pgURL(""))
+	name, err := pg.srv.NewSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
-		t.Fatal(err)
-	}
-	return pgURL(name)
+	return pg.srv.URL(name)
 }
 
 func openPG(t *testing.T, url string) *seatstore.Postgres {
@@ -288,12 +181,12 @@ func TestPostgresCrash(t *testing.T) {
 	for round := range 3 {
 		n := count()
 		wait(func() bool { return count() > n+20 }, "commits before the crash")
-		if out, err := pgCmd(pg.bin+"/pg_ctl", "-D", pg.dir+"/data", "-m", "immediate", "stop").CombinedOutput(); err != nil {
-			t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+		if err := pg.srv.Crash(); err != nil {
+			t.Fatal(err)
 		}
 		f := fails()
 		wait(func() bool { return fails() > f }, fmt.Sprintf("round %d: a Commit failing while PostgreSQL is down", round))
-		if err := pgStart(); err != nil {
+		if err := pg.srv.Restart(); err != nil {
 			t.Fatal(err)
 		}
 		n = count()

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -27,7 +30,28 @@ import (
 type SQLite struct {
 	*sqlStore
 	path string
+
+	stopCkpt chan struct{} // closed by Close: stops the checkpointer
+	ckptDone chan struct{} // closed when the checkpointer has stopped
+	ckptOnce sync.Once
+	ckpts    atomic.Int64 // background checkpoints run (tests)
 }
+
+// Checkpoints: the writer's connection never checkpoints on its own below
+// walGuardPages WAL frames (PRAGMA wal_autocheckpoint), so a commit, and
+// every request waiting on it, does not pay for copying the WAL into the
+// database file; a background goroutine does that instead (PASSIVE: it
+// never blocks the writer, and the writer restarts the WAL once it is
+// copied). It checkpoints after ckptEveryTx transactions, or ckptIdle
+// after the last one. Should it fall behind or stop, the guard makes the
+// writer checkpoint as SQLite does by default, so the WAL cannot grow
+// without bound.
+const (
+	walGuardPages = 10000 // ~40 MiB of WAL at 4 KiB pages
+	ckptEveryTx   = 64
+	ckptTick      = 20 * time.Millisecond
+	ckptIdle      = 500 * time.Millisecond
+)
 
 var sqliteDialect = &dialect{
 	name:        "sqlite",
@@ -41,6 +65,12 @@ var sqliteDialect = &dialect{
 		return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
 	},
 }
+
+// writerCacheKiB is the writer connection's page cache (SQLite's default
+// is 2 MiB): enough for the lease table of 100,000 leases (~15 MiB), so a
+// renewal of any lease finds its page in memory instead of reading it
+// from the file. Memory is taken only as pages are used.
+const writerCacheKiB = 32 << 10
 
 // busyTimeoutMS is how long a connection waits for another's lock.
 const busyTimeoutMS = 10000
@@ -69,8 +99,8 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, fmt.Errorf("seatstore: %s is %s, not a database file: give the path of a file (it is created if missing)", abs, fileio.KindOf(fi.Mode()))
 	}
 	base := (&url.URL{Scheme: "file", Path: abs}).String()
-	params := fmt.Sprintf("_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL", busyTimeoutMS)
-	wdb, err := sql.Open("sqlite", base+"?_txlock=immediate&"+params)
+	params := fmt.Sprintf("_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL&_pragma=wal_autocheckpoint(%d)", busyTimeoutMS, walGuardPages)
+	wdb, err := sql.Open("sqlite", base+"?_txlock=immediate&"+params+fmt.Sprintf("&_pragma=cache_size(-%d)", writerCacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("seatstore: %s: %w", abs, err)
 	}
@@ -110,7 +140,47 @@ func OpenSQLite(path string) (*SQLite, error) {
 		}
 		return nil, err
 	}
-	return &SQLite{sqlStore: newSQLStore(sqliteDialect, abs, wdb, rdb), path: abs}, nil
+	s := &SQLite{sqlStore: newSQLStore(sqliteDialect, abs, wdb, rdb), path: abs,
+		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
+	go s.checkpointer()
+	return s, nil
+}
+
+// checkpointer copies the WAL into the database file in the background
+// (see walGuardPages), on a reader connection.
+func (s *SQLite) checkpointer() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(ckptTick)
+	defer t.Stop()
+	last, lastAt := s.batches.Load(), time.Now()
+	for {
+		select {
+		case <-s.stopCkpt:
+			return
+		case <-t.C:
+		}
+		n := s.batches.Load()
+		if n == last || n-last < ckptEveryTx && time.Since(lastAt) < ckptIdle {
+			continue
+		}
+		// A failure (the database busy with a backup, a full disk) is
+		// left to the next round and, failing that, to the writer's guard;
+		// Commit reports a full disk itself.
+		if _, err := s.rdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+			s.ckpts.Add(1)
+		}
+		last, lastAt = n, time.Now()
+	}
+}
+
+// Close implements Store: it stops the background checkpoints, then
+// closes the store (the last connection closed checkpoints the WAL).
+func (s *SQLite) Close() error {
+	s.ckptOnce.Do(func() {
+		close(s.stopCkpt)
+		<-s.ckptDone
+	})
+	return s.sqlStore.Close()
 }
 
 // Path returns the database file's absolute path.
