@@ -111,7 +111,8 @@ func (s *Server) storeErr(ctx context.Context, err error) error {
 		s.storeUp()
 		return nil
 	}
-	if errors.Is(err, seats.ErrNoSeat) || errors.Is(err, seats.ErrUnknownLease) || errors.Is(err, seats.ErrLost) {
+	if errors.Is(err, seats.ErrNoSeat) || errors.Is(err, seats.ErrUnknownLease) || errors.Is(err, seats.ErrLost) ||
+		errors.Is(err, seatstore.ErrLeaseExists) {
 		s.storeUp()
 		return err
 	}
@@ -166,15 +167,38 @@ func (s *Server) commitCluster(ctx context.Context, ch seatstore.Change) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, ClusterTimeout)
 	defer cancel()
-	err := s.cfg.Store.Commit(cctx, ch)
+	err := s.commitWithin(cctx, ch)
 	if retryOnce(cctx, err) {
 		// A connection the database dropped (it restarted, a network
 		// cut) fails once before the pool opens a new one. Committing
 		// again is safe: a Grant of the same lease ID, a Renewal and a
-		// delete give the same result twice.
-		err = s.cfg.Store.Commit(cctx, ch)
+		// delete give the same result twice (a Grant with New: the lease
+		// stored by the first try is found, and the checkout renews it).
+		err = s.commitWithin(cctx, ch)
 	}
 	return s.storeErr(cctx, err)
+}
+
+// commitWithin commits ch, waiting no longer than ctx: a Commit already
+// in a transaction waits for its outcome, which a database behind a
+// partition gives only after the store's own timeout, later than the 503
+// that lets the client fail over. The Commit goes on meanwhile; whatever
+// its outcome, the client's retry on another node (the same lease ID)
+// finds it.
+func (s *Server) commitWithin(ctx context.Context, ch seatstore.Change) error {
+	done := make(chan error, 1)
+	go func() { done <- s.cfg.Store.Commit(ctx, ch) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
+		return fmt.Errorf("no answer from the seat store in time, the commit's outcome is not known: %w", ctx.Err())
+	}
 }
 
 // retryOnce reports whether a failed store call is worth one more try:
@@ -182,6 +206,7 @@ func (s *Server) commitCluster(ctx context.Context, ch seatstore.Change) error {
 func retryOnce(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && !errors.Is(err, seats.ErrNoSeat) &&
 		!errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) && !errors.Is(err, ErrReadOnly) &&
+		!errors.Is(err, seatstore.ErrLeaseExists) &&
 		!errors.Is(err, seatstore.ErrInvalid) && !errors.Is(err, seatstore.ErrClosed)
 }
 
@@ -221,26 +246,36 @@ func (s *Server) clusterCheckout(ctx context.Context, r seats.Request) (seat.Ses
 		return s.session(l, cp.DemoLimits, now), l, false, nil
 	}
 	id := clusterLeaseID(r.Product, r.ClientSessionID)
-	old, ok, err := s.storedLease(ctx, id)
-	if err != nil {
-		return seat.Session{}, seats.Lease{}, false, err
-	}
-	if ok && old.Lost == "" {
-		exp := now.Add(s.cfg.Lease)
-		err := s.commitCluster(ctx, seatstore.Change{Renewals: []seatstore.Renewal{{ID: id, Expires: exp}},
-			Events: []seats.Event{leaseEvent(now, seats.EventRenew, &old, "checkout retried with the same ClientSessionID")}})
-		if err == nil {
-			old.Expires = exp
-			return s.session(old, cp.Features, now), old, false, nil
-		}
-		if !errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) {
-			return seat.Session{}, seats.Lease{}, false, err
-		}
-		// Reclaimed or taken away meanwhile: a new seat.
-	}
 	l := seats.Lease{ID: id, Request: r, Mode: seats.ModeLicensed, Granted: now, Expires: now.Add(s.cfg.Lease)}
-	g := seatstore.Grant{Lease: l, SeatKey: seatstore.SeatKey(l, cp.Unit), Seats: cp.Seats}
-	err = s.commitCluster(ctx, seatstore.Change{Grants: []seatstore.Grant{g}, Events: []seats.Event{leaseEvent(now, seats.EventGrant, &l, "")}})
+	g := seatstore.Grant{Lease: l, SeatKey: seatstore.SeatKey(l, cp.Unit), Seats: cp.Seats, New: true}
+	grant := func() error {
+		return s.commitCluster(ctx, seatstore.Change{Grants: []seatstore.Grant{g}, Events: []seats.Event{leaseEvent(now, seats.EventGrant, &l, "")}})
+	}
+	// A new session (the common case) is one Commit: the store inserts
+	// the lease only if its ID is not stored. Only a retry reads it.
+	err := grant()
+	if errors.Is(err, seatstore.ErrLeaseExists) {
+		old, ok, rerr := s.storedLease(ctx, id)
+		if rerr != nil {
+			return seat.Session{}, seats.Lease{}, false, rerr
+		}
+		if ok && old.Lost == "" {
+			exp := now.Add(s.cfg.Lease)
+			err := s.commitCluster(ctx, seatstore.Change{Renewals: []seatstore.Renewal{{ID: id, Expires: exp}},
+				Events: []seats.Event{leaseEvent(now, seats.EventRenew, &old, "checkout retried with the same ClientSessionID")}})
+			if err == nil {
+				old.Expires = exp
+				return s.session(old, cp.Features, now), old, false, nil
+			}
+			if !errors.Is(err, seats.ErrUnknownLease) && !errors.Is(err, seats.ErrLost) {
+				return seat.Session{}, seats.Lease{}, false, err
+			}
+		}
+		// Lost, or released or reclaimed meanwhile: a new seat, replacing
+		// a lost lease.
+		g.New = false
+		err = grant()
+	}
 	var nse *seats.NoSeatError
 	if errors.As(err, &nse) {
 		// The refusal is logged as on a single node; failing to log it

@@ -300,6 +300,13 @@ func TestClusterCheckoutRetryOtherNode(t *testing.T) {
 		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusCreated {
 			t.Fatalf("second session: %d %s", r.status, r.body)
 		}
+		// Every seat taken: a retry still renews its own seat (200).
+		if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusOK {
+			t.Fatalf("second session retried with every seat taken: %d %s", r.status, r.body)
+		}
+		if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(3), "pc3"); r.status != http.StatusConflict {
+			t.Fatalf("third session of 2 seats: %d %s", r.status, r.body)
+		}
 		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s1.ID, seat.RoleClient, nil); r.status != http.StatusOK {
 			t.Fatalf("release: %d %s", r.status, r.body)
 		}
@@ -426,6 +433,19 @@ func TestClusterSharedSettings(t *testing.T) {
 		}
 		if r := c.nodes[1].checkout(seat.RoleClient, "acme-erp", sid(3), "pc3"); r.status != http.StatusOK || !strings.Contains(string(r.body), `"demo"`) {
 			t.Fatalf("node 2 checkout after the removal: %d %s (want demo mode)", r.status, r.body)
+		}
+		// A license again: the session whose lease was lost checks out
+		// again and gets a new seat (201) on either node, not the lost
+		// lease renewed.
+		c.license("acme-erp", 2, license.PerSession)
+		var again seat.Session
+		if r := c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2"); r.status != http.StatusCreated {
+			t.Fatalf("checkout again of the session whose lease was lost: %d %s", r.status, r.body)
+		} else {
+			r.decode(t, &again)
+		}
+		if r := c.nodes[1].do("POST", "/api/sessions/"+again.ID+"/renew", seat.RoleClient, nil); r.status != http.StatusOK {
+			t.Fatalf("renew of the lease granted again: %d %s", r.status, r.body)
 		}
 	})
 }

@@ -63,7 +63,7 @@ func NewMetrics() *Metrics {
 		Help: "Leases taken away because their license was removed, revoked or expired."}, []string{"product"})
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "airseal_store_commit_duration_seconds",
 		Help: "Time to make a group of changes durable in the store.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
-	m.commitE = prometheus.NewCounter(prometheus.CounterOpts{Name: "airseal_store_commit_errors_total", Help: "Store commits that failed (refused grants included)."})
+	m.commitE = prometheus.NewCounter(prometheus.CounterOpts{Name: "airseal_store_commit_errors_total", Help: "Store commits that failed (refused grants included, and the insert of a cluster checkout that turns out to be a retry)."})
 	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "airseal_http_request_duration_seconds",
 		Help: "API request latency, by method and status code.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"method", "code"})
 	m.descInUse = prometheus.NewDesc("airseal_seats_in_use", "Seats held now, per product.", []string{"product"}, nil)

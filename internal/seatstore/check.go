@@ -200,7 +200,13 @@ func renewRefused(id string, stored bool, lost string) error {
 // refusal reports whether err is a Grant's or Renewal's refusal, which
 // fails its own Commit only.
 func refusal(err error) bool {
-	return errors.Is(err, seats.ErrNoSeat) || errors.Is(err, seats.ErrUnknownLease) || errors.Is(err, seats.ErrLost)
+	return errors.Is(err, seats.ErrNoSeat) || errors.Is(err, seats.ErrUnknownLease) || errors.Is(err, seats.ErrLost) ||
+		errors.Is(err, ErrLeaseExists)
+}
+
+// leaseExists is the refusal of a Grant with New.
+func leaseExists(id string) error {
+	return fmt.Errorf("%w: lease %s (a checkout retried with the same session, or granted meanwhile by another node)", ErrLeaseExists, id)
 }
 
 // noSeat is the refusal of a Grant.

@@ -87,6 +87,10 @@ func (m *Memory) Commit(ctx context.Context, c Change) error {
 		}
 	}
 	for _, g := range c.Grants {
+		if _, ok := m.leases[g.Lease.ID]; ok && g.New {
+			undoAll()
+			return leaseExists(g.Lease.ID)
+		}
 		if err := m.grant(g); err != nil {
 			undoAll()
 			return err

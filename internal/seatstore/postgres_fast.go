@@ -30,7 +30,8 @@ import (
 //     head and COMMIT go in a second pipelined batch. A lease stored
 //     already or a grant without a free seat rolls the transaction back
 //     and the batch takes the general path, which decides re-grants and
-//     refusals statement by statement.
+//     refusals statement by statement (a Grant with New of a stored lease
+//     ends there as ErrLeaseExists for its own Commit only).
 //
 // The lock order is the slow path's (seat_products sorted, then leases,
 // then log_head), so the two paths and SweepExpired never deadlock each
@@ -254,7 +255,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 			err = xerr
 			var pe *pgconn.PgError
 			if q.SQL == pgLeaseInsert && errors.As(xerr, &pe) && pe.Code == "23505" {
-				err = errSlowPath // a lease stored already: the general path re-grants it
+				err = errSlowPath // a lease stored already: the general path re-grants it, or refuses a Grant with New
 			}
 		case q.SQL == pgProductAdd && ct.RowsAffected() != 1:
 			err = fmt.Errorf("seat counts out of step: seat_products lacks the row of %v (the database was changed by hand)", q.Arguments[0])

@@ -722,7 +722,7 @@ func apply(ctx context.Context, tx wtx, c *Change) error {
 	}
 	for i := range c.Grants {
 		g := &c.Grants[i]
-		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats, false); err != nil {
+		if err := putLease(ctx, tx, &g.Lease, g.seatKey(), g.Seats, g.New); err != nil {
 			return err
 		}
 	}
@@ -855,7 +855,9 @@ func granted(c *Change, id string) bool {
 // seatKey "" keeps the stored lease's seat key ("s:"+ID for a new one).
 // With capacity >= 0 (a Grant) it first refuses, with a
 // *seats.NoSeatError, when every seat of the product is held by other
-// seat keys. The caller holds the product's lock (or the database's).
+// seat keys; with fresh too (Grant.New), when the lease is stored at all,
+// with ErrLeaseExists. The caller holds the product's lock (or the
+// database's).
 //
 // A put (seatKey "", no capacity) first tries one statement: for a lease
 // just granted (fresh) an INSERT that does nothing when the ID is stored,
@@ -900,6 +902,9 @@ func putLease(ctx context.Context, tx wtx, l *seats.Lease, seatKey string, capac
 		}
 	}
 	nw := hold{id: l.ID, product: l.Product, seatKey: seatKey, lost: l.Lost, exists: true}
+	if capacity >= 0 && fresh && old.exists {
+		return leaseExists(l.ID)
+	}
 	if capacity >= 0 {
 		if err := checkGrant(ctx, tx, old, nw, capacity); err != nil {
 			return err

@@ -136,7 +136,19 @@ type Grant struct {
 	SeatKey string
 	// Seats is the product's capacity, from its valid licenses now.
 	Seats int
+	// New inserts the lease only: when a lease with its ID is stored
+	// (lost or not), Commit stores nothing of the whole Change and
+	// returns an error wrapping ErrLeaseExists, whatever the seat count,
+	// and the other Commits of the group go on. A cluster node grants a
+	// new session's lease in one Commit this way and reads the stored
+	// lease only when the checkout turns out to be a retry.
+	New bool
 }
+
+// ErrLeaseExists is returned (wrapped, naming the lease) by Commit for a
+// Grant with New whose lease ID is stored already. Only that Commit
+// fails; nothing of it is stored.
+var ErrLeaseExists = errors.New("lease is stored already")
 
 // Renewal sets the expiry of a stored lease that is not lost. When the
 // lease is not stored (released, expired and swept, or never granted)

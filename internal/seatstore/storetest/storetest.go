@@ -54,6 +54,8 @@ func RunWith(t *testing.T, open func(t *testing.T) seatstore.Store, opts Options
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, o(t)) })
 	t.Run("Grant", func(t *testing.T) { testGrant(t, o(t)) })
 	t.Run("GrantAtomic", func(t *testing.T) { testGrantAtomic(t, o(t)) })
+	t.Run("GrantNew", func(t *testing.T) { testGrantNew(t, o(t)) })
+	t.Run("GrantNewGroup", func(t *testing.T) { testGrantNewGroup(t, o(t)) })
 	t.Run("Renewals", func(t *testing.T) { testRenewals(t, o(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, o(t)) })
@@ -447,6 +449,134 @@ func testGrantAtomic(t *testing.T, s seatstore.Store) {
 	if n := len(load(t, s).Leases); n != 1+ok {
 		t.Errorf("%d leases stored, want %d", n, 1+ok)
 	}
+}
+
+func newGrant(id, product, computer string, cap int, perComputer bool) seatstore.Grant {
+	g := grant(id, product, computer, cap, perComputer)
+	g.New = true
+	return g
+}
+
+// testGrantNew checks Grant.New: a lease not stored is granted as by any
+// Grant; a stored one (lost or not, seats free or not) refuses the whole
+// Change with ErrLeaseExists and changes nothing.
+func testGrantNew(t *testing.T, s seatstore.Store) {
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{newGrant("L-1", "acme", "PC-1", 3, false)},
+		Events: []seats.Event{event(T0, seats.EventGrant, "L-1")}})
+	l, ok, err := s.Lease(ctx, "L-1")
+	if err != nil || !ok {
+		t.Fatalf("Lease(L-1) after a new grant = %v, %v", ok, err)
+	}
+	same(t, "lease granted new", l, utcLease(Lease("L-1", "acme", "PC-1", T0)))
+	notStored := func(what string, c seatstore.Change) {
+		t.Helper()
+		before := load(t, s)
+		nev := len(AllEvents(t, s))
+		err := s.Commit(ctx, c)
+		if !errors.Is(err, seatstore.ErrLeaseExists) || errors.Is(err, seats.ErrNoSeat) {
+			t.Fatalf("%s: %v, want ErrLeaseExists", what, err)
+		}
+		if !strings.Contains(err.Error(), c.Grants[len(c.Grants)-1].Lease.ID) {
+			t.Errorf("%s: %q does not name the lease", what, err)
+		}
+		checkState(t, load(t, s), *before)
+		if n := len(AllEvents(t, s)); n != nev {
+			t.Fatalf("%s: a refused Commit logged %d events", what, n-nev)
+		}
+	}
+	// The same ID again, with seats free and everything else of the
+	// Change refused with it: a later expiry, another lease, a setting,
+	// an event.
+	again := newGrant("L-1", "acme", "PC-1", 3, false)
+	again.Lease.Expires = T0.Add(time.Hour)
+	notStored("stored lease, seats free", seatstore.Change{PutLeases: []seats.Lease{Lease("X-1", "free", "PC", T0)},
+		Grants: []seatstore.Grant{again}, Settings: map[string]string{"x": "y"}, Events: []seats.Event{event(T0, seats.EventGrant, "L-1")}})
+	// Several grants: the stored one refuses the others of its Change.
+	notStored("stored lease after a new one", seatstore.Change{Grants: []seatstore.Grant{newGrant("L-2", "acme", "PC-1", 3, false), again}})
+	// Every seat taken: the lease is still reported stored, not refused
+	// for lack of a seat (a retried checkout renews its own seat).
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{grant("L-2", "acme", "PC-1", 2, false)}})
+	notStored("stored lease, no seat free", seatstore.Change{Grants: []seatstore.Grant{newGrant("L-2", "acme", "PC-1", 2, false)}})
+	// A lost lease is stored too; a plain Grant replaces it.
+	lost := Lease("L-1", "acme", "PC-1", T0)
+	lost.Lost = "license removed"
+	commit(t, s, seatstore.Change{PutLeases: []seats.Lease{lost}})
+	notStored("lost lease", seatstore.Change{Grants: []seatstore.Grant{newGrant("L-1", "acme", "PC-1", 3, false)}})
+	// A lease put by the same Change is stored for its Grant; one deleted
+	// by it is not.
+	notStored("lease put by the same change", seatstore.Change{PutLeases: []seats.Lease{Lease("L-3", "acme", "PC-1", T0)},
+		Grants: []seatstore.Grant{newGrant("L-3", "acme", "PC-1", 3, false)}})
+	if _, ok, _ := s.Lease(ctx, "L-3"); ok {
+		t.Fatal("a refused Change stored its PutLeases")
+	}
+	commit(t, s, seatstore.Change{DeleteLeases: []string{"L-1"}, Grants: []seatstore.Grant{newGrant("L-1", "acme", "PC-1", 2, false)}})
+	// New counts seats as any Grant: L-1 and L-2 hold both.
+	if err := s.Commit(ctx, seatstore.Change{Grants: []seatstore.Grant{newGrant("L-4", "acme", "PC-1", 2, false)}}); !errors.Is(err, seats.ErrNoSeat) {
+		t.Fatalf("new grant over capacity: %v, want ErrNoSeat", err)
+	}
+	// Per computer: a new lease of a computer holding a seat is granted;
+	// a stored one is not.
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{newGrant("P-1", "pc", "A", 1, true)}})
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{newGrant("P-2", "pc", "A", 1, true)}})
+	notStored("stored per-computer lease", seatstore.Change{Grants: []seatstore.Grant{newGrant("P-1", "pc", "A", 1, true)}})
+	same(t, "leases", leaseIDs(t, s), []string{"L-1", "L-2", "P-1", "P-2"})
+}
+
+// testGrantNewGroup commits new grants beside grants of stored leases at
+// once (one group, where the store groups Commits): each stored one fails
+// alone, the log holds exactly the events of the others, in one chain,
+// and the seats are counted exactly.
+func testGrantNewGroup(t *testing.T, s seatstore.Store) {
+	const n = 24
+	for i := range n / 2 {
+		id := fmt.Sprint("S-", i)
+		commit(t, s, seatstore.Change{Grants: []seatstore.Grant{newGrant(id, "acme", "PC", n, false)}, Events: []seats.Event{event(T0, seats.EventGrant, id)}})
+	}
+	for round := range 4 {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprint("S-", i/2) // stored
+				if i%2 == 1 {
+					id = fmt.Sprint("N-", round, "-", i)
+				}
+				g := newGrant(id, "acme", "PC", n/2+(round+1)*n/2, false)
+				g.Lease.Expires = T0.Add(time.Hour)
+				errs[i] = s.Commit(ctx, seatstore.Change{Grants: []seatstore.Grant{g}, Events: []seats.Event{event(T0, seats.EventGrant, id)}})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			switch {
+			case i%2 == 0 && !errors.Is(err, seatstore.ErrLeaseExists):
+				t.Errorf("round %d: new grant of stored S-%d: %v, want ErrLeaseExists", round, i/2, err)
+			case i%2 == 1 && err != nil:
+				t.Errorf("round %d: new grant %d: %v", round, i, err)
+			}
+		}
+	}
+	want := n/2 + 4*n/2
+	if got := len(AllEvents(t, s)); got != want {
+		t.Errorf("%d events logged, want %d (one per lease granted)", got, want)
+	}
+	st := load(t, s)
+	if len(st.Leases) != want {
+		t.Fatalf("%d leases stored, want %d", len(st.Leases), want)
+	}
+	for _, l := range st.Leases {
+		if strings.HasPrefix(l.ID, "S-") && !l.Expires.Equal(T0.Add(5*time.Minute)) {
+			t.Errorf("stored lease %s was replaced by a refused new grant (expires %v)", l.ID, l.Expires)
+		}
+	}
+	// Exactly want seats are held: one more is refused at want, granted
+	// at want+1.
+	if err := s.Commit(ctx, seatstore.Change{Grants: []seatstore.Grant{newGrant("Z-1", "acme", "PC", want, false)}}); !errors.Is(err, seats.ErrNoSeat) {
+		t.Fatalf("grant at %d of %d seats: %v, want ErrNoSeat", want, want, err)
+	}
+	commit(t, s, seatstore.Change{Grants: []seatstore.Grant{newGrant("Z-1", "acme", "PC", want+1, false)}})
 }
 
 func testEvents(t *testing.T, s seatstore.Store) {
@@ -890,6 +1020,8 @@ func Differential(t *testing.T, ref, s seatstore.Store, seed uint64, steps int) 
 			return "unknown lease"
 		case errors.Is(err, seats.ErrLost):
 			return "lost"
+		case errors.Is(err, seatstore.ErrLeaseExists):
+			return "lease exists"
 		}
 		return "error: " + err.Error()
 	}
@@ -913,7 +1045,7 @@ func Differential(t *testing.T, ref, s seatstore.Store, seed uint64, steps int) 
 				if rng.IntN(2) == 0 {
 					unit = license.PerComputer
 				}
-				c.Grants = append(c.Grants, seatstore.Grant{Lease: l, SeatKey: seatstore.SeatKey(l, unit), Seats: rng.IntN(4)})
+				c.Grants = append(c.Grants, seatstore.Grant{Lease: l, SeatKey: seatstore.SeatKey(l, unit), Seats: rng.IntN(4), New: rng.IntN(3) == 0})
 			case 6:
 				c.Renewals = append(c.Renewals, seatstore.Renewal{ID: id(), Expires: at.Add(time.Hour)})
 			case 7:
