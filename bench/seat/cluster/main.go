@@ -20,17 +20,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -38,12 +35,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/airseal/airseal/bench/seat/internal/loadgen"
 	"github.com/airseal/airseal/internal/pgtest"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
@@ -120,11 +116,11 @@ func main() {
 	// decodes the same JSON as the checkout clients, as bench/seat/server's
 	// floor does: the client work on the same cores is the same in every
 	// phase.
-	sample, err := do(hc, "POST", sqlURL+seat.PathSessions, "bench", token, checkoutBody("sample-0000000000"), 201)
+	sample, err := loadgen.Do(hc, "POST", sqlURL+seat.PathSessions, "bench", token, loadgen.CheckoutBody("sample-0000000000"), 201)
 	if err != nil {
 		log.Fatal(err)
 	}
-	floorURL, stopFloor := startFloor(nodeKeys[0], "bench", token, sample)
+	floorURL, stopFloor := loadgen.StartFloor(nodeKeys[0], "bench", token, sample)
 	defer stopFloor()
 	var seq atomic.Int64
 	type result struct{ rps, p99 float64 }
@@ -150,7 +146,7 @@ func main() {
 				}
 			}
 			b0 := pgStores[0].Batches() + pgStores[1].Batches()
-			rps, p99 := load(*conns, *phase, op)
+			rps, p99 := loadgen.Load(*conns, *phase, op)
 			res[k] = append(res[k], result{rps, p99})
 			extra := ""
 			if k == "postgres" {
@@ -165,87 +161,13 @@ func main() {
 		for _, x := range res[k] {
 			a, b = append(a, x.rps), append(b, x.p99)
 		}
-		return median(a), median(b)
+		return loadgen.Median(a), loadgen.Median(b)
 	}
 	f, fp := med("floor")
 	s, sp := med("sqlite")
 	p, pp := med("postgres")
 	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), sqlite checkout %.0f/s (p99 %.2f ms), postgres 2-node checkout %.0f/s (p99 %.2f ms)\n", f, fp, s, sp, p, pp)
 	fmt.Printf("ratio postgres/floor %.2f (target >= 0.25), sqlite/floor %.2f, postgres/sqlite %.2f\n", p/f, s/f, p/s)
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
-}
-
-// load runs op on conns goroutines for d and returns requests/s and the
-// p99 latency in ms.
-func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64) {
-	var wg sync.WaitGroup
-	lat := make([][]time.Duration, conns)
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(stop); i++ {
-				t := time.Now()
-				if err := op(c, i); err != nil {
-					log.Fatal(err)
-				}
-				lat[c] = append(lat[c], time.Since(t))
-			}
-		}(c)
-	}
-	wg.Wait()
-	el := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	p99 := 0.0
-	if len(all) > 0 {
-		p99 = float64(all[len(all)*99/100]) / float64(time.Millisecond)
-	}
-	return float64(len(all)) / el.Seconds(), p99
-}
-
-// startFloor is bench/seat/server's floor: the token check and one
-// signature per request over body, nothing stored.
-func startFloor(key ed25519.PrivateKey, name, token string, body []byte) (string, func()) {
-	sum := sha256.Sum256([]byte(token))
-	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		got := sha256.Sum256([]byte(p))
-		if !ok || u != name || subtle.ConstantTimeCompare(got[:], sum[:]) != 1 {
-			w.WriteHeader(401)
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		t := time.Now().UTC().Format(seat.TimeFormat)
-		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
-		w.Header().Set(seat.HeaderTime, t)
-		w.Header().Set(seat.HeaderKey, keyID)
-		w.Header().Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(m.Sign(key)))
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(201)
-		_, _ = w.Write(body)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
 }
 
 // startNode runs a seat server node on st with key; with setup it stores
@@ -302,41 +224,10 @@ func startNode(st seatstore.Store, vk *keys.PrivateKey, key ed25519.PrivateKey, 
 	return "http://" + ln.Addr().String(), func() { cancel(); <-done; st.Close() }
 }
 
-var qn atomic.Int64
-
-func do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth(name, token)
-	req.Header.Set(seat.HeaderQueryID, fmt.Sprintf("bench-query-%012d", qn.Add(1)))
-	res, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range want {
-		if res.StatusCode == w {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
-}
-
-func checkoutBody(session string) []byte {
-	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
-	return body
-}
-
 // checkout takes a seat (or the floor's imitation of one) and decodes the
 // answer as a client does.
 func checkout(hc *http.Client, base, name, token, session string) error {
-	b, err := do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201)
+	b, err := loadgen.Do(hc, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201)
 	if err != nil {
 		return err
 	}

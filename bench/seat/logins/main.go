@@ -40,11 +40,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/airseal/airseal/bench/seat/internal/loadgen"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
@@ -108,7 +108,7 @@ func main() {
 	var a, b, ratios []float64
 	var totals [600]int64
 	for r := 0; r < *rounds; r++ {
-		rps, p99 := load(*conns, *phase, checkoutOp)
+		rps, p99 := loadgen.Load(*conns, *phase, checkoutOp)
 		a = append(a, rps)
 		fmt.Printf("round %d  A checkouts only     %8.0f/s  p99 %6.2f ms\n", r+1, rps, p99)
 
@@ -142,7 +142,7 @@ func main() {
 			}(g)
 		}
 		t0 := time.Now()
-		rps, p99 = load(*conns, *phase, checkoutOp)
+		rps, p99 = loadgen.Load(*conns, *phase, checkoutOp)
 		close(stopLogins)
 		wg.Wait()
 		el := time.Since(t0)
@@ -157,56 +157,13 @@ func main() {
 		fmt.Printf("round %d  B checkouts + logins %8.0f/s  p99 %6.2f ms   logins %5.1f/s (200: %d, 401: %d, 503 busy: %d, 429: %d)\n",
 			r+1, rps, p99, float64(n)/el.Seconds(), status[200].Load(), status[401].Load(), status[503].Load(), status[429].Load())
 	}
-	ma, mb := median(a), median(b)
+	ma, mb := loadgen.Median(a), loadgen.Median(b)
 	mode := "password checks within users.Gate's budget (the server's default)"
 	if *unbounded {
 		mode = "password checks unbounded (-unbounded: two at a time, nothing remembered)"
 	}
-	fmt.Printf("\n%s\nmedians: A %.0f checkouts/s, B %.0f checkouts/s; ratio of medians B/A %.2f, median of the round ratios %.2f (target >= 0.9)\n", mode, ma, mb, mb/ma, median(ratios))
+	fmt.Printf("\n%s\nmedians: A %.0f checkouts/s, B %.0f checkouts/s; ratio of medians B/A %.2f, median of the round ratios %.2f (target >= 0.9)\n", mode, ma, mb, mb/ma, loadgen.Median(ratios))
 	fmt.Printf("logins answered in all B phases: 200: %d, 401: %d, 503 busy: %d, 429: %d\n", totals[200], totals[401], totals[503], totals[429])
-}
-
-func median(v []float64) float64 {
-	v = append([]float64(nil), v...)
-	sort.Float64s(v)
-	if len(v) == 0 {
-		return 0
-	}
-	return v[len(v)/2]
-}
-
-// load runs op from conns goroutines for d and returns operations/s and
-// the p99 latency in milliseconds.
-func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64) {
-	var wg sync.WaitGroup
-	lat := make([][]time.Duration, conns)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				t0 := time.Now()
-				if err := op(c, i); err != nil {
-					log.Fatal(err)
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		}(c)
-	}
-	wg.Wait()
-	el := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	p99 := 0.0
-	if len(all) > 0 {
-		p99 = float64(all[len(all)*99/100]) / float64(time.Millisecond)
-	}
-	return float64(len(all)) / el.Seconds(), p99
 }
 
 // startServer runs the seat server on a SQLite store in dir with one

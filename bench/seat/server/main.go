@@ -22,17 +22,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -41,13 +37,13 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/airseal/airseal/bench/seat/internal/loadgen"
 	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
@@ -128,11 +124,11 @@ func main() {
 	// server's checkout answer, and its client encodes and decodes the
 	// same JSON as the checkout client: the client work (on the same two
 	// cores) is the same in every phase.
-	sample, err := do(hc, "POST", srvURL+seat.PathSessions, "bench", token, checkoutBody("renew-00-000000000"), 200)
+	sample, err := loadgen.Do(hc, "POST", srvURL+seat.PathSessions, "bench", token, loadgen.CheckoutBody("renew-00-000000000"), 200)
 	if err != nil {
 		log.Fatal(err)
 	}
-	floorURL, stopFloor := startFloor(key, "bench", token, sample)
+	floorURL, stopFloor := loadgen.StartFloor(key, "bench", token, sample)
 	defer stopFloor()
 	var seq atomic.Int64
 	type result struct{ rps, p99, cpu float64 }
@@ -157,7 +153,7 @@ func main() {
 				op = func(c, i int) error { return renew(hc, srvURL, "bench", token, leases[c][i%len(leases[c])]) }
 			}
 			b0, cpu0 := mainStore.Batches(), cpuTime()
-			rps, p99 := load(*conns, *phase, op)
+			rps, p99 := loadgen.Load(*conns, *phase, op)
 			cpu := float64((cpuTime() - cpu0).Microseconds()) / (rps * phase.Seconds())
 			res[k] = append(res[k], result{rps, p99, cpu})
 			// CPU per request (client and server, the whole process) is
@@ -178,14 +174,14 @@ func main() {
 		for _, x := range res[k] {
 			a, b = append(a, x.rps), append(b, x.p99)
 		}
-		return median(a), median(b)
+		return loadgen.Median(a), loadgen.Median(b)
 	}
 	medCPU := func(k string) float64 {
 		var a []float64
 		for _, x := range res[k] {
 			a = append(a, x.cpu)
 		}
-		return median(a)
+		return loadgen.Median(a)
 	}
 	f, fp := med("floor")
 	c, cp := med("checkout")
@@ -258,12 +254,12 @@ func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token strin
 	fmt.Printf("sweep with nothing expiring: 100 leases %s, %d leases %s\n", sweep(small), n, sweep(big))
 	var p100, pN []float64
 	for r := 0; r < rounds; r++ {
-		_, a := load(conns, phase, func(c, i int) error { return renew(hc, smallURL, "bench", token, smallIDs[(c*7919+i)%len(smallIDs)]) })
-		_, b := load(conns, phase, func(c, i int) error { return renew(hc, bigURL, "bench", token, bigIDs[(c*7919+i*104729)%len(bigIDs)]) })
+		_, a := loadgen.Load(conns, phase, func(c, i int) error { return renew(hc, smallURL, "bench", token, smallIDs[(c*7919+i)%len(smallIDs)]) })
+		_, b := loadgen.Load(conns, phase, func(c, i int) error { return renew(hc, bigURL, "bench", token, bigIDs[(c*7919+i*104729)%len(bigIDs)]) })
 		p100, pN = append(p100, a), append(pN, b)
 		fmt.Printf("round %d  renew p99: 100 leases %6.2f ms, %d leases %6.2f ms\n", r+1, a, n, b)
 	}
-	a, b := median(p100), median(pN)
+	a, b := loadgen.Median(p100), loadgen.Median(pN)
 	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
 }
 
@@ -301,79 +297,6 @@ func rss() string {
 		}
 	}
 	return "unknown"
-}
-
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	if len(v) == 0 {
-		return 0
-	}
-	return v[len(v)/2]
-}
-
-// load runs op from conns goroutines for d and returns requests/s and the
-// p99 latency in milliseconds.
-func load(conns int, d time.Duration, op func(c, i int) error) (float64, float64) {
-	var wg sync.WaitGroup
-	lat := make([][]time.Duration, conns)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				t0 := time.Now()
-				if err := op(c, i); err != nil {
-					log.Fatal(err)
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		}(c)
-	}
-	wg.Wait()
-	el := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	p99 := 0.0
-	if len(all) > 0 {
-		p99 = float64(all[len(all)*99/100]) / float64(time.Millisecond)
-	}
-	return float64(len(all)) / el.Seconds(), p99
-}
-
-// startFloor serves the floor: Basic auth against a SHA-256 token and one
-// Ed25519 signature of the response, as the seat server does, nothing else.
-func startFloor(key ed25519.PrivateKey, name, token string, body []byte) (string, func()) {
-	sum := sha256.Sum256([]byte(token))
-	keyID := seat.ResponseKeyID(key.Public().(ed25519.PublicKey))
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		got := sha256.Sum256([]byte(p))
-		if !ok || u != name || subtle.ConstantTimeCompare(got[:], sum[:]) != 1 {
-			w.WriteHeader(401)
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		t := time.Now().UTC().Format(seat.TimeFormat)
-		m := seat.Response{QueryID: r.Header.Get(seat.HeaderQueryID), Method: r.Method, Path: r.URL.EscapedPath(), Status: 201, Time: t, Body: body}
-		w.Header().Set(seat.HeaderTime, t)
-		w.Header().Set(seat.HeaderKey, keyID)
-		w.Header().Set(seat.HeaderSignature, base64.StdEncoding.EncodeToString(m.Sign(key)))
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(201)
-		_, _ = w.Write(body)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
 }
 
 // startServer runs the seat server on a SQLite store in dir with one
@@ -433,59 +356,16 @@ func startServer(dir string, key ed25519.PrivateKey, name, token string) (string
 	return "http://" + ln.Addr().String(), srv, st, func() { cancel(); <-done; st.Close() }
 }
 
-var qn atomic.Int64
-
-func do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth(name, token)
-	req.Header.Set(seat.HeaderQueryID, fmt.Sprintf("bench-query-%012d", qn.Add(1)))
-	res, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range want {
-		if res.StatusCode == w {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
-}
-
-func checkoutBody(session string) []byte {
-	body, _ := json.Marshal(seat.CheckoutRequest{Product: "bench", ClientSessionID: session, AppName: "bench", UserName: "u", ComputerName: "c"})
-	return body
-}
-
 // floorCall is checkout's client work against the floor.
 func floorCall(hc *http.Client, base, name, token, session string) (string, error) {
-	return session0(do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201))
+	return loadgen.SessionID(loadgen.Do(hc, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201))
 }
 
 func checkout(hc *http.Client, base, name, token, session string) (string, error) {
-	return session0(do(hc, "POST", base+seat.PathSessions, name, token, checkoutBody(session), 201))
+	return loadgen.SessionID(loadgen.Do(hc, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201))
 }
 
 func renew(hc *http.Client, base, name, token, id string) error {
-	_, err := session0(do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200))
+	_, err := loadgen.SessionID(loadgen.Do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200))
 	return err
-}
-
-// session0 decodes an answer as a client does.
-func session0(b []byte, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	var s seat.Session
-	if err := json.Unmarshal(b, &s); err != nil {
-		return "", err
-	}
-	return s.ID, nil
 }
