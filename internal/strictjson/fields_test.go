@@ -16,17 +16,18 @@ type base struct {
 
 type outer struct {
 	base
-	KeyID   string            `json:"KeyID"`
-	Product string            `json:"Product,omitempty"`
-	Count   int               // no tag: the Go name
-	Skip    string            `json:"-"`
-	When    time.Time         `json:"When"`
-	Items   []inner           `json:"Items"`
-	Ptr     *inner            `json:"Ptr"`
-	Labels  map[string]inner  `json:"Labels"`
-	Any     any               `json:"Any"`
-	hidden  string            //nolint:unused // unexported: not a member
-	Extra   map[string]string `json:"Extra"`
+	KeyID   string           `json:"KeyID"`
+	Product string           `json:"Product,omitempty"`
+	Count   int              // no tag: the Go name
+	Skip    string           `json:"-"`
+	When    time.Time        `json:"When"`
+	Items   []inner          `json:"Items"`
+	Ptr     *inner           `json:"Ptr"`
+	Labels  map[string]inner `json:"Labels"`
+	Any     any              `json:"Any"`
+	//lint:ignore U1000 unexported: not a JSON member, which the test checks.
+	hidden string
+	Extra  map[string]string `json:"Extra"`
 }
 
 func TestCheckFields(t *testing.T) {
