@@ -27,14 +27,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -49,7 +47,6 @@ import (
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/internal/users"
 	"github.com/airseal/airseal/pkg/keys"
-	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/seat"
 )
 
@@ -175,25 +172,8 @@ func startServer(dir string, key ed25519.PrivateKey, token string, us users.Stor
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	sum := sha256.Sum256([]byte(token))
-	if err := st.Commit(ctx, seatstore.Change{PutTokens: []seatstore.TokenRecord{{Name: tokenName, Role: seat.RoleClient, SHA256: sum, Created: time.Now().UTC().Truncate(time.Second)}}}); err != nil {
-		log.Fatal(err)
-	}
+	loadgen.PutToken(st, tokenName, token)
 	vk, err := keys.Generate(nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	nb := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	sl := &license.ServerLicense{
-		License: license.License{Serial: "BNCH-0000-0000-0002", Product: "bench", Kind: license.KindMain,
-			Customer: license.Customer{Name: "Bench"}, IssuedAt: nb, NotBefore: nb, Seats: 1_000_000},
-		SeatUnit: license.PerSession,
-		Nodes:    []license.Node{{Name: "bench", ResponseKey: key.Public().(ed25519.PublicKey)}},
-	}
-	if err := sl.Sign(vk); err != nil {
-		log.Fatal(err)
-	}
-	arm, err := sl.Armor()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -203,27 +183,15 @@ func startServer(dir string, key ed25519.PrivateKey, token string, us users.Stor
 	}
 	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease,
 		Users: us, LoginGate: gate, TokenStamp: stamp, Exempt: func(netip.Addr) bool { return true },
-		Machine: func(string) (*license.Machine, error) { return &license.Machine{Virtualization: "none"}, nil }}
+		Machine: loadgen.AnyMachine}
 	srv, err := seatserver.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := srv.Install(ctx, arm, "", ""); err != nil {
+	if _, err := srv.Install(ctx, loadgen.License(vk, "BNCH-0000-0000-0002", key.Public().(ed25519.PublicKey)), "", ""); err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		if err := srv.Run(rctx, ln, seatserver.RunOptions{}); err != nil {
-			log.Print(err)
-		}
-		close(done)
-	}()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done; st.Close() }
+	return loadgen.Serve(srv, st.Close)
 }
 
 var qn atomic.Int64

@@ -25,12 +25,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,7 +46,6 @@ import (
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/pkg/keys"
-	"github.com/airseal/airseal/pkg/license"
 	"github.com/airseal/airseal/pkg/seat"
 )
 
@@ -310,50 +307,21 @@ func startServer(dir string, key ed25519.PrivateKey, name, token string) (string
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	sum := sha256.Sum256([]byte(token))
-	if err := st.Commit(ctx, seatstore.Change{PutTokens: []seatstore.TokenRecord{{Name: name, Role: seat.RoleClient, SHA256: sum, Created: time.Now().UTC().Truncate(time.Second)}}}); err != nil {
-		log.Fatal(err)
-	}
+	loadgen.PutToken(st, name, token)
 	vk, err := keys.Generate(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	nb := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	sl := &license.ServerLicense{
-		License: license.License{Serial: "BNCH-0000-0000-0001", Product: "bench", Kind: license.KindMain,
-			Customer: license.Customer{Name: "Bench"}, IssuedAt: nb, NotBefore: nb, Seats: 1_000_000},
-		SeatUnit: license.PerSession,
-		Nodes:    []license.Node{{Name: "bench", ResponseKey: key.Public().(ed25519.PublicKey)}},
-	}
-	if err := sl.Sign(vk); err != nil {
-		log.Fatal(err)
-	}
-	arm, err := sl.Armor()
-	if err != nil {
-		log.Fatal(err)
-	}
-	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease,
-		Machine: func(string) (*license.Machine, error) { return &license.Machine{Virtualization: "none"}, nil }}
+	cfg := seatserver.Config{Store: st, Key: key, Keyring: keys.NewKeyring(vk.Public()), Lease: seatserver.MaxLease, Machine: loadgen.AnyMachine}
 	srv, err := seatserver.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := srv.Install(ctx, arm, "", ""); err != nil {
+	if _, err := srv.Install(ctx, loadgen.License(vk, "BNCH-0000-0000-0001", key.Public().(ed25519.PublicKey)), "", ""); err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		if err := srv.Run(rctx, ln, seatserver.RunOptions{}); err != nil {
-			log.Print(err)
-		}
-		close(done)
-	}()
-	return "http://" + ln.Addr().String(), srv, st, func() { cancel(); <-done; st.Close() }
+	url, stop := loadgen.Serve(srv, st.Close)
+	return url, srv, st, stop
 }
 
 // floorCall is checkout's client work against the floor.
