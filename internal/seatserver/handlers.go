@@ -232,15 +232,9 @@ func (s *Server) sessionLocked(l seats.Lease, features []license.Feature, now ti
 }
 
 // usedLicenceLocked names the license a product's seats come from: its
-// valid main (or demo) license.
+// valid main (or demo) license (the core's Capacity, cached).
 func (s *Server) usedLicenceLocked(product string, now time.Time) string {
-	for _, l := range s.core.Licenses() {
-		if l.Product == product && l.Kind != license.KindAdditional && !l.Revoked &&
-			!now.Before(l.NotBefore) && (l.Expires == nil || now.Before(*l.Expires)) {
-			return l.Serial
-		}
-	}
-	return ""
+	return s.core.Capacity(product, now).Main
 }
 
 func (s *Server) getSessions(q *request) (answer, error) {
