@@ -81,7 +81,7 @@ func (s *Server) getLicences(q *request) (answer, error) {
 }
 
 func (s *Server) getLicence(q *request) (answer, error) {
-	id := q.params["KeyNo"]
+	id := q.params.get("KeyNo")
 	if err := checkPathID("KeyNo", id); err != nil {
 		return answer{}, err
 	}
@@ -110,7 +110,7 @@ func (s *Server) postLicences(q *request) (answer, error) {
 }
 
 func (s *Server) deleteLicence(q *request) (answer, error) {
-	id := q.params["KeyNo"]
+	id := q.params.get("KeyNo")
 	if err := checkPathID("KeyNo", id); err != nil {
 		return answer{}, err
 	}
@@ -199,7 +199,7 @@ func (s *Server) getConnections(q *request) (answer, error) {
 }
 
 func (s *Server) getConnection(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -256,7 +256,7 @@ func (s *Server) getSessions(q *request) (answer, error) {
 }
 
 func (s *Server) getSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -350,7 +350,7 @@ func checkoutStatus(created bool) int {
 }
 
 func (s *Server) renewSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -376,7 +376,7 @@ func (s *Server) renewSession(q *request) (answer, error) {
 }
 
 func (s *Server) deleteSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
