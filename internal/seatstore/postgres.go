@@ -34,9 +34,11 @@ var postgresDialect = &dialect{
 	retryable: func(err error) bool {
 		var e *pgconn.PgError
 		// serialization_failure, deadlock_detected
-		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01") && !errors.Is(err, errUnknownOutcome)
 	},
-	fastBatch: pgFastBatch,
+	asyncCommit: pgAsyncCommit,
+	flush:       pgFlush,
+	fastBatch:   pgFastBatch,
 }
 
 // OpenPostgres connects to the database at url (a postgres:// URL or a

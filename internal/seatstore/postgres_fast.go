@@ -48,6 +48,31 @@ const pgLeaseInsert = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$
 // pgProductAdd adds to a product's seats in use.
 const pgProductAdd = `UPDATE seat_products SET in_use = in_use + $2 WHERE product = $1`
 
+// pgAsyncCommit makes the transaction's COMMIT return, and release its
+// row locks, without waiting for the WAL flush; pgFlush, run after it on
+// the same connection, then waits for a flush that covers it (its own
+// commit record comes later in the WAL) before anything is acknowledged.
+// The seat_products and log_head rows every grant locks are thus held
+// for the statements only, not for the fsync: the other nodes' grants
+// run meanwhile and PostgreSQL flushes the nodes' commits together.
+// Nothing is acknowledged earlier than before; a transaction another
+// node saw before the flush is in the WAL before anything that node
+// writes after seeing it, so a crash loses the two together or neither.
+// pgFlush writes a transactional logical-decoding message (a few bytes
+// of WAL, no table; executable by every role): a transaction that wrote
+// WAL commits with the session's synchronous_commit, as every write
+// transaction did before.
+const (
+	pgAsyncCommit = `SET LOCAL synchronous_commit TO off`
+	pgFlush       = `SELECT pg_logical_emit_message(true, 'airseal', 'flush')`
+)
+
+// errUnknownOutcome: the transaction committed but the flush that makes
+// it durable failed (the connection or the database went away): it may
+// or may not be stored. A Grant of the same lease retried later finds it
+// if it is.
+var errUnknownOutcome = errors.New("committed, but PostgreSQL did not confirm the commit is durable: the commit's outcome is not known")
+
 // errSlowPath: the batch needs the general path (nothing was written).
 var errSlowPath = errors.New("seatstore: batch needs the general path")
 
@@ -113,7 +138,7 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 	})
 	conn.Close()
 	later := ft.later
-	if !ft.committed {
+	if !ft.committed && !ft.unknown {
 		later = append(ft.joined, later...)
 	}
 	if len(later) > 0 {
@@ -139,12 +164,16 @@ type pgFast struct {
 	// taken that do not fit, committed after it.
 	joined, later []*request
 	committed     bool
+	// unknown: COMMIT answered but the flush failed; the joined Commits
+	// are answered with the error, not run again.
+	unknown bool
 }
 
 func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	// Round trip 1: lock and read.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(pgAsyncCommit)
 	if len(f.products) > 0 {
 		b.Queue(pgLockCounts, f.products)
 	}
@@ -154,8 +183,10 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	var next int64
 	var head []byte
 	err := func() error {
-		if _, err := br.Exec(); err != nil {
-			return err
+		for range 2 { // BEGIN, SET LOCAL
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
 		if len(f.products) > 0 {
 			rows, err := br.Query()
@@ -244,13 +275,18 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		b.Queue(qHeadUpdate, next, prev[:])
 	}
 	b.Queue("COMMIT")
+	b.Queue(pgFlush)
 
-	// Round trip 2: write and commit.
+	// Round trip 2: write, commit (the locks are released here), flush
+	// (durable from here).
 	br = pc.SendBatch(ctx, b)
 	err = nil
 	for k, q := range b.QueuedQueries {
 		ct, xerr := br.Exec()
 		switch {
+		case xerr != nil && k == b.Len()-1:
+			f.unknown = true
+			err = fmt.Errorf("%w: %w", errUnknownOutcome, xerr)
 		case xerr != nil:
 			err = xerr
 			var pe *pgconn.PgError
@@ -259,7 +295,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 			}
 		case q.SQL == pgProductAdd && ct.RowsAffected() != 1:
 			err = fmt.Errorf("seat counts out of step: seat_products lacks the row of %v (the database was changed by hand)", q.Arguments[0])
-		case k == b.Len()-1 && ct.String() != "COMMIT":
+		case k == b.Len()-2 && ct.String() != "COMMIT":
 			err = fmt.Errorf("COMMIT answered %q: nothing of the batch is stored", ct.String())
 		}
 		if err != nil {
@@ -268,6 +304,16 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
+		if err != nil {
+			f.unknown = true // after COMMIT answered: the flush's Sync failed
+			err = fmt.Errorf("%w: %w", errUnknownOutcome, err)
+		}
+	}
+	if f.unknown {
+		for _, r := range f.joined {
+			r.err <- fmt.Errorf("seatstore: %s: %w", f.s.name, err)
+		}
+		return err
 	}
 	if err != nil {
 		return err

@@ -52,6 +52,11 @@ type dialect struct {
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
 	retryable func(error) bool
+	// asyncCommit, when set, runs first in each write transaction and
+	// flush after its COMMIT, before the Commits are answered
+	// (PostgreSQL: pgAsyncCommit, pgFlush): the transaction's row locks
+	// are released before the fsync.
+	asyncCommit, flush string
 	// fastBatch, when set, is tried first for each batch (after the
 	// products' rows exist): it reports false, having written nothing,
 	// when the batch needs the general path (PostgreSQL: pgFastBatch).
@@ -86,6 +91,10 @@ type sqlStore struct {
 	maxBatch atomic.Int32
 	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
 	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
+
+	// jr, when set (SQLite), journals the batches and folds them into the
+	// database (sqlite_journal.go); reads fold first.
+	jr *journal
 }
 
 type request struct {
@@ -171,9 +180,7 @@ func (s *sqlStore) CommitNow(ctx context.Context, c Change) error {
 	}
 	r := &request{c: &c, err: make(chan error, 1)}
 	r.state.Store(reqTaken)
-	s.wmu.Lock()
-	s.commitBatch([]*request{r})
-	s.wmu.Unlock()
+	s.run([]*request{r})
 	return <-r.err
 }
 
@@ -210,11 +217,29 @@ func (s *sqlStore) writer() {
 			}
 		}
 		if len(live) > 0 {
-			s.wmu.Lock()
-			s.commitBatch(live)
-			s.wmu.Unlock()
+			s.run(live)
 		}
 	}
+}
+
+// run commits batch: through the journal when there is one.
+func (s *sqlStore) run(batch []*request) {
+	if s.jr != nil {
+		s.jr.commit(batch)
+		return
+	}
+	s.wmu.Lock()
+	s.commitBatch(batch)
+	s.wmu.Unlock()
+}
+
+// synced returns nil once the database holds every change acknowledged
+// before it was called (the journal folded).
+func (s *sqlStore) synced(ctx context.Context) error {
+	if s.jr == nil {
+		return nil
+	}
+	return s.jr.sync(ctx)
 }
 
 func (s *sqlStore) commitBatch(batch []*request) {
@@ -233,7 +258,9 @@ func (s *sqlStore) commitBatch(batch []*request) {
 		s.batches.Add(1)
 	}
 	for i, r := range batch {
-		if err != nil {
+		if errors.Is(err, errUnknownOutcome) {
+			r.err <- fmt.Errorf("seatstore: %s: %w", s.name, err)
+		} else if err != nil {
 			r.err <- fmt.Errorf("seatstore: %s: commit failed, nothing of it is stored: %w", s.name, err)
 		} else {
 			r.err <- results[i]
@@ -450,10 +477,23 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	}
 	defer sqltx.Rollback()
 	tx = wtx{Tx: sqltx, s: s}
+	if s.d.asyncCommit != "" {
+		if err := tx.exec(ctx, s.d.asyncCommit); err != nil {
+			return err
+		}
+	}
 	if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.d.flush != "" {
+		if _, err := s.wdb.ExecContext(ctx, s.d.flush); err != nil {
+			return fmt.Errorf("%w: %w", errUnknownOutcome, err)
+		}
+	}
+	return nil
 }
 
 // batchTx writes batch in tx; with lockProducts, products and deleted are
@@ -979,6 +1019,9 @@ func (s *sqlStore) Load(ctx context.Context) (*State, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.synced(ctx); err != nil {
+		return nil, err
+	}
 	st, err := s.load(ctx)
 	if err != nil {
 		return nil, s.fail(ctx, "loading", err)
@@ -1099,6 +1142,9 @@ func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, err
 	if err := s.check(ctx); err != nil {
 		return seats.Lease{}, false, err
 	}
+	if err := s.synced(ctx); err != nil {
+		return seats.Lease{}, false, err
+	}
 	var l seats.Lease
 	var started, granted, expires sql.NullInt64
 	var mode, sk string
@@ -1117,6 +1163,9 @@ func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, err
 // Events implements Store: the rows are read as fn takes them.
 func (s *sqlStore) Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error {
 	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := s.synced(ctx); err != nil {
 		return err
 	}
 	q := `SELECT seq, at, kind, product, lease_id, session_id, user_name, detail, hash FROM events`
@@ -1210,13 +1259,16 @@ func (s *sqlStore) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.done
+		if s.jr != nil {
+			err = s.jr.close()
+		}
 		for _, st := range s.stmts {
 			st.Close()
 		}
 		if s.wconn != nil {
 			s.wconn.Close()
 		}
-		err = s.wdb.Close()
+		err = errors.Join(err, s.wdb.Close())
 		if s.rdb != s.wdb {
 			err = errors.Join(err, s.rdb.Close())
 		}

@@ -24,6 +24,13 @@
 // (target: p99 with N no worse than with 100), the heap the N leases take
 // (target for 100,000: under 256 MiB for the whole process), and one
 // sweep with nothing expiring (work proportional to what expires).
+//
+// With -store memory the server keeps its state in seatstore.Memory
+// instead of SQLite: nothing is durable, so the numbers are not issue
+// 10's; it is for profiling the request path (HTTP, JSON, auth, the core,
+// the committer) without storage noise, e.g.
+// BENCH_FLAGS='-store memory -only renew -cpuprofile /tmp/p' sh bench/seat/server.sh
+// then go tool pprof -top -cum /tmp/p.
 package main
 
 import (
@@ -65,7 +72,15 @@ func main() {
 	blockprofile := flag.String("blockprofile", "", "write a block profile of the run to `FILE`")
 	mutexprofile := flag.String("mutexprofile", "", "write a mutex profile of the run to `FILE`")
 	tracefile := flag.String("trace", "", "write a runtime/trace of the run to `FILE`")
+	storeKind := flag.String("store", "sqlite", "the server's store: sqlite (durable), or memory (seatstore.Memory: not durable, for profiling the request path only)")
 	flag.Parse()
+	switch *storeKind {
+	case "sqlite":
+	case "memory":
+		memoryStore = true
+	default:
+		log.Fatalf("-store %q: want sqlite or memory", *storeKind)
+	}
 	if *blockprofile != "" {
 		runtime.SetBlockProfileRate(10000)
 		defer writeProfile("block", *blockprofile)
@@ -136,7 +151,11 @@ func main() {
 	type result struct{ rps, p99, cpu float64 }
 	res := map[string][]result{}
 	kinds := strings.Split(*only, ",")
-	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
+	where := filepath.Join(*dir, "main", "state.db")
+	if memoryStore {
+		where = "memory (seatstore.Memory) -- NOT DURABLE: for profiling the request path only; the ratios are not issue 10's"
+	}
+	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), where)
 	for r := 0; r < *rounds; r++ {
 		for _, k := range kinds {
 			var op func(c, i int) error
@@ -211,6 +230,9 @@ func main() {
 		}
 	}
 	fmt.Printf("store transactions: %d\n", mainStore.Batches())
+	if memoryStore {
+		fmt.Println("store memory: not durable: for profiling the request path only (the targets are measured with -store sqlite)")
+	}
 	if *scale > 0 {
 		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
 	}
@@ -318,15 +340,46 @@ func rss() string {
 	return "unknown"
 }
 
-// startServer runs the seat server on a SQLite store in dir with one
-// license of a million seats (bound to no machine) and a client token.
-func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, *seatstore.SQLite, func()) {
+// memoryStore: -store memory (seatstore.Memory instead of SQLite).
+var memoryStore bool
+
+// benchStore is the server's store as the bench sees it: a
+// seatstore.Store that counts its transactions.
+type benchStore interface {
+	seatstore.Store
+	Batches() int64
+}
+
+// countingMemory is seatstore.Memory counting its commits (the SQLite
+// store counts its own).
+type countingMemory struct {
+	*seatstore.Memory
+	n atomic.Int64
+}
+
+func (m *countingMemory) Commit(ctx context.Context, c seatstore.Change) error {
+	m.n.Add(1)
+	return m.Memory.Commit(ctx, c)
+}
+
+func (m *countingMemory) Batches() int64 { return m.n.Load() }
+
+// startServer runs the seat server on a SQLite store in dir (or, with
+// -store memory, on seatstore.Memory) with one license of a million seats
+// (bound to no machine) and a client token.
+func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, benchStore, func()) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		log.Fatal(err)
 	}
-	st, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
-	if err != nil {
-		log.Fatal(err)
+	var st benchStore
+	if memoryStore {
+		st = &countingMemory{Memory: seatstore.NewMemory()}
+	} else {
+		sq, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = sq
 	}
 	ctx := context.Background()
 	loadgen.PutToken(st, name, token)
