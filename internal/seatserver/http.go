@@ -52,7 +52,8 @@ type signedAnswer struct {
 	body    []byte
 	time    string
 	sig     string
-	encoded bool // false: encoding failed, writeJSON answers 500
+	proof   string // Licence-Signature-Proof; "" when signed alone
+	encoded bool   // false: encoding failed, writeJSON answers 500
 }
 
 // prepare encodes and signs v as q's answer with status ahead of time.
@@ -419,12 +420,22 @@ func encodeJSON(s *Server, status int, v any) (body []byte, st int, ok bool) {
 	return append(body, '\n'), status, true
 }
 
-// sign encodes v and signs it as the answer to r with status.
+// sign encodes v and signs it as the answer to r with status: alone, or,
+// when r's client accepts it (Licence-Signature-Batch) and other answers
+// are being signed at the same time, as one of a batch (batchsign.go).
 func (s *Server) sign(r *http.Request, qid string, status int, v any) signedAnswer {
 	body, status, ok := encodeJSON(s, status, v)
 	t := s.now().UTC().Format(seat.TimeFormat)
 	resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
-	return signedAnswer{status: status, body: body, time: t, sig: base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)), encoded: ok}
+	sig, proof := s.signer.sign(s.cfg.Key, resp.Message(), acceptsBatch(r))
+	return signedAnswer{status: status, body: body, time: t, sig: base64.StdEncoding.EncodeToString(sig), proof: proof, encoded: ok}
+}
+
+// acceptsBatch reports whether r's client verifies batched signatures:
+// exactly one Licence-Signature-Batch header, of value 1.
+func acceptsBatch(r *http.Request) bool {
+	v := r.Header[seat.HeaderSignatureBatch]
+	return len(v) == 1 && v[0] == seat.BatchAccept
 }
 
 // writeSigned writes a signed answer.
@@ -437,6 +448,9 @@ func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) 
 	h.Set(seat.HeaderKey, s.keyID)
 	h.Set(seat.HeaderLicenceSet, s.licenceSet())
 	h.Set(seat.HeaderSignature, a.sig)
+	if a.proof != "" {
+		h.Set(seat.HeaderSignatureProof, a.proof)
+	}
 	s.writeBody(w, a.status, a.body)
 }
 

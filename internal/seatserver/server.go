@@ -189,6 +189,9 @@ type Server struct {
 
 	// licSet is the Licence-Set header (licset.go); nil: to compute.
 	licSet atomic.Pointer[string]
+	// signer signs the answers, several as one when they are ready
+	// together (batchsign.go).
+	signer batchSigner
 }
 
 // Errors New returns; the CLI maps them to exit codes.
