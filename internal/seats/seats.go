@@ -521,7 +521,7 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 			ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
 		} else {
 			l.Expires = now.Add(c.lifetime)
-			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			c.expiry.push(expiryEntry{l.Expires, l.ID})
 			ev = append(ev, event(now, EventRenew, l, "checkout retried with the same ClientSessionID"))
 			return Grant{Lease: *l, Features: cp.Features}, ev, nil
 		}
@@ -569,7 +569,7 @@ func (c *Core) add(l *Lease, sk string) {
 	}
 	c.seats[l.Product][sk]++
 	c.seatOf[l.ID] = sk
-	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+	c.expiry.push(expiryEntry{l.Expires, l.ID})
 }
 
 // drop removes a live lease and frees its seat.
@@ -605,7 +605,7 @@ func (c *Core) Renew(id string, now time.Time) (Lease, []Event, error) {
 		return Lease{}, ev, ErrUnknownLease
 	}
 	l.Expires = now.Add(c.lifetime)
-	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+	c.expiry.push(expiryEntry{l.Expires, l.ID})
 	return *l, append(ev, event(now, EventRenew, l, "")), nil
 }
 
@@ -651,7 +651,7 @@ func (c *Core) Restore(leases []Lease, now time.Time) []Event {
 		l := leases[i]
 		if l.Lost != "" {
 			c.lost[l.ID] = &l
-			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			c.expiry.push(expiryEntry{l.Expires, l.ID})
 			continue
 		}
 		cp := c.Capacity(l.Product, now)
@@ -759,6 +759,13 @@ func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
 func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
+
+// push is heap.Push without boxing e in an interface (an allocation for
+// every renewal).
+func (h *expiryHeap) push(e expiryEntry) {
+	*h = append(*h, e)
+	heap.Fix(h, len(*h)-1)
+}
 func (h *expiryHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]

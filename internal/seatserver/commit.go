@@ -274,6 +274,39 @@ func mergeKeyed[T any](aPut []T, aDel []string, bPut []T, bDel []string, key fun
 	if len(bPut) == 0 && len(bDel) == 0 {
 		return aPut, aDel
 	}
+	// The common case, a group of requests on different leases: no key of
+	// b is in a (already merged, so without repeats) or twice in b. Then
+	// the result is a's then b's, which is what the general merge below
+	// gives too. Checked without a map for small groups (the committer
+	// merges each request's change into the group's).
+	if n := (len(aPut) + len(aDel)) * (len(bPut) + len(bDel)); n <= 256 && len(bPut)+len(bDel) <= 16 {
+		distinct := true
+		var seen [16]string
+		bk := seen[:0]
+		for i := range bPut {
+			bk = append(bk, key(bPut[i]))
+		}
+		bk = append(bk, bDel...)
+		for i, k := range bk {
+			for _, o := range bk[:i] {
+				distinct = distinct && o != k
+			}
+			for j := range aPut {
+				distinct = distinct && key(aPut[j]) != k
+			}
+			for _, o := range aDel {
+				distinct = distinct && o != k
+			}
+		}
+		if distinct {
+			return append(aPut, bPut...), append(aDel, bDel...)
+		}
+	}
+	return mergeKeyedMap(aPut, aDel, bPut, bDel, key)
+}
+
+// mergeKeyedMap is mergeKeyed for any keys.
+func mergeKeyedMap[T any](aPut []T, aDel []string, bPut []T, bDel []string, key func(T) string) ([]T, []string) {
 	type slot struct {
 		put *T
 		del bool

@@ -3,8 +3,11 @@ package seatserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +186,30 @@ func TestCommitterStuck(t *testing.T) {
 	}
 	if n := st.count(); n < 2 {
 		t.Fatalf("%d commits, want L-1, L-2 and L-3 in at least 2", n)
+	}
+}
+
+// TestMergeKeyed: the merge's shortcut for distinct keys gives what the
+// general merge gives, on random groups of puts and deletes with and
+// without repeated keys.
+func TestMergeKeyed(t *testing.T) {
+	rnd := rand.New(rand.NewSource(1))
+	id := func(s string) string { return s }
+	keys := func(n, space int) []string {
+		var out []string
+		for range n {
+			out = append(out, fmt.Sprintf("L-%d", rnd.Intn(space)))
+		}
+		return out
+	}
+	for i := 0; i < 5000; i++ {
+		space := 3 + rnd.Intn(40)
+		aPut, aDel := mergeKeyedMap(nil, nil, keys(rnd.Intn(12), space), keys(rnd.Intn(4), space), id)
+		bPut, bDel := keys(rnd.Intn(5), space), keys(rnd.Intn(3), space)
+		wantPut, wantDel := mergeKeyedMap(slices.Clone(aPut), slices.Clone(aDel), bPut, bDel, id)
+		gotPut, gotDel := mergeKeyed(slices.Clone(aPut), slices.Clone(aDel), bPut, bDel, id)
+		if !slices.Equal(gotPut, wantPut) || !slices.Equal(gotDel, wantDel) {
+			t.Fatalf("a %v/%v + b %v/%v: got %v/%v, want %v/%v", aPut, aDel, bPut, bDel, gotPut, gotDel, wantPut, wantDel)
+		}
 	}
 }

@@ -268,7 +268,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Method == http.MethodPost {
+	// (A POST without a body, a renewal, has nothing to read.)
+	if r.Method == http.MethodPost && r.Body != http.NoBody {
 		limit := int64(MaxBody)
 		switch rt.Pattern {
 		case seat.PathLicences:
