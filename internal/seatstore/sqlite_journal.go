@@ -139,7 +139,8 @@ type journal struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 
-	folds atomic.Int64 // fold transactions (tests, benchmarks)
+	folds   atomic.Int64 // fold transactions (tests, benchmarks)
+	records atomic.Int64 // records written
 }
 
 // openJournal opens (creating them if missing) the journal of the
@@ -484,6 +485,7 @@ func (j *journal) append(cs []*Change) error {
 	}
 	j.pos, jf.last = end, seq
 	j.next++
+	j.records.Add(1)
 	j.pmu.Lock()
 	j.pending = append(j.pending, jrec{seq: seq, cs: cs, n: int64(len(b))})
 	j.pendingBytes += int64(len(b))
