@@ -102,11 +102,13 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 	ids := map[string]bool{}
 	for _, r := range batch {
 		if !pgFastEligible(r.c) {
+			s.pg.general.Add(1)
 			return false, nil
 		}
 		for i := range r.c.Grants {
 			g := &r.c.Grants[i]
 			if ids[g.Lease.ID] {
+				s.pg.general.Add(1)
 				return false, nil // one lease granted twice in the batch
 			}
 			ids[g.Lease.ID] = true
@@ -145,10 +147,16 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 		s.commitBatch(later)
 	}
 	if errors.Is(err, errSlowPath) {
+		s.pg.general.Add(1)
 		return false, nil
 	}
 	if err != nil {
 		return true, err
+	}
+	if ft.committed {
+		s.pg.fast.Add(1)
+	} else {
+		s.pg.general.Add(1)
 	}
 	return ft.committed, nil
 }
@@ -178,6 +186,8 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		b.Queue(pgLockCounts, f.products)
 	}
 	b.Queue(qHeadSelect + " FOR UPDATE")
+	f.s.pg.trips.Add(1)
+	f.s.pg.stmts.Add(int64(b.Len()))
 	br := pc.SendBatch(ctx, b)
 	inUse := map[string]int64{}
 	var next int64
@@ -279,6 +289,8 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 
 	// Round trip 2: write, commit (the locks are released here), flush
 	// (durable from here).
+	f.s.pg.trips.Add(1)
+	f.s.pg.stmts.Add(int64(b.Len()))
 	br = pc.SendBatch(ctx, b)
 	err = nil
 	for k, q := range b.QueuedQueries {

@@ -91,6 +91,7 @@ type sqlStore struct {
 	maxBatch atomic.Int32
 	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
 	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
+	pg       pgCounters           // PostgreSQL's round trips and statements
 
 	// jr, when set (SQLite), journals the batches and folds them into the
 	// database (sqlite_journal.go); reads fold first.

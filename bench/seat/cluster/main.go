@@ -146,6 +146,11 @@ func main() {
 				}
 			}
 			b0 := pgStores[0].Batches() + pgStores[1].Batches()
+			var c0 [4]int64
+			for _, st := range pgStores {
+				t, s, f, g := st.Counters()
+				c0[0], c0[1], c0[2], c0[3] = c0[0]+t, c0[1]+s, c0[2]+f, c0[3]+g
+			}
 			cpu0, pg0 := cpuTime(), pgCPU(pg.Dir)
 			rps, p99 := loadgen.Load(*conns, *phase, op)
 			n := rps * phase.Seconds()
@@ -154,7 +159,14 @@ func main() {
 			extra := fmt.Sprintf("  CPU %4.0f us/req (bench process %4.0f, PostgreSQL %4.0f)", cpu+pgc, cpu, pgc)
 			if k == "postgres" {
 				b := pgStores[0].Batches() + pgStores[1].Batches() - b0
-				extra += fmt.Sprintf("  %.1f checkouts per transaction", n/float64(max(b, 1)))
+				var c [4]int64
+				for _, st := range pgStores {
+					t, s, f, g := st.Counters()
+					c[0], c[1], c[2], c[3] = c[0]+t-c0[0], c[1]+s-c0[1], c[2]+f-c0[2], c[3]+g-c0[3]
+					c0 = [4]int64{}
+				}
+				extra += fmt.Sprintf("  %.1f checkouts per transaction; per checkout %.2f round trips, %.2f statements (fast path; %d fast, %d general transactions)",
+					n/float64(max(b, 1)), float64(c[0])/n, float64(c[1])/n, c[2], c[3])
 			}
 			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms%s\n", r+1, k, rps, p99, extra)
 		}
