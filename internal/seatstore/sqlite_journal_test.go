@@ -380,6 +380,12 @@ func TestJournalCorruptMiddle(t *testing.T) {
 		t.Fatalf("a damaged middle record: %v", err)
 	}
 	t.Logf("%v", err)
+	// The first record too.
+	db, file, offs = unfolded(t, 3)
+	damage(t, file, offs[0]+recordHeader+2)
+	if _, err := OpenSQLite(db); !errors.Is(err, ErrJournal) || !strings.Contains(err.Error(), "record 1 at offset 32 is damaged") {
+		t.Fatalf("a damaged first record: %v", err)
+	}
 
 	db, file, _ = unfolded(t, 2)
 	f, _ := os.OpenFile(file, os.O_RDWR, 0)
