@@ -18,7 +18,9 @@
 # means a regression (a second sync per commit).
 #
 # Usage: bench/seat/server.sh    (env: CONNS, ROUNDS, PHASE, SCALE, SYNCS,
-#        BENCH_DIR, BENCH_FLAGS: more flags, e.g. -cpuprofile F -only renew)
+#        BENCH_DIR, BENCH_FLAGS: more flags, e.g. -cpuprofile F -only renew;
+#        -store memory runs the phases on seatstore.Memory: not durable,
+#        for profiling the request path only)
 set -eu
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)

@@ -291,7 +291,7 @@ func api(args []string) error {
 		if res.Header.Get(seat.HeaderQueryID) != qid {
 			return fmt.Errorf("query ID not echoed")
 		}
-		if err := m.Verify(ed25519.PublicKey(pk.Bytes()), sig); err != nil {
+		if err := m.VerifyAnswer(ed25519.PublicKey(pk.Bytes()), sig, res.Header.Get(seat.HeaderSignatureProof)); err != nil {
 			return err
 		}
 	}

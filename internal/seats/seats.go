@@ -195,6 +195,17 @@ type Core struct {
 	seats        map[string]map[string]int // product → seat key → leases sharing it
 	expiry       expiryHeap
 	reclaimUntil time.Time
+	// caps caches Capacity by product: every renewal needs it (twice),
+	// and computing it sorts and combines the licenses. An entry holds
+	// for the times in [from, until), between two validity boundaries
+	// (NotBefore, Expires) of the product's licenses; Install, Remove and
+	// Revoke drop the cache.
+	caps map[string]capEntry
+}
+
+type capEntry struct {
+	cp          Capacity
+	from, until time.Time // until zero: no end
 }
 
 type sessionKey struct{ product, session string }
@@ -262,6 +273,7 @@ func (c *Core) Install(l *License, now time.Time) ([]Event, error) {
 		l.Unit = license.PerSession
 	}
 	c.licenses[l.Serial] = l
+	clear(c.caps)
 	return ev, nil
 }
 
@@ -282,6 +294,7 @@ func (c *Core) Remove(serial string, now time.Time) ([]Event, error) {
 		return ev, fmt.Errorf("no license %s is installed", serial)
 	}
 	delete(c.licenses, serial)
+	clear(c.caps)
 	return append(ev, c.enforce(l.Product, now, "license "+serial+" was removed")...), nil
 }
 
@@ -291,6 +304,7 @@ func (c *Core) Revoke(serials []string, now time.Time) []Event {
 	for _, s := range serials {
 		if l, ok := c.licenses[s]; ok && !l.Revoked {
 			l.Revoked = true
+			clear(c.caps)
 			ev = append(ev, c.enforce(l.Product, now, "license "+s+" was revoked")...)
 		}
 	}
@@ -319,19 +333,61 @@ type Capacity struct {
 	Features []license.Feature
 	// Demo limits of the product's licenses, for demo mode.
 	DemoLimits []license.Feature
+	// Main is the serial of the valid main (or demo) license the seats
+	// come from (the first by serial); "" when none is valid.
+	Main string
 }
 
-// Capacity returns the seats, unit and features of product at now.
+// Capacity returns the seats, unit and features of product at now. The
+// slices in it are shared: the caller must not modify them.
 func (c *Core) Capacity(product string, now time.Time) Capacity {
-	var valid []*license.License
-	validSerial := map[string]*License{}
-	cp := Capacity{Unit: license.PerSession}
-	for _, l := range c.Licenses() {
+	if e, ok := c.caps[product]; ok && !now.Before(e.from) && (e.until.IsZero() || now.Before(e.until)) {
+		return e.cp
+	}
+	cp := c.capacity(product, now)
+	// The licenses' validity, and so cp, is the same between the
+	// boundaries around now (the clock may also go back: from).
+	var e capEntry
+	e.cp = cp
+	for _, l := range c.licenses {
 		if l.Product != product {
 			continue
 		}
-		if cp.DemoLimits == nil && len(l.DemoLimits) > 0 {
-			cp.DemoLimits = l.DemoLimits
+		bounds := [2]time.Time{l.NotBefore}
+		if l.Expires != nil {
+			bounds[1] = *l.Expires
+		}
+		for _, b := range bounds {
+			switch {
+			case b.IsZero():
+			case !now.Before(b):
+				if b.After(e.from) {
+					e.from = b
+				}
+			case e.until.IsZero() || b.Before(e.until):
+				e.until = b
+			}
+		}
+	}
+	if c.caps == nil {
+		c.caps = map[string]capEntry{}
+	}
+	c.caps[product] = e
+	return cp
+}
+
+// capacity computes Capacity.
+func (c *Core) capacity(product string, now time.Time) Capacity {
+	var valid []*license.License
+	validSerial := map[string]*License{}
+	cp := Capacity{Unit: license.PerSession}
+	demoFrom := "" // the serial DemoLimits come from: the first by serial
+	for _, l := range c.licenses {
+		if l.Product != product {
+			continue
+		}
+		if len(l.DemoLimits) > 0 && (cp.DemoLimits == nil || l.Serial < demoFrom) {
+			cp.DemoLimits, demoFrom = l.DemoLimits, l.Serial
 		}
 		if l.valid(now) {
 			validSerial[l.Serial] = l
@@ -351,6 +407,7 @@ func (c *Core) Capacity(product string, now time.Time) Capacity {
 			}
 		} else if !unitSet {
 			cp.Unit, unitSet = l.Unit, true
+			cp.Main = l.Serial
 		}
 		valid = append(valid, l.License)
 	}
@@ -464,7 +521,7 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 			ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
 		} else {
 			l.Expires = now.Add(c.lifetime)
-			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			c.expiry.push(expiryEntry{l.Expires, l.ID})
 			ev = append(ev, event(now, EventRenew, l, "checkout retried with the same ClientSessionID"))
 			return Grant{Lease: *l, Features: cp.Features}, ev, nil
 		}
@@ -512,7 +569,7 @@ func (c *Core) add(l *Lease, sk string) {
 	}
 	c.seats[l.Product][sk]++
 	c.seatOf[l.ID] = sk
-	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+	c.expiry.push(expiryEntry{l.Expires, l.ID})
 }
 
 // drop removes a live lease and frees its seat.
@@ -548,7 +605,7 @@ func (c *Core) Renew(id string, now time.Time) (Lease, []Event, error) {
 		return Lease{}, ev, ErrUnknownLease
 	}
 	l.Expires = now.Add(c.lifetime)
-	heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+	c.expiry.push(expiryEntry{l.Expires, l.ID})
 	return *l, append(ev, event(now, EventRenew, l, "")), nil
 }
 
@@ -594,7 +651,7 @@ func (c *Core) Restore(leases []Lease, now time.Time) []Event {
 		l := leases[i]
 		if l.Lost != "" {
 			c.lost[l.ID] = &l
-			heap.Push(&c.expiry, expiryEntry{l.Expires, l.ID})
+			c.expiry.push(expiryEntry{l.Expires, l.ID})
 			continue
 		}
 		cp := c.Capacity(l.Product, now)
@@ -702,6 +759,13 @@ func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
 func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
+
+// push is heap.Push without boxing e in an interface (an allocation for
+// every renewal).
+func (h *expiryHeap) push(e expiryEntry) {
+	*h = append(*h, e)
+	heap.Fix(h, len(*h)-1)
+}
 func (h *expiryHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]

@@ -414,3 +414,51 @@ func TestRandomID(t *testing.T) {
 		t.Errorf("%s sorts after %s", x, y)
 	}
 }
+
+// TestCapacityCache: the cached Capacity equals the one computed afresh at
+// every time, forwards and backwards across the licenses' NotBefore and
+// Expires, and after installs, removals and revocations.
+func TestCapacityCache(t *testing.T) {
+	rnd := rand.New(rand.NewSource(1))
+	for round := 0; round < 200; round++ {
+		c := New(lifetime, counter())
+		var serials []string
+		at := func() time.Time { return t0.Add(time.Duration(rnd.Intn(20)-10) * time.Hour) }
+		for step := 0; step < 40; step++ {
+			now := at()
+			switch rnd.Intn(6) {
+			case 0, 1:
+				serial := fmt.Sprintf("S%03d", rnd.Intn(30))
+				kind := []license.Kind{license.KindMain, license.KindMain, license.KindAdditional, license.KindDemo}[rnd.Intn(4)]
+				l := lic(serial, "erp", kind, 1+rnd.Intn(9), func(l *license.License) {
+					l.NotBefore = at()
+					if rnd.Intn(2) == 0 {
+						l.Expires = tp(at())
+					}
+					if len(serials) > 0 {
+						l.MainSerial = serials[rnd.Intn(len(serials))]
+					}
+					if rnd.Intn(2) == 0 {
+						l.DemoLimits = []license.Feature{{Name: "lines", Value: int64(rnd.Intn(9))}}
+					}
+				})
+				if _, err := c.Install(l, now); err == nil {
+					serials = append(serials, serial)
+				}
+			case 2:
+				if len(serials) > 0 {
+					_, _ = c.Remove(serials[rnd.Intn(len(serials))], now)
+				}
+			case 3:
+				if len(serials) > 0 {
+					c.Revoke([]string{serials[rnd.Intn(len(serials))]}, now)
+				}
+			default:
+				got, want := c.Capacity("erp", now), c.capacity("erp", now)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("round %d step %d at %s: cached %+v, computed %+v", round, step, now, got, want)
+				}
+			}
+		}
+	}
+}

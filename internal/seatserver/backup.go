@@ -195,8 +195,8 @@ type RestoreResult struct {
 
 // Restore replaces the directory's store with a backup file. It takes the
 // directory lock first, so it refuses (ErrBusy) while the server runs;
-// checks the backup (CheckBackup); keeps the current store (with its WAL)
-// as state.db.before-restore-TIME; and moves a checked copy into place.
+// checks the backup (CheckBackup); keeps the current store (with its WAL
+// and its change journal) as state.db.before-restore-TIME; and moves a checked copy into place.
 //
 // Restoring an older copy takes the usage log back: the vendor sees that
 // fork when the next usage report is checked against the previous one.
@@ -219,7 +219,13 @@ func Restore(ctx context.Context, d Dir, file string, now time.Time) (*RestoreRe
 	db := d.StorePath()
 	if _, err := os.Stat(db); err == nil {
 		res.Previous = db + ".before-restore-" + now.UTC().Format("20060102T150405Z")
-		for _, suf := range []string{"", "-wal", "-shm"} {
+		// The change journal goes with the database it belongs to: left
+		// in place, its records would be replayed onto the restored copy.
+		sufs := []string{"", "-wal", "-shm"}
+		for _, f := range seatstore.JournalFiles(db) {
+			sufs = append(sufs, f[len(db):])
+		}
+		for _, suf := range sufs {
 			if err := os.Rename(db+suf, res.Previous+suf); err != nil && !errors.Is(err, os.ErrNotExist) {
 				os.Remove(tmp)
 				return nil, fmt.Errorf("keeping the current store: %w", err)

@@ -41,13 +41,27 @@ type committer struct {
 	last      time.Duration
 	maxGather time.Duration // bounds the gathering wait (defaultMaxGather)
 	deadline  bool          // the gathering wait is over (under mu)
+
+	// A commit that takes longer than timeout closes stuck: every request
+	// waiting then is answered 503 (its change stays queued), and later
+	// ones wait on a new channel. One timer for the committer, not a
+	// context with a timer per request. Under mu.
+	timeout   time.Duration
+	stuck     chan struct{}
+	watchdog  *time.Timer
+	running   bool      // a commit is running
+	startedAt time.Time // when it started
 }
 
 type pendingChange struct {
-	ch   seatstore.Change
-	err  error
-	done chan struct{}
+	ch    seatstore.Change
+	err   error
+	done  chan struct{}
+	stuck chan struct{} // the committer's stuck channel when ch was queued
 }
+
+// errCommitStuck: a commit took longer than CommitTimeout.
+var errCommitStuck = errors.New("the store took longer than the commit timeout")
 
 // nowCommitter is a store that commits in the caller's goroutine
 // (seatstore's SQL stores: CommitNow).
@@ -56,39 +70,74 @@ type nowCommitter interface {
 }
 
 func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
-	c := &committer{store: st, log: log, done: make(chan struct{}), maxGather: defaultMaxGather}
+	c := &committer{store: st, log: log, done: make(chan struct{}), maxGather: defaultMaxGather,
+		timeout: CommitTimeout, stuck: make(chan struct{})}
 	c.now, _ = st.(nowCommitter)
 	c.cond = sync.NewCond(&c.mu)
+	c.watchdog = time.AfterFunc(time.Hour, c.checkStuck)
+	c.watchdog.Stop()
 	go c.loop()
 	return c
 }
 
-// enqueue queues ch and returns a function that waits until it is durable
-// (or failed). Waiting gives up when ctx ends, but the change stays queued:
-// the core already holds it, and the store must follow the core.
-func (c *committer) enqueue(ch seatstore.Change) func(context.Context) error {
+// checkStuck runs when the watchdog fires: when the commit running has
+// taken c.timeout, it closes c.stuck (and starts a new one).
+func (c *committer) checkStuck() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		return
+	}
+	if left := c.timeout - time.Since(c.startedAt); left > 0 {
+		c.watchdog.Reset(left) // fired for an earlier commit
+		return
+	}
+	close(c.stuck)
+	c.stuck = make(chan struct{})
+}
+
+// enqueue queues ch and returns it to wait for until it is durable (or
+// failed). A change queued after close fails at once.
+func (c *committer) enqueue(ch seatstore.Change) *pendingChange {
 	p := &pendingChange{ch: ch, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return func(context.Context) error { return errCommitterClosed }
+		p.err = errCommitterClosed
+		close(p.done)
+		return p
 	}
+	p.stuck = c.stuck
 	c.pending = append(c.pending, p)
 	c.cond.Signal()
 	c.mu.Unlock()
-	return func(ctx context.Context) error {
+	return p
+}
+
+// wait waits until p is durable or failed. It gives up when ctx ends, or
+// with errCommitStuck when a commit takes longer than the commit timeout
+// (so at most about twice that: the commit before p's, then p's), but the
+// change stays queued: the core already holds it, and the store must
+// follow the core.
+func (p *pendingChange) wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.stuck:
 		select {
-		case <-p.done:
+		case <-p.done: // done meanwhile after all
 			return p.err
-		case <-ctx.Done():
-			return ctx.Err()
+		default:
+			return errCommitStuck
 		}
 	}
 }
 
 // commit queues ch and waits for it.
 func (c *committer) commit(ctx context.Context, ch seatstore.Change) error {
-	return c.enqueue(ch)(ctx)
+	return c.enqueue(ch).wait(ctx)
 }
 
 func (c *committer) loop() {
@@ -115,12 +164,19 @@ func (c *committer) loop() {
 			// gave up must not abort the others' changes.
 			var err error
 			start := time.Now()
+			c.mu.Lock()
+			c.running, c.startedAt = true, start
+			c.mu.Unlock()
+			// (A watchdog firing now for an earlier commit sees this one
+			// running and re-arms for what is left of it.)
+			c.watchdog.Reset(c.timeout)
 			if c.now != nil {
 				err = c.now.CommitNow(context.Background(), merged)
 			} else {
 				err = c.store.Commit(context.Background(), merged)
 			}
 			c.mu.Lock()
+			c.running = false
 			c.last = time.Since(start)
 			c.mu.Unlock()
 			if err != nil {
@@ -218,6 +274,39 @@ func mergeKeyed[T any](aPut []T, aDel []string, bPut []T, bDel []string, key fun
 	if len(bPut) == 0 && len(bDel) == 0 {
 		return aPut, aDel
 	}
+	// The common case, a group of requests on different leases: no key of
+	// b is in a (already merged, so without repeats) or twice in b. Then
+	// the result is a's then b's, which is what the general merge below
+	// gives too. Checked without a map for small groups (the committer
+	// merges each request's change into the group's).
+	if n := (len(aPut) + len(aDel)) * (len(bPut) + len(bDel)); n <= 256 && len(bPut)+len(bDel) <= 16 {
+		distinct := true
+		var seen [16]string
+		bk := seen[:0]
+		for i := range bPut {
+			bk = append(bk, key(bPut[i]))
+		}
+		bk = append(bk, bDel...)
+		for i, k := range bk {
+			for _, o := range bk[:i] {
+				distinct = distinct && o != k
+			}
+			for j := range aPut {
+				distinct = distinct && key(aPut[j]) != k
+			}
+			for _, o := range aDel {
+				distinct = distinct && o != k
+			}
+		}
+		if distinct {
+			return append(aPut, bPut...), append(aDel, bDel...)
+		}
+	}
+	return mergeKeyedMap(aPut, aDel, bPut, bDel, key)
+}
+
+// mergeKeyedMap is mergeKeyed for any keys.
+func mergeKeyedMap[T any](aPut []T, aDel []string, bPut []T, bDel []string, key func(T) string) ([]T, []string) {
 	type slot struct {
 		put *T
 		del bool

@@ -2,8 +2,12 @@ package seatserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -54,8 +58,8 @@ func TestCommitterGathers(t *testing.T) {
 		t.Fatalf("%d commits before the second connection's change", n)
 	}
 	second := c.enqueue(change("L-2"))
-	for _, wait := range []func(context.Context) error{first, second} {
-		if err := wait(context.Background()); err != nil {
+	for _, p := range []*pendingChange{first, second} {
+		if err := p.wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,4 +137,79 @@ func testutilCount(t *testing.T, m *Metrics, name string) uint64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// hangStore's commits wait until release is closed.
+type hangStore struct {
+	countStore
+	release chan struct{}
+}
+
+func (s *hangStore) Commit(ctx context.Context, c seatstore.Change) error {
+	<-s.release
+	return s.countStore.Commit(ctx, c)
+}
+
+// TestCommitterStuck: when a commit takes longer than the commit timeout,
+// the requests waiting for it and those queued behind it give up with
+// errCommitStuck (a 503) instead of waiting for the store; their changes
+// stay queued and are committed once the store answers, and later
+// changes wait as before.
+func TestCommitterStuck(t *testing.T) {
+	st := &hangStore{release: make(chan struct{})}
+	c := newCommitter(st, slog.New(slog.DiscardHandler))
+	defer c.close()
+	c.mu.Lock()
+	c.timeout = 50 * time.Millisecond
+	c.mu.Unlock()
+	start := time.Now()
+	first := c.enqueue(change("L-1"))
+	time.Sleep(10 * time.Millisecond) // L-1's commit hangs
+	second := c.enqueue(change("L-2"))
+	for _, p := range []*pendingChange{first, second} {
+		if err := p.wait(context.Background()); !errors.Is(err, errCommitStuck) {
+			t.Fatalf("waiting for a hanging store: %v, want errCommitStuck", err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("gave up after %s", d)
+	}
+	close(st.release)
+	for _, p := range []*pendingChange{first, second} {
+		<-p.done
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+	}
+	if err := c.commit(context.Background(), change("L-3")); err != nil {
+		t.Fatalf("after the store recovered: %v", err)
+	}
+	if n := st.count(); n < 2 {
+		t.Fatalf("%d commits, want L-1, L-2 and L-3 in at least 2", n)
+	}
+}
+
+// TestMergeKeyed: the merge's shortcut for distinct keys gives what the
+// general merge gives, on random groups of puts and deletes with and
+// without repeated keys.
+func TestMergeKeyed(t *testing.T) {
+	rnd := rand.New(rand.NewSource(1))
+	id := func(s string) string { return s }
+	keys := func(n, space int) []string {
+		var out []string
+		for range n {
+			out = append(out, fmt.Sprintf("L-%d", rnd.Intn(space)))
+		}
+		return out
+	}
+	for i := 0; i < 5000; i++ {
+		space := 3 + rnd.Intn(40)
+		aPut, aDel := mergeKeyedMap(nil, nil, keys(rnd.Intn(12), space), keys(rnd.Intn(4), space), id)
+		bPut, bDel := keys(rnd.Intn(5), space), keys(rnd.Intn(3), space)
+		wantPut, wantDel := mergeKeyedMap(slices.Clone(aPut), slices.Clone(aDel), bPut, bDel, id)
+		gotPut, gotDel := mergeKeyed(slices.Clone(aPut), slices.Clone(aDel), bPut, bDel, id)
+		if !slices.Equal(gotPut, wantPut) || !slices.Equal(gotDel, wantDel) {
+			t.Fatalf("a %v/%v + b %v/%v: got %v/%v, want %v/%v", aPut, aDel, bPut, bDel, gotPut, gotDel, wantPut, wantDel)
+		}
+	}
 }

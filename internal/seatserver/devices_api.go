@@ -211,7 +211,7 @@ func (s *Server) getDevices(q *request) (answer, error) {
 }
 
 func devicePathCode(q *request) (string, error) {
-	code := q.params["Code"]
+	code := q.params.get("Code")
 	if err := devices.CheckCode(code); err != nil {
 		return "", badRequest("path: %v", err)
 	}

@@ -150,18 +150,44 @@ func FuzzQueryAndPath(f *testing.F) {
 			}
 		}
 		for _, r := range routes {
-			params, ok := match(r.Pattern, path)
-			if !ok {
+			var ps params
+			if !match(r.Pattern, path, &ps) {
 				continue
 			}
-			for name, v := range params {
+			for i := 0; i < ps.n; i++ {
+				name, v := ps.names[i], ps.vals[i]
 				if v == "" {
 					t.Fatalf("%s matched %s with empty %s", r.Pattern, path, name)
 				}
 				if checkPathID(name, v) == nil && (len(v) > 128 || safetext.Check(name, v) != nil) {
 					t.Fatalf("accepted path segment %q", v)
 				}
+				if ps.get(name) != v {
+					t.Fatalf("%s on %s: get(%q) = %q, want %q", r.Pattern, path, name, ps.get(name), v)
+				}
 			}
 		}
 	})
+}
+
+// TestRoutePatterns: every pattern has at most maxParams {Name} segments
+// (match keeps that many), and no path matches two routes of one method
+// (the handler takes the first that matches).
+func TestRoutePatterns(t *testing.T) {
+	for i, a := range routes {
+		if n := strings.Count(a.Pattern, "{"); n > maxParams {
+			t.Errorf("%s %s has %d parameters; match keeps %d", a.Method, a.Pattern, n, maxParams)
+		}
+		// A path made of the pattern with each {Name} filled in.
+		path := strings.NewReplacer("{ID}", "X", "{KeyNo}", "X", "{Code}", "X").Replace(a.Pattern)
+		var ps params
+		if !match(a.Pattern, path, &ps) {
+			t.Errorf("%s does not match %s", a.Pattern, path)
+		}
+		for _, b := range routes[i+1:] {
+			if a.Method == b.Method && match(b.Pattern, path, &ps) {
+				t.Errorf("%s %s matches both %s and %s", a.Method, path, a.Pattern, b.Pattern)
+			}
+		}
+	}
 }

@@ -81,7 +81,7 @@ func (s *Server) getLicences(q *request) (answer, error) {
 }
 
 func (s *Server) getLicence(q *request) (answer, error) {
-	id := q.params["KeyNo"]
+	id := q.params.get("KeyNo")
 	if err := checkPathID("KeyNo", id); err != nil {
 		return answer{}, err
 	}
@@ -110,7 +110,7 @@ func (s *Server) postLicences(q *request) (answer, error) {
 }
 
 func (s *Server) deleteLicence(q *request) (answer, error) {
-	id := q.params["KeyNo"]
+	id := q.params.get("KeyNo")
 	if err := checkPathID("KeyNo", id); err != nil {
 		return answer{}, err
 	}
@@ -199,7 +199,7 @@ func (s *Server) getConnections(q *request) (answer, error) {
 }
 
 func (s *Server) getConnection(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -232,15 +232,9 @@ func (s *Server) sessionLocked(l seats.Lease, features []license.Feature, now ti
 }
 
 // usedLicenceLocked names the license a product's seats come from: its
-// valid main (or demo) license.
+// valid main (or demo) license (the core's Capacity, cached).
 func (s *Server) usedLicenceLocked(product string, now time.Time) string {
-	for _, l := range s.core.Licenses() {
-		if l.Product == product && l.Kind != license.KindAdditional && !l.Revoked &&
-			!now.Before(l.NotBefore) && (l.Expires == nil || now.Before(*l.Expires)) {
-			return l.Serial
-		}
-	}
-	return ""
+	return s.core.Capacity(product, now).Main
 }
 
 func (s *Server) getSessions(q *request) (answer, error) {
@@ -262,7 +256,7 @@ func (s *Server) getSessions(q *request) (answer, error) {
 }
 
 func (s *Server) getSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -356,7 +350,7 @@ func checkoutStatus(created bool) int {
 }
 
 func (s *Server) renewSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}
@@ -382,7 +376,7 @@ func (s *Server) renewSession(q *request) (answer, error) {
 }
 
 func (s *Server) deleteSession(q *request) (answer, error) {
-	id := q.params["ID"]
+	id := q.params.get("ID")
 	if err := checkPathID("ID", id); err != nil {
 		return answer{}, err
 	}

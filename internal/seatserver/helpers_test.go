@@ -297,7 +297,7 @@ func (e *env) verify(r *resp, qid, method, path string) {
 		e.t.Fatalf("%s %s: signature: %v", method, path, err)
 	}
 	m := seat.Response{QueryID: qid, Method: method, Path: path, Status: r.status, Time: ts, Body: r.body}
-	if err := m.Verify(e.pub, sig); err != nil {
+	if err := m.VerifyAnswer(e.pub, sig, h.Get(seat.HeaderSignatureProof)); err != nil {
 		e.t.Fatalf("%s %s (%d): %v", method, path, r.status, err)
 	}
 }

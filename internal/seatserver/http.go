@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -38,25 +39,37 @@ type request struct {
 	r      *http.Request
 	qid    string // the client's Licence-QueryID
 	caller caller
-	params map[string]string
+	params params
 	body   []byte
-	// pre is the answer encoded and signed ahead (applyThen), sent when
+	// pre is the answer encoded ahead (applyThen), signed and sent when
 	// the handler answers with its status.
 	pre *signedAnswer
 }
 
-// signedAnswer is an encoded, signed answer.
+// signedAnswer is an encoded answer, signed or to be signed.
 type signedAnswer struct {
 	status  int
 	body    []byte
 	time    string
 	sig     string
-	encoded bool // false: encoding failed, writeJSON answers 500
+	proof   string // Licence-Signature-Proof; "" when signed alone
+	encoded bool   // false: encoding failed, writeJSON answers 500
+
+	// An answer prepared ahead is signed in writeSigned: msg is what to
+	// sign, leaf its leaf hash when batch (its client accepts a batched
+	// signature).
+	msg   []byte
+	leaf  seat.Hash
+	batch bool
 }
 
-// prepare encodes and signs v as q's answer with status ahead of time.
+// prepare encodes v as q's answer with status ahead of time, while the
+// change commits, with its signed message and leaf hash. The signature
+// itself is made when the answer is sent (writeSigned): the answers of
+// one commit become ready at the same instant, so they share one
+// signature (batchsign.go).
 func (q *request) prepare(s *Server, status int, v any) {
-	a := s.sign(q.r, q.qid, status, v)
+	a := s.encodeAnswer(q.r, q.qid, status, v)
 	q.pre = &a
 }
 
@@ -112,33 +125,56 @@ func init() {
 // Routes returns the API's endpoints (for docs and tests).
 func Routes() []Route { return append([]Route(nil), routes...) }
 
-func match(pattern, path string) (map[string]string, bool) {
-	// Segment by segment without splitting: every request tries every
-	// route, so this runs tens of times per request.
-	var params map[string]string
+// params are the {Name} segments of a request's path (a pattern has at
+// most maxParams; TestRoutePatterns).
+type params struct {
+	n     int
+	names [maxParams]string
+	vals  [maxParams]string
+}
+
+const maxParams = 2
+
+// get returns the segment named name ("" when the pattern has none).
+func (p *params) get(name string) string {
+	for i := 0; i < p.n; i++ {
+		if p.names[i] == name {
+			return p.vals[i]
+		}
+	}
+	return ""
+}
+
+func match(pattern, path string, ps *params) bool {
+	// Segment by segment without splitting or allocating: every request
+	// tries the routes until one matches.
+	ps.n = 0
 	for {
 		p, prest, pmore := strings.Cut(pattern, "/")
 		x, xrest, xmore := strings.Cut(path, "/")
 		if len(p) >= 2 && p[0] == '{' && p[len(p)-1] == '}' {
-			if x == "" {
-				return nil, false
+			if x == "" || ps.n == maxParams {
+				return false
 			}
-			if params == nil {
-				params = map[string]string{}
-			}
-			params[p[1:len(p)-1]] = x
+			ps.names[ps.n], ps.vals[ps.n] = p[1:len(p)-1], x
+			ps.n++
 		} else if p != x {
-			return nil, false
+			return false
 		}
 		if pmore != xmore {
-			return nil, false
+			return false
 		}
 		if !pmore {
-			return params, true
+			return true
 		}
 		pattern, path = prest, xrest
 	}
 }
+
+// queryIDKey is the Licence-QueryID header's key as net/http keeps it
+// (canonical: "Licence-Queryid"), so reading and setting it needs no
+// canonicalisation (and no allocation) per request.
+var queryIDKey = textproto.CanonicalMIMEHeaderKey(seat.HeaderQueryID)
 
 // Handler returns the HTTP handler: /healthz, and the API under /api.
 // A server opened without its private key (Config.PublicKey) cannot sign
@@ -178,7 +214,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, r, "", false, http.StatusNotFound, errBody(http.StatusNotFound, "no such page: the API is under /api (GET /api lists it) and health under /healthz"))
 		return
 	}
-	qid := r.Header.Get(seat.HeaderQueryID)
+	var qid string
+	if v := r.Header[queryIDKey]; len(v) > 0 {
+		qid = v[0]
+	}
 	if qid != "" {
 		if err := CheckQueryID(qid); err != nil {
 			s.fail(w, r, "", caller{}, err)
@@ -188,18 +227,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.refuseAddr(w, r, qid) {
 		return
 	}
+	q := &request{r: r, qid: qid}
 	var rt *Route
-	var params map[string]string
-	var allow []string
 	for i := range routes {
-		if p, ok := match(routes[i].Pattern, path); ok {
-			allow = append(allow, routes[i].Method)
-			if routes[i].Method == r.Method {
-				rt, params = &routes[i], p
-			}
+		if routes[i].Method == r.Method && match(routes[i].Pattern, path, &q.params) {
+			rt = &routes[i]
+			break
 		}
 	}
 	if rt == nil {
+		var allow []string
+		var ps params
+		for i := range routes {
+			if match(routes[i].Pattern, path, &ps) {
+				allow = append(allow, routes[i].Method)
+			}
+		}
 		if len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.fail(w, r, qid, caller{}, &statusError{http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; use %s", safetext.Clean(r.Method), safetext.Clean(path), strings.Join(allow, " or "))})
@@ -208,7 +251,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, qid, caller{}, &statusError{http.StatusNotFound, fmt.Sprintf("no endpoint %s; GET /api lists them", safetext.Clean(path))})
 		return
 	}
-	q := &request{r: r, qid: qid, params: params}
 	if rt.Roles != nil {
 		c, err := s.authenticate(r)
 		if err != nil {
@@ -226,7 +268,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Method == http.MethodPost {
+	// (A POST without a body, a renewal, has nothing to read.)
+	if r.Method == http.MethodPost && r.Body != http.NoBody {
 		limit := int64(MaxBody)
 		switch rt.Pattern {
 		case seat.PathLicences:
@@ -374,6 +417,13 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, qid string, s
 // encodeJSON is v's JSON and a newline, or a 500 error body when v does
 // not encode (ok false).
 func encodeJSON(s *Server, status int, v any) (body []byte, st int, ok bool) {
+	// The answer to every checkout and renewal, encoded without
+	// reflection (encode.go).
+	if sess, isSession := v.(seat.Session); isSession {
+		if b, ok := appendSession(make([]byte, 0, 640), &sess); ok {
+			return append(b, '\n'), status, true
+		}
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encoding a response", "err", err)
@@ -382,33 +432,72 @@ func encodeJSON(s *Server, status int, v any) (body []byte, st int, ok bool) {
 	return append(body, '\n'), status, true
 }
 
-// sign encodes v and signs it as the answer to r with status.
+// sign encodes v and signs it as the answer to r with status: alone, or,
+// when r's client accepts it (Licence-Signature-Batch) and other answers
+// are being signed at the same time, as one of a batch (batchsign.go).
 func (s *Server) sign(r *http.Request, qid string, status int, v any) signedAnswer {
+	a := s.encodeAnswer(r, qid, status, v)
+	s.signAnswer(&a)
+	return a
+}
+
+// encodeAnswer encodes v as the answer to r with status, its signed
+// message and, when r's client accepts batches, its leaf hash: all but
+// the signature.
+func (s *Server) encodeAnswer(r *http.Request, qid string, status int, v any) signedAnswer {
 	body, status, ok := encodeJSON(s, status, v)
 	t := s.now().UTC().Format(seat.TimeFormat)
 	resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
-	return signedAnswer{status: status, body: body, time: t, sig: base64.StdEncoding.EncodeToString(resp.Sign(s.cfg.Key)), encoded: ok}
+	a := signedAnswer{status: status, body: body, time: t, encoded: ok, msg: resp.Message(), batch: acceptsBatch(r)}
+	if a.batch {
+		a.leaf = seat.MessageLeafHash(a.msg)
+	}
+	return a
 }
 
-// writeSigned writes a signed answer.
+// signAnswer signs an encoded answer (once).
+func (s *Server) signAnswer(a *signedAnswer) {
+	if a.msg == nil {
+		return
+	}
+	sig, proof := s.signer.sign(s.cfg.Key, a.msg, a.leaf, a.batch)
+	a.sig, a.proof, a.msg = base64.StdEncoding.EncodeToString(sig), proof, nil
+}
+
+// acceptsBatch reports whether r's client verifies batched signatures:
+// exactly one Licence-Signature-Batch header, of value 1.
+func acceptsBatch(r *http.Request) bool {
+	v := r.Header[seat.HeaderSignatureBatch]
+	return len(v) == 1 && v[0] == seat.BatchAccept
+}
+
+// writeSigned signs a (when not yet signed) and writes it.
 func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) {
+	s.signAnswer(&a)
 	h := w.Header()
 	if qid != "" {
-		h.Set(seat.HeaderQueryID, qid)
+		h[queryIDKey] = []string{qid}
 	}
 	h.Set(seat.HeaderTime, a.time)
 	h.Set(seat.HeaderKey, s.keyID)
 	h.Set(seat.HeaderLicenceSet, s.licenceSet())
 	h.Set(seat.HeaderSignature, a.sig)
+	if a.proof != "" {
+		h.Set(seat.HeaderSignatureProof, a.proof)
+	}
 	s.writeBody(w, a.status, a.body)
 }
 
 func (s *Server) writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// One array for the four values (h.Set allocates one each); each
+	// value's slice has capacity 1, so an append elsewhere copies.
+	v := [...]string{"application/json; charset=utf-8", "no-store", "nosniff", strconv.Itoa(len(body))}
+	vals := v[:]
+	h["Content-Type"] = vals[0:1:1]
+	h["Cache-Control"] = vals[1:2:2]
+	h["X-Content-Type-Options"] = vals[2:3:3]
+	h["Content-Length"] = vals[3:4:4]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -61,7 +61,9 @@ func (s *Server) HTTPServer() *http.Server {
 }
 
 // Run serves on ln until ctx ends, reclaiming expired leases on schedule,
-// then shuts down gracefully: it stops accepting, lets requests in flight
+// and tunes the garbage collector (gcTuner: GOGC raised while the heap is
+// small, unless the GOGC or GOMEMLIMIT environment variable is set), then
+// shuts down gracefully: it stops accepting, lets requests in flight
 // finish (their changes are durable before they are answered) and closes
 // the server. Leases are kept in the store; the next start restores them
 // and opens the reclaim window.
@@ -99,6 +101,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 	defer tick.Stop()
 	poll := time.NewTicker(TokenPoll)
 	defer poll.Stop()
+	gc := newGCTuner()
+	gc.tune()
 	s.reloadTokensIfStamped(ctx) // a token added since New is known from now on
 	cpTick := time.NewTicker(cmp.Or(opts.Checkpoint, DefaultCheckpoint))
 	defer cpTick.Stop()
@@ -120,6 +124,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, opts RunOptions) (err
 		case err := <-serveErr:
 			return err
 		case <-poll.C:
+			gc.tune()
 			if s.reloadTokensIfStamped(ctx) {
 				s.log.Info("tokens reloaded", "stamp", s.cfg.TokenStamp)
 			}

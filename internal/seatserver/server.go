@@ -82,8 +82,10 @@ const (
 	// MaxRevocationsBody: POST /api/revocations (a list of up to about a
 	// million serials, JSON-escaped).
 	MaxRevocationsBody = fileio.LimitRevocations + 1<<20
-	// CommitTimeout bounds how long a request waits for its change to be
-	// durable before it is answered 503.
+	// CommitTimeout bounds how long a commit may take: the requests
+	// waiting for one that takes longer are answered 503 (so a request
+	// waits at most about twice this: the commit before its own, then
+	// its own).
 	CommitTimeout = 10 * time.Second
 )
 
@@ -187,6 +189,9 @@ type Server struct {
 
 	// licSet is the Licence-Set header (licset.go); nil: to compute.
 	licSet atomic.Pointer[string]
+	// signer signs the answers, several as one when they are ready
+	// together (batchsign.go).
+	signer batchSigner
 }
 
 // Errors New returns; the CLI maps them to exit codes.
@@ -459,16 +464,15 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 		s.mu.Unlock()
 		return ErrReadOnly
 	}
-	wait := s.commits.enqueue(ch)
+	p := s.commits.enqueue(ch)
 	s.mu.Unlock()
 	if then != nil {
 		then()
 	}
 	// A store that hangs must not hold requests until the write timeout:
-	// after CommitTimeout the answer is 503 (the change stays queued).
-	wctx, cancel := context.WithTimeout(ctx, CommitTimeout)
-	defer cancel()
-	if err := wait(wctx); err != nil && ctx.Err() == nil {
+	// once a commit takes CommitTimeout the answer is 503 (the change
+	// stays queued; committer.wait).
+	if err := p.wait(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", errNotDurable, err)
 	} else if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -33,8 +34,9 @@ const killChildEnv = "AIRSEAL_SEATSTORE_KILL_CHILD"
 const killWorkers = 8
 
 // killChange is change i of worker w in round r: a lease (granted, for
-// odd workers), two events naming it and the worker's progress setting.
-func killChange(r, w, i int) seatstore.Change {
+// odd workers unless journal), two events naming it and the worker's
+// progress setting.
+func killChange(r, w, i int, journal bool) seatstore.Change {
 	id := fmt.Sprintf("K-%d-%d-%d", r, w, i)
 	l := storetest.Lease(id, fmt.Sprint("p", w%3), "PC", storetest.T0.Add(time.Duration(i)*time.Second))
 	c := seatstore.Change{
@@ -44,7 +46,7 @@ func killChange(r, w, i int) seatstore.Change {
 		},
 		Settings: map[string]string{fmt.Sprintf("progress-%d-%d", r, w): strconv.Itoa(i)},
 	}
-	if w%2 == 1 {
+	if w%2 == 1 && !journal {
 		c.Grants = []seatstore.Grant{{Lease: l, Seats: 1 << 30}}
 	} else {
 		c.PutLeases = []seats.Lease{l}
@@ -57,12 +59,20 @@ func TestKillChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("the child of TestKill")
 	}
-	path, roundText, _ := strings.Cut(spec, "|")
+	path, rest, _ := strings.Cut(spec, "|")
+	roundText, mode, _ := strings.Cut(rest, "|")
 	round, _ := strconv.Atoi(roundText)
 	s, err := seatstore.OpenSQLite(path)
 	if err != nil {
 		fmt.Println("open failed:", err)
 		os.Exit(3)
+	}
+	journal := mode == "journal"
+	if journal {
+		// Nothing is folded but what 2048 waiting records force: the
+		// acknowledged changes are in the journal alone when the child
+		// dies, and the reopened store replays them.
+		s.SetFoldInterval(time.Hour)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -71,7 +81,11 @@ func TestKillChild(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				if err := s.Commit(context.Background(), killChange(round, w, i)); err != nil {
+				commit := s.Commit
+				if journal && w%2 == 1 {
+					commit = s.CommitNow
+				}
+				if err := commit(context.Background(), killChange(round, w, i, journal)); err != nil {
 					fmt.Println("commit failed:", err)
 					os.Exit(4)
 				}
@@ -92,28 +106,62 @@ func TestKill(t *testing.T) {
 	if os.Getenv("AIRSEAL_INTEGRATION") == "1" {
 		rounds = 120
 	}
+	killRounds(t, rounds, "")
+}
+
+// TestKillJournal is TestKill with the child folding its change journal
+// into the database only when 2048 records wait: most acknowledged
+// changes are in the journal alone when it dies.
+func TestKillJournal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	rounds := 12
+	if os.Getenv("AIRSEAL_INTEGRATION") == "1" {
+		rounds = 60
+	}
+	killRounds(t, rounds, "journal")
+}
+
+func killRounds(t *testing.T, rounds int, mode string) {
 	path := filepath.Join(t.TempDir(), "seats.db")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	totalAcked := 0
+	totalAcked, replayed := 0, 0
 	for r := range rounds {
-		acked := runAndKill(t, path, r, time.Duration(rng.IntN(120))*time.Millisecond)
+		acked := runAndKill(t, path, r, mode, time.Duration(rng.IntN(120))*time.Millisecond)
 		for _, a := range acked {
 			totalAcked += a + 1
 		}
+		// How many of the round's leases the database file holds before
+		// the journal is replayed.
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inDB int
+		if err := db.QueryRow(`SELECT count(*) FROM leases WHERE id LIKE $1`, fmt.Sprintf("K-%d-%%", r)).Scan(&inDB); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
 		s := openSQLite(t, path)
 		checkAfterKill(t, s, r, acked)
+		n := len(leaseIDsWith(t, s, fmt.Sprintf("K-%d-", r)))
+		replayed += n - inDB
 		s.Close()
 	}
-	t.Logf("%d rounds, %d acknowledged changes, all present after SIGKILL", rounds, totalAcked)
+	t.Logf("%d rounds, %d acknowledged changes, all present after SIGKILL; %d changes were replayed from the journal", rounds, totalAcked, replayed)
+	if mode == "journal" && replayed == 0 {
+		t.Fatal("no change was replayed from the journal: the child folded everything")
+	}
 }
 
 // runAndKill runs the child for round r until it has acknowledged at least
 // one change and then for wait more, kills it with SIGKILL and returns the
 // last change acknowledged by each worker (-1: none).
-func runAndKill(t *testing.T, path string, r int, wait time.Duration) [killWorkers]int {
+func runAndKill(t *testing.T, path string, r int, mode string, wait time.Duration) [killWorkers]int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+path+"|"+strconv.Itoa(r))
+	cmd.Env = append(os.Environ(), killChildEnv+"="+path+"|"+strconv.Itoa(r)+"|"+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +270,19 @@ func checkAfterKill(t *testing.T, s seatstore.Store, r int, acked [killWorkers]i
 			t.Fatalf("round %d: %d events of lease %s, which is not stored (half-applied change)", r, n, id)
 		}
 	}
+}
+
+func leaseIDsWith(t *testing.T, s seatstore.Store, prefix string) []string {
+	t.Helper()
+	st, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range st.Leases {
+		if strings.HasPrefix(l.ID, prefix) {
+			ids = append(ids, l.ID)
+		}
+	}
+	return ids
 }

@@ -92,6 +92,10 @@ type sqlStore struct {
 	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
 	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
 	pg       pgCounters           // PostgreSQL's round trips and statements
+
+	// jr, when set (SQLite), journals the batches and folds them into the
+	// database (sqlite_journal.go); reads fold first.
+	jr *journal
 }
 
 type request struct {
@@ -177,9 +181,7 @@ func (s *sqlStore) CommitNow(ctx context.Context, c Change) error {
 	}
 	r := &request{c: &c, err: make(chan error, 1)}
 	r.state.Store(reqTaken)
-	s.wmu.Lock()
-	s.commitBatch([]*request{r})
-	s.wmu.Unlock()
+	s.run([]*request{r})
 	return <-r.err
 }
 
@@ -216,11 +218,29 @@ func (s *sqlStore) writer() {
 			}
 		}
 		if len(live) > 0 {
-			s.wmu.Lock()
-			s.commitBatch(live)
-			s.wmu.Unlock()
+			s.run(live)
 		}
 	}
+}
+
+// run commits batch: through the journal when there is one.
+func (s *sqlStore) run(batch []*request) {
+	if s.jr != nil {
+		s.jr.commit(batch)
+		return
+	}
+	s.wmu.Lock()
+	s.commitBatch(batch)
+	s.wmu.Unlock()
+}
+
+// synced returns nil once the database holds every change acknowledged
+// before it was called (the journal folded).
+func (s *sqlStore) synced(ctx context.Context) error {
+	if s.jr == nil {
+		return nil
+	}
+	return s.jr.sync(ctx)
 }
 
 func (s *sqlStore) commitBatch(batch []*request) {
@@ -1000,6 +1020,9 @@ func (s *sqlStore) Load(ctx context.Context) (*State, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.synced(ctx); err != nil {
+		return nil, err
+	}
 	st, err := s.load(ctx)
 	if err != nil {
 		return nil, s.fail(ctx, "loading", err)
@@ -1120,6 +1143,9 @@ func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, err
 	if err := s.check(ctx); err != nil {
 		return seats.Lease{}, false, err
 	}
+	if err := s.synced(ctx); err != nil {
+		return seats.Lease{}, false, err
+	}
 	var l seats.Lease
 	var started, granted, expires sql.NullInt64
 	var mode, sk string
@@ -1138,6 +1164,9 @@ func (s *sqlStore) Lease(ctx context.Context, id string) (seats.Lease, bool, err
 // Events implements Store: the rows are read as fn takes them.
 func (s *sqlStore) Events(ctx context.Context, from, to time.Time, fn func(LoggedEvent) error) error {
 	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := s.synced(ctx); err != nil {
 		return err
 	}
 	q := `SELECT seq, at, kind, product, lease_id, session_id, user_name, detail, hash FROM events`
@@ -1231,13 +1260,16 @@ func (s *sqlStore) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.done
+		if s.jr != nil {
+			err = s.jr.close()
+		}
 		for _, st := range s.stmts {
 			st.Close()
 		}
 		if s.wconn != nil {
 			s.wconn.Close()
 		}
-		err = s.wdb.Close()
+		err = errors.Join(err, s.wdb.Close())
 		if s.rdb != s.wdb {
 			err = errors.Join(err, s.rdb.Close())
 		}

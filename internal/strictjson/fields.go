@@ -162,6 +162,11 @@ func fold(name string) string { return strings.ToLower(strings.ToUpper(name)) }
 type structFields struct {
 	exact map[string]reflect.Type // JSON name → field type
 	names []string
+	// plain maps the JSON names of the fields DecodeFlat may set itself
+	// to their index: a string field of the struct itself (not promoted),
+	// of a type that does not decode itself, without the ",string"
+	// option.
+	plain map[string]int
 }
 
 var fieldCache sync.Map // reflect.Type → *structFields
@@ -179,6 +184,7 @@ func fieldsOf(t reflect.Type) *structFields {
 		count int
 	}
 	all := map[string]*found{}
+	plain := map[string]int{}
 	var walk func(t reflect.Type, depth int, seen map[reflect.Type]bool)
 	walk = func(t reflect.Type, depth int, seen map[reflect.Type]bool) {
 		if seen[t] {
@@ -210,6 +216,9 @@ func fieldsOf(t reflect.Type) *structFields {
 			if name == "" {
 				name = f.Name
 			}
+			if _, opts, _ := strings.Cut(tag, ","); depth == 0 && ft.Kind() == reflect.String && !opaque(ft) && !hasOption(opts, "string") {
+				plain[name] = i
+			}
 			switch x := all[name]; {
 			case x == nil || depth < x.depth:
 				all[name] = &found{ft, depth, 1}
@@ -219,10 +228,13 @@ func fieldsOf(t reflect.Type) *structFields {
 		}
 	}
 	walk(t, 0, map[reflect.Type]bool{})
-	m := &structFields{exact: map[string]reflect.Type{}}
+	m := &structFields{exact: map[string]reflect.Type{}, plain: map[string]int{}}
 	for name, f := range all {
 		if f.count > 1 {
 			continue
+		}
+		if i, ok := plain[name]; ok && f.depth == 0 {
+			m.plain[name] = i
 		}
 		m.exact[name] = f.t
 		m.names = append(m.names, name)
@@ -230,4 +242,16 @@ func fieldsOf(t reflect.Type) *structFields {
 	sort.Strings(m.names)
 	fieldCache.Store(t, m)
 	return m
+}
+
+// hasOption reports whether a json tag's options (after the name) hold opt.
+func hasOption(opts, opt string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == opt {
+			return true
+		}
+	}
+	return false
 }

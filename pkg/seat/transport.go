@@ -136,6 +136,7 @@ func (c *Client) roundTrip(ctx context.Context, s *server, method, path string, 
 	}
 	qid := newQueryID()
 	req.Header.Set(HeaderQueryID, qid)
+	req.Header.Set(HeaderSignatureBatch, BatchAccept)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -166,7 +167,8 @@ func (c *Client) roundTrip(ctx context.Context, s *server, method, path string, 
 // verified license: the query ID must be the one sent (else ErrReplay),
 // Licence-Key must name one of keys (else ErrUntrustedServer), the
 // signature must verify over the query ID, method, path, status, time
-// and body (else ErrUntrustedServer), and Licence-Time must be within
+// and body, alone or as one answer of a batch with its
+// Licence-Signature-Proof (else ErrUntrustedServer), and Licence-Time must be within
 // MaxResponseAge of now (else ErrReplay and ErrClockSkew). It returns the
 // signed time. It is pure: bytes, keys and time in, verdict out.
 func verifyReply(r *rawReply, keys map[string]ed25519.PublicKey, now time.Time) (time.Time, error) {
@@ -191,8 +193,15 @@ func verifyReply(r *rawReply, keys map[string]ed25519.PublicKey, now time.Time) 
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return time.Time{}, fmt.Errorf("%w: %s: %s is not a base64 Ed25519 signature", ErrUntrustedServer, r.server, HeaderSignature)
 	}
+	proofs := r.header.Values(HeaderSignatureProof)
+	if len(proofs) > 1 || len(proofs) == 1 && proofs[0] == "" {
+		return time.Time{}, fmt.Errorf("%w: %s: the response has %d %s headers with %d bytes; want one non-empty header or none", ErrUntrustedServer, r.server, len(proofs), HeaderSignatureProof, len(strings.Join(proofs, "")))
+	}
 	resp := Response{QueryID: r.queryID, Method: r.method, Path: r.path, Status: r.status, Time: timeText, Body: r.body}
-	if err := resp.Verify(pub, sig); err != nil {
+	if err := resp.VerifyAnswer(pub, sig, strings.Join(proofs, "")); err != nil {
+		if errors.Is(err, ErrBadProof) {
+			return time.Time{}, fmt.Errorf("%w: %s: %s: %v", ErrUntrustedServer, r.server, HeaderSignatureProof, err)
+		}
 		return time.Time{}, fmt.Errorf("%w: %s: the response signature does not verify: the answer was changed on the way or forged", ErrUntrustedServer, r.server)
 	}
 	t, err := time.Parse(time.RFC3339, timeText)

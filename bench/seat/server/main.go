@@ -9,6 +9,11 @@
 //     SQLite (WAL, group commit) before it is answered;
 //   - renew: POST /api/sessions/{ID}/renew of leases taken beforehand.
 //
+// Both send Licence-Signature-Batch as pkg/seat does (answers ready
+// together may share one signature; each phase prints the answers per
+// signature); checkout-alone and renew-alone (-only) send no such header,
+// so every answer is signed alone: the same server without batching.
+//
 // Phases alternate floor, checkout, renew, ROUNDS times, each for
 // -phase, at -conns keep-alive connections; it prints each phase's
 // requests/s and p99, the medians, and the ratios to the floor (targets:
@@ -19,6 +24,13 @@
 // (target: p99 with N no worse than with 100), the heap the N leases take
 // (target for 100,000: under 256 MiB for the whole process), and one
 // sweep with nothing expiring (work proportional to what expires).
+//
+// With -store memory the server keeps its state in seatstore.Memory
+// instead of SQLite: nothing is durable, so the numbers are not issue
+// 10's; it is for profiling the request path (HTTP, JSON, auth, the core,
+// the committer) without storage noise, e.g.
+// BENCH_FLAGS='-store memory -only renew -cpuprofile /tmp/p' sh bench/seat/server.sh
+// then go tool pprof -top -cum /tmp/p.
 package main
 
 import (
@@ -60,7 +72,15 @@ func main() {
 	blockprofile := flag.String("blockprofile", "", "write a block profile of the run to `FILE`")
 	mutexprofile := flag.String("mutexprofile", "", "write a mutex profile of the run to `FILE`")
 	tracefile := flag.String("trace", "", "write a runtime/trace of the run to `FILE`")
+	storeKind := flag.String("store", "sqlite", "the server's store: sqlite (durable), or memory (seatstore.Memory: not durable, for profiling the request path only)")
 	flag.Parse()
+	switch *storeKind {
+	case "sqlite":
+	case "memory":
+		memoryStore = true
+	default:
+		log.Fatalf("-store %q: want sqlite or memory", *storeKind)
+	}
 	if *blockprofile != "" {
 		runtime.SetBlockProfileRate(10000)
 		defer writeProfile("block", *blockprofile)
@@ -102,7 +122,7 @@ func main() {
 	_, _ = rand.Read(tok)
 	token := base64.RawURLEncoding.EncodeToString(tok)
 
-	srvURL, _, mainStore, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
+	srvURL, mainSrv, mainStore, stopSrv := startServer(filepath.Join(*dir, "main"), key, "bench", token)
 	defer stopSrv()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
@@ -131,7 +151,11 @@ func main() {
 	type result struct{ rps, p99, cpu float64 }
 	res := map[string][]result{}
 	kinds := strings.Split(*only, ",")
-	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), filepath.Join(*dir, "main", "state.db"))
+	where := filepath.Join(*dir, "main", "state.db")
+	if memoryStore {
+		where = "memory (seatstore.Memory) -- NOT DURABLE: for profiling the request path only; the ratios are not issue 10's"
+	}
+	fmt.Printf("seat server bench: %d conns, %d rounds of %s per phase, GOMAXPROCS=%d, store %s\n", *conns, *rounds, *phase, runtimePROCS(), where)
 	for r := 0; r < *rounds; r++ {
 		for _, k := range kinds {
 			var op func(c, i int) error
@@ -141,15 +165,22 @@ func main() {
 					_, err := floorCall(hc, floorURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
 					return err
 				}
-			case "checkout":
+			case "checkout", "checkout-alone":
+				batch := k == "checkout"
 				op = func(c, i int) error {
-					_, err := checkout(hc, srvURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
+					_, err := checkoutBatch(hc, batch, srvURL, "bench", token, fmt.Sprintf("co-%02d-%012d", c, seq.Add(1)))
 					return err
 				}
-			case "renew":
-				op = func(c, i int) error { return renew(hc, srvURL, "bench", token, leases[c][i%len(leases[c])]) }
+			case "renew", "renew-alone":
+				batch := k == "renew"
+				op = func(c, i int) error {
+					return renewBatch(hc, batch, srvURL, "bench", token, leases[c][i%len(leases[c])])
+				}
+			default:
+				log.Fatalf("-only: unknown phase %q (floor, checkout, renew, checkout-alone, renew-alone)", k)
 			}
 			b0, cpu0 := mainStore.Batches(), cpuTime()
+			a0, s0 := mainSrv.SignStats()
 			rps, p99 := loadgen.Load(*conns, *phase, op)
 			cpu := float64((cpuTime() - cpu0).Microseconds()) / (rps * phase.Seconds())
 			res[k] = append(res[k], result{rps, p99, cpu})
@@ -162,6 +193,10 @@ func main() {
 				reqs := rps * phase.Seconds()
 				tx := mainStore.Batches() - b0
 				fmt.Printf("  %5.2f req/commit", reqs/float64(max(tx, 1)))
+				// Answers per Ed25519 signature: batching at work (1.00
+				// without it; the floor signs every answer).
+				a1, s1 := mainSrv.SignStats()
+				fmt.Printf("  %5.2f answers/sig", float64(a1-a0)/float64(max(s1-s0, 1)))
 			}
 			fmt.Println()
 		}
@@ -187,8 +222,17 @@ func main() {
 	if f > 0 {
 		fmt.Printf("ratio checkout/floor %.2f (target >= 0.5), renew/floor %.2f (target >= 0.7)\n", c/f, n/f)
 		fmt.Printf("CPU per request (client and server): floor %.0f us, checkout %.0f us, renew %.0f us\n", medCPU("floor"), medCPU("checkout"), medCPU("renew"))
+		for _, k := range []string{"checkout-alone", "renew-alone"} {
+			if len(res[k]) > 0 {
+				r, p := med(k)
+				fmt.Printf("%s (every answer signed alone): %.0f/s (p99 %.2f ms), ratio %.2f, CPU %.0f us/req\n", k, r, p, r/f, medCPU(k))
+			}
+		}
 	}
 	fmt.Printf("store transactions: %d\n", mainStore.Batches())
+	if memoryStore {
+		fmt.Println("store memory: not durable: for profiling the request path only (the targets are measured with -store sqlite)")
+	}
 	if *scale > 0 {
 		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
 	}
@@ -296,15 +340,46 @@ func rss() string {
 	return "unknown"
 }
 
-// startServer runs the seat server on a SQLite store in dir with one
-// license of a million seats (bound to no machine) and a client token.
-func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, *seatstore.SQLite, func()) {
+// memoryStore: -store memory (seatstore.Memory instead of SQLite).
+var memoryStore bool
+
+// benchStore is the server's store as the bench sees it: a
+// seatstore.Store that counts its transactions.
+type benchStore interface {
+	seatstore.Store
+	Batches() int64
+}
+
+// countingMemory is seatstore.Memory counting its commits (the SQLite
+// store counts its own).
+type countingMemory struct {
+	*seatstore.Memory
+	n atomic.Int64
+}
+
+func (m *countingMemory) Commit(ctx context.Context, c seatstore.Change) error {
+	m.n.Add(1)
+	return m.Memory.Commit(ctx, c)
+}
+
+func (m *countingMemory) Batches() int64 { return m.n.Load() }
+
+// startServer runs the seat server on a SQLite store in dir (or, with
+// -store memory, on seatstore.Memory) with one license of a million seats
+// (bound to no machine) and a client token.
+func startServer(dir string, key ed25519.PrivateKey, name, token string) (string, *seatserver.Server, benchStore, func()) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		log.Fatal(err)
 	}
-	st, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
-	if err != nil {
-		log.Fatal(err)
+	var st benchStore
+	if memoryStore {
+		st = &countingMemory{Memory: seatstore.NewMemory()}
+	} else {
+		sq, err := seatstore.OpenSQLite(filepath.Join(dir, "state.db"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = sq
 	}
 	ctx := context.Background()
 	loadgen.PutToken(st, name, token)
@@ -330,10 +405,21 @@ func floorCall(hc *http.Client, base, name, token, session string) (string, erro
 }
 
 func checkout(hc *http.Client, base, name, token, session string) (string, error) {
-	return loadgen.SessionID(loadgen.Do(hc, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201))
+	return checkoutBatch(hc, true, base, name, token, session)
+}
+
+// checkoutBatch is a checkout; batch: the client accepts a batched
+// signature (as pkg/seat does).
+func checkoutBatch(hc *http.Client, batch bool, base, name, token, session string) (string, error) {
+	return loadgen.SessionID(loadgen.DoBatch(hc, batch, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201))
 }
 
 func renew(hc *http.Client, base, name, token, id string) error {
-	_, err := loadgen.SessionID(loadgen.Do(hc, "POST", base+seat.RenewPath(id), name, token, nil, 200))
+	return renewBatch(hc, true, base, name, token, id)
+}
+
+// renewBatch is a renewal; batch as for checkoutBatch.
+func renewBatch(hc *http.Client, batch bool, base, name, token, id string) error {
+	_, err := loadgen.SessionID(loadgen.DoBatch(hc, batch, "POST", base+seat.RenewPath(id), name, token, nil, 200))
 	return err
 }
