@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,8 +43,30 @@ import (
 // pgLockCounts locks the products' rows and reads their counts.
 const pgLockCounts = `SELECT product, in_use FROM seat_products WHERE product = ANY($1) ORDER BY product FOR UPDATE`
 
-// pgLeaseInsert stores a granted lease, failing when its ID is stored.
-const pgLeaseInsert = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`
+// pgLeaseInserts[n] stores n granted leases in one statement, failing
+// when an ID is stored (1 <= n <= leasesPerStmt).
+var pgLeaseInserts = func() (qs [leasesPerStmt + 1]string) {
+	for n := 1; n <= leasesPerStmt; n++ {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO leases (` + leaseCols + `) VALUES `)
+		for i := range n {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			k := 12 * i
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10, k+11, k+12)
+		}
+		qs[n] = q.String()
+	}
+	return qs
+}()
+
+// leasesPerStmt is the most leases one INSERT stores (PostgreSQL caches
+// each statement's plan once per connection).
+const leasesPerStmt = 16
+
+// pgLeaseInsert reports whether q is one of pgLeaseInserts.
+func pgLeaseInsert(q string) bool { return strings.HasPrefix(q, `INSERT INTO leases `) }
 
 // pgProductAdd adds to a product's seats in use.
 const pgProductAdd = `UPDATE seat_products SET in_use = in_use + $2 WHERE product = $1`
@@ -244,6 +267,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	added := map[string]int64{}
 	b = &pgx.Batch{}
 	var events []LoggedEvent
+	var leases []any // 12 arguments per lease
 	var prev [32]byte
 	copy(prev[:], head)
 	for _, r := range reqs {
@@ -257,7 +281,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		}
 		for j := range r.c.Grants {
 			g := &r.c.Grants[j]
-			b.Queue(pgLeaseInsert, leaseArgs(&g.Lease, g.seatKey())...)
+			leases = append(leases, leaseArgs(&g.Lease, g.seatKey())...)
 		}
 		for _, e := range r.c.Events {
 			le := LoggedEvent{Seq: next, Event: e}
@@ -266,6 +290,11 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 			next++
 			events = append(events, le)
 		}
+	}
+	for rest := leases; len(rest) > 0; {
+		n := min(len(rest)/12, leasesPerStmt)
+		b.Queue(pgLeaseInserts[n], rest[:12*n]...)
+		rest = rest[12*n:]
 	}
 	for _, p := range f.products {
 		if n := added[p]; n > 0 {
@@ -302,7 +331,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		case xerr != nil:
 			err = xerr
 			var pe *pgconn.PgError
-			if q.SQL == pgLeaseInsert && errors.As(xerr, &pe) && pe.Code == "23505" {
+			if pgLeaseInsert(q.SQL) && errors.As(xerr, &pe) && pe.Code == "23505" {
 				err = errSlowPath // a lease stored already: the general path re-grants it, or refuses a Grant with New
 			}
 		case q.SQL == pgProductAdd && ct.RowsAffected() != 1:
