@@ -401,7 +401,13 @@ func needsDatabase(batch []*request) bool {
 }
 
 // commit makes batch durable and reports each request's result: through
-// the journal, or directly after folding everything journaled.
+// the journal, or directly after folding everything journaled. A guest
+// (another process owns the journal) waits until the owner has folded
+// what its journal holds, then commits directly: its change lands after
+// every change the owner acknowledged before, but a change the owner
+// journals meanwhile may be folded after it (two processes writing one
+// database were never ordered beyond that; the server holds the
+// directory lock while it serves).
 func (j *journal) commit(batch []*request) {
 	if j.guest {
 		err := j.guestSync(context.Background())
