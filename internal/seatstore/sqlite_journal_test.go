@@ -575,3 +575,37 @@ func TestJournalSwitch(t *testing.T) {
 		t.Fatalf("%d events, want %d", n, i)
 	}
 }
+
+// TestJournalLargeChange: a change too large for one record is committed
+// to the database directly, after what is journaled, in order.
+func TestJournalLargeChange(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "seats.db"))
+	s.SetFoldInterval(time.Hour)
+	time.Sleep(300 * time.Millisecond)
+	commitT(t, s, jchange(0))
+	raw := bytes.Repeat([]byte{'x'}, maxRecordPayload+1)
+	big := Change{PutLicenses: []LicenseRecord{{Serial: "S-big", Raw: raw, Installed: jt0}},
+		Events: []seats.Event{{Time: jt0, Kind: "install", Detail: "S-big"}}}
+	records := s.jr.records.Load()
+	if err := s.CommitNow(context.Background(), big); err != nil {
+		t.Fatal(err)
+	}
+	if s.jr.records.Load() != records {
+		t.Fatal("the large change was journaled")
+	}
+	if s.jr.pendingLen() != 0 {
+		t.Fatal("the journaled change before it was not folded first")
+	}
+	st, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Licenses) != 1 || !bytes.Equal(st.Licenses[0].Raw, raw) || len(st.Leases) != 1 {
+		t.Fatalf("after a large change: %d licenses, %d leases", len(st.Licenses), len(st.Leases))
+	}
+	var kinds []string
+	s.Events(context.Background(), time.Time{}, time.Time{}, func(e LoggedEvent) error { kinds = append(kinds, string(e.Kind)); return nil })
+	if !reflect.DeepEqual(kinds, []string{"grant", "install"}) {
+		t.Fatalf("usage log %v, want the journaled grant, then the install", kinds)
+	}
+}
