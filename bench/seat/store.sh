@@ -5,7 +5,11 @@
 #     entry, plus the release of an old session once 1,000 are live):
 #     group commit (the default) against one transaction and one fsync per
 #     commit, paired A B A B in COUNT rounds (default 6) of N commits each
-#     (default 3000); medians and their ratio. With Debian's postgresql
+#     (default 3000); medians and their ratio. Also the single-node
+#     server's own checkout (the lease put without a Grant: its core decides
+#     the seat), which SQLite writes to its change journal and folds in the
+#     background (CommitServer; the fold at Close is inside the timing):
+#     commits/s and CPU microseconds per commit. With Debian's postgresql
 #     binaries installed (or AIRSEAL_PG_BIN), each round also runs the same
 #     checkouts against a temporary PostgreSQL (unix socket, fsync on) from
 #     two stores (nodes) on one database, 4 committers each.
@@ -53,7 +57,7 @@ start_pg() {
 
 if [ "$what" = commit ] || [ "$what" = all ]; then
 	start_pg
-	benches="CommitGroup CommitSingle"
+	benches="CommitGroup CommitServer CommitSingle"
 	[ -z "$pgbin" ] || benches="$benches CommitPostgres2Nodes"
 	i=0
 	while [ $i -lt "$COUNT" ]; do
@@ -64,13 +68,19 @@ if [ "$what" = commit ] || [ "$what" = all ]; then
 		i=$((i+1))
 	done
 	median() {
-		grep "^Benchmark$1-" "$tmp/commit.txt" | awk '{for (i = 1; i < NF; i++) if ($(i+1) == "commits/s") print $i}' | sort -n |
+		grep "^Benchmark$1-" "$tmp/commit.txt" | awk -v u="${2:-commits/s}" '{for (i = 1; i < NF; i++) if ($(i+1) == u) print $i}' | sort -n |
 			awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
 	}
 	g=$(median CommitGroup)
 	s=$(median CommitSingle)
+	j=$(median CommitServer)
+	gc=$(median CommitGroup cpu-us/commit)
+	jc=$(median CommitServer cpu-us/commit)
 	awk -v g="$g" -v s="$s" -v n="$COUNT" 'BEGIN {
 		printf "medians of %d paired rounds, 8 committers: group commit %.0f commits/s, one transaction per commit %.0f commits/s, ratio %.2f\n", n, g, s, g/s
+	}'
+	awk -v g="$g" -v j="$j" -v gc="$gc" -v jc="$jc" 'BEGIN {
+		printf "server checkouts through the change journal: %.0f commits/s (%.2f x group commit), CPU %.0f us per commit against %.0f (%.2f x)\n", j, j/g, jc, gc, jc/gc
 	}'
 	if [ -n "$pgbin" ]; then
 		p=$(median CommitPostgres2Nodes)

@@ -61,18 +61,36 @@ func openSQLite(b *testing.B) *seatstore.SQLite {
 	return s
 }
 
+// serverCheckout is what the single-node server commits for a new session
+// (its core decides the seat, the store only keeps it): the lease put and
+// its usage-log entry, plus the release of an old session and its entry.
+// SQLite journals it (no Grant).
+func serverCheckout(prefix string, i int64) seatstore.Change {
+	c := checkout(prefix, i)
+	c.PutLeases, c.Grants = []seats.Lease{c.Grants[0].Lease}, nil
+	return c
+}
+
 // commitLoad runs b.N checkouts from committers goroutines and reports
-// commits/s and the Commits per transaction.
+// commits/s, the Commits per durable group and the process's CPU time
+// per commit.
 func commitLoad(b *testing.B, s seatstore.Store, batches func() int64) {
 	commitLoadOn(b, func(int) seatstore.Store { return s }, batches)
 }
 
 // commitLoadOn is commitLoad with committer w using store(w).
 func commitLoadOn(b *testing.B, store func(w int) seatstore.Store, batches func() int64) {
+	commitLoadWith(b, store, batches, checkout, nil)
+}
+
+// commitLoadWith is commitLoadOn committing change(prefix, i); finish,
+// when set, runs inside the timing after the last commit.
+func commitLoadWith(b *testing.B, store func(w int) seatstore.Store, batches func() int64, change func(string, int64) seatstore.Change, finish func()) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	prefix := fmt.Sprint(b.N, "-")
 	before := batches()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for w := range committers {
 		wg.Add(1)
@@ -84,7 +102,7 @@ func commitLoadOn(b *testing.B, store func(w int) seatstore.Store, batches func(
 				if i > int64(b.N) {
 					return
 				}
-				if err := s.Commit(context.Background(), checkout(prefix, i)); err != nil {
+				if err := s.Commit(context.Background(), change(prefix, i)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -92,8 +110,12 @@ func commitLoadOn(b *testing.B, store func(w int) seatstore.Store, batches func(
 		}()
 	}
 	wg.Wait()
+	if finish != nil {
+		finish()
+	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/commit")
 	if n := batches() - before; n > 0 {
 		b.ReportMetric(float64(b.N)/float64(n), "commits/tx")
 	}
@@ -103,6 +125,22 @@ func commitLoadOn(b *testing.B, store func(w int) seatstore.Store, batches func(
 func BenchmarkCommitGroup(b *testing.B) {
 	s := openSQLite(b)
 	commitLoad(b, s, s.Batches)
+}
+
+// BenchmarkCommitServer: SQLite with group commit, each commit the
+// single-node server's checkout (serverCheckout: no Grant, so it goes
+// through the change journal); the journal is folded at Close, inside the
+// timing.
+func BenchmarkCommitServer(b *testing.B) {
+	s, err := seatstore.OpenSQLite(filepath.Join(b.TempDir(), "seats.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	commitLoadWith(b, func(int) seatstore.Store { return s }, s.Batches, serverCheckout, func() {
+		if err := s.Close(); err != nil { // folds what waits
+			b.Fatal(err)
+		}
+	})
 }
 
 // BenchmarkCommitSingle: SQLite with one transaction (one fsync) per

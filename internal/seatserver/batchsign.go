@@ -7,6 +7,7 @@ package seatserver
 
 import (
 	"crypto/ed25519"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -14,15 +15,23 @@ import (
 )
 
 // batchSigner signs answers in the manner of group commit. An answer
-// that finds no signature being made is signed at once, alone, in
-// today's form (no added latency at low load). While a signature is
-// being made, answers whose clients accept batches queue; when it is
-// done, the first of them is woken to sign all that queued as one batch
-// (it makes the tree and the signature and wakes the others with their
-// proofs), and so on while answers keep queueing. No goroutine but the
-// answers' own takes part, and each waiting answer is woken once. Each
-// answer's leaf hash is computed in its own goroutine before it queues.
-// The zero value is ready to use.
+// (of a client that accepts batches) that finds no signature being made
+// yields once, so that the answers released with it by the same commit
+// can queue, then signs itself with all that queued as one batch, or
+// alone in today's form when none did (at low load: no wait, no proof).
+// While a signature is being made, answers queue; when it is done, the
+// first of them is woken to sign all that queued as one batch (it makes
+// the tree and the signature and wakes the others with their proofs),
+// and so on while answers keep queueing. No goroutine but the answers'
+// own takes part, and each waiting answer is woken once.
+//
+// Answers are signed when they are sent, after their change is durable
+// (writeSigned), never ahead: a batch signature goes to every answer of
+// the batch, so an answer that is never sent (its commit failed) must
+// not be in one, or its client could rebuild a signed answer from the
+// proof another answer carries. Each answer's leaf hash is computed in
+// its own goroutine ahead (while its change commits:
+// Server.encodeAnswer). The zero value is ready to use.
 type batchSigner struct {
 	mu    sync.Mutex
 	busy  bool         // a signature is being made (under mu)
@@ -46,18 +55,31 @@ type sigWaiter struct {
 // sign returns the signature of the answer whose message is msg, and its
 // Licence-Signature-Proof ("" when signed alone). batch says whether the
 // client accepts a batched signature; without it the answer is signed
-// alone at once, as before batching.
-func (b *batchSigner) sign(key ed25519.PrivateKey, msg []byte, batch bool) (sig []byte, proof string) {
+// alone at once, as before batching. With it, leaf is msg's leaf hash
+// (seat.MessageLeafHash, computed by the caller ahead).
+func (b *batchSigner) sign(key ed25519.PrivateKey, msg []byte, leaf seat.Hash, batch bool) (sig []byte, proof string) {
 	b.answers.Add(1)
 	if !batch {
 		b.sigs.Add(1)
 		return ed25519.Sign(key, msg), ""
 	}
-	leaf := leafHash(msg)
 	b.mu.Lock()
 	if !b.busy {
 		b.busy = true
 		b.mu.Unlock()
+		// Let the goroutines that are runnable now (the other answers
+		// of the commit that released this one) reach the queue first: a
+		// yield, not a wait; with nothing else to run it returns at once.
+		runtime.Gosched()
+		b.mu.Lock()
+		joined := b.takeLocked(seat.MaxBatch - 1)
+		b.mu.Unlock()
+		if len(joined) > 0 {
+			self := &sigWaiter{msg: msg, leaf: leaf}
+			b.signBatch(key, append([]*sigWaiter{self}, joined...))
+			b.next()
+			return self.sig, self.proof
+		}
 		b.sigs.Add(1)
 		sig = ed25519.Sign(key, msg)
 		b.next()
@@ -74,6 +96,19 @@ func (b *batchSigner) sign(key ed25519.PrivateKey, msg []byte, batch bool) (sig 
 	return w.sig, w.proof
 }
 
+// takeLocked removes and returns the first limit queued answers (b.mu
+// held).
+func (b *batchSigner) takeLocked(limit int) []*sigWaiter {
+	n := min(len(b.queue), limit)
+	batch := b.queue[:n:n]
+	if n == len(b.queue) {
+		b.queue = nil
+	} else {
+		b.queue = b.queue[n:]
+	}
+	return batch
+}
+
 // next hands the queued answers (at most seat.MaxBatch) to the first of
 // them to sign, or marks the signer idle when none queue.
 func (b *batchSigner) next() {
@@ -83,13 +118,7 @@ func (b *batchSigner) next() {
 		b.mu.Unlock()
 		return
 	}
-	n := min(len(b.queue), seat.MaxBatch)
-	batch := b.queue[:n:n]
-	if n == len(b.queue) {
-		b.queue = nil
-	} else {
-		b.queue = b.queue[n:]
-	}
+	batch := b.takeLocked(seat.MaxBatch)
 	b.mu.Unlock()
 	batch[0].batch = batch
 	batch[0].done <- struct{}{}
@@ -121,11 +150,6 @@ func (b *batchSigner) signBatch(key ed25519.PrivateKey, batch []*sigWaiter) {
 			w.done <- struct{}{}
 		}
 	}
-}
-
-// leafHash is seat.Response.LeafHash of an answer's message.
-func leafHash(msg []byte) seat.Hash {
-	return seat.MessageLeafHash(msg)
 }
 
 // SignStats returns how many answers the server has signed and how many

@@ -53,7 +53,7 @@ func TestBatchSignerAlone(t *testing.T) {
 	pub := key.Public().(ed25519.PublicKey)
 	var b batchSigner
 	for _, batch := range []bool{true, false} {
-		sig, proof := b.sign(key, signerMsg(1), batch)
+		sig, proof := b.sign(key, signerMsg(1), seat.MessageLeafHash(signerMsg(1)), batch)
 		if proof != "" || signerResponse(1).Verify(pub, sig) != nil {
 			t.Fatalf("batch=%v: proof %q, or the signature does not verify alone", batch, proof)
 		}
@@ -61,7 +61,7 @@ func TestBatchSignerAlone(t *testing.T) {
 	b.mu.Lock()
 	b.busy = true // as while another answer is being signed
 	b.mu.Unlock()
-	sig, proof := b.sign(key, signerMsg(2), false)
+	sig, proof := b.sign(key, signerMsg(2), seat.Hash{}, false)
 	if proof != "" || signerResponse(2).Verify(pub, sig) != nil {
 		t.Fatalf("no batch accepted: proof %q, or the signature does not verify alone", proof)
 	}
@@ -86,7 +86,7 @@ func TestBatchSignerGroups(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sigs[i], proofs[i] = b.sign(key, signerMsg(i), true)
+				sigs[i], proofs[i] = b.sign(key, signerMsg(i), seat.MessageLeafHash(signerMsg(i)), true)
 			}()
 		}
 		waitQueue(t, &b, n)
@@ -126,7 +126,7 @@ func TestBatchSignerBounded(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sig, proof := b.sign(key, signerMsg(i), true)
+			sig, proof := b.sign(key, signerMsg(i), seat.MessageLeafHash(signerMsg(i)), true)
 			if signerResponse(i).VerifyAnswer(pub, sig, proof) != nil {
 				bad.Add(1)
 			}
@@ -220,4 +220,44 @@ func TestBatchedAnswersWithClient(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestBatchSignerConcurrent: answers signed from many goroutines at once,
+// some of clients that accept batches and some not, each verify, and no
+// answer is left waiting.
+func TestBatchSignerConcurrent(t *testing.T) {
+	key := signerKey()
+	pub := key.Public().(ed25519.PublicKey)
+	var b batchSigner
+	const workers, each = 16, 50
+	var wg sync.WaitGroup
+	var bad, batched atomic.Int64
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				i := g*each + j
+				batch := i%5 != 0
+				sig, proof := b.sign(key, signerMsg(i), seat.MessageLeafHash(signerMsg(i)), batch)
+				if proof != "" {
+					batched.Add(1)
+				}
+				if signerResponse(i).VerifyAnswer(pub, sig, proof) != nil || !batch && proof != "" {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d answers did not verify", bad.Load())
+	}
+	if a, s := b.answers.Load(), b.sigs.Load(); a != workers*each || s > a || s < 1 {
+		t.Fatalf("stats %d answers, %d signatures", a, s)
+	}
+	if b.busy || len(b.queue) != 0 {
+		t.Fatalf("signer left busy %v with %d queued", b.busy, len(b.queue))
+	}
+	t.Logf("%d answers, %d signatures, %d in batches", b.answers.Load(), b.sigs.Load(), batched.Load())
 }

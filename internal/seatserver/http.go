@@ -41,12 +41,12 @@ type request struct {
 	caller caller
 	params params
 	body   []byte
-	// pre is the answer encoded and signed ahead (applyThen), sent when
+	// pre is the answer encoded ahead (applyThen), signed and sent when
 	// the handler answers with its status.
 	pre *signedAnswer
 }
 
-// signedAnswer is an encoded, signed answer.
+// signedAnswer is an encoded answer, signed or to be signed.
 type signedAnswer struct {
 	status  int
 	body    []byte
@@ -54,11 +54,22 @@ type signedAnswer struct {
 	sig     string
 	proof   string // Licence-Signature-Proof; "" when signed alone
 	encoded bool   // false: encoding failed, writeJSON answers 500
+
+	// An answer prepared ahead is signed in writeSigned: msg is what to
+	// sign, leaf its leaf hash when batch (its client accepts a batched
+	// signature).
+	msg   []byte
+	leaf  seat.Hash
+	batch bool
 }
 
-// prepare encodes and signs v as q's answer with status ahead of time.
+// prepare encodes v as q's answer with status ahead of time, while the
+// change commits, with its signed message and leaf hash. The signature
+// itself is made when the answer is sent (writeSigned): the answers of
+// one commit become ready at the same instant, so they share one
+// signature (batchsign.go).
 func (q *request) prepare(s *Server, status int, v any) {
-	a := s.sign(q.r, q.qid, status, v)
+	a := s.encodeAnswer(q.r, q.qid, status, v)
 	q.pre = &a
 }
 
@@ -425,11 +436,32 @@ func encodeJSON(s *Server, status int, v any) (body []byte, st int, ok bool) {
 // when r's client accepts it (Licence-Signature-Batch) and other answers
 // are being signed at the same time, as one of a batch (batchsign.go).
 func (s *Server) sign(r *http.Request, qid string, status int, v any) signedAnswer {
+	a := s.encodeAnswer(r, qid, status, v)
+	s.signAnswer(&a)
+	return a
+}
+
+// encodeAnswer encodes v as the answer to r with status, its signed
+// message and, when r's client accepts batches, its leaf hash: all but
+// the signature.
+func (s *Server) encodeAnswer(r *http.Request, qid string, status int, v any) signedAnswer {
 	body, status, ok := encodeJSON(s, status, v)
 	t := s.now().UTC().Format(seat.TimeFormat)
 	resp := seat.Response{QueryID: qid, Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Time: t, Body: body}
-	sig, proof := s.signer.sign(s.cfg.Key, resp.Message(), acceptsBatch(r))
-	return signedAnswer{status: status, body: body, time: t, sig: base64.StdEncoding.EncodeToString(sig), proof: proof, encoded: ok}
+	a := signedAnswer{status: status, body: body, time: t, encoded: ok, msg: resp.Message(), batch: acceptsBatch(r)}
+	if a.batch {
+		a.leaf = seat.MessageLeafHash(a.msg)
+	}
+	return a
+}
+
+// signAnswer signs an encoded answer (once).
+func (s *Server) signAnswer(a *signedAnswer) {
+	if a.msg == nil {
+		return
+	}
+	sig, proof := s.signer.sign(s.cfg.Key, a.msg, a.leaf, a.batch)
+	a.sig, a.proof, a.msg = base64.StdEncoding.EncodeToString(sig), proof, nil
 }
 
 // acceptsBatch reports whether r's client verifies batched signatures:
@@ -439,8 +471,9 @@ func acceptsBatch(r *http.Request) bool {
 	return len(v) == 1 && v[0] == seat.BatchAccept
 }
 
-// writeSigned writes a signed answer.
+// writeSigned signs a (when not yet signed) and writes it.
 func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) {
+	s.signAnswer(&a)
 	h := w.Header()
 	if qid != "" {
 		h[queryIDKey] = []string{qid}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,9 +35,11 @@ var postgresDialect = &dialect{
 	retryable: func(err error) bool {
 		var e *pgconn.PgError
 		// serialization_failure, deadlock_detected
-		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01") && !errors.Is(err, errUnknownOutcome)
 	},
-	fastBatch: pgFastBatch,
+	asyncCommit: pgAsyncCommit,
+	flush:       pgFlush,
+	fastBatch:   pgFastBatch,
 }
 
 // OpenPostgres connects to the database at url (a postgres:// URL or a
@@ -75,3 +78,17 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 
 // Name returns the database's URL without the password.
 func (p *Postgres) Name() string { return p.name }
+
+// pgCounters count a PostgreSQL store's work for benchmarks.
+type pgCounters struct {
+	trips, stmts, fast, general atomic.Int64
+}
+
+// Counters returns the round trips to PostgreSQL and the statements the
+// writer sent for Commits (excluding the general path's, which it counts
+// as general transactions) and how many transactions took the fast path
+// and the general path.
+func (p *Postgres) Counters() (trips, stmts, fast, general int64) {
+	c := &p.pg
+	return c.trips.Load(), c.stmts.Load(), c.fast.Load(), c.general.Load()
+}

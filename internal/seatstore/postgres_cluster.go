@@ -58,6 +58,9 @@ func (p *Postgres) sweepOnce(ctx context.Context, before, now time.Time, detail 
 	}
 	defer sqltx.Rollback()
 	tx := wtx{sqltx, p.sqlStore}
+	if err := tx.exec(ctx, pgAsyncCommit); err != nil {
+		return nil, err
+	}
 	var products []string
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT product FROM leases WHERE expires < $1`, cutoff)
 	if err != nil {
@@ -125,6 +128,9 @@ func (p *Postgres) sweepOnce(ctx context.Context, before, now time.Time, detail 
 	}
 	if err := sqltx.Commit(); err != nil {
 		return nil, err
+	}
+	if _, err := p.rdb.ExecContext(ctx, pgFlush); err != nil {
+		return nil, fmt.Errorf("%w: %w", errUnknownOutcome, err)
 	}
 	return live, nil
 }

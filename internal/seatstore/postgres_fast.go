@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,11 +43,58 @@ import (
 // pgLockCounts locks the products' rows and reads their counts.
 const pgLockCounts = `SELECT product, in_use FROM seat_products WHERE product = ANY($1) ORDER BY product FOR UPDATE`
 
-// pgLeaseInsert stores a granted lease, failing when its ID is stored.
-const pgLeaseInsert = `INSERT INTO leases (` + leaseCols + `) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`
+// pgLeaseInserts[n] stores n granted leases in one statement, failing
+// when an ID is stored (1 <= n <= leasesPerStmt).
+var pgLeaseInserts = func() (qs [leasesPerStmt + 1]string) {
+	for n := 1; n <= leasesPerStmt; n++ {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO leases (` + leaseCols + `) VALUES `)
+		for i := range n {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			k := 12 * i
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10, k+11, k+12)
+		}
+		qs[n] = q.String()
+	}
+	return qs
+}()
+
+// leasesPerStmt is the most leases one INSERT stores (PostgreSQL caches
+// each statement's plan once per connection).
+const leasesPerStmt = 16
+
+// pgLeaseInsert reports whether q is one of pgLeaseInserts.
+func pgLeaseInsert(q string) bool { return strings.HasPrefix(q, `INSERT INTO leases `) }
 
 // pgProductAdd adds to a product's seats in use.
 const pgProductAdd = `UPDATE seat_products SET in_use = in_use + $2 WHERE product = $1`
+
+// pgAsyncCommit makes the transaction's COMMIT return, and release its
+// row locks, without waiting for the WAL flush; pgFlush, run after it on
+// the same connection, then waits for a flush that covers it (its own
+// commit record comes later in the WAL) before anything is acknowledged.
+// The seat_products and log_head rows every grant locks are thus held
+// for the statements only, not for the fsync: the other nodes' grants
+// run meanwhile and PostgreSQL flushes the nodes' commits together.
+// Nothing is acknowledged earlier than before; a transaction another
+// node saw before the flush is in the WAL before anything that node
+// writes after seeing it, so a crash loses the two together or neither.
+// pgFlush writes a transactional logical-decoding message (a few bytes
+// of WAL, no table; executable by every role): a transaction that wrote
+// WAL commits with the session's synchronous_commit, as every write
+// transaction did before.
+const (
+	pgAsyncCommit = `SET LOCAL synchronous_commit TO off`
+	pgFlush       = `SELECT pg_logical_emit_message(true, 'airseal', 'flush')`
+)
+
+// errUnknownOutcome: the transaction committed but the flush that makes
+// it durable failed (the connection or the database went away): it may
+// or may not be stored. A Grant of the same lease retried later finds it
+// if it is.
+var errUnknownOutcome = errors.New("committed, but PostgreSQL did not confirm the commit is durable: the commit's outcome is not known")
 
 // errSlowPath: the batch needs the general path (nothing was written).
 var errSlowPath = errors.New("seatstore: batch needs the general path")
@@ -77,11 +125,13 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 	ids := map[string]bool{}
 	for _, r := range batch {
 		if !pgFastEligible(r.c) {
+			s.pg.general.Add(1)
 			return false, nil
 		}
 		for i := range r.c.Grants {
 			g := &r.c.Grants[i]
 			if ids[g.Lease.ID] {
+				s.pg.general.Add(1)
 				return false, nil // one lease granted twice in the batch
 			}
 			ids[g.Lease.ID] = true
@@ -113,17 +163,23 @@ func pgFastBatch(ctx context.Context, s *sqlStore, batch []*request, results []e
 	})
 	conn.Close()
 	later := ft.later
-	if !ft.committed {
+	if !ft.committed && !ft.unknown {
 		later = append(ft.joined, later...)
 	}
 	if len(later) > 0 {
 		s.commitBatch(later)
 	}
 	if errors.Is(err, errSlowPath) {
+		s.pg.general.Add(1)
 		return false, nil
 	}
 	if err != nil {
 		return true, err
+	}
+	if ft.committed {
+		s.pg.fast.Add(1)
+	} else {
+		s.pg.general.Add(1)
 	}
 	return ft.committed, nil
 }
@@ -139,23 +195,31 @@ type pgFast struct {
 	// taken that do not fit, committed after it.
 	joined, later []*request
 	committed     bool
+	// unknown: COMMIT answered but the flush failed; the joined Commits
+	// are answered with the error, not run again.
+	unknown bool
 }
 
 func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	// Round trip 1: lock and read.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(pgAsyncCommit)
 	if len(f.products) > 0 {
 		b.Queue(pgLockCounts, f.products)
 	}
 	b.Queue(qHeadSelect + " FOR UPDATE")
+	f.s.pg.trips.Add(1)
+	f.s.pg.stmts.Add(int64(b.Len()))
 	br := pc.SendBatch(ctx, b)
 	inUse := map[string]int64{}
 	var next int64
 	var head []byte
 	err := func() error {
-		if _, err := br.Exec(); err != nil {
-			return err
+		for range 2 { // BEGIN, SET LOCAL
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
 		if len(f.products) > 0 {
 			rows, err := br.Query()
@@ -203,6 +267,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	added := map[string]int64{}
 	b = &pgx.Batch{}
 	var events []LoggedEvent
+	var leases []any // 12 arguments per lease
 	var prev [32]byte
 	copy(prev[:], head)
 	for _, r := range reqs {
@@ -216,7 +281,7 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		}
 		for j := range r.c.Grants {
 			g := &r.c.Grants[j]
-			b.Queue(pgLeaseInsert, leaseArgs(&g.Lease, g.seatKey())...)
+			leases = append(leases, leaseArgs(&g.Lease, g.seatKey())...)
 		}
 		for _, e := range r.c.Events {
 			le := LoggedEvent{Seq: next, Event: e}
@@ -225,6 +290,11 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 			next++
 			events = append(events, le)
 		}
+	}
+	for rest := leases; len(rest) > 0; {
+		n := min(len(rest)/12, leasesPerStmt)
+		b.Queue(pgLeaseInserts[n], rest[:12*n]...)
+		rest = rest[12*n:]
 	}
 	for _, p := range f.products {
 		if n := added[p]; n > 0 {
@@ -244,22 +314,29 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 		b.Queue(qHeadUpdate, next, prev[:])
 	}
 	b.Queue("COMMIT")
+	b.Queue(pgFlush)
 
-	// Round trip 2: write and commit.
+	// Round trip 2: write, commit (the locks are released here), flush
+	// (durable from here).
+	f.s.pg.trips.Add(1)
+	f.s.pg.stmts.Add(int64(b.Len()))
 	br = pc.SendBatch(ctx, b)
 	err = nil
 	for k, q := range b.QueuedQueries {
 		ct, xerr := br.Exec()
 		switch {
+		case xerr != nil && k == b.Len()-1:
+			f.unknown = true
+			err = fmt.Errorf("%w: %w", errUnknownOutcome, xerr)
 		case xerr != nil:
 			err = xerr
 			var pe *pgconn.PgError
-			if q.SQL == pgLeaseInsert && errors.As(xerr, &pe) && pe.Code == "23505" {
+			if pgLeaseInsert(q.SQL) && errors.As(xerr, &pe) && pe.Code == "23505" {
 				err = errSlowPath // a lease stored already: the general path re-grants it, or refuses a Grant with New
 			}
 		case q.SQL == pgProductAdd && ct.RowsAffected() != 1:
 			err = fmt.Errorf("seat counts out of step: seat_products lacks the row of %v (the database was changed by hand)", q.Arguments[0])
-		case k == b.Len()-1 && ct.String() != "COMMIT":
+		case k == b.Len()-2 && ct.String() != "COMMIT":
 			err = fmt.Errorf("COMMIT answered %q: nothing of the batch is stored", ct.String())
 		}
 		if err != nil {
@@ -268,6 +345,16 @@ func (f *pgFast) run(ctx context.Context, pc *pgx.Conn) error {
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
+		if err != nil {
+			f.unknown = true // after COMMIT answered: the flush's Sync failed
+			err = fmt.Errorf("%w: %w", errUnknownOutcome, err)
+		}
+	}
+	if f.unknown {
+		for _, r := range f.joined {
+			r.err <- fmt.Errorf("seatstore: %s: %w", f.s.name, err)
+		}
+		return err
 	}
 	if err != nil {
 		return err

@@ -21,12 +21,16 @@ import (
 )
 
 // SQLite is the embedded store: one database file beside the server's
-// other state, in WAL mode with synchronous=FULL, so a Commit that
-// returned survives kill -9 and a power loss. The driver is pure Go
+// other state, in WAL mode with synchronous=FULL, and a change journal
+// beside it (sqlite_journal.go): a Commit without Grants or Renewals
+// returns once its change is fdatasynced to the journal, and is folded
+// into the database in the background, in large transactions. A Commit
+// that returned survives kill -9 and a power loss. The driver is pure Go
 // (modernc.org/sqlite): the license-server binary stays static.
 //
-// One process should serve from a file at a time; a second one (a backup,
-// a status command) waits on the busy timeout for the writer's lock.
+// One process should serve from a file at a time: it owns the journal. A
+// second one (a backup, a status command) waits on the busy timeout for
+// the writer's lock, and reads once the owner has folded the journal.
 type SQLite struct {
 	*sqlStore
 	path string
@@ -202,6 +206,16 @@ func (s *SQLite) SetFoldInterval(d time.Duration) {
 	if s.jr != nil {
 		s.jr.foldEvery.Store(int64(max(d, time.Millisecond)))
 	}
+}
+
+// Batches returns how many commit groups were made durable: journal
+// records plus transactions committed directly (not the folds). With group
+// commit, fewer than the Commits.
+func (s *SQLite) Batches() int64 {
+	if s.jr == nil {
+		return s.sqlStore.Batches()
+	}
+	return s.sqlStore.Batches() - s.jr.folds.Load() + s.jr.records.Load()
 }
 
 // Folds returns how many transactions have folded the change journal into

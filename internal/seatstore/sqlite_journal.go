@@ -139,7 +139,8 @@ type journal struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 
-	folds atomic.Int64 // fold transactions (tests, benchmarks)
+	folds   atomic.Int64 // fold transactions (tests, benchmarks)
+	records atomic.Int64 // records written
 }
 
 // openJournal opens (creating them if missing) the journal of the
@@ -232,6 +233,10 @@ type scanned struct {
 	recs []jrec
 	end  int64 // where its last intact record ends
 	size int64
+	// after is, when the file's first record is damaged, the sequence
+	// number of an intact record right after it (0: none): stale bytes
+	// of an earlier round when it is folded already, else corruption.
+	after int64
 }
 
 // scanJournal reads the intact records of r (size bytes), from its
@@ -306,14 +311,23 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 		}
 		// The end of the intact records: a torn or stale tail, unless an
 		// intact record with the next number follows a damaged one.
-		if !ok && n > 0 && prev > 0 {
-			if seq2, _, ok2, err := read(pos + recordHeader + n); err == nil && ok2 && seq2 == prev+2 {
-				return nil, fmt.Errorf("%w: %s: record %d at offset %d is damaged while record %d after it is intact: the file was changed or the disk is failing; restore the database and its journal from a backup, or move the file away (the changes in it are lost)", ErrJournal, name, prev+1, pos, seq2)
+		if !ok && n > 0 {
+			seq2, _, ok2, err := read(pos + recordHeader + n)
+			switch {
+			case err != nil || !ok2:
+			case prev == 0:
+				sc.after = seq2
+			case seq2 == prev+2:
+				return nil, damagedRecord(name, prev+1, pos, seq2)
 			}
 		}
 		sc.end = pos
 		return sc, nil
 	}
+}
+
+func damagedRecord(name string, seq, pos, next int64) error {
+	return fmt.Errorf("%w: %s: record %d at offset %d is damaged while record %d after it is intact: the file was changed or the disk is failing; restore the database and its journal from a backup, or move the file away (the changes in it are lost)", ErrJournal, name, seq, pos, next)
 }
 
 // replay reads both files, folds every record above the database's
@@ -329,6 +343,9 @@ func (j *journal) replay() error {
 		sc, err := scanJournal(jf.f, fi.Size(), jf.name, true)
 		if err != nil {
 			return err
+		}
+		if sc.after > j.folded {
+			return damagedRecord(jf.name, sc.after-1, journalHeader, sc.after)
 		}
 		jf.size = max(fi.Size(), journalHeader)
 		if len(sc.recs) > 0 {
@@ -484,6 +501,7 @@ func (j *journal) append(cs []*Change) error {
 	}
 	j.pos, jf.last = end, seq
 	j.next++
+	j.records.Add(1)
 	j.pmu.Lock()
 	j.pending = append(j.pending, jrec{seq: seq, cs: cs, n: int64(len(b))})
 	j.pendingBytes += int64(len(b))

@@ -52,6 +52,11 @@ type dialect struct {
 	// transactions apart (deadlock, serialization failure): the batch is
 	// run again.
 	retryable func(error) bool
+	// asyncCommit, when set, runs first in each write transaction and
+	// flush after its COMMIT, before the Commits are answered
+	// (PostgreSQL: pgAsyncCommit, pgFlush): the transaction's row locks
+	// are released before the fsync.
+	asyncCommit, flush string
 	// fastBatch, when set, is tried first for each batch (after the
 	// products' rows exist): it reports false, having written nothing,
 	// when the batch needs the general path (PostgreSQL: pgFastBatch).
@@ -86,6 +91,7 @@ type sqlStore struct {
 	maxBatch atomic.Int32
 	stmts    map[string]*sql.Stmt // prepared on wdb or wconn (writer only)
 	wconn    *sql.Conn            // the writer's connection (ownTx; writer only)
+	pg       pgCounters           // PostgreSQL's round trips and statements
 
 	// jr, when set (SQLite), journals the batches and folds them into the
 	// database (sqlite_journal.go); reads fold first.
@@ -253,7 +259,9 @@ func (s *sqlStore) commitBatch(batch []*request) {
 		s.batches.Add(1)
 	}
 	for i, r := range batch {
-		if err != nil {
+		if errors.Is(err, errUnknownOutcome) {
+			r.err <- fmt.Errorf("seatstore: %s: %w", s.name, err)
+		} else if err != nil {
 			r.err <- fmt.Errorf("seatstore: %s: commit failed, nothing of it is stored: %w", s.name, err)
 		} else {
 			r.err <- results[i]
@@ -470,10 +478,23 @@ func (s *sqlStore) tryBatch(batch []*request, results []error) error {
 	}
 	defer sqltx.Rollback()
 	tx = wtx{Tx: sqltx, s: s}
+	if s.d.asyncCommit != "" {
+		if err := tx.exec(ctx, s.d.asyncCommit); err != nil {
+			return err
+		}
+	}
 	if err := s.batchTx(ctx, tx, batch, results, products, deleted); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.d.flush != "" {
+		if _, err := s.wdb.ExecContext(ctx, s.d.flush); err != nil {
+			return fmt.Errorf("%w: %w", errUnknownOutcome, err)
+		}
+	}
+	return nil
 }
 
 // batchTx writes batch in tx; with lockProducts, products and deleted are

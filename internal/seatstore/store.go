@@ -17,8 +17,9 @@
 //
 // # Security
 //
-// What is guaranteed: a Commit that returned nil is durable (SQLite: WAL
-// with synchronous=FULL, so against kill -9 and power loss; PostgreSQL: as
+// What is guaranteed: a Commit that returned nil is durable (SQLite:
+// fdatasynced to its change journal, or committed in WAL mode with
+// synchronous=FULL, so against kill -9 and power loss; PostgreSQL: as
 // durable as the server's own settings); a Commit is all or nothing; the
 // usage log is numbered without gaps and hash-chained in commit order
 // (ChainHash), so an entry removed, changed or reordered in the database is

@@ -14,9 +14,10 @@
 //     connections alternate between the nodes.
 //
 // Phases alternate floor, sqlite, postgres, ROUNDS times, each for -phase
-// at -conns keep-alive connections; it prints each phase's requests/s and
-// p99, the medians and the ratios to the floor (target: postgres >= 0.25x
-// floor).
+// at -conns keep-alive connections; it prints each phase's requests/s,
+// p99 and CPU per request (this process, which runs clients and nodes,
+// plus PostgreSQL's processes; both on the same cores), the medians and
+// the ratios to the floor (target: postgres >= 0.25x floor).
 package main
 
 import (
@@ -33,8 +34,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/bench/seat/internal/loadgen"
@@ -143,12 +146,27 @@ func main() {
 				}
 			}
 			b0 := pgStores[0].Batches() + pgStores[1].Batches()
+			var c0 [4]int64
+			for _, st := range pgStores {
+				t, s, f, g := st.Counters()
+				c0[0], c0[1], c0[2], c0[3] = c0[0]+t, c0[1]+s, c0[2]+f, c0[3]+g
+			}
+			cpu0, pg0 := cpuTime(), pgCPU(pg.Dir)
 			rps, p99 := loadgen.Load(*conns, *phase, op)
+			n := rps * phase.Seconds()
+			cpu, pgc := float64((cpuTime()-cpu0).Microseconds())/n, float64((pgCPU(pg.Dir)-pg0).Microseconds())/n
 			res[k] = append(res[k], result{rps, p99})
-			extra := ""
+			extra := fmt.Sprintf("  CPU %4.0f us/req (bench process %4.0f, PostgreSQL %4.0f)", cpu+pgc, cpu, pgc)
 			if k == "postgres" {
 				b := pgStores[0].Batches() + pgStores[1].Batches() - b0
-				extra = fmt.Sprintf("  %.1f checkouts per transaction", rps*phase.Seconds()/float64(max(b, 1)))
+				var c [4]int64
+				for _, st := range pgStores {
+					t, s, f, g := st.Counters()
+					c[0], c[1], c[2], c[3] = c[0]+t-c0[0], c[1]+s-c0[1], c[2]+f-c0[2], c[3]+g-c0[3]
+					c0 = [4]int64{}
+				}
+				extra += fmt.Sprintf("  %.1f checkouts per transaction; per checkout %.2f round trips, %.2f statements (fast path; %d fast, %d general transactions)",
+					n/float64(max(b, 1)), float64(c[0])/n, float64(c[1])/n, c[2], c[3])
 			}
 			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms%s\n", r+1, k, rps, p99, extra)
 		}
@@ -191,6 +209,52 @@ func startNode(st seatstore.Store, vk *keys.PrivateKey, key ed25519.PrivateKey, 
 		}
 	}
 	return loadgen.Serve(srv, st.Close)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pgCPU is the user and system CPU time so far of the PostgreSQL server
+// in dir: the postmaster, its live processes (backends, WAL writer,
+// checkpointer) and the ones that exited, from /proc (0 where it cannot
+// be read). The background phases (the cluster nodes' refresh) count in
+// every phase, as the bench process's own CPU does.
+func pgCPU(dir string) time.Duration {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pm, _, _ := strings.Cut(string(b), "\n")
+	// /proc/PID/stat: pid (comm) state ppid ... utime(14) stime(15)
+	// cutime(16) cstime(17), in clock ticks (100 per second on Linux).
+	stat := func(pid string) (ppid string, own, children int64) {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return "", 0, 0
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 15 {
+			return "", 0, 0
+		}
+		n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+		return f[1], n(11) + n(12), n(13) + n(14)
+	}
+	_, own, exited := stat(pm)
+	ticks := own + exited
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if ppid, own, _ := stat(e.Name()); ppid == pm {
+			ticks += own
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // checkout takes a seat (or the floor's imitation of one) and decodes the

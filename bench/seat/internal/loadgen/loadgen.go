@@ -105,12 +105,22 @@ var queries atomic.Int64
 // Do sends one request with Basic auth and a fresh query ID and returns
 // the body when the status is one of want.
 func Do(hc *http.Client, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
+	return DoBatch(hc, false, method, url, name, token, body, want...)
+}
+
+// DoBatch is Do that, when batch is set, also says that the client
+// verifies batched response signatures (Licence-Signature-Batch, as
+// pkg/seat does), so the server may sign its answer together with others.
+func DoBatch(hc *http.Client, batch bool, method, url, name, token string, body []byte, want ...int) ([]byte, error) {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.SetBasicAuth(name, token)
 	req.Header.Set(seat.HeaderQueryID, fmt.Sprintf("bench-query-%012d", queries.Add(1)))
+	if batch {
+		req.Header.Set(seat.HeaderSignatureBatch, seat.BatchAccept)
+	}
 	res, err := hc.Do(req)
 	if err != nil {
 		return nil, err
