@@ -20,20 +20,27 @@ var errCommitterClosed = errors.New("the server is shutting down")
 // committer makes queued changes durable in order. While one Store.Commit
 // runs, new changes queue; the next commit merges all of them (later
 // records of a key replace earlier ones, events keep their order), so N
-// concurrent requests cost one transaction, not N. A store that can
-// commit in the caller's goroutine (nowCommitter: the SQL stores) does,
-// so the group is not handed to the store's own writer goroutine and
-// back.
+// concurrent requests cost one transaction, not N.
+//
+// There is no committer goroutine: the requests commit for each other
+// (leader and followers). A request whose change is queued when no
+// commit is running leads: in its own goroutine it gathers (gather),
+// takes every change queued, commits them as one and wakes their
+// requests; then it hands the lead to the first request still waiting
+// among those queued meanwhile, which does the same. So a group costs one
+// wake-up per follower, and none for a goroutine in between (the leader
+// does not sleep at all); the store commits in the leader's goroutine
+// (CommitNow, for the SQL stores) instead of its writer's.
 type committer struct {
 	store seatstore.Store
 	now   nowCommitter // store, when it commits in the caller's goroutine
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	cond    *sync.Cond
+	cond    *sync.Cond // gather's wait; close's wait for the leader
 	pending []*pendingChange
+	leading bool // a request (or close) leads: it commits what is pending
 	closed  bool
-	done    chan struct{}
 
 	// conns is how many client connections are open (Run's HTTP server
 	// counts them); last is how long the last commit took.
@@ -54,10 +61,17 @@ type committer struct {
 }
 
 type pendingChange struct {
+	c     *committer
 	ch    seatstore.Change
 	err   error
 	done  chan struct{}
 	stuck chan struct{} // the committer's stuck channel when ch was queued
+	// lead is closed when this request is to lead (under c.mu: leader
+	// set first); gaveUp: it stopped waiting, so the lead goes past it.
+	lead   chan struct{}
+	leader bool
+	gaveUp bool
+	first  bool // it leads from the start (set by enqueue, then only read)
 }
 
 // errCommitStuck: a commit took longer than CommitTimeout.
@@ -70,13 +84,12 @@ type nowCommitter interface {
 }
 
 func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
-	c := &committer{store: st, log: log, done: make(chan struct{}), maxGather: defaultMaxGather,
+	c := &committer{store: st, log: log, maxGather: defaultMaxGather,
 		timeout: CommitTimeout, stuck: make(chan struct{})}
 	c.now, _ = st.(nowCommitter)
 	c.cond = sync.NewCond(&c.mu)
 	c.watchdog = time.AfterFunc(time.Hour, c.checkStuck)
 	c.watchdog.Stop()
-	go c.loop()
 	return c
 }
 
@@ -97,9 +110,10 @@ func (c *committer) checkStuck() {
 }
 
 // enqueue queues ch and returns it to wait for until it is durable (or
-// failed). A change queued after close fails at once.
+// failed): the change is committed once it is waited for (wait; by this
+// request when it leads). A change queued after close fails at once.
 func (c *committer) enqueue(ch seatstore.Change) *pendingChange {
-	p := &pendingChange{ch: ch, done: make(chan struct{})}
+	p := &pendingChange{c: c, ch: ch, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -109,30 +123,62 @@ func (c *committer) enqueue(ch seatstore.Change) *pendingChange {
 	}
 	p.stuck = c.stuck
 	c.pending = append(c.pending, p)
-	c.cond.Signal()
+	if !c.leading {
+		c.leading, p.leader, p.first = true, true, true
+	} else {
+		p.lead = make(chan struct{})
+		c.cond.Signal() // a leader gathering counts this one
+	}
 	c.mu.Unlock()
 	return p
 }
 
-// wait waits until p is durable or failed. It gives up when ctx ends, or
-// with errCommitStuck when a commit takes longer than the commit timeout
-// (so at most about twice that: the commit before p's, then p's), but the
-// change stays queued: the core already holds it, and the store must
-// follow the core.
+// wait waits until p is durable or failed, committing it (and the others
+// queued) when p leads. It gives up when ctx ends, or with errCommitStuck
+// when a commit takes longer than the commit timeout (so at most about
+// twice that: the commit before p's, then p's), but the change stays
+// queued: the core already holds it, and the store must follow the core.
 func (p *pendingChange) wait(ctx context.Context) error {
+	if p.first {
+		p.c.lead()
+		return p.err
+	}
 	select {
 	case <-p.done:
 		return p.err
+	case <-p.lead:
+		p.c.lead()
+		return p.err
 	case <-ctx.Done():
-		return ctx.Err()
+		if p.giveUp() {
+			return ctx.Err()
+		}
 	case <-p.stuck:
-		select {
-		case <-p.done: // done meanwhile after all
-			return p.err
-		default:
+		if p.giveUp() {
 			return errCommitStuck
 		}
 	}
+	// Made the leader while giving up: lead all the same, or the queue
+	// would wait for nobody.
+	p.c.lead()
+	return p.err
+}
+
+// giveUp marks p as no longer waiting, unless it was made the leader or
+// is done (false: it must lead, or its result is there).
+func (p *pendingChange) giveUp() bool {
+	p.c.mu.Lock()
+	defer p.c.mu.Unlock()
+	select {
+	case <-p.done:
+		return false
+	default:
+	}
+	if p.leader {
+		return false
+	}
+	p.gaveUp = true
+	return true
 }
 
 // commit queues ch and waits for it.
@@ -140,57 +186,78 @@ func (c *committer) commit(ctx context.Context, ch seatstore.Change) error {
 	return c.enqueue(ch).wait(ctx)
 }
 
-func (c *committer) loop() {
-	defer close(c.done)
+// lead commits what is pending, as the leader, until the lead goes to a
+// waiting request or nothing is pending.
+func (c *committer) lead() {
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
-		for len(c.pending) == 0 && !c.closed {
-			c.cond.Wait()
-		}
 		c.gather()
 		batch := c.pending
 		c.pending = nil
-		closed := c.closed
 		c.mu.Unlock()
 		if len(batch) > 0 {
-			merged := batch[0].ch
-			if len(batch) > 1 {
-				merged = seatstore.Change{}
-				for _, p := range batch {
-					mergeInto(&merged, p.ch)
-				}
-			}
-			// The commit is not tied to any one request: a client that
-			// gave up must not abort the others' changes.
-			var err error
-			start := time.Now()
-			c.mu.Lock()
-			c.running, c.startedAt = true, start
-			c.mu.Unlock()
-			// (A watchdog firing now for an earlier commit sees this one
-			// running and re-arms for what is left of it.)
-			c.watchdog.Reset(c.timeout)
-			if c.now != nil {
-				err = c.now.CommitNow(context.Background(), merged)
-			} else {
-				err = c.store.Commit(context.Background(), merged)
-			}
-			c.mu.Lock()
-			c.running = false
-			c.last = time.Since(start)
-			c.mu.Unlock()
-			if err != nil {
-				c.log.Error("commit failed", "changes", len(batch), "err", err)
-			}
-			for _, p := range batch {
-				p.err = err
-				close(p.done)
-			}
-			continue
+			c.commitBatch(batch)
 		}
-		if closed {
+		c.mu.Lock()
+		next := -1
+		for i, p := range c.pending {
+			if !p.gaveUp && !c.closed { // closing: commit it all here
+				next = i
+				break
+			}
+		}
+		if next >= 0 {
+			p := c.pending[next]
+			p.leader = true
+			close(p.lead)
+			c.mu.Unlock()
 			return
 		}
+		if len(c.pending) == 0 {
+			// Queued changes whose requests all gave up are committed
+			// here (above, next round), not left for the next request.
+			c.leading = false
+			c.cond.Broadcast() // close waits for the leader
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// commitBatch merges batch, commits it and wakes its requests.
+func (c *committer) commitBatch(batch []*pendingChange) {
+	merged := batch[0].ch
+	if len(batch) > 1 {
+		merged = seatstore.Change{}
+		for _, p := range batch {
+			mergeInto(&merged, p.ch)
+		}
+	}
+	// The commit is not tied to any one request: a client that gave up
+	// must not abort the others' changes.
+	var err error
+	start := time.Now()
+	c.mu.Lock()
+	c.running, c.startedAt = true, start
+	c.mu.Unlock()
+	// (A watchdog firing now for an earlier commit sees this one running
+	// and re-arms for what is left of it.)
+	c.watchdog.Reset(c.timeout)
+	if c.now != nil {
+		err = c.now.CommitNow(context.Background(), merged)
+	} else {
+		err = c.store.Commit(context.Background(), merged)
+	}
+	c.mu.Lock()
+	c.running = false
+	c.last = time.Since(start)
+	c.mu.Unlock()
+	if err != nil {
+		c.log.Error("commit failed", "changes", len(batch), "err", err)
+	}
+	for _, p := range batch {
+		p.err = err
+		close(p.done)
 	}
 }
 
@@ -232,15 +299,22 @@ func (c *committer) connState(_ net.Conn, st http.ConnState) {
 	}
 }
 
-// close commits what is queued and stops the loop.
+// close commits what is queued (waiting for a leader to finish) and
+// refuses changes from then on.
 func (c *committer) close() error {
 	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		c.cond.Signal()
+	c.closed = true
+	c.cond.Broadcast() // a leader gathering stops waiting
+	for c.leading {
+		c.cond.Wait()
+	}
+	if len(c.pending) > 0 {
+		c.leading = true
+		c.mu.Unlock()
+		c.lead()
+		return nil
 	}
 	c.mu.Unlock()
-	<-c.done
 	return nil
 }
 

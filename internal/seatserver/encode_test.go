@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 
@@ -134,4 +135,35 @@ func BenchmarkSessionEncode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestContentLength: every answer has a Content-Length equal to its body
+// and is not chunked: the small ones (a checkout, a renewal) get it from
+// net/http, the large ones (a list of sessions) from writeBody.
+func TestContentLength(t *testing.T) {
+	e := newEnv(t)
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 100})
+	e.install(arm, 201)
+	check := func(what string, r *resp) {
+		t.Helper()
+		if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(r.body)) {
+			t.Errorf("%s: Content-Length %q for a body of %d bytes", what, got, len(r.body))
+		}
+	}
+	var last *resp
+	for i := range 30 {
+		last = e.checkout(client, "acme-erp", sid(i), "ws-01")
+		if last.status != 201 {
+			t.Fatalf("checkout: %d %s", last.status, last.body)
+		}
+	}
+	check("checkout", last)
+	var sess seat.Session
+	last.decode(t, &sess)
+	check("renew", e.do("POST", seat.RenewPath(sess.ID), client, nil))
+	list := e.do("GET", seat.PathSessions, admin, nil)
+	if len(list.body) <= smallBody {
+		t.Fatalf("the session list is %d bytes; the test wants one over %d", len(list.body), smallBody)
+	}
+	check("list", list)
 }

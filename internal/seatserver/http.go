@@ -488,16 +488,28 @@ func (s *Server) writeSigned(w http.ResponseWriter, qid string, a signedAnswer) 
 	s.writeBody(w, a.status, a.body)
 }
 
+// smallBody is the largest body net/http gives a Content-Length itself
+// (its buffer before it would send chunks).
+const smallBody = 2000
+
 func (s *Server) writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	// One array for the four values (h.Set allocates one each); each
-	// value's slice has capacity 1, so an append elsewhere copies.
-	v := [...]string{"application/json; charset=utf-8", "no-store", "nosniff", strconv.Itoa(len(body))}
+	// One array for the values (h.Set allocates one each); each value's
+	// slice has capacity 1, so an append elsewhere copies.
+	v := [...]string{"application/json; charset=utf-8", "no-store", "nosniff", ""}
 	vals := v[:]
 	h["Content-Type"] = vals[0:1:1]
 	h["Cache-Control"] = vals[1:2:2]
 	h["X-Content-Type-Options"] = vals[2:3:3]
-	h["Content-Length"] = vals[3:4:4]
+	// net/http sets Content-Length itself for a body it holds whole when
+	// the handler returns (up to its 2048-byte buffer: every checkout and
+	// renewal). Leaving it out keeps a signed answer's headers at eight
+	// or fewer, the most a Go map holds without a table of its own (both
+	// the handler's header map and the copy net/http makes of it).
+	if len(body) > smallBody {
+		vals[3] = strconv.Itoa(len(body))
+		h["Content-Length"] = vals[3:4:4]
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

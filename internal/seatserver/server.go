@@ -9,11 +9,12 @@
 // in the same order, and answered only once the committer has made it
 // durable in the seatstore.Store. The committer merges whatever queued
 // while the previous commit ran into one Store.Commit (group commit), so
-// many clients share one transaction and one fsync; it runs that commit in
-// its own goroutine (Store CommitNow), and under load waits up to one
-// commit's time for the connections that have nothing queued yet
-// (commit.go). An answer is encoded and signed while its change commits
-// and sent once durable.
+// many clients share one transaction and one fsync; the first request of
+// a group commits it in its own goroutine (Store CommitNow) for the
+// others (leader and followers, no goroutine in between), and under load
+// waits up to one commit's time for the connections that have nothing
+// queued yet (commit.go). An answer is encoded and signed before its
+// request waits for (or runs) the commit, and sent once durable.
 //
 // Several nodes on one shared store (PostgreSQL, a ClusterStore) serve in
 // cluster mode (cluster.go): there the store decides every seat (Grant,
@@ -471,7 +472,8 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 	}
 	// A store that hangs must not hold requests until the write timeout:
 	// once a commit takes CommitTimeout the answer is 503 (the change
-	// stays queued; committer.wait).
+	// stays queued; committer.wait), to every request but the one running
+	// the commit, which waits for the store.
 	if err := p.wait(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", errNotDurable, err)
 	} else if err != nil {

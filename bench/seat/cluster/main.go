@@ -258,9 +258,10 @@ func pgCPU(dir string) time.Duration {
 }
 
 // checkout takes a seat (or the floor's imitation of one) and decodes the
-// answer as a client does.
+// answer as a client does. Like pkg/seat's client it accepts batched
+// response signatures (Licence-Signature-Batch); the floor ignores that.
 func checkout(hc *http.Client, base, name, token, session string) error {
-	b, err := loadgen.Do(hc, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201)
+	b, err := loadgen.DoBatch(hc, true, "POST", base+seat.PathSessions, name, token, loadgen.CheckoutBody(session), 201)
 	if err != nil {
 		return err
 	}

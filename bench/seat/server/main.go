@@ -179,14 +179,20 @@ func main() {
 			default:
 				log.Fatalf("-only: unknown phase %q (floor, checkout, renew, checkout-alone, renew-alone)", k)
 			}
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			b0, cpu0 := mainStore.Batches(), cpuTime()
 			a0, s0 := mainSrv.SignStats()
 			rps, p99 := loadgen.Load(*conns, *phase, op)
 			cpu := float64((cpuTime() - cpu0).Microseconds()) / (rps * phase.Seconds())
+			runtime.ReadMemStats(&m1)
+			allocs := float64(m1.Mallocs-m0.Mallocs) / (rps * phase.Seconds())
 			res[k] = append(res[k], result{rps, p99, cpu})
 			// CPU per request (client and server, the whole process) is
 			// what a loaded machine inflates least.
-			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms  cpu %4.0f us/req", r+1, k, rps, p99, cpu)
+			// Allocations per request, client and server (the whole
+			// process), which a loaded machine does not change at all.
+			fmt.Printf("round %d  %-8s %9.0f req/s  p99 %6.2f ms  cpu %4.0f us/req  %4.0f allocs/req", r+1, k, rps, p99, cpu, allocs)
 			if k != "floor" {
 				// Requests per transaction: a regression of group commit
 				// shows here (fsyncs per transaction: server.sh SYNCS=1).
