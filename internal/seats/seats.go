@@ -497,6 +497,15 @@ func (c *Core) ReclaimUntil() time.Time { return c.reclaimUntil }
 // Reclaiming reports whether now is inside the reclaim window.
 func (c *Core) Reclaiming(now time.Time) bool { return now.Before(c.reclaimUntil) }
 
+// HoldReclaim makes sure no lease is reclaimed before t: after a restart,
+// Restore holds reclaims for the current lifetime; a server whose previous
+// run promised longer leases holds them for that one too.
+func (c *Core) HoldReclaim(t time.Time) {
+	if t.After(c.reclaimUntil) {
+		c.reclaimUntil = t
+	}
+}
+
 func (c *Core) seatKey(l *Lease, unit license.SeatUnit) string {
 	if unit == license.PerComputer {
 		return "c:" + l.ComputerName

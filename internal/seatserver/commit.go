@@ -329,6 +329,9 @@ func mergeInto(a *seatstore.Change, b seatstore.Change) {
 		*a = b
 		return
 	}
+	// A group is lazy (acknowledged before its sync) only if every change
+	// in it is.
+	a.Lazy = a.Lazy && b.Lazy
 	a.PutLeases, a.DeleteLeases = mergeKeyed(a.PutLeases, a.DeleteLeases, b.PutLeases, b.DeleteLeases, leaseKey)
 	a.PutLicenses, a.DeleteLicenses = mergeKeyed(a.PutLicenses, a.DeleteLicenses, b.PutLicenses, b.DeleteLicenses, licenseKey)
 	a.PutTokens, a.DeleteTokens = mergeKeyed(a.PutTokens, a.DeleteTokens, b.PutTokens, b.DeleteTokens, tokenKey)

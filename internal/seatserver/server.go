@@ -315,6 +315,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// none there is nothing to wait for.
 	if len(live) > 0 {
 		ev = append(ev, s.core.Restore(live, now)...)
+		if prev, err := strconv.ParseInt(st.Settings[settingLeaseLifetime], 10, 64); err == nil && prev > 0 && prev <= int64(MaxLease/time.Second) {
+			s.core.HoldReclaim(now.Add(time.Duration(prev) * time.Second))
+		}
 	}
 	s.commits = newCommitter(cfg.Store, s.log)
 	if cs := clusterOf(cfg.Store); cs != nil {
@@ -322,6 +325,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ch := s.changeFor(ev)
 	ch.DeleteLeases = append(ch.DeleteLeases, gone...)
+	if life := strconv.FormatInt(int64((cfg.Lease+time.Second-1)/time.Second), 10); st.Settings[settingLeaseLifetime] != life && s.cl == nil {
+		if ch.Settings == nil {
+			ch.Settings = map[string]string{}
+		}
+		ch.Settings[settingLeaseLifetime] = life
+	}
 	if !ch.Empty() && !cfg.ReadOnly {
 		if err := s.commits.commit(ctx, ch); err != nil {
 			s.commits.close()
@@ -350,6 +359,11 @@ const (
 	settingRevSeq     = "revocations.seq." // + key ID: highest list sequence seen
 	settingRevSerials = "revocations.serials"
 	settingClockFloor = "clock.floor" // the newest time the server ran at
+	// settingLeaseLifetime is the lease lifetime (seconds) the server last
+	// ran with: after a restart with a shorter one, no lease is reclaimed
+	// before the longer one has passed, so a renewal acknowledged before
+	// a crash and lost with it (lazyEvents) keeps its promised expiry.
+	settingLeaseLifetime = "lease.lifetime"
 )
 
 func splitList(v string) []string {
@@ -442,6 +456,7 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
 	mergeInto(&ch, extra)
+	ch.Lazy = extra.Lazy && lazyEvents(ev) && len(ch.Settings) == 0
 	if s.cl != nil {
 		// The core is a cache in cluster mode: of the leases it names,
 		// only the ones it takes away (lost) are written; grants,
@@ -480,6 +495,20 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 		return err
 	}
 	return nil
+}
+
+// lazyEvents reports whether ev holds renewals only: changes a crash may
+// lose after they are acknowledged (seatstore.Change.Lazy), because a
+// restart reclaims no lease for one lease lifetime (seats.Core.Restore),
+// longer than any renewal acknowledged before the crash promised (the
+// longest lifetime of the runs before counts: settingLeaseLifetime).
+func lazyEvents(ev []seats.Event) bool {
+	for _, e := range ev {
+		if e.Kind != seats.EventRenew {
+			return false
+		}
+	}
+	return len(ev) > 0
 }
 
 // applyErrThen is applyErr with then run as applyThen does, when op

@@ -18,7 +18,15 @@ package seatstore
 // overwrite updates no file size or block map). Each file starts with a
 // header (journalMagic, the format version); a record is
 //
-//	uint32le(len(payload)) uint32le(CRC-32C of the rest) uint64le(seq) payload
+//	uint32le(len(payload) | lazy<<31) uint32le(CRC-32C of the rest) uint64le(seq) payload
+//
+// where lazy is set on a record acknowledged before it was synced
+// (Change.Lazy: every change of the group is lazy). An unsynced record may
+// be lost in a crash, or reach the disk while an unsynced one before it
+// did not; a synced record makes every record before it durable (one
+// file, written in order; the writer syncs a file before it moves to the
+// other). So a damaged record followed only by intact lazy records is the
+// tail, not corruption.
 //
 // with sequence numbers contiguous across records and files. Reading a
 // file stops at the first record that does not check (a torn write, stale
@@ -57,6 +65,9 @@ const (
 	journalVersion = 1
 	journalHeader  = 32 // magic, uint32le version, zeros
 	recordHeader   = 16
+	// lazyFlag marks, in a record's length field, a record acknowledged
+	// before it was synced.
+	lazyFlag = 1 << 31
 
 	// maxRecordPayload bounds a record: a Change larger than this (a huge
 	// license file) is committed to the database directly instead.
@@ -103,6 +114,8 @@ type jfile struct {
 	name string
 	size int64 // bytes allocated: header, records and zero fill
 	last int64 // sequence number of its last record, 0 for none
+	// dirty: a lazy record was written since the last sync.
+	dirty bool
 }
 
 type jrec struct {
@@ -237,6 +250,10 @@ type scanned struct {
 	// number of an intact record right after it (0: none): stale bytes
 	// of an earlier round when it is folded already, else corruption.
 	after int64
+	// stale, when above end, is where intact lazy records after a damaged
+	// one end: the tail that was cut off, to be wiped before the file is
+	// written on.
+	stale int64
 }
 
 // scanJournal reads the intact records of r (size bytes), from its
@@ -266,6 +283,7 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 	var h [recordHeader]byte
 	var payload []byte
 	// read returns the record at pos: ok false when it does not check.
+	var lazy bool // of the record read last
 	read := func(pos int64) (seq int64, n int64, ok bool, err error) {
 		if size-pos < recordHeader {
 			return 0, 0, false, nil
@@ -273,7 +291,8 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 		if _, err := r.ReadAt(h[:], pos); err != nil {
 			return 0, 0, false, fmt.Errorf("seatstore: reading %s: %w", name, err)
 		}
-		ln := int64(binary.LittleEndian.Uint32(h[0:]))
+		word := binary.LittleEndian.Uint32(h[0:])
+		ln := int64(word &^ lazyFlag)
 		if ln == 0 || ln > maxRecordPayload || ln > size-pos-recordHeader {
 			return 0, 0, false, nil
 		}
@@ -289,7 +308,26 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 		if crc != binary.LittleEndian.Uint32(h[4:]) {
 			return 0, ln, false, nil
 		}
+		lazy = word&lazyFlag != 0
 		return int64(binary.LittleEndian.Uint64(h[8:])), recordHeader + ln, true, nil
+	}
+	// onlyLazyFrom reports whether the intact records from pos on, numbered
+	// from seq, are all lazy (none was synced, so a damaged record before
+	// them may be one that never reached the disk), and where they end.
+	onlyLazyFrom := func(pos, seq int64) (bool, int64, error) {
+		for {
+			s, n, ok, err := read(pos)
+			if err != nil {
+				return false, 0, err
+			}
+			if !ok || s != seq {
+				return true, pos, nil
+			}
+			if !lazy {
+				return false, 0, nil
+			}
+			pos, seq = pos+n, seq+1
+		}
 	}
 	for {
 		seq, n, ok, err := read(pos)
@@ -312,13 +350,28 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 		// The end of the intact records: a torn or stale tail, unless an
 		// intact record with the next number follows a damaged one.
 		if !ok && n > 0 {
-			seq2, _, ok2, err := read(pos + recordHeader + n)
-			switch {
-			case err != nil || !ok2:
-			case prev == 0:
-				sc.after = seq2
-			case seq2 == prev+2:
-				return nil, damagedRecord(name, prev+1, pos, seq2)
+			next := pos + recordHeader + n
+			seq2, _, ok2, err := read(next)
+			if err != nil {
+				return nil, err
+			}
+			if ok2 && (prev == 0 || seq2 == prev+2) {
+				// Unsynced records may reach the disk out of order: a
+				// damaged record followed only by lazy ones is the tail.
+				onlyLazy, stale, err := onlyLazyFrom(next, seq2)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case onlyLazy:
+					// Cut off: they must not come back once new records
+					// fill the damaged one's place with the same numbers.
+					sc.stale = stale
+				case prev == 0:
+					sc.after = seq2
+				default:
+					return nil, damagedRecord(name, prev+1, pos, seq2)
+				}
 			}
 		}
 		sc.end = pos
@@ -346,6 +399,14 @@ func (j *journal) replay() error {
 		}
 		if sc.after > j.folded {
 			return damagedRecord(jf.name, sc.after-1, journalHeader, sc.after)
+		}
+		if sc.stale > sc.end {
+			if _, err := jf.f.WriteAt(make([]byte, sc.stale-sc.end), sc.end); err != nil {
+				return fmt.Errorf("seatstore: %s: wiping the records cut off the change journal: %w", jf.name, err)
+			}
+			if err := fdatasync(jf.f); err != nil {
+				return fmt.Errorf("seatstore: %s: wiping the records cut off the change journal: %w", jf.name, err)
+			}
 		}
 		jf.size = max(fi.Size(), journalHeader)
 		if len(sc.recs) > 0 {
@@ -476,12 +537,29 @@ func (j *journal) append(cs []*Change) error {
 		return errRecordTooLarge
 	}
 	seq := j.next
-	binary.LittleEndian.PutUint32(b[0:], uint32(ln))
+	lazy := true
+	for _, c := range cs {
+		lazy = lazy && c.Lazy
+	}
+	word := uint32(ln)
+	if lazy {
+		word |= lazyFlag
+	}
+	binary.LittleEndian.PutUint32(b[0:], word)
 	binary.LittleEndian.PutUint64(b[8:], uint64(seq))
 	crc := crc32.Update(crc32.Checksum(b[0:4], crcTable), crcTable, b[8:])
 	binary.LittleEndian.PutUint32(b[4:], crc)
 
 	if other := j.files[1-j.cur]; j.pos >= switchAt && other.last <= folded {
+		// Lazy records of this file must be on disk before a record of
+		// the other one is: the replay reads the numbers as one sequence.
+		if cur := j.files[j.cur]; cur.dirty {
+			if err := fdatasync(cur.f); err != nil {
+				j.broken = fmt.Errorf("seatstore: %s: syncing the change journal failed (%v): no change is taken until the server is restarted (check the disk)", cur.name, err)
+				return j.broken
+			}
+			cur.dirty = false
+		}
 		j.cur, j.pos = 1-j.cur, journalHeader
 	}
 	jf := j.files[j.cur]
@@ -502,8 +580,13 @@ func (j *journal) append(cs []*Change) error {
 	if _, err := jf.f.WriteAt(b, j.pos); err != nil {
 		return fail(err)
 	}
-	if err := fdatasync(jf.f); err != nil {
-		return fail(err)
+	if lazy {
+		jf.dirty = true
+	} else {
+		if err := fdatasync(jf.f); err != nil {
+			return fail(err)
+		}
+		jf.dirty = false
 	}
 	j.pos, jf.last = end, seq
 	j.next++

@@ -96,6 +96,17 @@ type Change struct {
 	PutDevices    []devices.Device
 	DeleteDevices []string // device codes
 	Settings      map[string]string
+	// Lazy marks a change whose loss in a crash the caller makes good
+	// otherwise: the SQLite store may acknowledge it once it is written to
+	// its change journal, before that is synced; it becomes durable with
+	// the next synced change (or the next fold), and a crash before that
+	// may lose it. The license server marks renewals only: after a
+	// restart no lease is reclaimed for one lease lifetime
+	// (seats.Core.Restore), which covers every renewal acknowledged
+	// before the crash. A group of changes is lazy only if all of them
+	// are; other stores always make a change durable before Commit
+	// returns.
+	Lazy bool
 }
 
 // Empty reports whether c changes nothing.
