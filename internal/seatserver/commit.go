@@ -271,9 +271,12 @@ const defaultMaxGather = 2 * time.Millisecond
 // makes the groups larger (fewer fsyncs and fixed costs per request);
 // with one client it costs nothing, with many idle connections at most
 // one commit's time.
+//
+// A group of lazy changes only (renewals: acknowledged before their sync,
+// seatstore.Change.Lazy) has no sync to share: it does not wait.
 func (c *committer) gather() {
 	wait := min(c.last, c.maxGather)
-	if wait <= 0 || c.closed || int64(len(c.pending)) >= c.conns.Load() {
+	if wait <= 0 || c.closed || int64(len(c.pending)) >= c.conns.Load() || c.allLazy() {
 		return
 	}
 	c.deadline = false
@@ -287,6 +290,16 @@ func (c *committer) gather() {
 		c.cond.Wait()
 	}
 	t.Stop()
+}
+
+// allLazy reports whether every pending change is lazy (c.mu held).
+func (c *committer) allLazy() bool {
+	for _, p := range c.pending {
+		if !p.ch.Lazy {
+			return false
+		}
+	}
+	return true
 }
 
 // connState counts the open connections of Run's HTTP server.

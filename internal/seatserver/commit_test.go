@@ -83,6 +83,43 @@ func TestCommitterGathers(t *testing.T) {
 	}
 }
 
+// TestCommitterLazyDoesNotGather: a group of lazy changes only (renewals,
+// acknowledged before their sync) has no sync to share and does not wait
+// for other connections' changes; one synced change in it does.
+func TestCommitterLazyDoesNotGather(t *testing.T) {
+	st := &countStore{}
+	c := newCommitter(st, slog.New(slog.DiscardHandler))
+	defer c.close()
+	c.mu.Lock()
+	c.last, c.maxGather = time.Minute, time.Minute
+	c.mu.Unlock()
+	c.conns.Store(8)
+	lazy := change("L-1")
+	lazy.Lazy = true
+	done := make(chan error, 1)
+	go func() { done <- c.commit(context.Background(), lazy) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a lazy change waited for the gathering deadline (a minute)")
+	}
+	synced := c.enqueue(change("L-2"))
+	time.Sleep(20 * time.Millisecond)
+	if n := st.count(); n != 1 {
+		t.Fatalf("%d commits: a synced change did not gather", n)
+	}
+	c.conns.Store(1)
+	c.mu.Lock()
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if err := synced.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // nowStore records whether changes came through CommitNow or Commit.
 type nowStore struct {
 	countStore
