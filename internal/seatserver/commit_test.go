@@ -44,13 +44,20 @@ func change(id string) seatstore.Change {
 // commit slow, a change waits for the other connection's change and both
 // share one commit; with no connection counted (tests, the CLI) nothing
 // waits.
-func TestCommitterGathers(t *testing.T) {
+// gatheringCommitter returns a committer over a counting store whose
+// gathering wait is a minute (closed when the test ends).
+func gatheringCommitter(t *testing.T) (*countStore, *committer) {
 	st := &countStore{}
 	c := newCommitter(st, slog.New(slog.DiscardHandler))
-	defer c.close()
+	t.Cleanup(func() { c.close() })
 	c.mu.Lock()
 	c.last, c.maxGather = time.Minute, time.Minute
 	c.mu.Unlock()
+	return st, c
+}
+
+func TestCommitterGathers(t *testing.T) {
+	st, c := gatheringCommitter(t)
 	c.conns.Store(2)
 	first := c.enqueue(change("L-1"))
 	time.Sleep(20 * time.Millisecond) // the loop takes L-1 and gathers
@@ -87,12 +94,7 @@ func TestCommitterGathers(t *testing.T) {
 // acknowledged before their sync) has no sync to share and does not wait
 // for other connections' changes; one synced change in it does.
 func TestCommitterLazyDoesNotGather(t *testing.T) {
-	st := &countStore{}
-	c := newCommitter(st, slog.New(slog.DiscardHandler))
-	defer c.close()
-	c.mu.Lock()
-	c.last, c.maxGather = time.Minute, time.Minute
-	c.mu.Unlock()
+	st, c := gatheringCommitter(t)
 	c.conns.Store(8)
 	lazy := change("L-1")
 	lazy.Lazy = true

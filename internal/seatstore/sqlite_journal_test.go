@@ -307,30 +307,7 @@ func (j *journal) pendingLen() int {
 // not folded (records 1..n) and the journal file holding them.
 func unfolded(t *testing.T, n int) (db, file string, offsets []int64) {
 	t.Helper()
-	s := openT(t, filepath.Join(t.TempDir(), "seats.db"))
-	s.SetFoldInterval(time.Hour)
-	time.Sleep(300 * time.Millisecond)
-	for i := range n {
-		if err := s.CommitNow(context.Background(), jchange(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db = crash(t, s)
-	file = JournalFiles(db)[0]
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scanJournal(bytes.NewReader(data), int64(len(data)), file, false)
-	if err != nil || len(sc.recs) != n {
-		t.Fatalf("the journal holds %d records (%v), want %d", len(sc.recs), err, n)
-	}
-	off := int64(journalHeader)
-	for _, r := range sc.recs {
-		offsets = append(offsets, off)
-		off += r.n
-	}
-	return db, file, offsets
+	return unfoldedLazy(t, make([]bool, n)...)
 }
 
 func damage(t *testing.T, file string, at int64) {
@@ -610,7 +587,9 @@ func TestJournalLargeChange(t *testing.T) {
 	}
 }
 
-// unfoldedLazy is unfolded with change i lazy when lazy[i].
+// unfoldedLazy returns a crashed copy of a store holding len(lazy)
+// journaled changes not folded (records 1..n, change i lazy when lazy[i])
+// and the journal file holding them, with each record's offset.
 func unfoldedLazy(t *testing.T, lazy ...bool) (db, file string, offsets []int64) {
 	t.Helper()
 	s := openT(t, filepath.Join(t.TempDir(), "seats.db"))
@@ -629,14 +608,17 @@ func unfoldedLazy(t *testing.T, lazy ...bool) (db, file string, offsets []int64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc, err := scanJournal(bytes.NewReader(data), int64(len(data)), file, false)
+	if err != nil || len(sc.recs) != len(lazy) {
+		t.Fatalf("the journal holds %d records (%v), want %d", len(sc.recs), err, len(lazy))
+	}
 	off := int64(journalHeader)
-	for i := range lazy {
+	for i, r := range sc.recs {
 		offsets = append(offsets, off)
-		word := binary.LittleEndian.Uint32(data[off:])
-		if got := word&lazyFlag != 0; got != lazy[i] {
+		if got := binary.LittleEndian.Uint32(data[off:])&lazyFlag != 0; got != lazy[i] {
 			t.Fatalf("record %d: lazy flag %v, want %v", i+1, got, lazy[i])
 		}
-		off += recordHeader + int64(word&^lazyFlag)
+		off += r.n
 	}
 	return db, file, offsets
 }
