@@ -367,8 +367,7 @@ func (s *Server) renewSession(q *request) (answer, error) {
 		if err == nil {
 			out = s.sessionLocked(l, s.core.Capacity(l.Product, now).Features, now)
 		}
-		// A renewal may be acknowledged before it is synced: see lazyEvents.
-		return ev, seatstore.Change{Lazy: true}, err
+		return ev, seatstore.Change{}, err
 	}, func() { q.prepare(s, http.StatusOK, out) })
 	if err != nil {
 		return answer{}, err

@@ -456,7 +456,7 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 	ev, extra := op(s.now())
 	ch := s.changeFor(ev)
 	mergeInto(&ch, extra)
-	ch.Lazy = extra.Lazy && lazyEvents(ev) && len(ch.Settings) == 0
+	ch.Lazy = extra.Empty() && len(ch.Settings) == 0 && lazyEvents(ev)
 	if s.cl != nil {
 		// The core is a cache in cluster mode: of the leases it names,
 		// only the ones it takes away (lost) are written; grants,
@@ -497,7 +497,8 @@ func (s *Server) applyThen(ctx context.Context, op func(now time.Time) ([]seats.
 	return nil
 }
 
-// lazyEvents reports whether ev holds renewals only: changes a crash may
+// lazyEvents reports whether ev holds renewals only (a renewal, or a
+// checkout retried by a session that holds its lease): changes a crash may
 // lose after they are acknowledged (seatstore.Change.Lazy), because a
 // restart reclaims no lease for one lease lifetime (seats.Core.Restore),
 // longer than any renewal acknowledged before the crash promised (the

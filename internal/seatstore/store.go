@@ -100,7 +100,8 @@ type Change struct {
 	// otherwise: the SQLite store may acknowledge it once it is written to
 	// its change journal, before that is synced; it becomes durable with
 	// the next synced change (or the next fold), and a crash before that
-	// may lose it. The license server marks renewals only: after a
+	// may lose it. The license server marks renewals only (a checkout
+	// retried by the session holding the lease renews it too): after a
 	// restart no lease is reclaimed for one lease lifetime
 	// (seats.Core.Restore), which covers every renewal acknowledged
 	// before the crash. A group of changes is lazy only if all of them
