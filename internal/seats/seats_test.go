@@ -252,21 +252,33 @@ func TestRequestValidation(t *testing.T) {
 // exceed the seats licensed and no session holds two seats.
 func TestProperty(t *testing.T) {
 	for seed := int64(0); seed < 200; seed++ {
-		runProperty(t, rand.New(rand.NewSource(seed)), 300)
+		runProperty(t, rand.New(rand.NewSource(seed)), 300, 0)
+	}
+}
+
+// TestPropertyCollisions is TestProperty with the lease indexes' hashes
+// cut to two bits: nearly every key collides with another, so the
+// indexes' second way (by the key itself) is taken all the time.
+func TestPropertyCollisions(t *testing.T) {
+	for seed := int64(0); seed < 100; seed++ {
+		runProperty(t, rand.New(rand.NewSource(seed)), 300, 3)
 	}
 }
 
 func FuzzProperty(f *testing.F) {
 	f.Add(int64(1), uint16(200))
 	f.Fuzz(func(t *testing.T, seed int64, n uint16) {
-		runProperty(t, rand.New(rand.NewSource(seed)), int(n%1000))
+		runProperty(t, rand.New(rand.NewSource(seed)), int(n%1000), 0)
 	})
 }
 
-func runProperty(t *testing.T, rnd *rand.Rand, steps int) {
+// runProperty drives a core with steps random operations and checks its
+// invariants after each; hashMask is the lease indexes' (table.hashMask).
+func runProperty(t *testing.T, rnd *rand.Rand, steps int, hashMask uint64) {
 	t.Helper()
 	ids := counter()
 	c := New(lifetime, ids)
+	c.live.hashMask = hashMask
 	now := t0
 	installed := map[string]*License{}
 	var leaseIDs []string
@@ -334,6 +346,7 @@ func runProperty(t *testing.T, rnd *rand.Rand, steps int) {
 				saved = append(saved, *l)
 			}
 			r := New(lifetime, ids)
+			r.live.hashMask = hashMask
 			for _, l := range c.Licenses() {
 				cp := *l
 				if _, err := r.Install(&cp, now); err != nil {
