@@ -144,11 +144,15 @@ type Grant struct {
 	Features []license.Feature
 }
 
-// NoSeatError is ErrNoSeat with who holds the seats, for an admin.
+// NoSeatError is ErrNoSeat with how many seats are in use.
 type NoSeatError struct {
 	Product string
 	InUse   int
 	Seats   int
+	// Holders are who holds the seats, for an admin caller only: the
+	// server fills it (Core.Holders, at most MaxHolders, the oldest
+	// first); Checkout leaves it empty, so that a refusal, which any
+	// client can cause as often as it likes, costs no copy of the leases.
 	Holders []Lease
 }
 
@@ -455,6 +459,57 @@ func (c *Core) Leases(product string) []Lease {
 	return out
 }
 
+// Count returns how many leases are live, of every product, without
+// copying them.
+func (c *Core) Count() int { return c.live.n }
+
+// MaxHolders bounds the holders named to an admin in a refusal
+// (NoSeatError.Holders, Core.Holders): the oldest ones.
+const MaxHolders = 100
+
+// Holders returns at most limit live leases of product, the oldest first
+// (as Leases orders them). It visits every live lease once but sorts only
+// the ones it keeps, so naming who holds the seats of a product with
+// 100,000 leases costs one pass, not a sort of all of them.
+func (c *Core) Holders(product string, limit int) []Lease {
+	if limit <= 0 {
+		return nil
+	}
+	recs := c.live.recs
+	older := func(a, b int32) bool {
+		if n := recs[a].granted.compare(recs[b].granted); n != 0 {
+			return n < 0
+		}
+		return c.live.id(a) < c.live.id(b)
+	}
+	// kept is sorted oldest first and holds at most limit records.
+	kept := make([]int32, 0, min(limit, c.live.n))
+	for i := range recs {
+		r := int32(i)
+		if !recs[i].live || c.live.product(r) != product {
+			continue
+		}
+		if len(kept) == limit && !older(r, kept[len(kept)-1]) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(kept, r, func(k, r int32) int {
+			if older(k, r) {
+				return -1
+			}
+			return 1
+		})
+		if len(kept) == limit {
+			kept = kept[:limit-1]
+		}
+		kept = slices.Insert(kept, at, r)
+	}
+	out := make([]Lease, len(kept))
+	for i, r := range kept {
+		out[i] = c.live.lease(r)
+	}
+	return out
+}
+
 // LeasesPage returns limit live leases of product ("" for all) from
 // offset, oldest first, and how many there are in all. Only the page is
 // copied, so a console showing 50 of 100,000 leases does not copy them all.
@@ -492,6 +547,16 @@ func (c *Core) sorted(product string) []int32 {
 // Lease returns a live lease by ID.
 func (c *Core) Lease(id string) (Lease, bool) {
 	i, ok := c.live.byIDGet(id)
+	if !ok {
+		return Lease{}, false
+	}
+	return c.live.lease(i), true
+}
+
+// SessionLease returns the live lease a ClientSessionID holds for
+// product, found through the session index (no pass over the leases).
+func (c *Core) SessionLease(product, session string) (Lease, bool) {
+	i, ok := c.live.bySessGet(product, session)
 	if !ok {
 		return Lease{}, false
 	}
@@ -558,10 +623,10 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 	inUse := c.InUse(r.Product)
 	if (!perComputer || c.computerSeat(r.Product, r.ComputerName) == 0) && inUse >= cp.Seats {
 		ev = append(ev, event(now, EventRefuse, &l, fmt.Sprintf("%d of %d seats in use", inUse, cp.Seats)))
-		if c.Reclaiming(now) && c.holdsExpired(r.Product, now) {
+		if c.Reclaiming(now) && c.HoldsExpired(r.Product, now) {
 			return Grant{}, ev, fmt.Errorf("%w: try again after %s", ErrStarting, c.reclaimUntil.UTC().Format(time.RFC3339))
 		}
-		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: inUse, Seats: cp.Seats, Holders: c.Leases(r.Product)}
+		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: inUse, Seats: cp.Seats}
 	}
 	i := c.add(&l, perComputer)
 	l = c.live.lease(i)
@@ -588,9 +653,10 @@ func (c *Core) expired(i int32, now time.Time) bool {
 	return !toStamp(now).before(c.live.recs[i].expires)
 }
 
-// holdsExpired reports whether a lease of product past its expiry still
+// HoldsExpired reports whether a lease of product past its expiry still
 // holds a seat (only in the reclaim window): a seat the restart may free.
-func (c *Core) holdsExpired(product string, now time.Time) bool {
+// It visits every live lease: call it only in the reclaim window.
+func (c *Core) HoldsExpired(product string, now time.Time) bool {
 	for i := range c.live.recs {
 		if c.live.recs[i].live && c.live.product(int32(i)) == product && c.expired(int32(i), now) {
 			return true
