@@ -81,6 +81,30 @@ type cluster struct {
 	// verified caches the licenses checked for this node, by raw text,
 	// so a refresh verifies only new ones.
 	verified map[string]*installed
+
+	// loadMu guards leases, the refresh's copy of the stored leases when
+	// the store keeps one up to date (seatstore.Postgres.LoadCached).
+	loadMu sync.Mutex
+	leases seatstore.LeaseCache
+}
+
+// cachedLoader is a shared store that reloads only the leases changed
+// since the last load (seatstore.Postgres).
+type cachedLoader interface {
+	LoadCached(ctx context.Context, c *seatstore.LeaseCache) (*seatstore.State, error)
+}
+
+// loadShared loads the shared state for a refresh: only the leases
+// changed since the last refresh when the store can (a full read every
+// so often all the same), else all of it.
+func (s *Server) loadShared(ctx context.Context) (*seatstore.State, error) {
+	cl, ok := s.cl.store.(cachedLoader)
+	if !ok {
+		return s.cfg.Store.Load(ctx)
+	}
+	s.cl.loadMu.Lock()
+	defer s.cl.loadMu.Unlock()
+	return cl.LoadCached(ctx, &s.cl.leases)
 }
 
 // Cluster reports whether the server serves in cluster mode (a shared
@@ -382,7 +406,8 @@ func (s *Server) clusterSweep(ctx context.Context) error {
 
 // refreshCluster reloads the shared state into this node's memory: the
 // licenses (verified for this node), tokens, revocations, peaks, devices
-// and the leases. Listings, the console, metrics and the capacity a Grant is
+// and the leases (on PostgreSQL, only those changed since the last
+// refresh are read in full). Listings, the console, metrics and the capacity a Grant is
 // given come from it, so they are at most one refresh period (plus the
 // database's answer time) old; seats themselves are decided by the store.
 // License expiry and removal are enforced here: leases over the seats now
@@ -390,9 +415,9 @@ func (s *Server) clusterSweep(ctx context.Context) error {
 func (s *Server) refreshCluster(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, ClusterTimeout)
 	defer cancel()
-	st, err := s.cfg.Store.Load(cctx)
+	st, err := s.loadShared(cctx)
 	if retryOnce(cctx, err) {
-		st, err = s.cfg.Store.Load(cctx)
+		st, err = s.loadShared(cctx)
 	}
 	if err = s.storeErr(cctx, err); err != nil {
 		return err
@@ -447,7 +472,7 @@ func (s *Server) refreshCluster(ctx context.Context) error {
 		}
 	}
 	core.Revoke(revoked, now)
-	var live []seats.Lease
+	live := make([]seats.Lease, 0, len(st.Leases))
 	for _, l := range st.Leases {
 		if l.Lost != "" && !now.Before(l.Expires) {
 			continue

@@ -393,6 +393,55 @@ func TestClusterRenewReleaseAnyNode(t *testing.T) {
 	})
 }
 
+// TestClusterListingFollowsRefresh: a node's listing shows, after its next
+// refresh, what another node did meanwhile: leases granted there, renewed
+// (the new expiry), released, and granted again under the same ID. On
+// PostgreSQL a refresh reads only the leases changed since the last one
+// (seatstore.Postgres.LoadCached): a renewal or release it missed would
+// stay in the listing.
+func TestClusterListingFollowsRefresh(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() seatstore.Store) {
+		c := newClusterEnv(t, open, 2)
+		c.license("acme-erp", 5, license.PerSession)
+		listed := func() map[string]seat.Session {
+			t.Helper()
+			c.refresh()
+			var ss seat.Sessions
+			r := c.nodes[1].do("GET", "/api/sessions", seat.RoleAdmin, nil)
+			r.decode(t, &ss)
+			m := map[string]seat.Session{}
+			for _, s := range ss.Sessions {
+				m[s.ID] = s
+			}
+			return m
+		}
+		var s1, s2 seat.Session
+		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(1), "pc1").decode(t, &s1)
+		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2").decode(t, &s2)
+		if m := listed(); len(m) != 2 || !m[s1.ID].ExpireTime.Equal(s1.ExpireTime) {
+			t.Fatalf("node 2 lists %+v after two checkouts on node 1", m)
+		}
+		c.clock.Add(time.Minute)
+		var r1 seat.Session
+		c.nodes[0].do("POST", "/api/sessions/"+s1.ID+"/renew", seat.RoleClient, nil).decode(t, &r1)
+		if m := listed(); !r1.ExpireTime.After(s1.ExpireTime) || !m[s1.ID].ExpireTime.Equal(r1.ExpireTime) {
+			t.Fatalf("node 2 lists expiry %v after the renewal to %v on node 1", m[s1.ID].ExpireTime, r1.ExpireTime)
+		}
+		if r := c.nodes[0].do("DELETE", "/api/sessions/"+s2.ID, seat.RoleClient, nil); r.status != http.StatusOK {
+			t.Fatalf("release: %d %s", r.status, r.body)
+		}
+		if m := listed(); len(m) != 1 || m[s2.ID].ID != "" {
+			t.Fatalf("node 2 lists %+v after the release on node 1", m)
+		}
+		c.clock.Add(time.Minute)
+		var again seat.Session
+		c.nodes[0].checkout(seat.RoleClient, "acme-erp", sid(2), "pc2").decode(t, &again)
+		if m := listed(); len(m) != 2 || again.ID != s2.ID || !m[s2.ID].ExpireTime.Equal(again.ExpireTime) {
+			t.Fatalf("node 2 lists %+v after the session took its seat again (%s)", m, again.ID)
+		}
+	})
+}
+
 // TestClusterSharedSettings: a license installed and a token added on
 // one node reach the other at its next refresh; a license removed stops
 // counting there, and the leases over the seats left are marked lost in

@@ -55,7 +55,13 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	name := fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 	// The writer has a connection of its own: streaming reads (Events,
 	// with a callback that may take long) never keep Commits waiting.
-	wdb := stdlib.OpenDB(*cfg)
+	// The writer's statements (pgx prepares and caches each one) look
+	// rows up by key, so one generic plan suits every execution; left to
+	// choose, PostgreSQL plans a statement on an array (product =
+	// ANY($1)) anew at every execution (issue 12, "Speed").
+	wcfg := cfg.Copy()
+	wcfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	wdb := stdlib.OpenDB(*wcfg)
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	rdb := stdlib.OpenDB(*cfg)

@@ -1030,7 +1030,11 @@ func (s *sqlStore) Load(ctx context.Context) (*State, error) {
 	return st, nil
 }
 
-func (s *sqlStore) load(ctx context.Context) (*State, error) {
+func (s *sqlStore) load(ctx context.Context) (*State, error) { return s.loadWith(ctx, nil) }
+
+// loadWith is load with st.Leases read by leases when it is not nil (in
+// the same transaction, so in the same snapshot as the rest).
+func (s *sqlStore) loadWith(ctx context.Context, leases func(context.Context, *sql.Tx, *State) error) (*State, error) {
 	tx, err := s.rdb.BeginTx(ctx, s.d.loadTx)
 	if err != nil {
 		return nil, err
@@ -1063,18 +1067,22 @@ func (s *sqlStore) load(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("licenses: %w", err)
 	}
-	err = each(`SELECT `+leaseCols+` FROM leases`, func(r *sql.Rows) error {
-		var l seats.Lease
-		var started, granted, expires sql.NullInt64
-		var mode, sk string
-		if err := r.Scan(&l.ID, &l.Product, &l.ClientSessionID, &l.AppName, &l.UserName, &l.ComputerName, &started,
-			&mode, &granted, &expires, &l.Lost, &sk); err != nil {
-			return err
-		}
-		l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
-		st.Leases = append(st.Leases, l)
-		return nil
-	})
+	if leases != nil {
+		err = leases(ctx, tx, st)
+	} else {
+		err = each(`SELECT `+leaseCols+` FROM leases`, func(r *sql.Rows) error {
+			var l seats.Lease
+			var started, granted, expires sql.NullInt64
+			var mode, sk string
+			if err := r.Scan(&l.ID, &l.Product, &l.ClientSessionID, &l.AppName, &l.UserName, &l.ComputerName, &started,
+				&mode, &granted, &expires, &l.Lost, &sk); err != nil {
+				return err
+			}
+			l.Mode, l.SessionStarted, l.Granted, l.Expires = seats.Mode(mode), fromNanos(started), fromNanos(granted), fromNanos(expires)
+			st.Leases = append(st.Leases, l)
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("leases: %w", err)
 	}
