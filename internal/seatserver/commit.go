@@ -353,9 +353,10 @@ func (c *committer) finish(g *group, wait func() error) {
 const defaultMaxGather = 2 * time.Millisecond
 
 // gather waits, with c.mu held and changes pending, while fewer changes
-// are pending than connections are open, for at most the time the last
-// commit took (and c.maxGather): changes that come in meanwhile share the
-// group's one fsync instead of waiting for the next. Under load this
+// are pending or in flight (pipelined: written, their sync running) than
+// connections are open, for at most the time the last commit took (and
+// c.maxGather): changes that come in meanwhile share the group's one
+// fsync instead of waiting for the next. Under load this
 // makes the groups larger (fewer fsyncs and fixed costs per request);
 // with one client it costs nothing, with many idle connections at most
 // one commit's time.

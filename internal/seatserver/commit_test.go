@@ -398,7 +398,16 @@ func pipelined(t *testing.T) (st *pipeStore, c *committer, first, second *pipeWr
 	t.Cleanup(func() {
 		first.sync <- nil
 		second.sync <- nil
-		c.close()
+		closed := make(chan struct{})
+		go func() { c.close(); close(closed) }()
+		for { // groups written after these two (a test that failed)
+			select {
+			case w := <-st.writes:
+				w.sync <- nil
+			case <-closed:
+				return
+			}
+		}
 	})
 	return st, c, first, second, p1, p2
 }
@@ -492,4 +501,44 @@ func TestMetricStorePipelines(t *testing.T) {
 	if n := testutilCount(t, m, "airseal_store_commit_duration_seconds"); n != 1 {
 		t.Fatalf("commit histogram counts %d, want 1", n)
 	}
+}
+
+// TestCommitterPipelineStuck: with two groups in flight and their syncs
+// hanging, a request queued behind them gives up with errCommitStuck
+// after the commit timeout (its change stays queued and is committed once
+// the store answers); at most maxFlight groups are written meanwhile.
+func TestCommitterPipelineStuck(t *testing.T) {
+	st, c, first, second, p1, p2 := pipelined(t)
+	c.mu.Lock()
+	c.timeout = 50 * time.Millisecond
+	c.mu.Unlock()
+	c.watchdog.Reset(0)            // armed with the old timeout when L-1 started
+	p3 := c.enqueue(change("L-3")) // leads, waits for room
+	go p3.wait(context.Background())
+	p4 := c.enqueue(change("L-4"))
+	start := time.Now()
+	if err := p4.wait(context.Background()); !errors.Is(err, errCommitStuck) {
+		t.Fatalf("behind two hanging syncs: %v, want errCommitStuck", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("gave up after %s", d)
+	}
+	select {
+	case w := <-st.writes:
+		t.Fatalf("%v written with %d groups in flight", w.ids, maxFlight)
+	default:
+	}
+	first.sync <- nil
+	second.sync <- nil
+	third := st.written(t, "L-3 and L-4")
+	if !slices.Equal(third.ids, []string{"L-3", "L-4"}) {
+		t.Fatalf("third group %v, want L-3 L-4", third.ids)
+	}
+	third.sync <- nil
+	for _, p := range []*pendingChange{p1, p2, p3, p4} {
+		if !done(p, 10*time.Second) || p.err != nil {
+			t.Fatalf("after the store answered: acknowledged %v, err %v", done(p, 0), p.err)
+		}
+	}
+	first.sync, second.sync = make(chan error, 1), make(chan error, 1)
 }
