@@ -8,9 +8,12 @@
 # ROUNDS rounds (default 7) of PHASE each (default 3s); prints per phase
 # the requests per store transaction (group commit at work), the medians
 # and ratios (targets: checkout >= 0.5x floor, renew >= 0.7x floor). Then
-# SCALE live leases (default 100000) against 100: renewal p99 paired round
-# by round (target: no worse), the heap they take (target < 256 MiB), a
-# sweep's time.
+# SCALE live leases (default 100000) against 100, each server in a process
+# of its own (as in production: the garbage collector of the 100-lease
+# server does not mark the other's leases): renewal p99 paired round by
+# round, the order alternating (target: ratio <= 1, no worse), the server
+# CPU per renewal and the garbage collector's share, the resident memory
+# of the server holding SCALE (target < 256 MiB), a sweep's time.
 #
 # SYNCS=1 (needs strace) instead counts the fsyncs of one checkout and one
 # renew phase against the store's transactions: with synchronous=FULL in

@@ -144,11 +144,15 @@ type Grant struct {
 	Features []license.Feature
 }
 
-// NoSeatError is ErrNoSeat with who holds the seats, for an admin.
+// NoSeatError is ErrNoSeat with how many seats are in use.
 type NoSeatError struct {
 	Product string
 	InUse   int
 	Seats   int
+	// Holders are who holds the seats, for an admin caller only: the
+	// server fills it (Core.Holders, at most MaxHolders, the oldest
+	// first); Checkout leaves it empty, so that a refusal, which any
+	// client can cause as often as it likes, costs no copy of the leases.
 	Holders []Lease
 }
 
@@ -185,15 +189,18 @@ type Event struct {
 
 // Core is the accounting state. The zero value is not usable; use New.
 type Core struct {
-	lifetime     time.Duration
-	newID        func() string
-	licenses     map[string]*License // by serial
-	leases       map[string]*Lease   // by ID
-	lost         map[string]*Lease   // by ID
-	bySession    map[sessionKey]string
-	seatOf       map[string]string         // lease ID → seat key
-	seats        map[string]map[string]int // product → seat key → leases sharing it
-	expiry       expiryHeap
+	lifetime time.Duration
+	newID    func() string
+	licenses map[string]*License // by serial
+	// live is the live leases, kept for the garbage collector to have
+	// little to mark (table.go).
+	live table
+	lost map[string]*Lease // by ID
+	// lostExpiry orders the lost leases' expiries (when they are
+	// forgotten); stale entries (a lost lease released) are skipped.
+	lostExpiry expiryHeap
+	// use is the seats in use by product.
+	use          map[string]*usage
 	reclaimUntil time.Time
 	// caps caches Capacity by product: every renewal needs it (twice),
 	// and computing it sorts and combines the licenses. An entry holds
@@ -210,14 +217,23 @@ type capEntry struct {
 
 type sessionKey struct{ product, session string }
 
+// usage is the seats of a product in use: one for each lease counted per
+// session, one for each computer for the leases counted per computer.
+type usage struct {
+	sessions  int
+	computers map[string]int // ComputerName → leases sharing its seat
+}
+
+func (u *usage) inUse() int { return u.sessions + len(u.computers) }
+
 // New returns an empty core with the given lease lifetime. newID makes
 // lease IDs; nil uses 80 random bits.
 func New(lifetime time.Duration, newID func() string) *Core {
 	if newID == nil {
 		newID = randomID
 	}
-	return &Core{lifetime: lifetime, newID: newID, licenses: map[string]*License{}, leases: map[string]*Lease{},
-		lost: map[string]*Lease{}, bySession: map[sessionKey]string{}, seatOf: map[string]string{}, seats: map[string]map[string]int{}}
+	return &Core{lifetime: lifetime, newID: newID, licenses: map[string]*License{}, live: newTable(),
+		lost: map[string]*Lease{}, use: map[string]*usage{}}
 }
 
 // randomID is "L-" and 24 characters: the Unix second it was made (40
@@ -423,17 +439,74 @@ func (c *Core) capacity(product string, now time.Time) Capacity {
 }
 
 // InUse returns the seats of product in use.
-func (c *Core) InUse(product string) int { return len(c.seats[product]) }
+func (c *Core) InUse(product string) int {
+	if u := c.use[product]; u != nil {
+		return u.inUse()
+	}
+	return 0
+}
 
 // Leases returns the live leases of product ("" for all), oldest first.
 func (c *Core) Leases(product string) []Lease {
-	var out []Lease
-	for _, l := range c.leases {
-		if product == "" || l.Product == product {
-			out = append(out, *l)
-		}
+	ps := c.sorted(product)
+	if len(ps) == 0 {
+		return nil
 	}
-	sortLeases(out)
+	out := make([]Lease, len(ps))
+	for i, r := range ps {
+		out[i] = c.live.lease(r)
+	}
+	return out
+}
+
+// Count returns how many leases are live, of every product, without
+// copying them.
+func (c *Core) Count() int { return c.live.n }
+
+// MaxHolders bounds the holders named to an admin in a refusal
+// (NoSeatError.Holders, Core.Holders): the oldest ones.
+const MaxHolders = 100
+
+// Holders returns at most limit live leases of product, the oldest first
+// (as Leases orders them). It visits every live lease once but sorts only
+// the ones it keeps, so naming who holds the seats of a product with
+// 100,000 leases costs one pass, not a sort of all of them.
+func (c *Core) Holders(product string, limit int) []Lease {
+	if limit <= 0 {
+		return nil
+	}
+	recs := c.live.recs
+	older := func(a, b int32) bool {
+		if n := recs[a].granted.compare(recs[b].granted); n != 0 {
+			return n < 0
+		}
+		return c.live.id(a) < c.live.id(b)
+	}
+	// kept is sorted oldest first and holds at most limit records.
+	kept := make([]int32, 0, min(limit, c.live.n))
+	for i := range recs {
+		r := int32(i)
+		if !recs[i].live || c.live.product(r) != product {
+			continue
+		}
+		if len(kept) == limit && !older(r, kept[len(kept)-1]) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(kept, r, func(k, r int32) int {
+			if older(k, r) {
+				return -1
+			}
+			return 1
+		})
+		if len(kept) == limit {
+			kept = kept[:limit-1]
+		}
+		kept = slices.Insert(kept, at, r)
+	}
+	out := make([]Lease, len(kept))
+	for i, r := range kept {
+		out[i] = c.live.lease(r)
+	}
 	return out
 }
 
@@ -441,43 +514,53 @@ func (c *Core) Leases(product string) []Lease {
 // offset, oldest first, and how many there are in all. Only the page is
 // copied, so a console showing 50 of 100,000 leases does not copy them all.
 func (c *Core) LeasesPage(product string, offset, limit int) ([]Lease, int) {
-	ps := make([]*Lease, 0, len(c.leases))
-	for _, l := range c.leases {
-		if product == "" || l.Product == product {
-			ps = append(ps, l)
-		}
-	}
-	slices.SortFunc(ps, func(a, b *Lease) int {
-		if n := a.Granted.Compare(b.Granted); n != 0 {
-			return n
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	ps := c.sorted(product)
 	offset = min(max(offset, 0), len(ps))
 	page := ps[offset:min(offset+max(limit, 0), len(ps))]
 	out := make([]Lease, len(page))
-	for i, l := range page {
-		out[i] = *l
+	for i, r := range page {
+		out[i] = c.live.lease(r)
 	}
 	return out, len(ps)
 }
 
-func sortLeases(ls []Lease) {
-	sort.Slice(ls, func(i, j int) bool {
-		if !ls[i].Granted.Equal(ls[j].Granted) {
-			return ls[i].Granted.Before(ls[j].Granted)
+// sorted returns the records of the live leases of product ("" for all)
+// by Granted, then ID: record numbers are sorted, not leases, so that
+// sorting 100,000 of them moves little memory.
+func (c *Core) sorted(product string) []int32 {
+	recs := c.live.recs
+	ps := make([]int32, 0, c.live.n)
+	for i := range recs {
+		if recs[i].live && (product == "" || c.live.product(int32(i)) == product) {
+			ps = append(ps, int32(i))
 		}
-		return ls[i].ID < ls[j].ID
+	}
+	slices.SortFunc(ps, func(a, b int32) int {
+		if n := recs[a].granted.compare(recs[b].granted); n != 0 {
+			return n
+		}
+		return strings.Compare(c.live.id(a), c.live.id(b))
 	})
+	return ps
 }
 
 // Lease returns a live lease by ID.
 func (c *Core) Lease(id string) (Lease, bool) {
-	l, ok := c.leases[id]
+	i, ok := c.live.byIDGet(id)
 	if !ok {
 		return Lease{}, false
 	}
-	return *l, true
+	return c.live.lease(i), true
+}
+
+// SessionLease returns the live lease a ClientSessionID holds for
+// product, found through the session index (no pass over the leases).
+func (c *Core) SessionLease(product, session string) (Lease, bool) {
+	i, ok := c.live.bySessGet(product, session)
+	if !ok {
+		return Lease{}, false
+	}
+	return c.live.lease(i), true
 }
 
 // Lost returns a lease taken away because its license went (Lease.Lost
@@ -506,13 +589,6 @@ func (c *Core) HoldReclaim(t time.Time) {
 	}
 }
 
-func (c *Core) seatKey(l *Lease, unit license.SeatUnit) string {
-	if unit == license.PerComputer {
-		return "c:" + l.ComputerName
-	}
-	return "s:" + l.ID
-}
-
 // Checkout takes a seat for a session, or returns the lease the session
 // already holds (lifetime extended). With no valid license of the product
 // it answers demo mode (no seat is held, the lease has no ID). Errors:
@@ -523,16 +599,14 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 	}
 	ev := c.enforceAll(now)
 	cp := c.Capacity(r.Product, now)
-	key := sessionKey{r.Product, r.ClientSessionID}
-	if id, ok := c.bySession[key]; ok {
-		l := c.leases[id]
-		if !now.Before(l.Expires) && !c.Reclaiming(now) {
-			ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
+	if i, ok := c.live.bySessGet(r.Product, r.ClientSessionID); ok {
+		if c.expired(i, now) && !c.Reclaiming(now) {
+			ev = append(ev, c.drop(i, now, EventExpire, "lease expired before it was renewed"))
 		} else {
-			l.Expires = now.Add(c.lifetime)
-			c.expiry.push(expiryEntry{l.Expires, l.ID})
-			ev = append(ev, event(now, EventRenew, l, "checkout retried with the same ClientSessionID"))
-			return Grant{Lease: *l, Features: cp.Features}, ev, nil
+			c.live.setExpires(i, now.Add(c.lifetime))
+			l := c.live.lease(i)
+			ev = append(ev, event(now, EventRenew, &l, "checkout retried with the same ClientSessionID"))
+			return Grant{Lease: l, Features: cp.Features}, ev, nil
 		}
 	}
 	if cp.Seats == 0 {
@@ -541,58 +615,88 @@ func (c *Core) Checkout(r Request, now time.Time) (Grant, []Event, error) {
 		return Grant{Lease: l, Features: cp.DemoLimits}, ev, nil
 	}
 	id := c.newID()
-	for c.leases[id] != nil || c.lost[id] != nil {
+	for c.known(id) {
 		id = c.newID() // never reuse a live ID (a restarted counter in tests)
 	}
-	l := &Lease{ID: id, Request: r, Mode: ModeLicensed, Granted: now, Expires: now.Add(c.lifetime)}
-	sk := c.seatKey(l, cp.Unit)
-	held := c.seats[r.Product]
-	if held[sk] == 0 && len(held) >= cp.Seats {
-		ev = append(ev, event(now, EventRefuse, l, fmt.Sprintf("%d of %d seats in use", len(held), cp.Seats)))
-		if c.Reclaiming(now) && c.holdsExpired(r.Product, now) {
+	l := Lease{ID: id, Request: r, Mode: ModeLicensed, Granted: now, Expires: now.Add(c.lifetime)}
+	perComputer := cp.Unit == license.PerComputer
+	inUse := c.InUse(r.Product)
+	if (!perComputer || c.computerSeat(r.Product, r.ComputerName) == 0) && inUse >= cp.Seats {
+		ev = append(ev, event(now, EventRefuse, &l, fmt.Sprintf("%d of %d seats in use", inUse, cp.Seats)))
+		if c.Reclaiming(now) && c.HoldsExpired(r.Product, now) {
 			return Grant{}, ev, fmt.Errorf("%w: try again after %s", ErrStarting, c.reclaimUntil.UTC().Format(time.RFC3339))
 		}
-		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: len(held), Seats: cp.Seats, Holders: c.Leases(r.Product)}
+		return Grant{}, ev, &NoSeatError{Product: r.Product, InUse: inUse, Seats: cp.Seats}
 	}
-	c.add(l, sk)
-	ev = append(ev, event(now, EventGrant, l, ""))
-	return Grant{Lease: *l, Created: true, Features: cp.Features}, ev, nil
+	i := c.add(&l, perComputer)
+	l = c.live.lease(i)
+	ev = append(ev, event(now, EventGrant, &l, ""))
+	return Grant{Lease: l, Created: true, Features: cp.Features}, ev, nil
 }
 
-// holdsExpired reports whether a lease of product past its expiry still
+// known reports whether id names a live or a lost lease.
+func (c *Core) known(id string) bool {
+	_, ok := c.live.byIDGet(id)
+	return ok || c.lost[id] != nil
+}
+
+// computerSeat returns how many leases of product share computer's seat.
+func (c *Core) computerSeat(product, computer string) int {
+	if u := c.use[product]; u != nil {
+		return u.computers[computer]
+	}
+	return 0
+}
+
+// expired reports whether live lease i is past its expiry at now.
+func (c *Core) expired(i int32, now time.Time) bool {
+	return !toStamp(now).before(c.live.recs[i].expires)
+}
+
+// HoldsExpired reports whether a lease of product past its expiry still
 // holds a seat (only in the reclaim window): a seat the restart may free.
-func (c *Core) holdsExpired(product string, now time.Time) bool {
-	for _, l := range c.leases {
-		if l.Product == product && !now.Before(l.Expires) {
+// It visits every live lease: call it only in the reclaim window.
+func (c *Core) HoldsExpired(product string, now time.Time) bool {
+	for i := range c.live.recs {
+		if c.live.recs[i].live && c.live.product(int32(i)) == product && c.expired(int32(i), now) {
 			return true
 		}
 	}
 	return false
 }
 
-func (c *Core) add(l *Lease, sk string) {
-	c.leases[l.ID] = l
-	c.bySession[sessionKey{l.Product, l.ClientSessionID}] = l.ID
-	if c.seats[l.Product] == nil {
-		c.seats[l.Product] = map[string]int{}
+// add makes l a live lease holding a seat (its own, or its computer's)
+// and returns its record.
+func (c *Core) add(l *Lease, perComputer bool) int32 {
+	i := c.live.insert(l, perComputer)
+	u := c.use[l.Product]
+	if u == nil {
+		u = &usage{}
+		c.use[l.Product] = u
 	}
-	c.seats[l.Product][sk]++
-	c.seatOf[l.ID] = sk
-	c.expiry.push(expiryEntry{l.Expires, l.ID})
+	if perComputer {
+		if u.computers == nil {
+			u.computers = map[string]int{}
+		}
+		u.computers[c.live.computer(i)]++
+	} else {
+		u.sessions++
+	}
+	return i
 }
 
-// drop removes a live lease and frees its seat.
-func (c *Core) drop(l *Lease, now time.Time, kind EventKind, detail string) Event {
-	delete(c.leases, l.ID)
-	delete(c.bySession, sessionKey{l.Product, l.ClientSessionID})
-	sk := c.seatOf[l.ID]
-	delete(c.seatOf, l.ID)
-	if held := c.seats[l.Product]; held != nil {
-		if held[sk]--; held[sk] <= 0 {
-			delete(held, sk)
+// drop removes live lease i and frees its seat.
+func (c *Core) drop(i int32, now time.Time, kind EventKind, detail string) Event {
+	l := c.live.lease(i)
+	if u := c.use[l.Product]; u != nil {
+		if !c.live.recs[i].perComputer {
+			u.sessions--
+		} else if u.computers[l.ComputerName]--; u.computers[l.ComputerName] <= 0 {
+			delete(u.computers, l.ComputerName)
 		}
 	}
-	return event(now, kind, l, detail)
+	c.live.remove(i)
+	return event(now, kind, &l, detail)
 }
 
 func event(now time.Time, k EventKind, l *Lease, detail string) Event {
@@ -605,17 +709,17 @@ func (c *Core) Renew(id string, now time.Time) (Lease, []Event, error) {
 	if l, ok := c.lost[id]; ok {
 		return Lease{}, ev, fmt.Errorf("%w: %s", ErrLost, l.Lost)
 	}
-	l, ok := c.leases[id]
+	i, ok := c.live.byIDGet(id)
 	if !ok {
 		return Lease{}, ev, ErrUnknownLease
 	}
-	if !now.Before(l.Expires) && !c.Reclaiming(now) {
-		ev = append(ev, c.drop(l, now, EventExpire, "lease expired before it was renewed"))
+	if c.expired(i, now) && !c.Reclaiming(now) {
+		ev = append(ev, c.drop(i, now, EventExpire, "lease expired before it was renewed"))
 		return Lease{}, ev, ErrUnknownLease
 	}
-	l.Expires = now.Add(c.lifetime)
-	c.expiry.push(expiryEntry{l.Expires, l.ID})
-	return *l, append(ev, event(now, EventRenew, l, "")), nil
+	c.live.setExpires(i, now.Add(c.lifetime))
+	l := c.live.lease(i)
+	return l, append(ev, event(now, EventRenew, &l, "")), nil
 }
 
 // Release ends a lease. It reports false when there was no such lease
@@ -626,11 +730,11 @@ func (c *Core) Release(id string, now time.Time, detail string) (bool, []Event) 
 		delete(c.lost, id)
 		return true, append(ev, event(now, EventRelease, l, "lost lease released"))
 	}
-	l, ok := c.leases[id]
+	i, ok := c.live.byIDGet(id)
 	if !ok {
 		return false, ev
 	}
-	return true, append(ev, c.drop(l, now, EventRelease, detail))
+	return true, append(ev, c.drop(i, now, EventRelease, detail))
 }
 
 // Sweep reclaims expired leases (work proportional to what expires) and
@@ -640,11 +744,12 @@ func (c *Core) Sweep(now time.Time) []Event {
 	if c.Reclaiming(now) {
 		return ev
 	}
-	for c.expiry.Len() > 0 && !now.Before(c.expiry[0].at) {
-		e := heap.Pop(&c.expiry).(expiryEntry)
-		if l, ok := c.leases[e.id]; ok && l.Expires.Equal(e.at) {
-			ev = append(ev, c.drop(l, now, EventExpire, "not renewed"))
-		} else if l, ok := c.lost[e.id]; ok && !now.Before(l.Expires) {
+	c.live.expiring(toStamp(now), func(i int32) {
+		ev = append(ev, c.drop(i, now, EventExpire, "not renewed"))
+	})
+	for c.lostExpiry.Len() > 0 && !now.Before(c.lostExpiry[0].at) {
+		e := heap.Pop(&c.lostExpiry).(expiryEntry)
+		if l, ok := c.lost[e.id]; ok && !now.Before(l.Expires) {
 			delete(c.lost, e.id)
 		}
 	}
@@ -660,11 +765,14 @@ func (c *Core) Restore(leases []Lease, now time.Time) []Event {
 		l := leases[i]
 		if l.Lost != "" {
 			c.lost[l.ID] = &l
-			c.expiry.push(expiryEntry{l.Expires, l.ID})
+			c.lostExpiry.push(expiryEntry{l.Expires, l.ID})
 			continue
 		}
+		if j, ok := c.live.byIDGet(l.ID); ok { // the same ID twice: the last counts
+			c.drop(j, now, EventExpire, "")
+		}
 		cp := c.Capacity(l.Product, now)
-		c.add(&l, c.seatKey(&l, cp.Unit))
+		c.add(&l, cp.Unit == license.PerComputer)
 	}
 	c.reclaimUntil = now.Add(c.lifetime)
 	return c.enforceAll(now)
@@ -673,7 +781,7 @@ func (c *Core) Restore(leases []Lease, now time.Time) []Event {
 // enforceAll applies enforce to every product with leases.
 func (c *Core) enforceAll(now time.Time) []Event {
 	var ev []Event
-	for p := range c.seats {
+	for p := range c.use {
 		ev = append(ev, c.enforce(p, now, "")...)
 	}
 	return ev
@@ -682,9 +790,8 @@ func (c *Core) enforceAll(now time.Time) []Event {
 // enforce takes seats away, newest first, while product has more in use
 // than licensed at now; the leases are remembered as lost.
 func (c *Core) enforce(product string, now time.Time, why string) []Event {
-	held := c.seats[product]
 	cp := c.Capacity(product, now)
-	if len(held) <= cp.Seats {
+	if c.InUse(product) <= cp.Seats {
 		return nil
 	}
 	if why == "" {
@@ -692,28 +799,34 @@ func (c *Core) enforce(product string, now time.Time, why string) []Event {
 	}
 	ls := c.Leases(product)
 	var ev []Event
-	for i := len(ls) - 1; i >= 0 && len(held) > cp.Seats; i-- {
-		l := c.leases[ls[i].ID]
-		if l == nil { // lost already, with a newer lease sharing its seat
+	for i := len(ls) - 1; i >= 0 && c.InUse(product) > cp.Seats; i-- {
+		r, ok := c.live.byIDGet(ls[i].ID)
+		if !ok { // lost already, with a newer lease sharing its seat
 			continue
 		}
-		sk := c.seatOf[l.ID]
-		// Take away every lease sharing that seat.
-		for j := i; j >= 0; j-- {
-			o := c.leases[ls[j].ID]
-			if o != nil && o != l && c.seatOf[o.ID] == sk {
-				ev = append(ev, c.loseLease(o, now, why))
+		if c.live.recs[r].perComputer {
+			// Take away every lease sharing that seat.
+			computer := c.live.computer(r)
+			for j := i - 1; j >= 0; j-- {
+				o, ok := c.live.byIDGet(ls[j].ID)
+				if ok && c.live.recs[o].perComputer && c.live.computer(o) == computer {
+					ev = append(ev, c.loseLease(o, now, why))
+				}
 			}
 		}
-		ev = append(ev, c.loseLease(l, now, why))
+		ev = append(ev, c.loseLease(r, now, why))
 	}
 	return ev
 }
 
-func (c *Core) loseLease(l *Lease, now time.Time, why string) Event {
-	e := c.drop(l, now, EventLost, why)
+// loseLease takes live lease i away: it is remembered as lost, with why,
+// until the session is told, releases it, or it expires.
+func (c *Core) loseLease(i int32, now time.Time, why string) Event {
+	l := c.live.lease(i)
+	e := c.drop(i, now, EventLost, why)
 	l.Lost = why
-	c.lost[l.ID] = l
+	c.lost[l.ID] = &l
+	c.lostExpiry.push(expiryEntry{l.Expires, l.ID})
 	return e
 }
 
@@ -722,32 +835,68 @@ func (c *Core) loseLease(l *Lease, now time.Time, why string) Event {
 // holds two leases of one product, and the indexes agree.
 func (c *Core) Check(now time.Time) error {
 	var problems []string
-	for p, held := range c.seats {
-		if cp := c.Capacity(p, now); len(held) > cp.Seats {
-			problems = append(problems, fmt.Sprintf("%s: %d seats in use, %d licensed", p, len(held), cp.Seats))
+	for p := range c.use {
+		if n, cp := c.InUse(p), c.Capacity(p, now); n > cp.Seats {
+			problems = append(problems, fmt.Sprintf("%s: %d seats in use, %d licensed", p, n, cp.Seats))
 		}
 	}
 	perSession := map[sessionKey]int{}
-	count := map[string]map[string]int{}
-	for id, l := range c.leases {
-		perSession[sessionKey{l.Product, l.ClientSessionID}]++
-		if c.bySession[sessionKey{l.Product, l.ClientSessionID}] != id {
+	count := map[string]*usage{}
+	live := 0
+	for n := range c.live.recs {
+		i := int32(n)
+		r := &c.live.recs[i]
+		if !r.live {
+			continue
+		}
+		live++
+		id, p, session := c.live.id(i), c.live.product(i), c.live.session(i)
+		perSession[sessionKey{p, session}]++
+		if j, ok := c.live.bySessGet(p, session); !ok || j != i {
 			problems = append(problems, "session index out of step for "+id)
 		}
-		if count[l.Product] == nil {
-			count[l.Product] = map[string]int{}
+		if j, ok := c.live.byIDGet(id); !ok || j != i {
+			problems = append(problems, "ID index out of step for "+id)
 		}
-		count[l.Product][c.seatOf[id]]++
+		if b := c.live.expiry[r.expires.sec]; int(r.at) >= len(b) || b[r.at] != i {
+			problems = append(problems, "expiry order out of step for "+id)
+		}
+		u := count[p]
+		if u == nil {
+			u = &usage{computers: map[string]int{}}
+			count[p] = u
+		}
+		if r.perComputer {
+			u.computers[c.live.computer(i)]++
+		} else {
+			u.sessions++
+		}
+	}
+	queued := 0
+	for _, b := range c.live.expiry {
+		queued += len(b)
+	}
+	if live != c.live.n || live != queued || len(c.live.expiry) != len(c.live.seconds) {
+		problems = append(problems, fmt.Sprintf("%d live leases, the table counts %d, the expiry order %d in %d seconds (%d in its heap)",
+			live, c.live.n, queued, len(c.live.expiry), len(c.live.seconds)))
 	}
 	for k, n := range perSession {
 		if n > 1 {
 			problems = append(problems, fmt.Sprintf("session %s holds %d leases of %s", k.session, n, k.product))
 		}
 	}
-	for p, held := range c.seats {
-		if len(held) != len(count[p]) {
-			problems = append(problems, fmt.Sprintf("%s: seat index says %d seats, leases hold %d", p, len(held), len(count[p])))
+	for p, u := range c.use {
+		want := count[p]
+		if want == nil {
+			want = &usage{}
 		}
+		if u.inUse() != want.inUse() || u.sessions != want.sessions {
+			problems = append(problems, fmt.Sprintf("%s: seat index says %d seats, leases hold %d", p, u.inUse(), want.inUse()))
+		}
+		delete(count, p)
+	}
+	for p := range count {
+		problems = append(problems, fmt.Sprintf("%s: leases hold seats the seat index does not count", p))
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -755,8 +904,8 @@ func (c *Core) Check(now time.Time) error {
 	return nil
 }
 
-// expiryHeap orders lease expiries; stale entries (a lease renewed or
-// gone) are skipped when popped.
+// expiryHeap orders lost leases' expiries; stale entries (a lease
+// released) are skipped when popped.
 type expiryEntry struct {
 	at time.Time
 	id string

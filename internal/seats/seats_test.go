@@ -108,8 +108,60 @@ func TestIdempotentCheckout(t *testing.T) {
 	}
 	_, _, err = c.Checkout(req("b", "ws2"), t0)
 	var ns *NoSeatError
-	if !errors.As(err, &ns) || ns.InUse != 1 || ns.Seats != 1 || len(ns.Holders) != 1 || ns.Error() != "1 of 1 seats of erp in use" {
+	// The core names no holders: a refusal any client can cause copies no
+	// lease (the server asks Holders for an admin).
+	if !errors.As(err, &ns) || ns.InUse != 1 || ns.Seats != 1 || ns.Holders != nil || ns.Error() != "1 of 1 seats of erp in use" {
 		t.Fatalf("second session: %v", err)
+	}
+}
+
+// TestHolders checks Holders against Leases: the oldest limit leases of the
+// product, in the same order, whatever the order they were granted in.
+func TestHolders(t *testing.T) {
+	c := New(lifetime, counter())
+	mustInstall(t, c, mainLic("M1", 500))
+	other := mainLic("M2", 500)
+	other.Product = "crm"
+	mustInstall(t, c, other)
+	rng := rand.New(rand.NewSource(1))
+	for i := range 300 {
+		r := req(fmt.Sprint("s", i), fmt.Sprint("ws", i))
+		if i%3 == 0 {
+			r.Product = "crm"
+		}
+		// Granted at random seconds, several at the same one (the ID
+		// breaks the tie).
+		if _, _, err := c.Checkout(r, t0.Add(time.Duration(rng.Intn(50))*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, product := range []string{"erp", "crm", "none"} {
+		all := c.Leases(product)
+		if want := map[string]int{"erp": 200, "crm": 100, "none": 0}[product]; len(all) != want {
+			t.Fatalf("%s: %d leases, want %d", product, len(all), want)
+		}
+		for _, limit := range []int{0, 1, 7, len(all) - 1, len(all), len(all) + 5, MaxHolders} {
+			got := c.Holders(product, limit)
+			want := all[:max(0, min(limit, len(all)))]
+			if len(got) != len(want) {
+				t.Fatalf("%s, limit %d: %d holders, want %d", product, limit, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].ID != want[i].ID {
+					t.Fatalf("%s, limit %d: holder %d is %s, want %s", product, limit, i, got[i].ID, want[i].ID)
+				}
+			}
+		}
+	}
+	if c.Count() != 300 {
+		t.Fatalf("Count %d, want 300", c.Count())
+	}
+	s3 := req("s3", "").ClientSessionID
+	if l, ok := c.SessionLease("crm", s3); !ok || l.ClientSessionID != s3 || l.Product != "crm" {
+		t.Fatalf("SessionLease crm %s: %+v %v", s3, l, ok)
+	}
+	if _, ok := c.SessionLease("erp", s3); ok {
+		t.Fatal("SessionLease found s3 under the wrong product")
 	}
 }
 
@@ -252,21 +304,33 @@ func TestRequestValidation(t *testing.T) {
 // exceed the seats licensed and no session holds two seats.
 func TestProperty(t *testing.T) {
 	for seed := int64(0); seed < 200; seed++ {
-		runProperty(t, rand.New(rand.NewSource(seed)), 300)
+		runProperty(t, rand.New(rand.NewSource(seed)), 300, 0)
+	}
+}
+
+// TestPropertyCollisions is TestProperty with the lease indexes' hashes
+// cut to two bits: nearly every key collides with another, so the
+// indexes' second way (by the key itself) is taken all the time.
+func TestPropertyCollisions(t *testing.T) {
+	for seed := int64(0); seed < 100; seed++ {
+		runProperty(t, rand.New(rand.NewSource(seed)), 300, 3)
 	}
 }
 
 func FuzzProperty(f *testing.F) {
 	f.Add(int64(1), uint16(200))
 	f.Fuzz(func(t *testing.T, seed int64, n uint16) {
-		runProperty(t, rand.New(rand.NewSource(seed)), int(n%1000))
+		runProperty(t, rand.New(rand.NewSource(seed)), int(n%1000), 0)
 	})
 }
 
-func runProperty(t *testing.T, rnd *rand.Rand, steps int) {
+// runProperty drives a core with steps random operations and checks its
+// invariants after each; hashMask is the lease indexes' (table.hashMask).
+func runProperty(t *testing.T, rnd *rand.Rand, steps int, hashMask uint64) {
 	t.Helper()
 	ids := counter()
 	c := New(lifetime, ids)
+	c.live.hashMask = hashMask
 	now := t0
 	installed := map[string]*License{}
 	var leaseIDs []string
@@ -334,6 +398,7 @@ func runProperty(t *testing.T, rnd *rand.Rand, steps int) {
 				saved = append(saved, *l)
 			}
 			r := New(lifetime, ids)
+			r.live.hashMask = hashMask
 			for _, l := range c.Licenses() {
 				cp := *l
 				if _, err := r.Install(&cp, now); err != nil {

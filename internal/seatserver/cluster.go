@@ -308,17 +308,15 @@ func (s *Server) clusterCheckout(ctx context.Context, r seats.Request) (seat.Ses
 			fmt.Sprintf("%d of %d seats in use", nse.InUse, nse.Seats))}}); lerr != nil {
 			s.log.Warn("logging a refusal", "err", lerr)
 		}
-		s.mu.Lock()
-		holders := s.core.Leases(r.Product)
-		s.mu.Unlock()
 		if s.cl.reclaiming(now) {
-			for _, h := range holders {
-				if !now.Before(h.Expires) {
-					return seat.Session{}, l, false, fmt.Errorf("%w: try again after %s", seats.ErrStarting, s.ReclaimUntil().UTC().Format(time.RFC3339))
-				}
+			s.mu.Lock()
+			expired := s.core.HoldsExpired(r.Product, now)
+			s.mu.Unlock()
+			if expired {
+				return seat.Session{}, l, false, fmt.Errorf("%w: try again after %s", seats.ErrStarting, s.ReclaimUntil().UTC().Format(time.RFC3339))
 			}
 		}
-		return seat.Session{}, l, false, &seats.NoSeatError{Product: nse.Product, InUse: nse.InUse, Seats: nse.Seats, Holders: holders}
+		return seat.Session{}, l, false, &seats.NoSeatError{Product: nse.Product, InUse: nse.InUse, Seats: nse.Seats}
 	}
 	if err != nil {
 		return seat.Session{}, seats.Lease{}, false, err

@@ -3,6 +3,7 @@ package seatserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -31,9 +32,21 @@ var errCommitterClosed = errors.New("the server is shutting down")
 // wake-up per follower, and none for a goroutine in between (the leader
 // does not sleep at all); the store commits in the leader's goroutine
 // (CommitNow, for the SQL stores) instead of its writer's.
+//
+// With a store that commits in two phases (seatstore.Pipelined: SQLite's
+// change journal, write then fdatasync) the commits are pipelined: the
+// leader hands the lead on as soon as its group is written, and waits for
+// the group's sync after that, so the next group is gathered and written
+// while the sync runs (at most maxFlight groups written and not yet
+// acknowledged). A group is acknowledged once its own sync has returned
+// and every group written before it has been acknowledged, in order; when
+// an earlier group failed, the later ones fail too (the store then takes
+// nothing more). So no request is answered before its change and every
+// change queued before it are durable, exactly as without the pipeline.
 type committer struct {
 	store seatstore.Store
-	now   nowCommitter // store, when it commits in the caller's goroutine
+	now   nowCommitter        // store, when it commits in the caller's goroutine
+	pipe  seatstore.Pipelined // store, when it commits in two phases
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -53,12 +66,32 @@ type committer struct {
 	// waiting then is answered 503 (its change stays queued), and later
 	// ones wait on a new channel. One timer for the committer, not a
 	// context with a timer per request. Under mu.
-	timeout   time.Duration
-	stuck     chan struct{}
-	watchdog  *time.Timer
-	running   bool      // a commit is running
-	startedAt time.Time // when it started
+	timeout  time.Duration
+	stuck    chan struct{}
+	watchdog *time.Timer
+
+	// flight: the groups being committed (written, not acknowledged), in
+	// order, the oldest first; inflight: the changes in them; tail: the
+	// group written last (the next one is acknowledged after it). Under mu.
+	flight   []*group
+	inflight int
+	tail     *group
 }
+
+// group is one commit of the changes merged from batch.
+type group struct {
+	batch []*pendingChange
+	start time.Time
+	prev  *group        // acknowledged before this one (nil once it is)
+	done  chan struct{} // closed when acknowledged, err set
+	err   error
+}
+
+// maxFlight bounds the groups written and not yet acknowledged: one being
+// synced, the next written and waiting for its sync. A third waits (and
+// gathers) until the first is acknowledged, so each sync covers a whole
+// group and a hanging disk holds at most this many leaders.
+const maxFlight = 2
 
 type pendingChange struct {
 	c     *committer
@@ -87,6 +120,7 @@ func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
 	c := &committer{store: st, log: log, maxGather: defaultMaxGather,
 		timeout: CommitTimeout, stuck: make(chan struct{})}
 	c.now, _ = st.(nowCommitter)
+	c.pipe, _ = st.(seatstore.Pipelined)
 	c.cond = sync.NewCond(&c.mu)
 	c.watchdog = time.AfterFunc(time.Hour, c.checkStuck)
 	c.watchdog.Stop()
@@ -98,10 +132,10 @@ func newCommitter(st seatstore.Store, log *slog.Logger) *committer {
 func (c *committer) checkStuck() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.running {
+	if len(c.flight) == 0 {
 		return
 	}
-	if left := c.timeout - time.Since(c.startedAt); left > 0 {
+	if left := c.timeout - time.Since(c.flight[0].start); left > 0 {
 		c.watchdog.Reset(left) // fired for an earlier commit
 		return
 	}
@@ -187,16 +221,21 @@ func (c *committer) commit(ctx context.Context, ch seatstore.Change) error {
 }
 
 // lead commits what is pending, as the leader, until the lead goes to a
-// waiting request or nothing is pending.
+// waiting request or nothing is pending; then it waits for its last
+// group to be acknowledged.
 func (c *committer) lead() {
 	c.mu.Lock()
 	for {
+		for len(c.flight) >= maxFlight {
+			c.cond.Wait() // finish broadcasts
+		}
 		c.gather()
-		batch := c.pending
+		g := c.start(c.pending)
 		c.pending = nil
 		c.mu.Unlock()
-		if len(batch) > 0 {
-			c.commitBatch(batch)
+		var wait func() error
+		if g != nil {
+			wait = c.write(g)
 		}
 		c.mu.Lock()
 		next := -1
@@ -211,6 +250,7 @@ func (c *committer) lead() {
 			p.leader = true
 			close(p.lead)
 			c.mu.Unlock()
+			c.finish(g, wait)
 			return
 		}
 		if len(c.pending) == 0 {
@@ -219,46 +259,94 @@ func (c *committer) lead() {
 			c.leading = false
 			c.cond.Broadcast() // close waits for the leader
 			c.mu.Unlock()
+			c.finish(g, wait)
 			return
 		}
+		c.mu.Unlock()
+		c.finish(g, wait)
+		c.mu.Lock()
 	}
 }
 
-// commitBatch merges batch, commits it and wakes its requests.
-func (c *committer) commitBatch(batch []*pendingChange) {
-	merged := batch[0].ch
-	if len(batch) > 1 {
+// start makes batch a group in flight, after the group written before
+// (c.mu held; nil for an empty batch).
+func (c *committer) start(batch []*pendingChange) *group {
+	if len(batch) == 0 {
+		return nil
+	}
+	g := &group{batch: batch, start: time.Now(), prev: c.tail, done: make(chan struct{})}
+	c.tail = g
+	c.flight = append(c.flight, g)
+	c.inflight += len(batch)
+	if len(c.flight) == 1 {
+		// (A watchdog firing now for an earlier commit sees this one
+		// running and re-arms for what is left of it.)
+		c.watchdog.Reset(c.timeout)
+	}
+	return g
+}
+
+// write merges g's changes and commits them: with a two-phase store it
+// only writes them and returns the wait for their sync. A failure is in
+// g.err. The commit is not tied to any one request: a client that gave
+// up must not abort the others' changes.
+func (c *committer) write(g *group) (wait func() error) {
+	merged := g.batch[0].ch
+	if len(g.batch) > 1 {
 		merged = seatstore.Change{}
-		for _, p := range batch {
+		for _, p := range g.batch {
 			mergeInto(&merged, p.ch)
 		}
 	}
-	// The commit is not tied to any one request: a client that gave up
-	// must not abort the others' changes.
-	var err error
-	start := time.Now()
-	c.mu.Lock()
-	c.running, c.startedAt = true, start
-	c.mu.Unlock()
-	// (A watchdog firing now for an earlier commit sees this one running
-	// and re-arms for what is left of it.)
-	c.watchdog.Reset(c.timeout)
-	if c.now != nil {
-		err = c.now.CommitNow(context.Background(), merged)
-	} else {
-		err = c.store.Commit(context.Background(), merged)
+	switch {
+	case c.pipe != nil:
+		wait, g.err = c.pipe.WriteCommit(context.Background(), merged)
+	case c.now != nil:
+		g.err = c.now.CommitNow(context.Background(), merged)
+	default:
+		g.err = c.store.Commit(context.Background(), merged)
+	}
+	return wait
+}
+
+// finish waits until g (nil: nothing) is durable and every group before
+// it acknowledged, then acknowledges it: it wakes its requests.
+func (c *committer) finish(g *group, wait func() error) {
+	if g == nil {
+		return
+	}
+	err := g.err
+	if err == nil && wait != nil {
+		err = wait()
+	}
+	if g.prev != nil {
+		<-g.prev.done
+		if err == nil && g.prev.err != nil {
+			err = fmt.Errorf("a change committed before it failed: %w", g.prev.err)
+		}
+		g.prev = nil // no chain back through every group ever made
 	}
 	c.mu.Lock()
-	c.running = false
-	c.last = time.Since(start)
+	c.flight = c.flight[1:] // g: groups end in order
+	c.inflight -= len(g.batch)
+	if c.tail == g {
+		c.tail = nil
+	}
+	c.last = time.Since(g.start)
+	if len(c.flight) > 0 {
+		c.watchdog.Reset(max(0, c.timeout-time.Since(c.flight[0].start)))
+	}
+	c.cond.Broadcast() // a leader waiting for room, close
 	c.mu.Unlock()
 	if err != nil {
-		c.log.Error("commit failed", "changes", len(batch), "err", err)
+		c.log.Error("commit failed", "changes", len(g.batch), "err", err)
 	}
-	for _, p := range batch {
+	for _, p := range g.batch {
 		p.err = err
 		close(p.done)
 	}
+	g.err = err
+	close(g.done)
 }
 
 // defaultMaxGather bounds how long a group waits for more changes.
@@ -276,7 +364,7 @@ const defaultMaxGather = 2 * time.Millisecond
 // seatstore.Change.Lazy) has no sync to share: it does not wait.
 func (c *committer) gather() {
 	wait := min(c.last, c.maxGather)
-	if wait <= 0 || c.closed || int64(len(c.pending)) >= c.conns.Load() || c.allLazy() {
+	if wait <= 0 || c.closed || int64(len(c.pending)+c.inflight) >= c.conns.Load() || c.allLazy() {
 		return
 	}
 	c.deadline = false
@@ -286,7 +374,7 @@ func (c *committer) gather() {
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	})
-	for !c.deadline && !c.closed && int64(len(c.pending)) < c.conns.Load() {
+	for !c.deadline && !c.closed && int64(len(c.pending)+c.inflight) < c.conns.Load() {
 		c.cond.Wait()
 	}
 	t.Stop()
@@ -318,7 +406,7 @@ func (c *committer) close() error {
 	c.mu.Lock()
 	c.closed = true
 	c.cond.Broadcast() // a leader gathering stops waiting
-	for c.leading {
+	for c.leading || len(c.flight) > 0 {
 		c.cond.Wait()
 	}
 	if len(c.pending) > 0 {

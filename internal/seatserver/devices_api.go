@@ -326,11 +326,9 @@ func (c coreSeats) ReleaseDeviceSeat(product, device string) error {
 		return err
 	}
 	return s.apply(context.Background(), func(now time.Time) ([]seats.Event, seatstore.Change) {
-		for _, l := range s.core.Leases(product) {
-			if l.ClientSessionID == deviceSessionID(product, device) {
-				_, ev := s.core.Release(l.ID, now, "device "+device+" unlinked")
-				return ev, seatstore.Change{}
-			}
+		if l, ok := s.core.SessionLease(product, deviceSessionID(product, device)); ok {
+			_, ev := s.core.Release(l.ID, now, "device "+device+" unlinked")
+			return ev, seatstore.Change{}
 		}
 		return nil, seatstore.Change{}
 	})

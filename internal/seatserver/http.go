@@ -352,8 +352,14 @@ func (s *Server) errorBody(err error, c caller) *seat.Error {
 		e = errBody(http.StatusConflict, fmt.Sprintf("%s; try again later, or ask the administrator to free a seat", nse.Error()))
 		e.Product, e.InUse, e.Seats = nse.Product, nse.InUse, nse.Seats
 		if c.role == seat.RoleAdmin {
-			e.Holders = make([]seat.Holder, 0, len(nse.Holders))
-			for _, h := range nse.Holders {
+			holders := nse.Holders
+			if holders == nil {
+				s.mu.Lock()
+				holders = s.core.Holders(nse.Product, seats.MaxHolders)
+				s.mu.Unlock()
+			}
+			e.Holders = make([]seat.Holder, 0, len(holders))
+			for _, h := range holders {
 				e.Holders = append(e.Holders, seat.Holder{ID: h.ID, UserName: h.UserName, ComputerName: h.ComputerName, AppName: h.AppName, Since: wireTime(h.Granted)})
 			}
 		}

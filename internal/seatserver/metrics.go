@@ -167,7 +167,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Store returns st instrumented: commit latency and errors, and the usage
 // events each commit makes durable.
-func (m *Metrics) Store(st seatstore.Store) seatstore.Store { return &metricStore{Store: st, m: m} }
+func (m *Metrics) Store(st seatstore.Store) seatstore.Store {
+	if p, ok := st.(seatstore.Pipelined); ok {
+		return &metricPipe{metricStore{Store: st, m: m}, p}
+	}
+	return &metricStore{Store: st, m: m}
+}
 
 type metricStore struct {
 	seatstore.Store
@@ -193,6 +198,23 @@ func (s *metricStore) CommitNow(ctx context.Context, c seatstore.Change) error {
 		return s.observe(c, start, n.CommitNow(ctx, c))
 	}
 	return s.observe(c, start, s.Store.Commit(ctx, c))
+}
+
+// metricPipe is metricStore over a store that commits in two phases: it
+// keeps them apart for the server's committer (pipelining).
+type metricPipe struct {
+	metricStore
+	p seatstore.Pipelined
+}
+
+// WriteCommit counts the commit once its wait returns.
+func (s *metricPipe) WriteCommit(ctx context.Context, c seatstore.Change) (func() error, error) {
+	start := time.Now()
+	wait, err := s.p.WriteCommit(ctx, c)
+	if err != nil || wait == nil {
+		return nil, s.observe(c, start, err)
+	}
+	return func() error { return s.observe(c, start, wait()) }, nil
 }
 
 // observe records a commit of c that started at start and ended with err.

@@ -258,7 +258,7 @@ func (s *Server) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	st := Status{Time: wireTime(now), Mode: s.modeLocked(now), ResponseKey: s.keyID, Leases: len(s.core.Leases("")), Licences: lics, Products: []ProductStatus{}}
+	st := Status{Time: wireTime(now), Mode: s.modeLocked(now), ResponseKey: s.keyID, Leases: s.core.Count(), Licences: lics, Products: []ProductStatus{}}
 	seen := map[string]bool{}
 	for _, l := range s.core.Licenses() {
 		if seen[l.Product] {

@@ -157,6 +157,34 @@ func TestUsersAuth(t *testing.T) {
 	}
 }
 
+// TestHoldersBounded: a refusal names at most seats.MaxHolders holders to
+// an admin, the oldest first, and none to a client (a refusal any client
+// can cause as often as it likes copies no lease).
+func TestHoldersBounded(t *testing.T) {
+	e := newEnv(t)
+	n := seats.MaxHolders + 5
+	arm, _ := e.v.issue(t, e.pub, lic{seats: n})
+	e.install(arm, 201)
+	for i := range n {
+		if r := e.checkout(client, "acme-erp", sid(n-i), fmt.Sprint("ws-", i)); r.status != 201 {
+			t.Fatalf("checkout %d: %d %s", i, r.status, r.body)
+		}
+		e.clock.Add(time.Second)
+	}
+	if ae := e.checkout(client, "acme-erp", sid(0), "ws-x").apiErr(t); ae.InUse != n || ae.Holders != nil {
+		t.Fatalf("409 to a client: %d in use, %d holders", ae.InUse, len(ae.Holders))
+	}
+	ae := e.checkout(admin, "acme-erp", sid(0), "ws-x").apiErr(t)
+	if ae.InUse != n || len(ae.Holders) != seats.MaxHolders {
+		t.Fatalf("409 to an admin: %d in use, %d holders, want %d", ae.InUse, len(ae.Holders), seats.MaxHolders)
+	}
+	for i, h := range ae.Holders {
+		if h.ComputerName != fmt.Sprint("ws-", i) {
+			t.Fatalf("holder %d is %s, want ws-%d (oldest first)", i, h.ComputerName, i)
+		}
+	}
+}
+
 func TestCheckoutIdempotentAndFull(t *testing.T) {
 	e := newEnv(t)
 	arm, serial := e.v.issue(t, e.pub, lic{seats: 2, features: []license.Feature{{Name: "lines", Value: 1000}}})

@@ -18,23 +18,29 @@ package seatstore
 // overwrite updates no file size or block map). Each file starts with a
 // header (journalMagic, the format version); a record is
 //
-//	uint32le(len(payload) | lazy<<31) uint32le(CRC-32C of the rest) uint64le(seq) payload
+//	uint32le(len(payload) | lag<<25 | lazy<<31) uint32le(CRC-32C of the rest) uint64le(seq) payload
 //
-// where lazy is set on a record acknowledged before it was synced
-// (Change.Lazy: every change of the group is lazy). An unsynced record may
-// be lost in a crash, or reach the disk while an unsynced one before it
-// did not; a synced record makes every record before it durable (one
-// file, written in order; the writer syncs a file before it moves to the
-// other). So a damaged record followed only by intact lazy records is the
-// tail, not corruption.
+// with sequence numbers contiguous across records and files, where lazy
+// is set on a record acknowledged before it was synced
+// (Change.Lazy: every change of the group is lazy). A record is written
+// while the records before it may still be syncing (the seat server
+// writes the next group while the previous one's fdatasync runs:
+// Pipelined), so a crash may leave a record on disk and one before it
+// not, with neither acknowledged. Each record therefore says which
+// records before it were durable when it was written: all but the last
+// lag of them (format 2; format 1 said all, or, lazy, none). A sync makes
+// every record written before it durable (one file, written in order;
+// the writer syncs a file before it moves to the other). So a damaged
+// record is the crash's tail, not corruption, when no intact record after
+// it claims it durable.
 //
-// with sequence numbers contiguous across records and files. Reading a
-// file stops at the first record that does not check (a torn write, stale
-// bytes of an earlier round, zeros): none of those was acknowledged, as a
-// record is acknowledged only once it is synced and the records before it
-// were. A damaged record followed by an intact one with the next number is
-// corruption before the tail: OpenSQLite refuses the database and says
-// what to do.
+// Reading a file stops at the first record that does not check (a torn
+// write, stale bytes of an earlier round, zeros): none of those was
+// acknowledged, as a record is acknowledged only once a sync that began
+// after it was written has ended (and the records before it were
+// acknowledged: the seat server's committer). A damaged record that an
+// intact record after it claims durable is corruption before the tail:
+// OpenSQLite refuses the database and says what to do.
 //
 // One process owns the journal (an exclusive flock on the first file):
 // the server. Another process opening the same database (a backup, a
@@ -62,12 +68,21 @@ import (
 
 const (
 	journalMagic   = "airseal journal\n"
-	journalVersion = 1
+	journalVersion = 2
 	journalHeader  = 32 // magic, uint32le version, zeros
 	recordHeader   = 16
-	// lazyFlag marks, in a record's length field, a record acknowledged
-	// before it was synced.
+	// A record's first word: its payload's length (lenMask), its lag
+	// (lagMask, format 2) and lazyFlag.
+	lenMask = 1<<25 - 1
+	// lazyFlag marks a record acknowledged before it was synced.
 	lazyFlag = 1 << 31
+	// The lag (format 2) is how many records right before this one were
+	// not known to be durable when it was written (their sync ran, or
+	// they are lazy): the record claims every record before those
+	// durable. lagUnknown: it claims none.
+	lagShift   = 25
+	lagMask    = 0x3f << lagShift
+	lagUnknown = 0x3f
 
 	// maxRecordPayload bounds a record: a Change larger than this (a huge
 	// license file) is committed to the database directly instead.
@@ -114,8 +129,6 @@ type jfile struct {
 	name string
 	size int64 // bytes allocated: header, records and zero fill
 	last int64 // sequence number of its last record, 0 for none
-	// dirty: a lazy record was written since the last sync.
-	dirty bool
 }
 
 type jrec struct {
@@ -137,6 +150,18 @@ type journal struct {
 	next   int64
 	buf    []byte
 	broken error // a failed write or sync: nothing more is appended
+
+	// Syncs (syncTo): one runs at a time (syncing), outside amu. synced:
+	// every record up to it is durable; wfile, wtop: the file and number
+	// of the last record written; syncErr: a sync failed (writes fail too).
+	smu     sync.Mutex
+	scond   *sync.Cond
+	fsync   func(*os.File) error // fdatasync (tests block it)
+	synced  int64
+	syncing bool
+	syncErr error
+	wfile   *jfile
+	wtop    int64
 
 	pmu          sync.Mutex // pending, folded, foldErr, closing
 	cond         *sync.Cond // signalled when a fold ends
@@ -163,6 +188,8 @@ func openJournal(s *sqlStore, db string, folded int64) (*journal, error) {
 	j := &journal{s: s, db: db, names: JournalFiles(db), folded: folded, next: folded + 1,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	j.cond = sync.NewCond(&j.pmu)
+	j.scond = sync.NewCond(&j.smu)
+	j.fsync = fdatasync
 	j.foldEvery.Store(int64(defaultFoldEvery))
 	f0, err := openJournalFile(j.names[0])
 	if err != nil {
@@ -214,10 +241,7 @@ func openJournalFile(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seatstore: creating the change journal: %w", err)
 	}
-	hdr := make([]byte, journalHeader)
-	copy(hdr, journalMagic)
-	binary.LittleEndian.PutUint32(hdr[len(journalMagic):], journalVersion)
-	_, err = f.WriteAt(hdr, 0)
+	_, err = f.WriteAt(journalHeaderBytes(), 0)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -250,10 +274,13 @@ type scanned struct {
 	// number of an intact record right after it (0: none): stale bytes
 	// of an earlier round when it is folded already, else corruption.
 	after int64
-	// stale, when above end, is where intact lazy records after a damaged
-	// one end: the tail that was cut off, to be wiped before the file is
-	// written on.
+	// stale, when above end, is where intact records after a damaged one
+	// end that do not claim it durable: the tail that was cut off, to be
+	// wiped before the file is written on.
 	stale int64
+	// version is the file's format: 1 is read, and the header rewritten
+	// as 2 once its records are folded; 0: no header (an empty file).
+	version uint32
 }
 
 // scanJournal reads the intact records of r (size bytes), from its
@@ -275,15 +302,17 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 	if string(hdr[:len(journalMagic)]) != journalMagic {
 		return nil, fmt.Errorf("%w: %s is not a license-server change journal: move it away (the database is opened without it)", ErrJournal, name)
 	}
-	if v := binary.LittleEndian.Uint32(hdr[len(journalMagic):]); v != journalVersion {
+	v := binary.LittleEndian.Uint32(hdr[len(journalMagic):])
+	if v != journalVersion && v != 1 {
 		return nil, fmt.Errorf("%w: %s has journal format %d, this license-server reads format %d: run the license-server version that wrote it (it folds the journal into the database when it stops), then this one", ErrJournal, name, v, journalVersion)
 	}
+	sc.version = v
 	pos := int64(journalHeader)
 	var prev int64
 	var h [recordHeader]byte
 	var payload []byte
 	// read returns the record at pos: ok false when it does not check.
-	var lazy bool // of the record read last
+	var claims int64 // of the record read last: records up to it were durable
 	read := func(pos int64) (seq int64, n int64, ok bool, err error) {
 		if size-pos < recordHeader {
 			return 0, 0, false, nil
@@ -292,7 +321,10 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 			return 0, 0, false, fmt.Errorf("seatstore: reading %s: %w", name, err)
 		}
 		word := binary.LittleEndian.Uint32(h[0:])
-		ln := int64(word &^ lazyFlag)
+		ln := int64(word & lenMask)
+		if v == 1 {
+			ln = int64(word &^ lazyFlag)
+		}
 		if ln == 0 || ln > maxRecordPayload || ln > size-pos-recordHeader {
 			return 0, 0, false, nil
 		}
@@ -308,13 +340,22 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 		if crc != binary.LittleEndian.Uint32(h[4:]) {
 			return 0, ln, false, nil
 		}
-		lazy = word&lazyFlag != 0
-		return int64(binary.LittleEndian.Uint64(h[8:])), recordHeader + ln, true, nil
+		seq = int64(binary.LittleEndian.Uint64(h[8:]))
+		lag := int64(word&lagMask) >> lagShift
+		switch {
+		case v == 1 && word&lazyFlag != 0, v != 1 && lag == lagUnknown:
+			claims = 0
+		case v == 1:
+			claims = seq - 1
+		default:
+			claims = seq - 1 - lag
+		}
+		return seq, recordHeader + ln, true, nil
 	}
-	// onlyLazyFrom reports whether the intact records from pos on, numbered
-	// from seq, are all lazy (none was synced, so a damaged record before
-	// them may be one that never reached the disk), and where they end.
-	onlyLazyFrom := func(pos, seq int64) (bool, int64, error) {
+	// tailFrom reports whether no intact record from pos on, numbered from
+	// seq, claims record damaged durable (so it may be one that never
+	// reached the disk), and where they end.
+	tailFrom := func(pos, seq, damaged int64) (bool, int64, error) {
 		for {
 			s, n, ok, err := read(pos)
 			if err != nil {
@@ -323,7 +364,7 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 			if !ok || s != seq {
 				return true, pos, nil
 			}
-			if !lazy {
+			if claims >= damaged {
 				return false, 0, nil
 			}
 			pos, seq = pos+n, seq+1
@@ -357,13 +398,14 @@ func scanJournal(r io.ReaderAt, size int64, name string, decode bool) (*scanned,
 			}
 			if ok2 && (prev == 0 || seq2 == prev+2) {
 				// Unsynced records may reach the disk out of order: a
-				// damaged record followed only by lazy ones is the tail.
-				onlyLazy, stale, err := onlyLazyFrom(next, seq2)
+				// damaged record that no record after it claims durable
+				// is the tail.
+				tail, stale, err := tailFrom(next, seq2, seq2-1)
 				if err != nil {
 					return nil, err
 				}
 				switch {
-				case onlyLazy:
+				case tail:
 					// Cut off: they must not come back once new records
 					// fill the damaged one's place with the same numbers.
 					sc.stale = stale
@@ -388,6 +430,7 @@ func damagedRecord(name string, seq, pos, next int64) error {
 func (j *journal) replay() error {
 	var all []jrec
 	var ends [2]int64
+	var versions [2]uint32
 	for i, jf := range j.files {
 		fi, err := jf.f.Stat()
 		if err != nil {
@@ -412,7 +455,7 @@ func (j *journal) replay() error {
 		if len(sc.recs) > 0 {
 			jf.last = sc.recs[len(sc.recs)-1].seq
 		}
-		ends[i] = sc.end
+		ends[i], versions[i] = sc.end, sc.version
 		for _, r := range sc.recs {
 			if r.seq > j.folded {
 				all = append(all, r)
@@ -436,6 +479,17 @@ func (j *journal) replay() error {
 	if j.files[1].last > j.files[0].last {
 		j.cur, j.pos = 1, ends[1]
 	}
+	// What the files hold is durable before a record is written on:
+	// lazy records of the last run may not be yet, and the first new
+	// record claims (lazy bit clear) that every record before it is.
+	for _, jf := range j.files {
+		if jf.last > 0 {
+			if err := fdatasync(jf.f); err != nil {
+				return fmt.Errorf("seatstore: %s: syncing the change journal: %w", jf.name, err)
+			}
+		}
+	}
+	j.synced, j.wtop, j.wfile = top, top, j.files[j.cur]
 	if len(all) > 0 {
 		j.pmu.Lock()
 		j.pending = all
@@ -447,7 +501,28 @@ func (j *journal) replay() error {
 			return fmt.Errorf("seatstore: %s: replaying the change journal: %w", j.db, err)
 		}
 	}
+	// Every record is folded: a file of format 1 (or without its header)
+	// gets this format's header before a record of it is written.
+	for i, jf := range j.files {
+		if versions[i] == journalVersion {
+			continue
+		}
+		if _, err := jf.f.WriteAt(journalHeaderBytes(), 0); err != nil {
+			return fmt.Errorf("seatstore: %s: writing the change journal's header: %w", jf.name, err)
+		}
+		if err := fdatasync(jf.f); err != nil {
+			return fmt.Errorf("seatstore: %s: writing the change journal's header: %w", jf.name, err)
+		}
+	}
 	return nil
+}
+
+// journalHeaderBytes returns a journal file's header.
+func journalHeaderBytes() []byte {
+	hdr := make([]byte, journalHeader)
+	copy(hdr, journalMagic)
+	binary.LittleEndian.PutUint32(hdr[len(journalMagic):], journalVersion)
+	return hdr
 }
 
 // needsDatabase reports whether batch must be committed to the database
@@ -496,6 +571,12 @@ func (j *journal) commit(batch []*request) {
 			return
 		}
 	}
+	j.commitDirect(batch)
+}
+
+// commitDirect commits batch to the database after folding everything
+// journaled, so that it lands after every record.
+func (j *journal) commitDirect(batch []*request) {
 	j.amu.Lock()
 	defer j.amu.Unlock()
 	j.s.wmu.Lock()
@@ -509,14 +590,72 @@ func (j *journal) commit(batch []*request) {
 	j.s.commitBatch(batch)
 }
 
+// WriteCommit implements Pipelined. Through the change journal, c is
+// written here as one record and the wait syncs it; otherwise (Grants or
+// Renewals, a record too large, another process owning the journal) c is
+// committed here as by CommitNow, and the wait is nil.
+func (s *SQLite) WriteCommit(ctx context.Context, c Change) (func() error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validate(&c); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if c.Empty() {
+		return nil, nil
+	}
+	r := &request{c: &c, err: make(chan error, 1)}
+	r.state.Store(reqTaken)
+	batch := []*request{r}
+	j := s.jr
+	if j == nil || j.guest || needsDatabase(batch) {
+		s.run(batch)
+		return nil, <-r.err
+	}
+	seq, lazy, err := j.write([]*Change{&c})
+	if errors.Is(err, errRecordTooLarge) {
+		j.commitDirect(batch)
+		return nil, <-r.err
+	}
+	if err != nil || lazy {
+		return nil, err
+	}
+	return func() error { return j.syncTo(seq) }, nil
+}
+
 var errRecordTooLarge = errors.New("change too large for one journal record")
 
-// append writes cs as one record and syncs it.
+// append writes cs as one record and, unless it is lazy, waits until it
+// is durable.
 func (j *journal) append(cs []*Change) error {
+	seq, lazy, err := j.write(cs)
+	if err != nil || lazy {
+		return err
+	}
+	return j.syncTo(seq)
+}
+
+// write writes cs as one record after every record written before, not
+// waiting for it to be durable (syncTo does), and reports its sequence
+// number and whether it is lazy (acknowledged before its sync).
+//
+// The record's lazy bit is set when the record is lazy, and also when a
+// record before it is not known to be durable yet (its sync runs, or it
+// is lazy): a crash may then leave that one damaged and this one intact,
+// with nothing acknowledged lost, so the replay must take a damaged record
+// followed by this one for the tail. A record whose bit is clear claims
+// that every record before it was durable when it was written: a damaged
+// record before it is corruption.
+func (j *journal) write(cs []*Change) (seq int64, lazy bool, err error) {
 	j.amu.Lock()
 	defer j.amu.Unlock()
 	if j.broken != nil {
-		return j.broken
+		return 0, false, j.broken
 	}
 	j.pmu.Lock()
 	for j.foldErr == nil && !j.closing && (j.pendingBytes >= maxUnfoldedBytes || len(j.pending) >= maxUnfoldedRecords) {
@@ -526,7 +665,13 @@ func (j *journal) append(cs []*Change) error {
 	ferr, folded := j.foldErr, j.folded
 	j.pmu.Unlock()
 	if ferr != nil {
-		return ferr
+		return 0, false, ferr
+	}
+	j.smu.Lock()
+	synced, serr := j.synced, j.syncErr
+	j.smu.Unlock()
+	if serr != nil {
+		return 0, false, serr
 	}
 	b := encodeChanges(append(j.buf[:0], make([]byte, recordHeader)...), cs)
 	if cap(b) <= 1<<20 {
@@ -534,14 +679,36 @@ func (j *journal) append(cs []*Change) error {
 	}
 	ln := len(b) - recordHeader
 	if ln > maxRecordPayload {
-		return errRecordTooLarge
+		return 0, false, errRecordTooLarge
 	}
-	seq := j.next
-	lazy := true
+	seq = j.next
+	lazy = true
 	for _, c := range cs {
 		lazy = lazy && c.Lazy
 	}
-	word := uint32(ln)
+
+	if other := j.files[1-j.cur]; j.pos >= switchAt && other.last <= folded {
+		// The records of this file must be durable before a record of
+		// the other one is written: the replay reads the numbers as one
+		// sequence, and a record's clear lazy bit claims every record
+		// before it durable.
+		if cur := j.files[j.cur]; cur.last > synced {
+			if err := j.fsync(cur.f); err != nil {
+				j.broken = fmt.Errorf("seatstore: %s: syncing the change journal failed (%v): no change is taken until the server is restarted (check the disk)", cur.name, err)
+				j.smu.Lock()
+				j.syncErr = cmp.Or(j.syncErr, j.broken)
+				j.scond.Broadcast()
+				j.smu.Unlock()
+				return 0, false, j.broken
+			}
+			j.smu.Lock()
+			j.synced = max(j.synced, cur.last)
+			synced = j.synced
+			j.smu.Unlock()
+		}
+		j.cur, j.pos = 1-j.cur, journalHeader
+	}
+	word := uint32(ln) | uint32(min(seq-1-synced, lagUnknown))<<lagShift
 	if lazy {
 		word |= lazyFlag
 	}
@@ -550,18 +717,6 @@ func (j *journal) append(cs []*Change) error {
 	crc := crc32.Update(crc32.Checksum(b[0:4], crcTable), crcTable, b[8:])
 	binary.LittleEndian.PutUint32(b[4:], crc)
 
-	if other := j.files[1-j.cur]; j.pos >= switchAt && other.last <= folded {
-		// Lazy records of this file must be on disk before a record of
-		// the other one is: the replay reads the numbers as one sequence.
-		if cur := j.files[j.cur]; cur.dirty {
-			if err := fdatasync(cur.f); err != nil {
-				j.broken = fmt.Errorf("seatstore: %s: syncing the change journal failed (%v): no change is taken until the server is restarted (check the disk)", cur.name, err)
-				return j.broken
-			}
-			cur.dirty = false
-		}
-		j.cur, j.pos = 1-j.cur, journalHeader
-	}
 	jf := j.files[j.cur]
 	end := j.pos + int64(len(b))
 	fail := func(err error) error {
@@ -573,25 +728,22 @@ func (j *journal) append(cs []*Change) error {
 	if end > jf.size {
 		grow := (end - jf.size + growChunk - 1) / growChunk * growChunk
 		if _, err := jf.f.WriteAt(make([]byte, grow), jf.size); err != nil {
-			return fail(err)
+			return 0, false, fail(err)
 		}
 		jf.size += grow
 	}
 	if _, err := jf.f.WriteAt(b, j.pos); err != nil {
-		return fail(err)
-	}
-	if lazy {
-		jf.dirty = true
-	} else {
-		if err := fdatasync(jf.f); err != nil {
-			return fail(err)
-		}
-		jf.dirty = false
+		return 0, false, fail(err)
 	}
 	j.pos, jf.last = end, seq
 	j.next++
 	j.records.Add(1)
+	j.smu.Lock()
+	j.wfile, j.wtop = jf, seq
+	j.smu.Unlock()
 	j.pmu.Lock()
+	// Folded before it is durable, maybe: the database's own commit makes
+	// it durable there, and a record the replay finds folded is skipped.
 	j.pending = append(j.pending, jrec{seq: seq, cs: cs, n: int64(len(b))})
 	j.pendingBytes += int64(len(b))
 	full := len(j.pending) >= foldRecords
@@ -599,7 +751,43 @@ func (j *journal) append(cs []*Change) error {
 	if full {
 		j.wake()
 	}
-	return nil
+	return seq, lazy, nil
+}
+
+// syncTo returns once record seq and every record before it are durable,
+// or the first sync failure (from then on every sync and write fails). One
+// fdatasync runs at a time, outside the append lock, so records are
+// written while it runs; it covers every record written before it started
+// (one file: records after a file switch are synced by the switch).
+func (j *journal) syncTo(seq int64) error {
+	j.smu.Lock()
+	defer j.smu.Unlock()
+	for {
+		for j.syncErr == nil && j.synced < seq && j.syncing {
+			j.scond.Wait()
+		}
+		if j.syncErr != nil {
+			return j.syncErr
+		}
+		if j.synced >= seq {
+			return nil
+		}
+		j.syncing = true
+		jf, top := j.wfile, j.wtop
+		j.smu.Unlock()
+		err := j.fsync(jf.f)
+		j.smu.Lock()
+		j.syncing = false
+		if err != nil {
+			// What reached the disk is unknown (and a later fdatasync may
+			// report success for pages that were lost): nothing more is
+			// taken, nothing after this record acknowledged.
+			j.syncErr = cmp.Or(j.syncErr, fmt.Errorf("seatstore: %s: syncing the change journal failed (%v): the changes since the last sync may or may not be stored; no change is taken until the server is restarted (check the disk)", jf.name, err))
+		} else {
+			j.synced = max(j.synced, top)
+		}
+		j.scond.Broadcast()
+	}
 }
 
 func (j *journal) wake() {

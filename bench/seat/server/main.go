@@ -20,10 +20,11 @@
 // checkout >= 0.5x, renew >= 0.7x).
 //
 // With -scale N it then measures the lease count's cost: a server holding
-// N live leases against one holding 100, renewals paired round by round
-// (target: p99 with N no worse than with 100), the heap the N leases take
-// (target for 100,000: under 256 MiB for the whole process), and one
-// sweep with nothing expiring (work proportional to what expires).
+// N live leases against one holding 100, each in a process of its own
+// (scale.go), renewals paired round by round (target: p99 with N no worse
+// than with 100), the heap and resident memory of the server holding N
+// (target for 100,000: under 256 MiB), and one sweep with nothing
+// expiring (work proportional to what expires).
 //
 // With -store memory the server keeps its state in seatstore.Memory
 // instead of SQLite: nothing is durable, so the numbers are not issue
@@ -48,13 +49,11 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/airseal/airseal/bench/seat/internal/loadgen"
-	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/pkg/keys"
@@ -72,8 +71,15 @@ func main() {
 	blockprofile := flag.String("blockprofile", "", "write a block profile of the run to `FILE`")
 	mutexprofile := flag.String("mutexprofile", "", "write a mutex profile of the run to `FILE`")
 	tracefile := flag.String("trace", "", "write a runtime/trace of the run to `FILE`")
+	memprofile := flag.String("memprofile", "", "with -scale, write a heap profile of the server holding N leases, taken once they are in, to `FILE` (and of the one holding 100 to FILE-100)")
+	scaleCPU := flag.String("scalecpuprofile", "", "with -scale, write a CPU profile of the server holding N leases during the measured rounds to `FILE` (and of the one holding 100 to FILE-100)")
+	serveLeases := flag.Int("serve-leases", 0, "internal (run by -scale): serve a seat server in -dir holding `N` leases, controlled on stdin")
 	storeKind := flag.String("store", "sqlite", "the server's store: sqlite (durable), or memory (seatstore.Memory: not durable, for profiling the request path only)")
 	flag.Parse()
+	if *serveLeases > 0 {
+		serveChild(*dir, *serveLeases, *storeKind, *memprofile, *scaleCPU)
+		return
+	}
 	switch *storeKind {
 	case "sqlite":
 	case "memory":
@@ -240,74 +246,9 @@ func main() {
 		fmt.Println("store memory: not durable: for profiling the request path only (the targets are measured with -store sqlite)")
 	}
 	if *scale > 0 {
-		scaleBench(hc, *dir, key, token, *scale, *conns, *rounds, *phase)
+		scaleBench(hc, scaleArgs{dir: *dir, key: key, token: token, n: *scale, conns: *conns, rounds: *rounds, phase: *phase,
+			store: *storeKind, memprofile: *memprofile, cpuprofile: *scaleCPU})
 	}
-}
-
-// scaleBench compares renewals on a server with n live leases against one
-// with 100, and reports the heap the n leases take and a sweep's time.
-func scaleBench(hc *http.Client, dir string, key ed25519.PrivateKey, token string, n, conns, rounds int, phase time.Duration) {
-	ctx := context.Background()
-	fill := func(srv *seatserver.Server, count int, prefix string) []string {
-		ids := make([]string, count)
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for w := 0; w < 32; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= count {
-						return
-					}
-					r := seats.Request{Product: "bench", ClientSessionID: fmt.Sprintf("%s-%012d", prefix, i), AppName: "bench", UserName: "u", ComputerName: "c"}
-					sess, _, err := srv.Checkout(ctx, r)
-					if err != nil {
-						log.Fatal(err)
-					}
-					ids[i] = sess.ID
-				}
-			}()
-		}
-		wg.Wait()
-		return ids
-	}
-	smallURL, small, _, stopSmall := startServer(filepath.Join(dir, "small"), key, "bench", token)
-	defer stopSmall()
-	smallIDs := fill(small, 100, "small")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	t0 := time.Now()
-	bigURL, big, _, stopBig := startServer(filepath.Join(dir, "big"), key, "bench", token)
-	defer stopBig()
-	bigIDs := fill(big, n, "big")
-	fillTime := time.Since(t0)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	fmt.Printf("\nscale: %d leases taken in %s (%.0f/s, durable each); heap for them %.1f MiB, process heap in use %.1f MiB, resident %s (target < 256 MiB)\n",
-		n, fillTime.Round(time.Millisecond), float64(n)/fillTime.Seconds(), float64(after.HeapInuse-before.HeapInuse)/(1<<20),
-		float64(after.HeapInuse)/(1<<20), rss())
-	sweep := func(srv *seatserver.Server) time.Duration {
-		t := time.Now()
-		if err := srv.Sweep(ctx); err != nil {
-			log.Fatal(err)
-		}
-		return time.Since(t)
-	}
-	sweep(small)
-	sweep(big) // the first sweep saves the clock floor
-	fmt.Printf("sweep with nothing expiring: 100 leases %s, %d leases %s\n", sweep(small), n, sweep(big))
-	var p100, pN []float64
-	for r := 0; r < rounds; r++ {
-		_, a := loadgen.Load(conns, phase, func(c, i int) error { return renew(hc, smallURL, "bench", token, smallIDs[(c*7919+i)%len(smallIDs)]) })
-		_, b := loadgen.Load(conns, phase, func(c, i int) error { return renew(hc, bigURL, "bench", token, bigIDs[(c*7919+i*104729)%len(bigIDs)]) })
-		p100, pN = append(p100, a), append(pN, b)
-		fmt.Printf("round %d  renew p99: 100 leases %6.2f ms, %d leases %6.2f ms\n", r+1, a, n, b)
-	}
-	a, b := loadgen.Median(p100), loadgen.Median(pN)
-	fmt.Printf("medians: renew p99 %.2f ms with 100 leases, %.2f ms with %d; ratio %.2f (target <= 1, i.e. no worse)\n", a, b, n, b/a)
 }
 
 // cpuTime is the process's user and system CPU time so far.
@@ -331,20 +272,6 @@ func writeProfile(name, file string) {
 }
 
 func runtimePROCS() int { return runtime.GOMAXPROCS(0) }
-
-// rss returns the process's resident set size from /proc/self/status.
-func rss() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return strings.Join(strings.Fields(strings.TrimPrefix(l, "VmRSS:")), " ")
-		}
-	}
-	return "unknown"
-}
 
 // memoryStore: -store memory (seatstore.Memory instead of SQLite).
 var memoryStore bool
