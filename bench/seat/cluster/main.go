@@ -17,7 +17,9 @@
 // at -conns keep-alive connections; it prints each phase's requests/s,
 // p99 and CPU per request (this process, which runs clients and nodes,
 // plus PostgreSQL's processes; both on the same cores), the medians and
-// the ratios to the floor (target: postgres >= 0.25x floor).
+// the ratios to the floor (target: postgres >= 0.25x floor). Last, with
+// -refresh N (default 2,500), what a node's periodic refresh pays to read
+// the shared state after N leases changed: Load against LoadCached.
 package main
 
 import (
@@ -42,6 +44,7 @@ import (
 
 	"github.com/airseal/airseal/bench/seat/internal/loadgen"
 	"github.com/airseal/airseal/internal/pgtest"
+	"github.com/airseal/airseal/internal/seats"
 	"github.com/airseal/airseal/internal/seatserver"
 	"github.com/airseal/airseal/internal/seatstore"
 	"github.com/airseal/airseal/pkg/keys"
@@ -53,6 +56,7 @@ func main() {
 	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
 	rounds := flag.Int("rounds", 5, "rounds of floor, sqlite, postgres")
 	only := flag.String("only", "floor,sqlite,postgres", "comma-separated phases to run (profiling one phase)")
+	refresh := flag.Int("refresh", 2500, "after the phases, measure a node's refresh read with `N` leases changed (0: skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -183,6 +187,59 @@ func main() {
 	p, pp := med("postgres")
 	fmt.Printf("\nmedians: floor %.0f req/s (p99 %.2f ms), sqlite checkout %.0f/s (p99 %.2f ms), postgres 2-node checkout %.0f/s (p99 %.2f ms)\n", f, fp, s, sp, p, pp)
 	fmt.Printf("ratio postgres/floor %.2f (target >= 0.25), sqlite/floor %.2f, postgres/sqlite %.2f\n", p/f, s/f, p/s)
+	if *refresh > 0 {
+		refreshCost(pgStores[0], pg.Dir, *refresh)
+	}
+}
+
+// refreshCost measures what a cluster node's refresh pays to read the
+// shared state, paired: Load (every lease in full) against LoadCached
+// (only the leases changed since the last call), each after changed more
+// leases were granted, over the leases the phases left; medians of 6.
+func refreshCost(st *seatstore.Postgres, pgDir string, changed int) {
+	ctx := context.Background()
+	var c seatstore.LeaseCache
+	if _, err := st.LoadCached(ctx, &c); err != nil {
+		log.Fatal(err)
+	}
+	n := 0
+	grant := func() {
+		now := time.Now()
+		var ch seatstore.Change
+		for range changed {
+			n++
+			id := fmt.Sprintf("R-%010d", n)
+			l := seats.Lease{ID: id, Request: seats.Request{Product: "bench", ClientSessionID: id, UserName: "u", ComputerName: "pc"},
+				Mode: seats.ModeLicensed, Granted: now, Expires: now.Add(time.Hour)}
+			ch.Grants = append(ch.Grants, seatstore.Grant{Lease: l, Seats: 1 << 30})
+		}
+		if err := st.Commit(ctx, ch); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var cpu, wall [2][]float64
+	leases := 0
+	for range 6 {
+		for k := range 2 {
+			grant()
+			w0, c0, p0 := time.Now(), cpuTime(), pgCPU(pgDir)
+			var s *seatstore.State
+			var err error
+			if k == 0 {
+				s, err = st.Load(ctx)
+			} else {
+				s, err = st.LoadCached(ctx, &c)
+			}
+			if err != nil {
+				log.Fatal(err)
+			}
+			leases = len(s.Leases)
+			wall[k] = append(wall[k], float64(time.Since(w0).Microseconds())/1000)
+			cpu[k] = append(cpu[k], float64((cpuTime()-c0+pgCPU(pgDir)-p0).Microseconds())/1000)
+		}
+	}
+	fmt.Printf("refresh read of %d leases, %d changed: Load %.1f ms (CPU %.1f ms), LoadCached %.1f ms (CPU %.1f ms, bench process + PostgreSQL)\n",
+		leases, changed, loadgen.Median(wall[0]), loadgen.Median(cpu[0]), loadgen.Median(wall[1]), loadgen.Median(cpu[1]))
 }
 
 // startNode runs a seat server node on st with key; with setup it stores
