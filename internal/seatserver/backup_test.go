@@ -18,12 +18,15 @@ import (
 	"github.com/airseal/airseal/internal/seatstore"
 )
 
-// TestBackupUnderLoad takes backups of a SQLite store while four clients
-// check out seats as fast as they can: every copy passes its checks and is
-// one snapshot between commits (each checkout commits its lease and its
-// grant record together, so a copy holds exactly as many leases as grant
-// records). Then restore refuses while the directory is locked and puts
-// the copy in place otherwise.
+// TestBackupUnderLoad takes backups of a SQLite store while two clients
+// check out seats as fast as they can, each releasing its oldest lease
+// once it holds 500 (the store changes all along and stays small): every
+// copy passes its checks and is one snapshot between commits (a checkout
+// commits its lease and its grant record together, a release deletes the
+// lease and adds its release record together, so a copy holds exactly as
+// many leases as grant records less release records). Then restore
+// refuses while the directory is locked and puts the copy in place
+// otherwise.
 func TestBackupUnderLoad(t *testing.T) {
 	dir := Dir{Path: t.TempDir()}
 	st, err := seatstore.OpenSQLite(dir.StorePath())
@@ -37,34 +40,44 @@ func TestBackupUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arm, _ := e.v.issue(t, e.pub, lic{seats: 100000})
+	const held = 500 // leases each client holds at most
+	arm, _ := e.v.issue(t, e.pub, lic{seats: 2 * held})
 	if _, err := srv.Install(context.Background(), []byte(arm), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for w := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var ids []string
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				_, _, err := srv.Checkout(ctx, seats.Request{Product: "acme-erp", ClientSessionID: fmt.Sprintf("load-%d-%012d", w, i), UserName: "u", ComputerName: "pc"})
-				if errors.Is(err, seats.ErrNoSeat) {
-					// Every seat taken (a fast machine): the refusal is a
-					// usage record of its own, not a grant; the backups
-					// go on copying a store that no longer changes.
-					return
+				if len(ids) == held {
+					var released bool
+					err := srv.apply(ctx, func(now time.Time) ([]seats.Event, seatstore.Change) {
+						var ev []seats.Event
+						released, ev = srv.core.Release(ids[0], now, "")
+						return ev, seatstore.Change{}
+					})
+					if err != nil || !released {
+						t.Errorf("release %s: %v, released %v", ids[0], err, released)
+						return
+					}
+					ids = ids[1:]
 				}
+				sess, _, err := srv.Checkout(ctx, seats.Request{Product: "acme-erp", ClientSessionID: fmt.Sprintf("load-%d-%012d", w, i), UserName: "u", ComputerName: "pc"})
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				ids = append(ids, sess.ID)
 			}
 		}()
 	}
@@ -76,9 +89,11 @@ func TestBackupUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if grants := countGrants(t, res.File); res.Leases == 0 || int64(res.Leases) != grants {
-			t.Fatalf("backup %d: %d leases but %d grant records: not one snapshot", i, res.Leases, grants)
+		grants, releases := countKind(t, res.File, seats.EventGrant), countKind(t, res.File, seats.EventRelease)
+		if res.Leases == 0 || int64(res.Leases) != grants-releases {
+			t.Fatalf("backup %d: %d leases but %d grant and %d release records: not one snapshot", i, res.Leases, grants, releases)
 		}
+		t.Logf("backup %d: %d leases, %d grants, %d releases", i, res.Leases, grants, releases)
 		if _, err := Backup(ctx, dir.StorePath(), out); err == nil {
 			t.Fatal("a backup over an existing file")
 		}
@@ -192,9 +207,8 @@ func TestBackupRefusesOtherSchema(t *testing.T) {
 	}
 }
 
-// countGrants counts the grant records of the usage log in a backup file
-// (a refusal, when every seat is taken, is a record too, but no grant).
-func countGrants(t *testing.T, file string) int64 {
+// countKind counts the usage records of one kind in a backup file.
+func countKind(t *testing.T, file string, kind seats.EventKind) int64 {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
 	if err != nil {
@@ -202,7 +216,7 @@ func countGrants(t *testing.T, file string) int64 {
 	}
 	defer db.Close()
 	var n int64
-	if err := db.QueryRow(`SELECT count(*) FROM events WHERE kind = ?`, string(seats.EventGrant)).Scan(&n); err != nil {
+	if err := db.QueryRow(`SELECT count(*) FROM events WHERE kind = ?`, string(kind)).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
