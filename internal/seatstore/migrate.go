@@ -88,6 +88,23 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, name string) error {
 	if err != nil {
 		return err
 	}
+	// A database already at this version needs no write transaction: a
+	// second process opening the store of a running server (backup,
+	// status) must not wait for the write lock, which a server under load
+	// takes back to back (a backup failed so with "database is locked").
+	// A version is never lowered, so what is read here stays true.
+	tooNew := func(v int) error {
+		return fmt.Errorf("%w: %s has schema version %d, this license-server knows versions up to %d; run the license-server version that wrote it, or restore a backup made by this one", ErrSchemaTooNew, name, v, len(ms))
+	}
+	var cur int
+	if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&cur); err == nil {
+		if cur > len(ms) {
+			return tooNew(cur)
+		}
+		if cur == len(ms) {
+			return nil
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("seatstore: %s: %w", name, err)
@@ -111,7 +128,7 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, name string) error {
 		return fmt.Errorf("seatstore: %s: reading schema_version: %w", name, err)
 	}
 	if v > len(ms) {
-		return fmt.Errorf("%w: %s has schema version %d, this license-server knows versions up to %d; run the license-server version that wrote it, or restore a backup made by this one", ErrSchemaTooNew, name, v, len(ms))
+		return tooNew(v)
 	}
 	if v == len(ms) {
 		return nil
