@@ -33,15 +33,10 @@ func (p *Postgres) SweepExpired(ctx context.Context, before, now time.Time, deta
 		return nil, err
 	}
 	var out []seats.Lease
-	var err error
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
+	err := p.d.retry(func() (err error) {
 		out, err = p.sweepOnce(ctx, before, now, detail)
-		if err == nil || !p.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-	}
+		return err
+	})
 	if err != nil {
 		return nil, p.fail(ctx, "reclaiming expired leases", err)
 	}

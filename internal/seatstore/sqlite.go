@@ -120,8 +120,11 @@ func OpenSQLite(path string) (*SQLite, error) {
 	rdb.SetMaxOpenConns(4)
 	closeAll := func() { wdb.Close(); rdb.Close() }
 	ctx := context.Background()
+	// The open's statements are retried while SQLite answers BUSY without
+	// waiting for its busy timeout, as it may while another process writes
+	// and checkpoints.
 	var mode string
-	if err := retryBusy(func() error { return wdb.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode) }); err != nil {
+	if err := sqliteDialect.retry(func() error { return wdb.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode) }); err != nil {
 		closeAll()
 		if strings.Contains(err.Error(), "not a database") {
 			return nil, fmt.Errorf("seatstore: %s is not a SQLite database (or it is damaged): give another path, or restore the file from a backup", abs)
@@ -137,7 +140,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 		closeAll()
 		return nil, fmt.Errorf("seatstore: %s: synchronous is %d, want FULL (2): %v", abs, sync, err)
 	}
-	if err := retryBusy(func() error { return migrate(ctx, wdb, sqliteDialect, abs) }); err != nil {
+	if err := sqliteDialect.retry(func() error { return migrate(ctx, wdb, sqliteDialect, abs) }); err != nil {
 		closeAll()
 		if strings.Contains(err.Error(), "not a database") {
 			return nil, fmt.Errorf("seatstore: %s is not a SQLite database (or it is damaged): give another path, or restore the file from a backup", abs)
@@ -145,7 +148,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, err
 	}
 	var folded int64
-	if err := retryBusy(func() error { return wdb.QueryRowContext(ctx, qJournalRead).Scan(&folded) }); err != nil {
+	if err := sqliteDialect.retry(func() error { return wdb.QueryRowContext(ctx, qJournalRead).Scan(&folded) }); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("seatstore: %s: reading the change journal's progress: %w", abs, err)
 	}
@@ -160,23 +163,6 @@ func OpenSQLite(path string) (*SQLite, error) {
 		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	go s.checkpointer()
 	return s, nil
-}
-
-// retryBusy runs f again while it fails with SQLITE_BUSY, for at most
-// busyTimeoutMS. SQLite answers BUSY without waiting for its busy timeout
-// in some cases, as a connection opens while another process writes and
-// checkpoints (seen: a backup opening the store of a server under load,
-// "database is locked" on its first statement); opening must not fail
-// for that.
-func retryBusy(f func() error) error {
-	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || !sqliteDialect.retryable(err) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(time.Duration(min(attempt, 50)) * time.Millisecond)
-	}
 }
 
 // checkpointer copies the WAL into the database file in the background

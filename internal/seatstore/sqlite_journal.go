@@ -976,16 +976,10 @@ func (s *sqlStore) foldTx(recs []jrec) error {
 		qs = append(qs, eventInsert(r))
 	}
 	results := make([]error, len(batch))
-	var err error
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
+	err := s.d.retry(func() error {
 		clear(results)
-		err = s.foldAttempt(ctx, qs, batch, results, recs[len(recs)-1].seq)
-		if err == nil || !s.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-	}
+		return s.foldAttempt(ctx, qs, batch, results, recs[len(recs)-1].seq)
+	})
 	if err != nil {
 		return err
 	}

@@ -243,18 +243,28 @@ func (s *sqlStore) synced(ctx context.Context) error {
 	return s.jr.sync(ctx)
 }
 
-func (s *sqlStore) commitBatch(batch []*request) {
-	results := make([]error, len(batch))
-	var err error
+// retry runs f again while it fails with an error d.retryable says is
+// worth another try (a transaction the database aborted to keep its
+// guarantees, SQLite's BUSY answered without waiting for the busy
+// timeout): at most 20 more times, for at most batchTimeout, waiting a
+// millisecond longer each time.
+func (d *dialect) retry(f func() error) error {
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
-		clear(results)
-		err = s.tryBatch(batch, results)
-		if err == nil || s.d.retryable == nil || !s.d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
-			break
+		err := f()
+		if err == nil || d.retryable == nil || !d.retryable(err) || attempt == 20 || time.Since(start) > batchTimeout {
+			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
+}
+
+func (s *sqlStore) commitBatch(batch []*request) {
+	results := make([]error, len(batch))
+	err := s.d.retry(func() error {
+		clear(results)
+		return s.tryBatch(batch, results)
+	})
 	if err == nil {
 		s.batches.Add(1)
 	}
