@@ -192,8 +192,16 @@ func (p *pendingChange) wait(ctx context.Context) error {
 			return errCommitStuck
 		}
 	}
-	// Made the leader while giving up: lead all the same, or the queue
-	// would wait for nobody.
+	// giveUp refused: p is done (committed in another leader's group while
+	// it gave up: its result is there, and leading now would make a
+	// second leader, which handed the lead to a request twice), or p was
+	// made the leader (lead all the same, or the queue would wait for
+	// nobody). A leader's change is never done before it leads.
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
 	p.c.lead()
 	return p.err
 }
