@@ -30,6 +30,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -551,6 +552,44 @@ func (c *Core) Lease(id string) (Lease, bool) {
 		return Lease{}, false
 	}
 	return c.live.lease(i), true
+}
+
+// StoreLag returns how far live lease id's expiry is past the expiry its
+// store was last given (Stored; at a grant or Restore, the lease's own),
+// and false when id is not a live lease. A renewal moves the expiry on
+// and not the stored one: a single server stores a renewal's lease only
+// once this lag reaches half a lifetime (docs/spec/seat-protocol-v1.md,
+// "Stored expiry").
+func (c *Core) StoreLag(id string) (time.Duration, bool) {
+	i, ok := c.live.byIDGet(id)
+	if !ok {
+		return 0, false
+	}
+	r := &c.live.recs[i]
+	return r.expires.sub(r.stored), true
+}
+
+// Stored returns live lease id, as Lease does, and records its expiry as
+// the one its store was given: the caller queues the lease to the store.
+func (c *Core) Stored(id string) (Lease, bool) {
+	i, ok := c.live.byIDGet(id)
+	if !ok {
+		return Lease{}, false
+	}
+	r := &c.live.recs[i]
+	r.stored = r.expires
+	return c.live.lease(i), true
+}
+
+// ForgetStored marks live lease id as not stored: its next renewal makes
+// StoreLag large enough that the server stores it. The server calls it
+// when a commit that carried the lease failed or gave up, so that a lease
+// the store may lack is stored again at its next renewal (or retried
+// checkout).
+func (c *Core) ForgetStored(id string) {
+	if i, ok := c.live.byIDGet(id); ok {
+		c.live.recs[i].stored = stamp{sec: math.MinInt64 / 2}
+	}
 }
 
 // SessionLease returns the live lease a ClientSessionID holds for

@@ -527,3 +527,53 @@ func TestCapacityCache(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreLag: the expiry last given to the store stays where a grant,
+// a restore or Stored put it while renewals move the lease's expiry on;
+// ForgetStored makes the next renewal's lag large.
+func TestStoreLag(t *testing.T) {
+	c := New(lifetime, counter())
+	mustInstall(t, c, mainLic("M1", 2))
+	g, _, _ := c.Checkout(req("a", "ws1"), t0)
+	id := g.Lease.ID
+	lag := func(want time.Duration) {
+		t.Helper()
+		if got, ok := c.StoreLag(id); !ok || got != want {
+			t.Fatalf("StoreLag = %v, %v; want %v", got, ok, want)
+		}
+	}
+	lag(0) // granted: the grant stores it
+	if _, _, err := c.Renew(id, t0.Add(time.Minute+time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	lag(time.Minute + time.Millisecond)
+	if _, _, err := c.Checkout(req("a", "ws1"), t0.Add(2*time.Minute)); err != nil { // a retried checkout renews
+		t.Fatal(err)
+	}
+	lag(2 * time.Minute)
+	if l, ok := c.Stored(id); !ok || !l.Expires.Equal(t0.Add(2*time.Minute+lifetime)) {
+		t.Fatalf("Stored = %v, %v", l, ok)
+	}
+	lag(0)
+	c.ForgetStored(id)
+	if got, _ := c.StoreLag(id); got < 100*365*24*time.Hour {
+		t.Fatalf("after ForgetStored the lag is %v: a renewal would not store the lease", got)
+	}
+	if _, ok := c.StoreLag("L-none"); ok {
+		t.Fatal("StoreLag of an unknown lease")
+	}
+	// Restored leases are stored as loaded.
+	saved := c.Leases("")
+	r := New(lifetime, counter())
+	mustInstall(t, r, mainLic("M1", 2))
+	r.Restore(saved, t0.Add(3*time.Minute))
+	if got, ok := r.StoreLag(id); !ok || got != 0 {
+		t.Fatalf("restored: StoreLag = %v, %v", got, ok)
+	}
+	if _, _, err := r.Renew(id, t0.Add(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.StoreLag(id); got != 2*time.Minute {
+		t.Fatalf("restored and renewed: StoreLag = %v, want 2m", got)
+	}
+}

@@ -27,6 +27,10 @@ type rec struct {
 	// ends are where the fields but the last end in the text.
 	ends                      [6]uint32
 	started, granted, expires stamp
+	// stored is the expiry the store was last given for the lease (its
+	// grant, a restore, or a put queued since: Core.Stored): a renewal
+	// need not rewrite the stored lease every time (Core.StoreLag).
+	stored stamp
 	// at is the record's place in its second's bucket of table.expiry.
 	at int32
 	// perComputer: the lease's seat is its computer's (shared with the
@@ -99,6 +103,11 @@ func (s stamp) time() time.Time {
 // before orders stamps by the instant.
 func (s stamp) before(o stamp) bool {
 	return s.sec < o.sec || s.sec == o.sec && s.nsec < o.nsec
+}
+
+// sub returns the time from o to s (saturated, as time.Time.Sub).
+func (s stamp) sub(o stamp) time.Duration {
+	return time.Unix(s.sec, int64(s.nsec)).Sub(time.Unix(o.sec, int64(o.nsec)))
 }
 
 // compare is -1, 0 or +1 as s is before, at or after o.
@@ -239,7 +248,8 @@ func (t *table) insert(l *Lease, perComputer bool) int32 {
 	}
 	buf := make([]byte, 0, size)
 	r := &t.recs[i]
-	*r = rec{started: toStamp(l.SessionStarted), granted: toStamp(l.Granted), expires: toStamp(l.Expires), perComputer: perComputer, live: true}
+	e := toStamp(l.Expires)
+	*r = rec{started: toStamp(l.SessionStarted), granted: toStamp(l.Granted), expires: e, stored: e, perComputer: perComputer, live: true}
 	for k, f := range fields {
 		buf = append(buf, f...)
 		if k < len(r.ends) {
